@@ -1,0 +1,1 @@
+"""HTTP API: the kubelet's endpoints and the Kubernetes API subset kubectl needs."""

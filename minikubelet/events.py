@@ -1,0 +1,116 @@
+"""Kubernetes-style events: reason, message, count, first and last time.
+
+`EventRecorder.record()` is the one place an event is made; it also logs it through structlog,
+so the console and the events API always agree. Repeats of the same (object, reason, message)
+are aggregated into one event with a count, as the API server's event correlator does. The
+store is bounded. Pure bookkeeping plus a log call: no asyncio.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import structlog
+
+from minikubelet.spec import Pod
+
+log = structlog.get_logger("minikubelet.events")
+
+NORMAL = "Normal"
+WARNING = "Warning"
+MAX_EVENTS = 1000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    name: str  # metadata.name: <pod>.<hex>
+    namespace: str
+    pod_name: str
+    pod_uid: str
+    field_path: str  # "spec.containers{app}", or "" for the pod itself
+    type: str
+    reason: str
+    message: str
+    count: int
+    first_timestamp: float
+    last_timestamp: float
+    source_host: str = ""
+    resource_version: int = 0
+
+
+def container_field_path(name: str, *, init: bool = False) -> str:
+    return f"spec.initContainers{{{name}}}" if init else f"spec.containers{{{name}}}"
+
+
+class EventRecorder:
+    """Holds events, newest last. `on_change(event)` is called for each new or updated event
+    (the daemon uses it to feed watches)."""
+
+    def __init__(
+        self,
+        *,
+        node_name: str = "",
+        clock: Callable[[], float] = time.time,
+        on_change: Callable[[Event], Event] | None = None,
+    ) -> None:
+        self._node = node_name
+        self._clock = clock
+        self._on_change = on_change
+        self._events: OrderedDict[tuple[str, ...], Event] = OrderedDict()
+
+    def record(
+        self,
+        pod: Pod,
+        *,
+        reason: str,
+        message: str,
+        type: str = NORMAL,
+        field_path: str = "",
+    ) -> Event:
+        now = self._clock()
+        key = (pod.namespace, pod.name, pod.uid, field_path, type, reason, message)
+        old = self._events.pop(key, None)
+        if old is not None:
+            event = replace(old, count=old.count + 1, last_timestamp=now)
+        else:
+            event = Event(
+                name=f"{pod.name}.{uuid.uuid4().hex[:16]}",
+                namespace=pod.namespace,
+                pod_name=pod.name,
+                pod_uid=pod.uid,
+                field_path=field_path,
+                type=type,
+                reason=reason,
+                message=message,
+                count=1,
+                first_timestamp=now,
+                last_timestamp=now,
+                source_host=self._node,
+            )
+        if self._on_change is not None:
+            event = self._on_change(event)
+        self._events[key] = event
+        while len(self._events) > MAX_EVENTS:
+            self._events.popitem(last=False)
+        emit = log.warning if type == WARNING else log.info
+        emit(
+            "event",
+            pod=f"{pod.namespace}/{pod.name}",
+            object=field_path or "pod",
+            type=type,
+            reason=reason,
+            message=message,
+            count=event.count,
+        )
+        return event
+
+    def list(self, namespace: str | None = None) -> list[Event]:
+        events = sorted(self._events.values(), key=lambda e: e.last_timestamp)
+        return [e for e in events if namespace is None or e.namespace == namespace]
+
+    def for_pod(self, pod: Pod) -> list[Event]:
+        return [e for e in self.list(pod.namespace) if e.pod_uid == pod.uid]

@@ -1,0 +1,48 @@
+"""Prometheus collectors, named and labelled as the kubelet's (`prober_manager.go`).
+
+Two registries: `PROBES` is what `/metrics/probes` exposes (the kubelet's probe metrics plus
+`process_start_time_seconds`), `DAEMON` is what `/metrics` exposes (our own figures). Writers:
+probe workers for the probe series, supervisors for the container series.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.process_collector import ProcessCollector
+
+PROBES = CollectorRegistry(auto_describe=True)
+DAEMON = CollectorRegistry(auto_describe=True)
+
+ProcessCollector(registry=PROBES)
+ProcessCollector(registry=DAEMON)
+
+PROBE_TOTAL = Counter(
+    "prober_probe_total",
+    "[BETA] Cumulative number of a liveness, readiness or startup probe for a container by "
+    "result.",
+    ["probe_type", "result", "container", "pod", "namespace", "pod_uid"],
+    registry=PROBES,
+)
+PROBE_DURATION = Histogram(
+    "prober_probe_duration_seconds",
+    "[ALPHA] Duration in seconds for a probe response.",
+    ["probe_type", "container", "pod", "namespace"],
+    registry=PROBES,
+)
+
+CONTAINERS_RUNNING = Gauge(
+    "minikubelet_containers_running", "Containers whose process is running.", registry=DAEMON
+)
+CONTAINER_RESTARTS = Counter(
+    "minikubelet_container_restarts",
+    "Container restarts (new instances after the first).",
+    ["pod", "namespace", "container"],
+    registry=DAEMON,
+)
+PROBE_LATENCY = Histogram(
+    "minikubelet_probe_duration_seconds",
+    "Time taken by each probe run, by handler and outcome.",
+    ["handler", "result"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=DAEMON,
+)
