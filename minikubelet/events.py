@@ -108,9 +108,9 @@ class EventRecorder:
         )
         return event
 
-    def list(self, namespace: str | None = None) -> list[Event]:
+    def events(self, namespace: str | None = None) -> list[Event]:
         events = sorted(self._events.values(), key=lambda e: e.last_timestamp)
         return [e for e in events if namespace is None or e.namespace == namespace]
 
     def for_pod(self, pod: Pod) -> list[Event]:
-        return [e for e in self.list(pod.namespace) if e.pod_uid == pod.uid]
+        return [e for e in self.events(pod.namespace) if e.pod_uid == pod.uid]
