@@ -161,6 +161,11 @@ class Container:
         with no ENTRYPOINT runs them (before `$(VAR)` expansion)."""
         return self.command + self.args
 
+    @property
+    def memory_limit_bytes(self) -> int | None:
+        limit = self.resources.limits.get("memory")
+        return int(limit.value) if limit is not None and limit.value > 0 else None
+
     def probe(self, probe_type: ProbeType) -> Probe | None:
         return {
             ProbeType.LIVENESS: self.liveness_probe,
