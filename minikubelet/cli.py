@@ -1,0 +1,159 @@
+"""Command line: arguments -> Settings; logging; asyncio.run(); exit codes.
+
+Exit codes: 0 success; 1 a CI-mode verdict of failure or a timeout; 2 bad input (flags or
+manifests), with nothing started; 130 when stopped at once by a second signal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from minikubelet import __version__, logs, manifest, report
+from minikubelet.daemon import Daemon, ServeOptions
+from minikubelet.settings import Settings, default_node_name, default_state_dir
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
+    if value < 0 or value != value:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be between 0 and 65535, got {value}")
+    return value
+
+
+def _size(text: str) -> int:
+    try:
+        return manifest_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def manifest_size(text: str) -> int:
+    from minikubelet.quantity import parse_quantity
+
+    value = int(parse_quantity(text).value)
+    if value < 1024:
+        raise ValueError(f"must be at least 1Ki, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="minikubelet",
+        description="Run Kubernetes Pod manifests as local processes, with the kubelet's "
+        "probes, restarts and status API.",
+    )
+    parser.add_argument("--version", action="version", version=f"minikubelet {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="run pods until interrupted (or until --until is met)")
+    run.add_argument("manifests", nargs="+", metavar="MANIFEST", help="YAML/JSON file, or -")
+    net = run.add_argument_group("API server")
+    net.add_argument("--address", default="127.0.0.1", help="address to serve on [127.0.0.1]")
+    net.add_argument("--port", type=_port, default=10255, help="port; 0 picks one [10255]")
+    net.add_argument("--token-file", type=Path, help="require this bearer token on requests")
+    ci = run.add_argument_group("CI mode")
+    ci.add_argument("--until", choices=["ready", "complete"], help="exit once every pod is "
+                    "Ready (ready) or has finished (complete)")  # fmt: skip
+    ci.add_argument("--timeout", type=_positive_float, help="give up after SECONDS (exit 1)")
+    life = run.add_argument_group("lifecycle")
+    life.add_argument("--backoff-initial", type=_positive_float, default=10.0,
+                      help="first CrashLoopBackOff delay in seconds [10]")  # fmt: skip
+    life.add_argument("--backoff-max", type=_positive_float, default=300.0,
+                      help="CrashLoopBackOff cap in seconds [300]")  # fmt: skip
+    life.add_argument("--node-name", default=None, help="node name [this host's name]")
+    out = run.add_argument_group("logs and state")
+    out.add_argument("--state-dir", type=Path, default=None,
+                     help=f"container logs and state [{default_state_dir()}]")  # fmt: skip
+    out.add_argument("--quiet-logs", action="store_true", help="do not echo container output")
+    out.add_argument("--log-format", choices=["auto", "console", "json"], default="auto")
+    out.add_argument("--log-max-size", type=_size, default=10 * 1024 * 1024,
+                     help="rotate a container log past this size [10Mi]")  # fmt: skip
+    out.add_argument("--log-max-files", type=int, default=5, help="log files kept [5]")
+    validate = sub.add_parser("validate", help="check manifests and exit (0 valid, 2 invalid)")
+    validate.add_argument("manifests", nargs="+", metavar="MANIFEST")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "run" and args.timeout is not None and args.until is None:
+        build_parser().error("--timeout needs --until")
+    node = (getattr(args, "node_name", None) or default_node_name()).lower()
+    try:
+        loaded = manifest.load_manifests(args.manifests, stdin=sys.stdin, node_name=node)
+    except manifest.ManifestError as e:
+        for line in e.lines:
+            print(f"error: {line}", file=sys.stderr)
+        return 2
+    for warning in loaded.warnings:
+        print(f"Warning: {warning}", file=sys.stderr)
+    if args.command == "validate":
+        print(f"{len(loaded.pods)} pod(s) valid")
+        return 0
+    return _run(args, loaded.pods, node)
+
+
+def _run(args: argparse.Namespace, pods: list[manifest.Pod], node: str) -> int:
+    token = None
+    if args.token_file is not None:
+        try:
+            token = args.token_file.read_text().strip()
+        except OSError as e:
+            print(f"error: --token-file: {e.strerror}: {args.token_file}", file=sys.stderr)
+            return 2
+    logs.configure(args.log_format)
+    settings = Settings(
+        state_dir=args.state_dir or default_state_dir(),
+        node_name=node,
+        backoff_initial=args.backoff_initial,
+        backoff_max=args.backoff_max,
+        log_max_bytes=args.log_max_size,
+        log_max_files=max(args.log_max_files, 1),
+        echo_logs=not args.quiet_logs,
+        daemon_started_at=time.time(),
+    )
+    options = ServeOptions(
+        address=args.address, port=args.port, token=token, until=args.until,
+        timeout=args.timeout, sweep_descendants=True,
+    )  # fmt: skip
+    try:
+        return asyncio.run(_serve(settings, options, pods))
+    except OSError as e:
+        print(f"error: cannot serve on {args.address}:{args.port}: {e.strerror}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        return 130
+
+
+async def _serve(settings: Settings, options: ServeOptions, pods: list[manifest.Pod]) -> int:
+    daemon = Daemon(settings, options)
+    daemon.install_signal_handlers()
+
+    def announce(url: str) -> None:
+        print(f"minikubelet: serving on {url}", flush=True)
+
+    code = await daemon.run(pods, on_ready=announce)
+    if options.until is not None:
+        print(report.render(daemon, snapshot=daemon.verdict_snapshot), flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

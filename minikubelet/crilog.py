@@ -1,0 +1,120 @@
+"""Container logs in the CRI format, with a size cap and rotation.
+
+One file per container instance, named as the kubelet names them, `<restartCount>.log` under
+`<state-dir>/pods/<ns>_<pod>_<uid>/<container>/`. Each line is
+`<RFC3339Nano UTC> <stdout|stderr> <F|P> <text>`: `F` a full line, `P` a piece of a line longer
+than `MAX_LINE` (the runtime's split), as containerd writes them. When the live file passes
+`max_bytes` it is renamed to `.1` (older ones shift to `.2`, ...), keeping `max_files` files in
+all, like the kubelet's containerLogMaxSize / containerLogMaxFiles.
+
+This module owns the writing side only; the API reads the files back.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+MAX_LINE = 16 * 1024
+
+
+def rfc3339_nano(ts: float | None = None) -> str:
+    """`2026-11-21T19:16:52.123456789Z`: UTC, nanoseconds as Go's RFC3339Nano (trailing zeros
+    kept, as the CRI log writer uses a fixed width)."""
+    ns = time.time_ns() if ts is None else int(ts * 1e9)
+    secs, frac = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
+
+
+def rotated(path: Path, index: int) -> Path:
+    return path.with_name(f"{path.name}.{index}")
+
+
+def log_files(path: Path, max_files: int) -> tuple[Path, ...]:
+    """The files of one instance, oldest first, the live one last."""
+    older = [rotated(path, i) for i in range(max_files - 1, 0, -1)]
+    return tuple(p for p in [*older, path] if p.exists())
+
+
+class LogWriter:
+    """Writes one instance's stdout and stderr lines to its file. Not thread-safe; used from
+    the event loop only. `echo(stream, text)` gets every complete line too (the console)."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_bytes: int = 10 * 1024 * 1024,
+        max_files: int = 5,
+        echo: Callable[[str, bytes], None] | None = None,
+    ) -> None:
+        self.path = path
+        self._max_bytes = max(max_bytes, 1024)
+        self._max_files = max(max_files, 1)
+        self._echo = echo
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: BinaryIO = open(path, "ab")  # noqa: SIM115 - lives as long as the instance
+        self._size = self._file.tell()
+        self._pending: dict[str, bytes] = {"stdout": b"", "stderr": b""}
+
+    def feed(self, stream: str, data: bytes) -> None:
+        """Takes a chunk as read from the pipe; writes every complete line of it."""
+        buf = self._pending[stream] + data
+        lines = buf.split(b"\n")
+        self._pending[stream] = lines.pop()
+        out: list[bytes] = []
+        for line in lines:
+            pieces = self._split(line)
+            out += [self._line(stream, piece, b"P") for piece in pieces[:-1]]
+            out.append(self._line(stream, pieces[-1], b"F"))
+        while len(self._pending[stream]) > MAX_LINE:
+            piece, self._pending[stream] = (
+                self._pending[stream][:MAX_LINE],
+                self._pending[stream][MAX_LINE:],
+            )
+            out.append(self._line(stream, piece, b"P"))
+        if out:
+            self._write(b"".join(out))
+        if self._echo is not None:
+            for line in lines:
+                self._echo(stream, line)
+
+    def close(self) -> None:
+        """Flushes what is left of an unterminated last line as a full line, then closes."""
+        for stream, rest in self._pending.items():
+            if rest:
+                self._write(self._line(stream, rest, b"F"))
+                if self._echo is not None:
+                    self._echo(stream, rest)
+        self._pending = {"stdout": b"", "stderr": b""}
+        self._file.close()
+
+    @staticmethod
+    def _split(line: bytes) -> list[bytes]:
+        return [line[i : i + MAX_LINE] for i in range(0, len(line), MAX_LINE)] or [b""]
+
+    @staticmethod
+    def _line(stream: str, text: bytes, tag: bytes) -> bytes:
+        return b"%s %s %s %s\n" % (rfc3339_nano().encode(), stream.encode(), tag, text)
+
+    def _write(self, data: bytes) -> None:
+        if self._size + len(data) > self._max_bytes and self._size > 0:
+            self._rotate()
+        self._file.write(data)
+        self._file.flush()
+        self._size += len(data)
+
+    def _rotate(self) -> None:
+        self._file.close()
+        if self._max_files <= 1:
+            os.truncate(self.path, 0)
+        else:
+            for i in range(self._max_files - 1, 1, -1):
+                if rotated(self.path, i - 1).exists():
+                    os.replace(rotated(self.path, i - 1), rotated(self.path, i))
+            os.replace(self.path, rotated(self.path, 1))
+        self._file = open(self.path, "ab")  # noqa: SIM115
+        self._size = 0

@@ -1,0 +1,309 @@
+"""Composition root: pods, the HTTP server, signals, the shutdown order, the CI-mode verdict.
+
+`Daemon` also implements the API's `Registry`: it keeps each pod's JSON (rebuilt only when the
+pod's status or metadata changes), a single resource version shared by pods and events, and
+the watch subscribers. Shutdown: every pod is terminated gracefully at once (each within its
+own grace period); a second signal cancels everything, which kills at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+import structlog
+from aiohttp import web
+
+from minikubelet import manifest, report, runtime, serialize
+from minikubelet.api.registry import JSON, LogSource, PodExists, WatchEvent
+from minikubelet.crilog import log_files
+from minikubelet.events import Event, EventRecorder
+from minikubelet.model import ConditionType, Phase
+from minikubelet.pod import PodRunner
+from minikubelet.settings import Settings
+from minikubelet.spec import Pod
+
+log = structlog.get_logger("minikubelet.daemon")
+
+MAX_QUEUE = 10_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServeOptions:
+    address: str = "127.0.0.1"
+    port: int = 10255
+    token: str | None = None
+    until: str | None = None  # "ready" | "complete"
+    timeout: float | None = None
+    sweep_descendants: bool = False  # kill our whole process subtree at exit (the CLI)
+
+
+class Daemon:
+    def __init__(self, settings: Settings, options: ServeOptions | None = None) -> None:
+        self.settings = settings
+        self.options = options or ServeOptions()
+        self.runners: dict[tuple[str, str], PodRunner] = {}
+        self.url = ""
+        self.verdict: int | None = None  # CI mode: the exit code once decided
+        self.verdict_snapshot: report.Snapshot | None = None
+        self._rv = 0
+        self._pod_json: dict[tuple[str, str], JSON] = {}
+        self._subscribers: set[asyncio.Queue[WatchEvent]] = set()
+        self.events = EventRecorder(node_name=settings.node_name, on_change=self._event_changed)
+        self._tg: asyncio.TaskGroup | None = None
+        self._stop = asyncio.Event()
+        self._started = asyncio.Event()
+        self._signals = 0
+        self._main: asyncio.Task[Any] | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def run(self, pods: list[Pod], *, on_ready: Callable[[str], None] | None = None) -> int:
+        runtime.use_pidfd_child_watcher()
+        runtime.become_subreaper()
+        self._main = asyncio.current_task()
+        site_runner = await self._serve()
+        try:
+            if on_ready is not None:
+                on_ready(self.url)
+            async with asyncio.TaskGroup() as tg:
+                self._tg = tg
+                for pod in pods:
+                    self._start_pod(pod)
+                self._started.set()
+                self._check_until()
+                await self._wait_stop()
+                await self._terminate_all()
+        finally:
+            self._tg = None
+            await site_runner.cleanup()
+            if self.options.sweep_descendants:
+                await runtime.kill_all_descendants()
+        return self.verdict if self.verdict is not None else 0
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+
+    def _on_signal(self, sig: int) -> None:
+        self._signals += 1
+        if self._signals == 1:
+            log.info("stopping", signal=signal.Signals(sig).name)
+            self._stop.set()
+        elif self._main is not None:
+            log.warning("stopping now", signal=signal.Signals(sig).name)
+            self._main.cancel()
+
+    async def _serve(self) -> web.AppRunner:
+        from minikubelet.api.server import make_app
+
+        app = make_app(
+            self,
+            token=self.options.token,
+            node_name=self.settings.node_name,
+            started_at=self.settings.daemon_started_at or time.time(),
+        )
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, self.options.address, self.options.port, reuse_address=True)
+        await site.start()
+        port = self.options.port
+        for addr in runner.addresses:
+            port = int(addr[1])
+            break
+        host = self.options.address
+        self.url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+        log.info("serving", url=self.url)
+        return runner
+
+    async def _wait_stop(self) -> None:
+        timeout = self.options.timeout
+        try:
+            async with asyncio.timeout(timeout):
+                await self._stop.wait()
+        except TimeoutError:
+            log.warning("timed out", until=self.options.until, timeout_s=timeout)
+            if self.verdict is None:
+                self._decide(
+                    1, f"FAILED: --until {self.options.until} not met: timed out after {timeout:g}s"
+                )
+
+    async def _terminate_all(self) -> None:
+        for runner in list(self.runners.values()):
+            runner.terminate()
+        await asyncio.gather(*(r.finished.wait() for r in list(self.runners.values())))
+
+    def _start_pod(self, pod: Pod) -> PodRunner:
+        assert self._tg is not None
+        runner = PodRunner(
+            pod, settings=self.settings, events=self.events, on_change=self._pod_changed
+        )
+        self.runners[pod.key] = runner
+        self._pod_changed(runner, kind="ADDED")
+        self._tg.create_task(self._run_pod(runner), name=f"pod:{pod.namespace}/{pod.name}")
+        return runner
+
+    async def _run_pod(self, runner: PodRunner) -> None:
+        await runner.run()
+        if runner.deleting:
+            self._remove(runner)
+
+    def _remove(self, runner: PodRunner) -> None:
+        key = runner.pod.key
+        if self.runners.get(key) is not runner:
+            return
+        del self.runners[key]
+        obj = self._pod_json.pop(key, None)
+        if obj is not None:
+            self._rv += 1
+            obj = {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(self._rv)}}
+            self._broadcast(WatchEvent("DELETED", "Pod", obj, self._rv))
+
+    # --- change feed -----------------------------------------------------------------------
+
+    def _pod_changed(
+        self, runner: PodRunner, kind: Literal["ADDED", "MODIFIED"] = "MODIFIED"
+    ) -> None:
+        if self.runners.get(runner.pod.key) is not runner:
+            return
+        self._rv += 1
+        obj = serialize.pod_json(
+            runner.pod,
+            runner.status,
+            resource_version=self._rv,
+            deletion_timestamp=runner.deletion_timestamp,
+            deletion_grace_period_seconds=runner.deletion_grace,
+        )
+        self._pod_json[runner.pod.key] = obj
+        self._broadcast(WatchEvent(kind, "Pod", obj, self._rv))
+        self._check_until()
+
+    def _event_changed(self, event: Event) -> Event:
+        self._rv += 1
+        event = replace(event, resource_version=self._rv)
+        kind: Literal["ADDED", "MODIFIED"] = "ADDED" if event.count == 1 else "MODIFIED"
+        self._broadcast(WatchEvent(kind, "Event", serialize.event_json(event), self._rv))
+        return event
+
+    def _broadcast(self, event: WatchEvent) -> None:
+        for queue in list(self._subscribers):
+            if queue.qsize() < MAX_QUEUE:
+                queue.put_nowait(event)
+
+    def _check_until(self) -> None:
+        """CI mode: decide the exit code as soon as the answer is known."""
+        until = self.options.until
+        if until is None or not self._started.is_set() or self.verdict is not None:
+            return
+        runners = list(self.runners.values())
+        statuses = [r.status for r in runners]
+        if until == "ready" and statuses and all(_is_ready(s) for s in statuses):
+            self._decide(0, "OK: every pod is Ready")
+        elif until == "complete":
+            failed = [r.pod.name for r in runners if r.status.phase == Phase.FAILED]
+            if failed:
+                self._decide(1, f"FAILED: pod {', '.join(failed)} Failed")
+            elif statuses and all(s.phase == Phase.SUCCEEDED for s in statuses):
+                self._decide(0, "OK: every pod Succeeded")
+
+    def _decide(self, code: int, verdict: str) -> None:
+        self.verdict = code
+        started = self.settings.daemon_started_at or time.time()
+        self.verdict_snapshot = report.take(self, verdict, started)
+        self._stop.set()
+
+    # --- Registry ----------------------------------------------------------------------------
+
+    @property
+    def resource_version(self) -> int:
+        return self._rv
+
+    def list_pods(self, namespace: str | None = None) -> list[JSON]:
+        return [
+            obj
+            for (ns, _), obj in sorted(self._pod_json.items())
+            if namespace is None or ns == namespace
+        ]
+
+    def get_pod(self, namespace: str, name: str) -> JSON | None:
+        return self._pod_json.get((namespace, name))
+
+    def list_events(self, namespace: str | None = None) -> list[JSON]:
+        return [serialize.event_json(e) for e in self.events.events(namespace)]
+
+    def subscribe(self) -> asyncio.Queue[WatchEvent]:
+        queue: asyncio.Queue[WatchEvent] = asyncio.Queue()
+        self._subscribers.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[WatchEvent]) -> None:
+        self._subscribers.discard(queue)
+
+    async def create_pod(self, document: Mapping[str, Any], *, dry_run: bool = False) -> JSON:
+        pod, warnings = manifest.pod_from_document(
+            document, source="api", node_name=self.settings.node_name
+        )
+        for warning in warnings:
+            log.warning("manifest warning", pod=f"{pod.namespace}/{pod.name}", message=warning)
+        if pod.key in self.runners:
+            raise PodExists(pod.namespace, pod.name)
+        if dry_run or self._tg is None:
+            runner = PodRunner(pod, settings=self.settings, events=self.events)
+            return serialize.pod_json(pod, runner.status, resource_version=self._rv)
+        runner = self._start_pod(pod)
+        return self._pod_json[runner.pod.key]
+
+    async def delete_pod(
+        self, namespace: str, name: str, *, grace_period_seconds: int | None = None
+    ) -> JSON | None:
+        runner = self.runners.get((namespace, name))
+        if runner is None:
+            return None
+        runner.terminate(grace_period_seconds, deleting=True)
+        return self._pod_json.get((namespace, name))
+
+    def log_source(
+        self, namespace: str, name: str, container: str, *, previous: bool = False
+    ) -> LogSource:
+        runner = self.runners.get((namespace, name))
+        if runner is None:
+            raise LookupError(f'pod "{name}" does not exist')
+        sup = runner.supervisor(container)
+        if sup is None:
+            raise LookupError(f'container "{container}" not found in pod "{name}"')
+        instances = sup.instances if not previous else sup.instances[:-1]
+        if not instances:
+            if previous:
+                raise LookupError(
+                    f'previous terminated container "{container}" in pod "{name}" not found'
+                )
+            reason = (sup.waiting.reason if sup.waiting else "") or "ContainerCreating"
+            raise LookupError(
+                f'container "{container}" in pod "{name}" is waiting to start: {reason}'
+            )
+        inst = instances[-1]
+        running = inst.terminated is None and not previous
+        return LogSource(log_files(inst.log_path, self.settings.log_max_files), running)
+
+    def container_pids(self, namespace: str, name: str) -> Mapping[str, int]:
+        runner = self.runners.get((namespace, name))
+        if runner is None:
+            return {}
+        pids: dict[str, int] = {}
+        for sup in runner.init_supervisors + runner.supervisors:
+            cur = sup.current
+            if cur is not None and cur.process is not None and cur.terminated is None:
+                pids[sup.container.name] = cur.process.pid
+        return pids
+
+
+def _is_ready(status: Any) -> bool:
+    return any(c.type == ConditionType.READY and c.status == "True" for c in status.conditions)

@@ -1,0 +1,223 @@
+"""One pod: init containers in order, then the containers; termination; live status.
+
+`PodRunner.run()` owns a TaskGroup with one supervisor task per started container. It
+follows the kubelet's SyncPod order: regular init containers one at a time, each to exit 0
+(restarted with backoff, or failing the pod under `Never`); sidecars started in order, each
+waited on until running and started; then every regular container at once. When no regular
+container will run again the pod is terminal and its sidecars are stopped. Termination
+(deletion, daemon shutdown, the active deadline) stops regular containers first, then sidecars
+in reverse order, all within one grace period.
+
+The status is recomputed by the pure `status.generate_pod_status` on every change a
+supervisor reports, and handed to `on_change` only when it differs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+
+import structlog
+
+from minikubelet import events as ev
+from minikubelet.events import EventRecorder
+from minikubelet.model import Phase, PodStatus
+from minikubelet.settings import Settings
+from minikubelet.spec import Pod
+from minikubelet.status import generate_pod_status
+from minikubelet.supervisor import MIN_GRACE, ContainerSupervisor
+
+log = structlog.get_logger("minikubelet.pod")
+
+DEADLINE_REASON = "DeadlineExceeded"
+DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
+
+
+class PodRunner:
+    def __init__(
+        self,
+        pod: Pod,
+        *,
+        settings: Settings,
+        events: EventRecorder,
+        on_change: Callable[[PodRunner], None] = lambda runner: None,
+    ) -> None:
+        self.pod = pod
+        self.settings = settings
+        self.events = events
+        self._on_change = on_change
+        self.init_supervisors = [
+            ContainerSupervisor(self, c, init=True) for c in pod.spec.init_containers
+        ]
+        self.supervisors = [ContainerSupervisor(self, c) for c in pod.spec.containers]
+        self.sandbox_ready = False
+        self.start_time: float | None = None
+        self.terminal = False  # kubelet: podIsTerminal
+        self.deletion_timestamp: float | None = None
+        self.deletion_grace: int | None = None
+        self.reason = ""
+        self.message = ""
+        self.status = PodStatus()
+        self.finished = asyncio.Event()  # every container stopped and reaped
+        self._terminate = asyncio.Event()
+        self._grace: float = float(pod.spec.termination_grace_period_seconds)
+        self._tasks: dict[str, asyncio.Task[int | None]] = {}
+        self._log = log.bind(pod=f"{pod.namespace}/{pod.name}")
+        self.changed()
+
+    # --- what supervisors read ------------------------------------------------------------
+
+    @property
+    def phase(self) -> Phase:
+        return self.status.phase
+
+    @property
+    def deleting(self) -> bool:
+        return self.deletion_timestamp is not None
+
+    def log_dir(self, container: str) -> Path:
+        p = self.pod
+        return self.settings.state_dir / "pods" / f"{p.namespace}_{p.name}_{p.uid}" / container
+
+    def supervisor(self, name: str) -> ContainerSupervisor | None:
+        return next(
+            (s for s in self.init_supervisors + self.supervisors if s.container.name == name),
+            None,
+        )
+
+    def changed(self) -> None:
+        has_init = bool(self.init_supervisors)
+        new = generate_pod_status(
+            self.pod,
+            init_statuses=[s.status(pod_has_init=has_init) for s in self.init_supervisors],
+            statuses=[s.status(pod_has_init=has_init) for s in self.supervisors],
+            previous=self.status if self.start_time is not None else None,
+            pod_is_terminal=self.terminal,
+            sandbox_ready=self.sandbox_ready,
+            start_time=self.start_time,
+            now=time.time(),
+            reason=self.reason,
+            message=self.message,
+        )
+        if self.reason == DEADLINE_REASON and new.phase != Phase.FAILED:
+            new = replace(new, phase=Phase.FAILED)  # kubelet: the active deadline fails the pod
+        if new != self.status:
+            self.status = new
+            self._on_change(self)
+
+    # --- control ----------------------------------------------------------------------------
+
+    def terminate(self, grace: float | None = None, *, deleting: bool = False) -> None:
+        """Graceful stop of the whole pod; `run()` returns once everything is reaped."""
+        if deleting and self.deletion_timestamp is None:
+            self.deletion_timestamp = time.time()
+            self.deletion_grace = int(grace if grace is not None else self._grace)
+        if grace is not None:
+            self._grace = min(self._grace, grace) if self._terminate.is_set() else grace
+        self._terminate.set()
+        self.changed()
+
+    async def run(self) -> None:
+        self.start_time = time.time()
+        self.sandbox_ready = True
+        for sup in self.init_supervisors + self.supervisors:
+            self.log_dir(sup.container.name).mkdir(parents=True, exist_ok=True)
+        self.changed()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                deadline = tg.create_task(self._deadline(), name=f"deadline:{self.pod.name}")
+                if await self._run_init_containers(tg) and not self._terminate.is_set():
+                    await self._run_containers(tg)
+                await self._stop_all()
+                deadline.cancel()
+        finally:
+            self.terminal = True
+            self.sandbox_ready = False
+            self.changed()
+            self.finished.set()
+            self._log.info("pod finished", phase=str(self.status.phase))
+
+    # --- phases of a run -----------------------------------------------------------------
+
+    def _start(self, tg: asyncio.TaskGroup, sup: ContainerSupervisor) -> asyncio.Task[int | None]:
+        name = f"container:{self.pod.name}/{sup.container.name}"
+        task = tg.create_task(sup.run(), name=name)
+        self._tasks[sup.container.name] = task
+        return task
+
+    async def _run_init_containers(self, tg: asyncio.TaskGroup) -> bool:
+        """kubelet: computeInitContainerActions. False if the pod failed or is stopping."""
+        for sup in self.init_supervisors:
+            if sup.container.is_sidecar:
+                _ = self._start(tg, sup)  # a sidecar runs until the pod stops it
+                await self._until_terminate(sup.run_until_started())
+            else:
+                exit_code = await self._until_terminate(self._start(tg, sup))
+                if self._terminate.is_set():
+                    return False
+                if exit_code != 0:
+                    self._log.info("init container failed", container=sup.container.name)
+                    return False
+            if self._terminate.is_set():
+                return False
+        return True
+
+    async def _run_containers(self, tg: asyncio.TaskGroup) -> None:
+        tasks = [self._start(tg, sup) for sup in self.supervisors]
+        await self._until_terminate(asyncio.gather(*tasks))
+
+    async def _until_terminate(self, aw: Awaitable[int | None] | Awaitable[object]) -> object:
+        """Awaits `aw`, or returns None early once termination is requested."""
+        fut = asyncio.ensure_future(aw)
+        stop = asyncio.ensure_future(self._terminate.wait())
+        try:
+            await asyncio.wait({fut, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if fut.done() and not fut.cancelled():
+            return fut.result()
+        return None
+
+    async def _stop_all(self) -> None:
+        """Regular containers (and a running init container) first, all at once; then
+        sidecars in reverse order; one grace period for all of it."""
+        began = time.monotonic()
+        self.terminal = not self._terminate.is_set() and self._tasks_done()
+        first = [s for s in self.init_supervisors if not s.container.is_sidecar] + self.supervisors
+        await self._stop_group(first, self._grace)
+        for sup in reversed([s for s in self.init_supervisors if s.container.is_sidecar]):
+            remaining = max(self._grace - (time.monotonic() - began), MIN_GRACE)
+            await self._stop_group([sup], remaining)
+
+    def _tasks_done(self) -> bool:
+        regular = [self._tasks.get(s.container.name) for s in self.supervisors]
+        return all(t is not None and t.done() for t in regular)
+
+    async def _stop_group(self, sups: list[ContainerSupervisor], grace: float) -> None:
+        waits = []
+        for sup in sups:
+            sup.terminate(f"Stopping container {sup.container.name}", grace)
+            task = self._tasks.get(sup.container.name)
+            if task is not None:
+                waits.append(task)
+        if waits:
+            await asyncio.gather(*waits, return_exceptions=True)
+
+    async def _deadline(self) -> None:
+        seconds = self.pod.spec.active_deadline_seconds
+        if seconds is None:
+            return
+        await asyncio.sleep(seconds)
+        self.reason, self.message = DEADLINE_REASON, DEADLINE_MESSAGE
+        self.events.record(self.pod, reason=DEADLINE_REASON, message=DEADLINE_MESSAGE,
+                           type=ev.WARNING)  # fmt: skip
+        self._log.info("active deadline exceeded", seconds=seconds)
+        self.terminate()
+
+    async def wait_finished(self) -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.finished.wait()

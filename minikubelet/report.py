@@ -1,0 +1,125 @@
+"""The CI-mode report: what a developer reads in a CI log after `--until`.
+
+A snapshot is taken when the verdict is reached (before the pods are stopped, so it shows the
+state that decided it); `render()` turns it into plain text: the verdict, then per pod its
+phase and conditions, and per container its state, restarts, readiness, its last probe
+failures with their messages, and the last lines of its log.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from minikubelet.crilog import log_files
+from minikubelet.model import ContainerStatus, Running, Terminated, Waiting
+from minikubelet.serialize import rfc3339
+from minikubelet.supervisor import tail_log_text
+
+if TYPE_CHECKING:
+    from minikubelet.daemon import Daemon
+    from minikubelet.pod import PodRunner
+    from minikubelet.supervisor import ContainerSupervisor
+
+LOG_LINES = 10
+PROBE_FAILURES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerReport:
+    name: str
+    kind: str  # "container" | "init container" | "sidecar"
+    state: str
+    restarts: int
+    ready: bool
+    probe_failures: tuple[str, ...]
+    log_tail: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PodReport:
+    name: str
+    phase: str
+    conditions: tuple[str, ...]
+    containers: tuple[ContainerReport, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    verdict: str
+    elapsed: float
+    pods: tuple[PodReport, ...]
+
+
+def describe_state(status: ContainerStatus) -> str:
+    state = status.state
+    if isinstance(state, Running):
+        return f"Running since {rfc3339(state.started_at)}"
+    if isinstance(state, Terminated):
+        text = f"Terminated: {state.reason or 'Error'} (exit code {state.exit_code})"
+        return text + (f": {state.message.strip()}" if state.message else "")
+    if isinstance(state, Waiting):
+        return f"Waiting: {state.reason}" + (f": {state.message}" if state.message else "")
+    return "Unknown"
+
+
+def _container(runner: PodRunner, sup: ContainerSupervisor, has_init: bool) -> ContainerReport:
+    status = sup.status(pod_has_init=has_init)
+    failures = [
+        f"{rfc3339(e.last_timestamp)} {e.message}" + (f" (x{e.count})" if e.count > 1 else "")
+        for e in runner.events.for_pod(runner.pod)
+        if e.field_path == sup.field_path and e.reason in ("Unhealthy", "ProbeWarning")
+    ]
+    cur = sup.current
+    tail: list[str] = []
+    if cur is not None:
+        files = log_files(cur.log_path, runner.settings.log_max_files)
+        tail = tail_log_text(files, lines=LOG_LINES, max_bytes=4096).splitlines()
+    kind = "container"
+    if sup.init:
+        kind = "sidecar" if sup.container.is_sidecar else "init container"
+    return ContainerReport(
+        name=sup.container.name,
+        kind=kind,
+        state=describe_state(status),
+        restarts=status.restart_count,
+        ready=status.ready,
+        probe_failures=tuple(failures[-PROBE_FAILURES:]),
+        log_tail=tuple(tail),
+    )
+
+
+def take(daemon: Daemon, verdict: str, started: float) -> Snapshot:
+    pods = []
+    for runner in daemon.runners.values():
+        has_init = bool(runner.init_supervisors)
+        conditions = tuple(
+            f"{c.type}={c.status}" + (f" ({c.reason})" if c.reason else "")
+            for c in runner.status.conditions
+        )
+        containers = tuple(
+            _container(runner, s, has_init) for s in runner.init_supervisors + runner.supervisors
+        )
+        pod = runner.pod
+        name = f"{pod.namespace}/{pod.name}"
+        pods.append(PodReport(name, str(runner.status.phase), conditions, containers))
+    return Snapshot(verdict=verdict, elapsed=time.time() - started, pods=tuple(pods))
+
+
+def render(daemon: Daemon, *, snapshot: Snapshot | None) -> str:
+    snap = snapshot or take(daemon, "stopped", daemon.settings.daemon_started_at)
+    out = [f"minikubelet: {snap.verdict} after {snap.elapsed:.1f}s"]
+    for pod in snap.pods:
+        out.append(f"pod {pod.name}: {pod.phase}")
+        out.append("  conditions: " + ", ".join(pod.conditions))
+        for c in pod.containers:
+            ready = "ready" if c.ready else "not ready"
+            out.append(f"  {c.kind} {c.name}: {c.state}; {ready}; restarts {c.restarts}")
+            if c.probe_failures:
+                out.append("    last probe failures:")
+                out += [f"      {line}" for line in c.probe_failures]
+            if c.log_tail:
+                out.append(f"    last {len(c.log_tail)} log lines:")
+                out += [f"      | {line}" for line in c.log_tail]
+    return "\n".join(out)

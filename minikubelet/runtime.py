@@ -1,0 +1,357 @@
+"""Local processes as containers: environment, start in a new session, logs, stop, reaping.
+
+The shell around one process; it decides nothing about restarts. Each container instance is
+a process started in its own session (so its own process group), with stdout and stderr read
+by pipe callbacks into a `LogWriter`. When the main process exits, whatever it left behind in
+its tree is killed too, as a container's processes die with its init process. Stopping is
+SIGTERM (or the stop signal) to the group, the grace period, then SIGKILL to the group and to
+every descendant seen, then reaping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import math
+import os
+import signal
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
+
+import psutil
+import structlog
+
+from minikubelet.crilog import LogWriter
+from minikubelet.expand import expand
+from minikubelet.spec import Container, Pod, Quantity
+
+log = structlog.get_logger("minikubelet.runtime")
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+class StartError(Exception):
+    """The process could not be started; the message is what the container status shows."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExitInfo:
+    exit_code: int  # 128+N when killed by signal N, as a runtime reports it
+    signal: int
+    finished_at: float
+
+
+def become_subreaper() -> bool:
+    """Orphaned descendants of our containers are re-parented to the daemon, not to init, so
+    they stay in our tree and can be found and killed. Linux only; best effort."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def use_pidfd_child_watcher() -> None:
+    """Python 3.11's default child watcher starts a thread per child; pidfds cost a file
+    descriptor instead and report exits promptly. 3.12+ picks pidfds by itself."""
+    if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
+        return
+    watcher = asyncio.PidfdChildWatcher()
+    watcher.attach_loop(asyncio.get_running_loop())
+    asyncio.set_child_watcher(watcher)
+
+
+# --- environment -------------------------------------------------------------------------
+
+
+def _field_value(pod: Pod, path: str, *, pod_ip: str) -> str:
+    if path.startswith("metadata.labels['") and path.endswith("']"):
+        return pod.labels.get(path[len("metadata.labels['") : -2], "")
+    if path.startswith("metadata.annotations['") and path.endswith("']"):
+        return pod.annotations.get(path[len("metadata.annotations['") : -2], "")
+    simple = {
+        "metadata.name": pod.name,
+        "metadata.namespace": pod.namespace,
+        "metadata.uid": pod.uid,
+        "spec.nodeName": pod.spec.node_name,
+        "spec.serviceAccountName": str(pod.manifest.get("spec", {}).get("serviceAccountName", "")),
+        "status.podIP": pod_ip,
+        "status.podIPs": pod_ip,
+        "status.hostIP": pod_ip,
+        "status.hostIPs": pod_ip,
+    }
+    if path == "metadata.labels":
+        return "\n".join(f'{k}="{v}"' for k, v in sorted(pod.labels.items()))
+    if path == "metadata.annotations":
+        return "\n".join(f'{k}="{v}"' for k, v in sorted(pod.annotations.items()))
+    return simple.get(path, "")
+
+
+def _node_allocatable(resource: str) -> Decimal:
+    if resource == "cpu":
+        return Decimal(os.cpu_count() or 1)
+    if resource == "memory":
+        return Decimal(psutil.virtual_memory().total)
+    return Decimal(psutil.disk_usage("/").total)
+
+
+def _resource_value(pod: Pod, container: Container, resource: str, divisor: Quantity) -> str:
+    """kubelet: `ExtractContainerResourceValue`: the value divided by the divisor, rounded up;
+    an unset limit is the node's allocatable amount."""
+    target = next((c for c in pod.spec.all_containers() if c.name == container.name), container)
+    kind, _, name = resource.partition(".")
+    values = target.resources.limits if kind == "limits" else target.resources.requests
+    quantity = values.get(name)
+    if quantity is not None:
+        amount = quantity.value
+    elif kind == "limits":
+        amount = _node_allocatable(name)
+    else:
+        amount = Decimal(0)
+    div = divisor.value if divisor.value != 0 else Decimal(1)
+    return str(int((amount / div).to_integral_value(rounding=ROUND_CEILING)))
+
+
+def container_env(
+    pod: Pod, container: Container, *, base: Mapping[str, str], pod_ip: str = "127.0.0.1"
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(the process's environment, the container's own variables).
+
+    The daemon's environment lies underneath so PATH works; the container's variables are
+    resolved in order, each value `$(VAR)`-expanded against those defined before it, as the
+    kubelet's `makeEnvironmentVariables` does. The second map is what `$(VAR)` in command,
+    args and exec probes may refer to."""
+    own: dict[str, str] = {"HOSTNAME": pod.name}
+    for var in container.env:
+        if var.field_ref is not None:
+            value = _field_value(pod, var.field_ref.field_path, pod_ip=pod_ip)
+        elif var.resource_field_ref is not None:
+            ref = var.resource_field_ref
+            target = next(
+                (c for c in pod.spec.all_containers() if c.name == ref.container_name),
+                container,
+            )
+            value = _resource_value(pod, target, ref.resource, ref.divisor)
+        else:
+            value = expand(var.value, own)
+        own[var.name] = value
+    env = dict(base)
+    env.update(own)
+    return env, own
+
+
+def container_argv(container: Container, own_env: Mapping[str, str]) -> list[str]:
+    return [expand(part, own_env) for part in container.argv]
+
+
+# --- processes ---------------------------------------------------------------------------
+
+
+def exit_info(returncode: int) -> ExitInfo:
+    if returncode < 0:
+        return ExitInfo(exit_code=128 - returncode, signal=-returncode, finished_at=time.time())
+    return ExitInfo(exit_code=returncode, signal=0, finished_at=time.time())
+
+
+class _Pump(asyncio.SubprocessProtocol):
+    """Pipe callbacks: no task per stream, each chunk goes straight to the log writer."""
+
+    def __init__(self, writer: LogWriter) -> None:
+        self._writer = writer
+        self.exited: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self._writer.feed("stdout" if fd == 1 else "stderr", data)
+
+    def process_exited(self) -> None:
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+
+class ContainerProcess:
+    """One running instance. `wait()` returns when the main process has exited and its
+    leftovers are killed and reaped; `stop()` ends it gracefully."""
+
+    def __init__(
+        self,
+        transport: asyncio.SubprocessTransport,
+        pump: _Pump,
+        writer: LogWriter,
+        started_at: float,
+    ) -> None:
+        self._transport = transport
+        self._pump = pump
+        self._writer = writer
+        self.pid = transport.get_pid()
+        self.started_at = started_at
+        self._exit: ExitInfo | None = None
+        self._finished = asyncio.Event()
+        self._known: dict[int, float] = {}  # descendants seen: pid -> create_time
+        self.killed_by_us: str | None = None  # why we killed it: "OOMKilled", ...
+
+    @property
+    def exited(self) -> bool:
+        return self._pump.exited.done()
+
+    @property
+    def exit(self) -> ExitInfo | None:
+        return self._exit
+
+    async def wait(self) -> ExitInfo:
+        await asyncio.shield(self._pump.exited)
+        if self._exit is None:
+            code = self._transport.get_returncode()
+            self._exit = exit_info(code if code is not None else -signal.SIGKILL)
+            await self._kill_leftovers()
+            self._writer.close()
+            with contextlib.suppress(Exception):
+                self._transport.close()
+            self._finished.set()
+        await self._finished.wait()
+        return self._exit
+
+    def send_signal(self, sig: int) -> None:
+        """To the whole process group (and to descendants that left it, for SIGKILL)."""
+        self._remember_descendants()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, sig)
+
+    async def stop(self, grace: float, sig: int = signal.SIGTERM) -> ExitInfo:
+        if not self.exited:
+            self.send_signal(sig)
+            try:
+                async with asyncio.timeout(max(grace, 0)):
+                    await asyncio.shield(self._pump.exited)
+            except TimeoutError:
+                self.send_signal(signal.SIGKILL)
+        return await self.wait()
+
+    def kill(self, reason: str | None = None) -> None:
+        if reason is not None and self.killed_by_us is None:
+            self.killed_by_us = reason
+        self.send_signal(signal.SIGKILL)
+
+    def descendants(self) -> list[psutil.Process]:
+        try:
+            return psutil.Process(self.pid).children(recursive=True)
+        except psutil.Error:
+            return []
+
+    def _remember_descendants(self) -> None:
+        for proc in self.descendants():
+            with contextlib.suppress(psutil.Error):
+                self._known[proc.pid] = proc.create_time()
+
+    async def _kill_leftovers(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+        await kill_and_reap(self._known)
+
+
+async def kill_and_reap(known: Mapping[int, float]) -> None:
+    """SIGKILL each process still alive with the same creation time (no pid reuse), and reap
+    those that were re-parented to us."""
+    victims: list[int] = []
+    for pid, created in known.items():
+        try:
+            proc = psutil.Process(pid)
+            if not math.isclose(proc.create_time(), created, abs_tol=0.05):
+                continue
+            proc.kill()
+            victims.append(pid)
+        except psutil.Error:
+            continue
+    for pid in victims:
+        await _reap(pid)
+
+
+async def _reap(pid: int) -> None:
+    """Waits (on a pidfd, no polling) for a re-parented orphan to die, then reaps it."""
+    try:
+        if psutil.Process(pid).ppid() != os.getpid():
+            return
+        fd = os.pidfd_open(pid)
+    except (psutil.Error, OSError):
+        return
+    loop = asyncio.get_running_loop()
+    dead: asyncio.Future[None] = loop.create_future()
+
+    def on_readable() -> None:
+        if not dead.done():
+            dead.set_result(None)
+
+    loop.add_reader(fd, on_readable)
+    try:
+        async with asyncio.timeout(2):
+            await dead
+    except TimeoutError:
+        pass
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)  # noqa: ASYNC222 - it has exited: WNOHANG returns at once
+
+
+async def spawn(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: str | None,
+    writer: LogWriter,
+) -> ContainerProcess:
+    """Starts argv in a new session; raises StartError with a runtime-like message."""
+    if not argv:
+        raise StartError("no command specified")
+    if cwd:
+        try:
+            os.makedirs(cwd, exist_ok=True)
+        except OSError as e:
+            raise StartError(
+                f"chdir to cwd ({cwd!r}) set in config.json failed: {e.strerror}"
+            ) from e
+    loop = asyncio.get_running_loop()
+    try:
+        transport, pump = await loop.subprocess_exec(
+            lambda: _Pump(writer),
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=dict(env),
+            cwd=cwd or None,
+            start_new_session=True,
+        )
+    except FileNotFoundError as e:
+        writer.close()
+        where = "in $PATH" if "/" not in argv[0] else ""
+        detail = "executable file not found " + where if where else "no such file or directory"
+        raise StartError(f'exec: "{argv[0]}": {detail}'.rstrip()) from e
+    except PermissionError as e:
+        writer.close()
+        raise StartError(f'exec: "{argv[0]}": permission denied') from e
+    except OSError as e:
+        writer.close()
+        raise StartError(f'exec: "{argv[0]}": {e.strerror or e}') from e
+    return ContainerProcess(transport, pump, writer, time.time())
+
+
+async def kill_all_descendants() -> None:
+    """Last resort at daemon exit: nothing we started may outlive us, wherever it went."""
+    try:
+        me = psutil.Process()
+        children = me.children(recursive=True)
+    except psutil.Error:
+        return
+    known: dict[int, float] = {}
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            known[child.pid] = child.create_time()
+    await kill_and_reap(known)

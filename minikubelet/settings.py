@@ -1,0 +1,35 @@
+"""The daemon's settings, from the command line; one frozen value passed down to every pod."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def default_state_dir() -> Path:
+    """Per user: $XDG_STATE_HOME/minikubelet, else ~/.local/state/minikubelet."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state"
+    )
+    return Path(base) / "minikubelet"
+
+
+def default_node_name() -> str:
+    return socket.gethostname().split(".")[0].lower() or "localhost"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    state_dir: Path = field(default_factory=default_state_dir)
+    node_name: str = field(default_factory=default_node_name)
+    backoff_initial: float = 10.0  # kubelet: initialCrashLoopBackOff
+    backoff_max: float = 300.0  # kubelet: MaxContainerBackOff
+    log_max_bytes: int = 10 * 1024 * 1024  # kubelet: containerLogMaxSize 10Mi
+    log_max_files: int = 5  # kubelet: containerLogMaxFiles
+    echo_logs: bool = True
+    base_env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    daemon_started_at: float = 0.0
+    memory_poll_interval: float = 0.05

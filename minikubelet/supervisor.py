@@ -1,0 +1,624 @@
+"""One container's life: backoff wait, start, postStart, probes, exit or kill, restart decision.
+
+A `ContainerSupervisor` is the only writer of its container's instances, waiting reason and
+probe results, and `status()` turns them into the API's ContainerStatus. What to do next is
+asked of the pure core (`restart.should_restart`, `Backoff`); this module only acts.
+
+Kills come from outside through `request_kill()` (a liveness or startup failure, pod deletion,
+the active deadline, a memory limit) and always go the kubelet's way: `Killing` event, preStop
+within the grace period, the stop signal to the process group, the rest of the grace period,
+SIGKILL (`kuberuntime_container.go: killContainer`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import math
+import signal
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import psutil
+import structlog
+
+from minikubelet import events as ev
+from minikubelet import hooks, metrics
+from minikubelet.crilog import LogWriter, log_files
+from minikubelet.events import EventRecorder
+from minikubelet.model import ContainerStatus, Phase, Running, Terminated, Waiting
+from minikubelet.prober import ContainerView, ProbeWorker, Result
+from minikubelet.probes import ProbeOutcome, run_probe
+from minikubelet.restart import (
+    Backoff,
+    backoff_event_message,
+    crash_loop_message,
+    should_restart,
+)
+from minikubelet.runtime import (
+    ContainerProcess,
+    StartError,
+    container_argv,
+    container_env,
+    spawn,
+)
+from minikubelet.settings import Settings
+from minikubelet.spec import Container, Handler, Pod, Probe, ProbeType, RestartPolicy
+
+log = structlog.get_logger("minikubelet.supervisor")
+
+MIN_GRACE = 2  # kubelet: minimumGracePeriodInSeconds
+TERMINATION_LOG_LINES = 80  # kubelet: MaxContainerTerminationMessageLogLines
+TERMINATION_LOG_BYTES = 2048  # kubelet: MaxContainerTerminationMessageLogLength
+TERMINATION_FILE_BYTES = 4096  # kubelet: MaxContainerTerminationMessageLength
+
+
+class PodHandle(Protocol):
+    """What a supervisor needs of its pod."""
+
+    pod: Pod
+    settings: Settings
+    events: EventRecorder
+
+    @property
+    def phase(self) -> Phase: ...
+
+    @property
+    def deleting(self) -> bool: ...
+
+    def changed(self) -> None: ...
+
+    def log_dir(self, container: str) -> Path: ...
+
+
+@dataclass(slots=True)
+class Instance:
+    """One start of the container: a new container ID each time."""
+
+    container_id: str
+    restart_count: int
+    log_path: Path
+    process: ContainerProcess | None = None
+    started_at: float | None = None
+    running: bool = False  # started and its postStart hook returned
+    terminated: Terminated | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KillRequest:
+    message: str  # the Killing event's message
+    grace: float
+    reason: str = ""  # a terminated reason to report instead of the exit's (OOMKilled)
+    run_pre_stop: bool = True
+
+
+def signal_number(name: str | None) -> int:
+    if not name:
+        return int(signal.SIGTERM)
+    try:
+        return int(signal.Signals[name if name.startswith("SIG") else f"SIG{name}"])
+    except KeyError:
+        return int(signal.SIGTERM)
+
+
+class ContainerSupervisor:
+    def __init__(self, pod: PodHandle, container: Container, *, init: bool = False) -> None:
+        self.pod = pod
+        self.container = container
+        self.init = init
+        self.field_path = ev.container_field_path(container.name, init=init)
+        self.instances: list[Instance] = []  # the newest two
+        self.waiting: Waiting | None = None  # kubelet's reasonCache entry
+        s = pod.settings
+        self.backoff = Backoff(initial=s.backoff_initial, max=s.backoff_max)
+        self.results: dict[ProbeType, Result] = {}
+        self.stopping = False  # terminating: no more restarts
+        self._kill: KillRequest | None = None
+        self._kill_event = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._workers: dict[ProbeType, ProbeWorker] = {}
+        self._log = log.bind(pod=f"{pod.pod.namespace}/{pod.pod.name}", container=container.name)
+
+    # --- state, read by the pod --------------------------------------------------------
+
+    @property
+    def current(self) -> Instance | None:
+        return self.instances[-1] if self.instances else None
+
+    @property
+    def running(self) -> bool:
+        return self.current is not None and self.current.running
+
+    @property
+    def started(self) -> bool:
+        """kubelet: prober_manager.go isContainerStarted."""
+        if not self.running:
+            return False
+        if ProbeType.STARTUP in self.results:
+            return self.results[ProbeType.STARTUP] == Result.SUCCESS
+        return self.container.startup_probe is None
+
+    @property
+    def ready(self) -> bool:
+        """kubelet: UpdatePodStatus; regular init containers are ready once exited 0."""
+        if self.init and not self.container.is_sidecar:
+            cur = self.current
+            return bool(cur and cur.terminated and cur.terminated.exit_code == 0)
+        if not self.started:
+            return False
+        if self.container.readiness_probe is None:
+            return True
+        return self.results.get(ProbeType.READINESS) == Result.SUCCESS
+
+    @property
+    def will_restart(self) -> bool:
+        cur = self.current
+        if cur is None or cur.terminated is None:
+            return True
+        return not self.stopping and self._should_restart(cur.terminated.exit_code)
+
+    def _should_restart(self, exit_code: int) -> bool:
+        policy = self.pod.pod.spec.restart_policy
+        if self.init and not self.container.is_sidecar:
+            return exit_code != 0 and policy != RestartPolicy.NEVER and not self.pod.deleting
+        return should_restart(
+            policy=policy,
+            last_exit_code=exit_code,
+            deleting=self.pod.deleting,
+            is_sidecar=self.container.is_sidecar,
+        )
+
+    def status(self, *, pod_has_init: bool) -> ContainerStatus:
+        """kubelet: kubelet_pods.go convertToAPIContainerStatuses."""
+        c = self.container
+        cur = self.current
+        common = {"name": c.name, "image": c.image, "image_id": "", "ready": self.ready}
+        if cur is None:
+            default = "PodInitializing" if pod_has_init and not self.init else "ContainerCreating"
+            waiting = self.waiting or Waiting(reason=default)
+            return ContainerStatus(state=waiting, started=False, **common)  # type: ignore[arg-type]
+        prev = self.instances[-2].terminated if len(self.instances) > 1 else None
+        last = prev
+        state: Waiting | Running | Terminated
+        if cur.running and cur.started_at is not None and cur.terminated is None:
+            state = Running(started_at=cur.started_at)
+        elif cur.terminated is None:
+            state = Waiting(reason="ContainerCreating")
+        elif self.waiting is not None and self.will_restart:
+            state, last = self.waiting, cur.terminated
+        else:
+            state = cur.terminated
+        return ContainerStatus(
+            state=state,
+            last_state=last,
+            started=self.started,
+            restart_count=cur.restart_count,
+            container_id=cur.container_id,
+            **common,  # type: ignore[arg-type]
+        )
+
+    # --- control, from the pod -----------------------------------------------------------
+
+    def request_kill(self, request: KillRequest) -> None:
+        if self._kill is None:
+            self._kill = request
+        self._kill_event.set()
+
+    def terminate(self, message: str, grace: float) -> None:
+        """No more restarts; stop the running instance, if any, gracefully."""
+        self.stopping = True
+        self._wake.set()
+        if self.current is not None and self.current.terminated is None:
+            self.request_kill(KillRequest(message=message, grace=grace))
+
+    # --- the loop --------------------------------------------------------------------------
+
+    async def run(self) -> int | None:
+        """Runs until the container will not be started again; returns the last exit code
+        (None if it never ran). A sidecar returns only when stopped."""
+        try:
+            while not self.stopping:
+                cur = self.current
+                if cur is not None and cur.terminated is not None:
+                    if not self._should_restart(cur.terminated.exit_code):
+                        break
+                    if not await self._wait_backoff(cur.terminated):
+                        break
+                await self._run_instance()
+        finally:
+            await asyncio.shield(self._stop_now())
+        cur = self.current
+        return cur.terminated.exit_code if cur is not None and cur.terminated else None
+
+    async def run_until_started(self) -> None:
+        """For sidecars: returns once the container is running and, if it has a startup
+        probe, started (kubelet: computeInitContainerActions)."""
+        while not self.started and not self.stopping:
+            self._wake.clear()
+            await self._wake.wait()
+
+    async def _wait_backoff(self, last: Terminated) -> bool:
+        """kubelet: kuberuntime_manager.go doBackOff. False if stopped while waiting."""
+        finished = last.finished_at or time.time()
+        now = time.time()
+        if self.backoff.in_backoff_since(finished, now):
+            delay = self.backoff.get()
+            full_name = self.pod.pod.full_name
+            self.waiting = Waiting(
+                reason="CrashLoopBackOff",
+                message=crash_loop_message(
+                    delay=delay, container=self.container.name, pod_full_name=full_name
+                ),
+            )
+            self._event(
+                "BackOff", backoff_event_message(self.container.name, full_name), ev.WARNING
+            )
+            self.pod.changed()
+            self._wake.clear()
+            remaining = self.backoff.remaining(finished, now)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(remaining):
+                    await self._wake.wait()
+            if self.stopping:
+                return False
+        self.backoff = self.backoff.next(finished, time.time())
+        return True
+
+    async def _run_instance(self) -> None:
+        inst = self._new_instance()
+        if not await self._start(inst):
+            return
+        stop_probes = asyncio.Event()
+        async with asyncio.TaskGroup() as tg:
+            self._start_workers(tg, inst, stop_probes)
+            if self.container.memory_limit_bytes is not None:
+                tg.create_task(
+                    self._watch_memory(inst, stop_probes), name=f"memory:{self.container.name}"
+                )
+            try:
+                if await self._post_start(inst):
+                    inst.running = True
+                    self._wake.set()
+                    self.pod.changed()
+                    self._trigger_readiness()
+                await self._wait_exit_or_kill(inst)
+            finally:
+                stop_probes.set()
+        self._workers = {}
+
+    def _new_instance(self) -> Instance:
+        prev = self.current
+        count = 0 if prev is None else prev.restart_count + 1
+        cid = uuid.uuid4().hex
+        path = self.pod.log_dir(self.container.name) / f"{count}.log"
+        inst = Instance(container_id=f"minikubelet://{cid}", restart_count=count, log_path=path)
+        self.instances = [*self.instances[-1:], inst]
+        self.results = {}
+        self._kill = None
+        self._kill_event.clear()
+        if count > 0:
+            metrics.CONTAINER_RESTARTS.labels(
+                self.pod.pod.name, self.pod.pod.namespace, self.container.name
+            ).inc()
+        return inst
+
+    async def _start(self, inst: Instance) -> bool:
+        c, s = self.container, self.pod.settings
+        env, own = container_env(self.pod.pod, c, base=s.base_env)
+        writer = LogWriter(
+            inst.log_path, max_bytes=s.log_max_bytes, max_files=s.log_max_files, echo=self._echo
+        )
+        self._event("Created", f"Created container: {c.name}")
+        try:
+            inst.process = await spawn(
+                container_argv(c, own), env=env, cwd=c.working_dir or None, writer=writer
+            )
+        except StartError as e:
+            now = time.time()
+            inst.terminated = Terminated(
+                exit_code=128, reason="StartError", message=str(e), started_at=now,
+                finished_at=now, container_id=inst.container_id,
+            )  # fmt: skip
+            self.waiting = Waiting(reason="RunContainerError", message=str(e))
+            self._event("Failed", f"Error: {e}", ev.WARNING)
+            self.pod.changed()
+            return False
+        inst.started_at = inst.process.started_at
+        self.waiting = None
+        metrics.CONTAINERS_RUNNING.inc()
+        self._event("Started", f"Started container {c.name}")
+        self._log.info("container started", pid=inst.process.pid, restart_count=inst.restart_count)
+        return True
+
+    async def _post_start(self, inst: Instance) -> bool:
+        """kubelet: startContainer runs postStart synchronously; on failure the container is
+        killed and waits with PostStartHookError."""
+        lc = self.container.lifecycle
+        if lc is None or lc.post_start is None:
+            return True
+        env, _own = container_env(self.pod.pod, self.container, base=self.pod.settings.base_env)
+        hook = asyncio.ensure_future(
+            hooks.run_hook(
+                lc.post_start,
+                pod=self.pod.pod,
+                container=self.container,
+                env=env,
+                cwd=self.container.working_dir or None,
+            )
+        )
+        assert inst.process is not None
+        exited = asyncio.ensure_future(self._process_exited(inst.process))
+        try:
+            await asyncio.wait({hook, exited}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            exited.cancel()
+            if not hook.done():
+                hook.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await hook
+        error = hook.result() if hook.done() and not hook.cancelled() else None
+        if error is None:
+            return hook.done() and not hook.cancelled()
+        self._event("FailedPostStartHook", "PostStartHook failed", ev.WARNING)
+        self._log.warning("postStart hook failed", message=error)
+        self.waiting = Waiting(reason="PostStartHookError", message=error)
+        self.request_kill(
+            KillRequest(message="FailedPostStartHook", grace=self._pod_grace(), run_pre_stop=True)
+        )
+        return False
+
+    @staticmethod
+    async def _process_exited(process: ContainerProcess) -> None:
+        await process.wait()
+
+    async def _wait_exit_or_kill(self, inst: Instance) -> None:
+        process = inst.process
+        assert process is not None
+        exited = asyncio.ensure_future(process.wait())
+        killed = asyncio.ensure_future(self._kill_event.wait())
+        try:
+            await asyncio.wait({exited, killed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            killed.cancel()
+        if not exited.done() and self._kill is not None:
+            await self._kill_instance(inst, self._kill)
+        info = await process.wait()
+        exited.cancel()
+        self._record_exit(inst, info.exit_code, info.signal, info.finished_at)
+
+    async def _kill_instance(self, inst: Instance, req: KillRequest) -> None:
+        """kubelet: kuberuntime_container.go killContainer."""
+        process = inst.process
+        assert process is not None
+        self._event("Killing", req.message)
+        self._log.info("killing container", message=req.message, grace_s=req.grace)
+        grace = req.grace
+        lc = self.container.lifecycle
+        if req.run_pre_stop and lc is not None and lc.pre_stop is not None and grace > 0:
+            began = time.monotonic()
+            await self._pre_stop(lc.pre_stop, grace)
+            grace -= int(time.monotonic() - began)  # whole seconds, as the kubelet does
+        grace = max(grace, MIN_GRACE)
+        if req.reason:
+            process.killed_by_us = req.reason
+        sig = signal_number(lc.stop_signal if lc is not None else None)
+        await process.stop(grace, sig)
+
+    async def _pre_stop(self, handler: Handler, grace: float) -> None:
+        env, _own = container_env(self.pod.pod, self.container, base=self.pod.settings.base_env)
+        error: str | None = None
+        try:
+            async with asyncio.timeout(grace):
+                error = await hooks.run_hook(
+                    handler,
+                    pod=self.pod.pod,
+                    container=self.container,
+                    env=env,
+                    cwd=self.container.working_dir or None,
+                )
+        except TimeoutError:
+            return
+        if error is not None:
+            self._event("FailedPreStopHook", "PreStopHook failed", ev.WARNING)
+            self._log.warning("preStop hook failed", message=error)
+
+    def _record_exit(self, inst: Instance, exit_code: int, sig: int, finished: float) -> None:
+        process = inst.process
+        reason = "Completed" if exit_code == 0 else "Error"
+        if process is not None and process.killed_by_us == "OOMKilled":
+            reason, exit_code = "OOMKilled", 137
+        inst.running = False
+        inst.terminated = Terminated(
+            exit_code=exit_code,
+            reason=reason,
+            message=self._termination_message(inst, exit_code),
+            signal=sig,
+            started_at=inst.started_at,
+            finished_at=finished,
+            container_id=inst.container_id,
+        )
+        metrics.CONTAINERS_RUNNING.dec()
+        self._log.info("container exited", exit_code=exit_code, reason=reason)
+        self._wake.set()
+        self.pod.changed()
+
+    def _termination_message(self, inst: Instance, exit_code: int) -> str:
+        """kubelet: kuberuntime_container.go getTerminationMessage."""
+        c = self.container
+        path = c.termination_message_path
+        if path and path != "/dev/termination-log":
+            with contextlib.suppress(OSError):
+                with open(path, "rb") as f:
+                    text = f.read(TERMINATION_FILE_BYTES).decode("utf-8", "replace")
+                if text:
+                    return text
+        if c.termination_message_policy == "FallbackToLogsOnError" and exit_code != 0:
+            return tail_log_text(
+                log_files(inst.log_path, self.pod.settings.log_max_files),
+                lines=TERMINATION_LOG_LINES,
+                max_bytes=TERMINATION_LOG_BYTES,
+            )
+        return ""
+
+    async def _stop_now(self) -> None:
+        """On cancellation: nothing may outlive us. Kill at once and reap."""
+        cur = self.current
+        if cur is None or cur.process is None or cur.terminated is not None:
+            return
+        cur.process.kill()
+        info = await cur.process.wait()
+        self._record_exit(cur, info.exit_code, info.signal, info.finished_at)
+
+    # --- probes --------------------------------------------------------------------------
+
+    def _start_workers(self, tg: asyncio.TaskGroup, inst: Instance, stop: asyncio.Event) -> None:
+        # kubelet: prober_manager.go AddPod creates startup, readiness, liveness in this order
+        for ptype in (ProbeType.STARTUP, ProbeType.READINESS, ProbeType.LIVENESS):
+            probe = self.container.probe(ptype)
+            if probe is None:
+                continue
+            worker = ProbeWorker(
+                pod=self.pod.pod,
+                container=self.container,
+                probe_type=ptype,
+                run=self._probe_runner(probe),
+                view=functools.partial(self._view, inst),
+                on_result=self._on_result,
+                record_event=self._probe_event,
+                daemon_started_at=self.pod.settings.daemon_started_at,
+            )
+            self._workers[ptype] = worker
+            name = f"probe:{self.pod.pod.name}/{self.container.name}/{ptype.lower()}"
+            tg.create_task(worker.run(stop), name=name)
+
+    def _probe_runner(self, probe: Probe) -> Callable[[], Awaitable[ProbeOutcome]]:
+        env, _own = container_env(self.pod.pod, self.container, base=self.pod.settings.base_env)
+        cwd = self.container.working_dir or None
+
+        async def run() -> ProbeOutcome:
+            return await run_probe(probe, container=self.container, env=env, cwd=cwd)
+
+        return run
+
+    def _view(self, inst: Instance) -> ContainerView:
+        return ContainerView(
+            pod_phase=self.pod.phase,
+            deleting=self.pod.deleting,
+            restart_policy=self.pod.pod.spec.restart_policy,
+            is_sidecar=self.container.is_sidecar,
+            container_id=inst.container_id,
+            running=inst.running and inst.terminated is None,
+            terminated=inst.terminated is not None,
+            started_at=inst.started_at,
+            started=self.started if inst is self.current else False,
+        )
+
+    def _on_result(self, ptype: ProbeType, container_id: str, result: Result) -> None:
+        cur = self.current
+        if cur is None or cur.container_id != container_id:
+            return
+        if self.results.get(ptype) == result:
+            return
+        self.results[ptype] = result
+        if ptype == ProbeType.STARTUP and result == Result.SUCCESS:
+            self._trigger_readiness()
+            self._wake.set()
+        if result == Result.FAILURE and ptype in (ProbeType.LIVENESS, ProbeType.STARTUP):
+            self._kill_for_probe(ptype)
+        self.pod.changed()
+
+    def _kill_for_probe(self, ptype: ProbeType) -> None:
+        """kubelet: computePodActions; the message becomes the Killing event."""
+        what = "Init container" if self.init else "Container"
+        kind = "liveness" if ptype == ProbeType.LIVENESS else "startup"
+        message = f"{what} {self.container.name} failed {kind} probe"
+        if self.container.is_sidecar or self.pod.pod.spec.restart_policy != RestartPolicy.NEVER:
+            message += ", will be restarted"
+        probe = self.container.probe(ptype)
+        grace: float = self._pod_grace()
+        if probe is not None and probe.termination_grace_period_seconds is not None:
+            grace = probe.termination_grace_period_seconds  # kubelet: setTerminationGracePeriod
+        self.request_kill(KillRequest(message=message, grace=grace))
+
+    def _trigger_readiness(self) -> None:
+        worker = self._workers.get(ProbeType.READINESS)
+        if worker is not None and self.results.get(ProbeType.READINESS) != Result.SUCCESS:
+            worker.trigger()
+
+    def _probe_event(self, *, reason: str, message: str, type: str = ev.WARNING) -> None:
+        self._event(reason, message, type)
+
+    # --- memory limit ----------------------------------------------------------------------
+
+    async def _watch_memory(self, inst: Instance, stop: asyncio.Event) -> None:
+        """A local stand-in for the cgroup OOM killer: sums the resident set of the process
+        tree and SIGKILLs the group past the limit, reported as OOMKilled / 137."""
+        limit = self.container.memory_limit_bytes
+        process = inst.process
+        if limit is None or process is None:
+            return
+        interval = self.pod.settings.memory_poll_interval
+        while not stop.is_set() and not process.exited:
+            if tree_rss(process.pid) > limit:
+                self._log.warning("memory limit exceeded", limit_bytes=limit)
+                process.kill("OOMKilled")
+                return
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await stop.wait()
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _pod_grace(self) -> float:
+        return float(self.pod.pod.spec.termination_grace_period_seconds)
+
+    def _event(self, reason: str, message: str, type: str = ev.NORMAL) -> None:
+        self.pod.events.record(
+            self.pod.pod, reason=reason, message=message, type=type, field_path=self.field_path
+        )
+
+    def _echo(self, stream: str, line: bytes) -> None:
+        if self.pod.settings.echo_logs:
+            text = line.decode("utf-8", "replace")
+            print(f"[{self.pod.pod.name}/{self.container.name}] {text}", flush=False)
+
+
+def tree_rss(pid: int) -> int:
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            total += proc.memory_info().rss
+    return total
+
+
+def tail_log_text(files: tuple[Path, ...], *, lines: int, max_bytes: int) -> str:
+    """The last lines of an instance's CRI log as plain text, for FallbackToLogsOnError."""
+    texts: list[str] = []
+    for path in reversed(files):
+        with contextlib.suppress(OSError):
+            raw = path.read_bytes()[-(max_bytes * 4 + 4096) :]
+            texts = [_cri_text(line) for line in raw.splitlines()] + texts
+        if len(texts) >= lines:
+            break
+    text = "\n".join(texts[-lines:])
+    encoded = text.encode()[-max_bytes:]
+    return encoded.decode("utf-8", "ignore")
+
+
+def _cri_text(line: bytes) -> str:
+    parts = line.split(b" ", 3)
+    return parts[3].decode("utf-8", "replace") if len(parts) == 4 else ""
+
+
+def ceil_seconds(value: float) -> int:
+    return math.ceil(value)
