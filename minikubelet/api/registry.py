@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from minikubelet.manifest import InvalidPod as InvalidPod
+
 JSON = dict[str, Any]
 
 
@@ -28,16 +30,6 @@ class WatchEvent:
     kind: Literal["Pod", "Event"]
     object: JSON
     resource_version: int
-
-
-class InvalidPod(Exception):
-    """A manifest that failed validation; `errors` are field errors in the API server's format
-    (`spec.containers[0].name: Invalid value: "Web": ...`)."""
-
-    def __init__(self, name: str, errors: list[str]) -> None:
-        super().__init__(f'Pod "{name}" is invalid: ' + ", ".join(errors))
-        self.name = name
-        self.errors = errors
 
 
 class PodExists(Exception):

@@ -1,0 +1,634 @@
+"""Validation of a decoded, defaulted v1 Pod, as `ValidatePodCreate` does it, plus local rules.
+
+Owns the API server's rules for the fields minikubelet acts on (`pkg/apis/core/validation/
+validation.go`: metadata, containers, ports, env, probes, handlers, lifecycle, resources,
+restart policies) and the few rules a pod needs to run as local processes (a command line, no
+Secret or ConfigMap sources, the gRPC extra for gRPC probes). Input is the camelCase dict that
+`schema.decode_pod` cleaned and `defaults.apply` filled in, so types are already right. Output
+is a list of field errors; the order follows upstream's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from minikubelet import fielderrors as fe
+from minikubelet.quantity import canonical, parse_with_format
+
+JSON = Mapping[str, Any]
+GRPC_EXTRA = "pip install 'minikubelet[grpc]'"
+NO_ENTRYPOINT = (
+    "minikubelet runs no images, so there is no image entrypoint to fall back on: "
+    "set command or args"
+)
+_ANNOTATIONS_LIMIT = 256 * 1024
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+_INIT_ONLY_ALWAYS = "may not be set for init containers without restartPolicy=Always"
+_ENV_FIELD_PATHS = _words(
+    "metadata.name metadata.namespace metadata.uid spec.nodeName spec.serviceAccountName "
+    "status.hostIP status.hostIPs status.podIP status.podIPs"
+)
+_DOWNWARD_LABELS = _words(
+    "metadata.annotations metadata.labels metadata.name metadata.namespace metadata.uid "
+    "spec.nodeName spec.restartPolicy spec.serviceAccountName spec.schedulerName status.phase "
+    "status.hostIP status.hostIPs status.podIP status.podIPs"
+)
+_RESOURCE_FIELDS = _words(
+    "limits.cpu limits.ephemeral-storage limits.memory requests.cpu "
+    "requests.ephemeral-storage requests.memory"
+)
+_BYTE_DIVISORS = _words("1 1k 1M 1G 1T 1P 1E 1Ki 1Mi 1Gi 1Ti 1Pi 1Ei")
+_DIVISORS = {
+    "cpu": (["1m", "1"], "only divisor's values 1m and 1 are supported with the cpu resource"),
+    "memory": (_BYTE_DIVISORS, "memory resource"),
+    "ephemeral-storage": (_BYTE_DIVISORS, "local ephemeral storage resource"),
+}
+_STANDARD_RESOURCES = ("cpu", "memory", "ephemeral-storage")
+SIGNALS = sorted(
+    _words(
+        "SIGABRT SIGALRM SIGBUS SIGCHLD SIGCLD SIGCONT SIGFPE SIGHUP SIGILL SIGINT SIGIO SIGIOT "
+        "SIGKILL SIGPIPE SIGPOLL SIGPROF SIGPWR SIGQUIT SIGSEGV SIGSTKFLT SIGSTOP SIGSYS SIGTERM "
+        "SIGTRAP SIGTSTP SIGTTIN SIGTTOU SIGURG SIGUSR1 SIGUSR2 SIGVTALRM SIGWINCH SIGXCPU "
+        "SIGXFSZ SIGRTMIN SIGRTMAX"
+    )
+    + [f"SIGRTMIN+{n}" for n in range(1, 16)]
+    + [f"SIGRTMAX-{n}" for n in range(1, 15)]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Ctx:
+    """What a container's validation needs from the rest of the pod."""
+
+    grace: int
+    volumes: frozenset[str]
+    containers: frozenset[str]
+    grpc_available: Callable[[], bool]
+
+
+def validate_pod(pod: JSON, grpc_available: Callable[[], bool]) -> list[str]:
+    meta, spec = pod.get("metadata", {}), pod.get("spec", {})
+    errors = validate_metadata(meta)
+    errors += validate_spec(spec, grpc_available)
+    if spec.get("ephemeralContainers"):
+        errors.append(fe.forbidden("spec.ephemeralContainers", "cannot be set on create"))
+    return errors
+
+
+def validate_metadata(meta: JSON) -> list[str]:
+    name, errors = meta.get("name", ""), []
+    if not name:
+        errors.append(fe.required("metadata.name", "name or generateName is required"))
+    errors += fe.invalid_each("metadata.name", name, fe.dns1123_subdomain(name) if name else [])
+    namespace = meta.get("namespace", "")
+    errors += fe.invalid_each("metadata.namespace", namespace, fe.dns1123_label(namespace))
+    errors += validate_labels(meta.get("labels", {}), "metadata.labels")
+    return errors + validate_annotations(meta.get("annotations", {}))
+
+
+def validate_labels(labels: Mapping[str, str], path: str) -> list[str]:
+    errors = []
+    for key, value in labels.items():
+        errors += fe.invalid_each(path, key, fe.qualified_name(key))
+        errors += fe.invalid_each(path, value, fe.label_value(value))
+    return errors
+
+
+def validate_annotations(annotations: Mapping[str, str]) -> list[str]:
+    path, errors, size = "metadata.annotations", [], 0
+    for key, value in annotations.items():
+        errors += fe.invalid_each(path, key, fe.qualified_name(key.lower()))
+        size += len(key.encode()) + len(value.encode())
+    if size > _ANNOTATIONS_LIMIT:
+        errors.append(fe.too_long(path, _ANNOTATIONS_LIMIT))
+    return errors
+
+
+def validate_spec(spec: JSON, grpc_available: Callable[[], bool]) -> list[str]:
+    grace = spec.get("terminationGracePeriodSeconds", 30)
+    containers, inits = spec.get("containers", []), spec.get("initContainers", [])
+    names = frozenset(c.get("name", "") for c in containers + inits)
+    volumes = frozenset(v.get("name", "") for v in spec.get("volumes", []))
+    ctx = _Ctx(grace, volumes, names, grpc_available)
+    errors = validate_volumes(spec.get("volumes", []))
+    errors += validate_containers(containers, ctx)
+    errors += validate_init_containers(inits, containers, ctx)
+    errors += _restart_policy(spec.get("restartPolicy", ""))
+    errors += _dns_policy(spec.get("dnsPolicy", ""))
+    errors += validate_labels(spec.get("nodeSelector", {}), "spec.nodeSelector")
+    errors += _readiness_gates(spec.get("readinessGates", []))
+    return errors + _pod_numbers(spec)
+
+
+def validate_volumes(volumes: list[JSON]) -> list[str]:
+    errors, seen = [], set()
+    for i, volume in enumerate(volumes):
+        path, name = f"spec.volumes[{i}].name", volume.get("name", "")
+        if not name:
+            errors.append(fe.required(path))
+        errors += fe.invalid_each(path, name, fe.dns1123_label(name) if name else [])
+        if name in seen:
+            errors.append(fe.duplicate(path, name))
+        seen.add(name)
+    return errors
+
+
+def validate_containers(containers: list[JSON], ctx: _Ctx) -> list[str]:
+    if not containers:
+        return [fe.required("spec.containers")]
+    errors, seen = [], set()
+    for i, container in enumerate(containers):
+        path = f"spec.containers[{i}]"
+        errors += validate_container_common(container, path, ctx)
+        if container.get("name", "") in seen:
+            errors.append(fe.duplicate(f"{path}.name", container.get("name", "")))
+        seen.add(container.get("name", ""))
+        errors += _lifecycle_and_probes(container, path, ctx)
+        if "restartPolicy" in container:
+            errors.append(
+                fe.forbidden(f"{path}.restartPolicy", "may not be set for non-init containers")
+            )
+    return errors + _host_port_conflicts(containers, "spec.containers")
+
+
+def validate_init_containers(inits: list[JSON], regular: list[JSON], ctx: _Ctx) -> list[str]:
+    errors, seen = [], {c.get("name", "") for c in regular}
+    for i, container in enumerate(inits):
+        path, name = f"spec.initContainers[{i}]", container.get("name", "")
+        errors += validate_container_common(container, path, ctx)
+        policy = container.get("restartPolicy")
+        if policy is not None and policy != "Always":
+            errors.append(fe.not_supported(f"{path}.restartPolicy", policy, ["Always"]))
+        if name in seen:
+            errors.append(fe.duplicate(f"{path}.name", name))
+        elif name:
+            seen.add(name)
+        errors += _host_port_conflicts([container], "spec.initContainers")
+        if policy == "Always":
+            errors += _lifecycle_and_probes(container, path, ctx)
+        else:
+            errors += [
+                fe.forbidden(f"{path}.{key}", _INIT_ONLY_ALWAYS)
+                for key in ("lifecycle", "livenessProbe", "readinessProbe", "startupProbe")
+                if key in container
+            ]
+    return errors
+
+
+def validate_container_common(container: JSON, path: str, ctx: _Ctx) -> list[str]:
+    name, errors = container.get("name", ""), []
+    if not name:
+        errors.append(fe.required(f"{path}.name"))
+    errors += fe.invalid_each(f"{path}.name", name, fe.dns1123_label(name) if name else [])
+    image = container.get("image", "")
+    if not image:
+        errors.append(fe.required(f"{path}.image"))
+    policy = container.get("terminationMessagePolicy", "")
+    if policy not in ("File", "FallbackToLogsOnError"):
+        choices = ["File", "FallbackToLogsOnError"]
+        errors.append(fe.not_supported(f"{path}.terminationMessagePolicy", policy, choices))
+    errors += validate_ports(container.get("ports", []), f"{path}.ports")
+    errors += validate_env(container.get("env", []), f"{path}.env", ctx)
+    errors += validate_env_from(container.get("envFrom", []), f"{path}.envFrom")
+    errors += _volume_mounts(container.get("volumeMounts", []), f"{path}.volumeMounts", ctx)
+    errors += _pull_policy(container.get("imagePullPolicy", ""), f"{path}.imagePullPolicy")
+    errors += validate_resources(container.get("resources", {}), f"{path}.resources")
+    if image != image.strip():
+        errors.append(
+            fe.invalid(f"{path}.image", image, "must not have leading or trailing whitespace")
+        )
+    if not container.get("command") and not container.get("args"):
+        errors.append(fe.required(f"{path}.command", NO_ENTRYPOINT))
+    return errors
+
+
+def validate_ports(ports: list[JSON], path: str) -> list[str]:
+    errors, names = [], set()
+    for i, port in enumerate(ports):
+        at, name = f"{path}[{i}]", port.get("name", "")
+        if name:
+            messages = fe.port_name(name)
+            errors += fe.invalid_each(f"{at}.name", name, messages)
+            if not messages and name in names:
+                errors.append(fe.duplicate(f"{at}.name", name))
+            names.add(name)
+        number = port.get("containerPort", 0)
+        if number == 0:
+            errors.append(fe.required(f"{at}.containerPort"))
+        errors += fe.invalid_each(
+            f"{at}.containerPort", number, fe.port_number(number) if number else []
+        )
+        host = port.get("hostPort", 0)
+        errors += fe.invalid_each(f"{at}.hostPort", host, fe.port_number(host) if host else [])
+        errors += _protocol(port.get("protocol", ""), f"{at}.protocol")
+    return errors
+
+
+def _protocol(protocol: str, path: str) -> list[str]:
+    if not protocol:
+        return [fe.required(path)]
+    if protocol not in ("SCTP", "TCP", "UDP"):
+        return [fe.not_supported(path, protocol, ["SCTP", "TCP", "UDP"])]
+    return []
+
+
+def _host_port_conflicts(containers: list[JSON], path: str) -> list[str]:
+    errors, seen = [], set()
+    for ci, container in enumerate(containers):
+        for pi, port in enumerate(container.get("ports", [])):
+            if not port.get("hostPort"):
+                continue
+            key = f"{port.get('protocol', '')}/{port.get('hostIP', '')}/{port['hostPort']}"
+            if key in seen:
+                errors.append(fe.duplicate(f"{path}[{ci}].ports[{pi}].hostPort", key))
+            seen.add(key)
+    return errors
+
+
+def validate_env(env: list[JSON], path: str, ctx: _Ctx) -> list[str]:
+    errors = []
+    for i, var in enumerate(env):
+        at, name = f"{path}[{i}]", var.get("name", "")
+        if not name:
+            errors.append(fe.required(f"{at}.name"))
+        errors += fe.invalid_each(f"{at}.name", name, fe.env_var_name(name) if name else [])
+        if "valueFrom" in var:
+            errors += _value_from(var["valueFrom"], var.get("value", ""), f"{at}.valueFrom", ctx)
+    return errors
+
+
+def _value_from(source: JSON, value: str, path: str, ctx: _Ctx) -> list[str]:
+    errors = []
+    if "fieldRef" in source:
+        errors += _field_ref(source["fieldRef"], f"{path}.fieldRef")
+    if "resourceFieldRef" in source:
+        errors += _resource_field_ref(source["resourceFieldRef"], f"{path}.resourceFieldRef", ctx)
+    for key in ("configMapKeyRef", "secretKeyRef"):
+        if key in source:
+            errors += _key_selector(source[key], f"{path}.{key}")
+    count = sum(
+        key in source for key in ("fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef")
+    )
+    if count == 0:
+        detail = (
+            "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or "
+            "`secretKeyRef`"
+        )
+        errors.append(fe.invalid(path, "", detail))
+    elif value:
+        errors.append(fe.invalid(path, "", "may not be specified when `value` is not empty"))
+    elif count > 1:
+        errors.append(fe.invalid(path, "", "may not have more than one field specified at a time"))
+    return errors
+
+
+def _field_ref(ref: JSON, path: str) -> list[str]:
+    version, field_path = ref.get("apiVersion", ""), ref.get("fieldPath", "")
+    if not version:
+        return [fe.required(f"{path}.apiVersion")]
+    if not field_path:
+        return [fe.required(f"{path}.fieldPath")]
+    problem = _convert_field_label(version, field_path)
+    if problem:
+        return [
+            fe.invalid(f"{path}.fieldPath", field_path, f"error converting fieldPath: {problem}")
+        ]
+    subscripted = split_subscript(field_path)
+    if subscripted is not None:
+        base, key = subscripted
+        key = key.lower() if base == "metadata.annotations" else key
+        return fe.invalid_each(path, key, fe.qualified_name(key))
+    if field_path not in _ENV_FIELD_PATHS:
+        return [fe.not_supported(f"{path}.fieldPath", field_path, _ENV_FIELD_PATHS)]
+    return []
+
+
+def split_subscript(field_path: str) -> tuple[str, str] | None:
+    """`fieldpath.SplitMaybeSubscriptedPath`: `metadata.labels['app']` -> (path, key)."""
+    if not field_path.endswith("']"):
+        return None
+    base, sep, key = field_path[:-2].partition("['")
+    return (base, key) if sep and base else None
+
+
+def _convert_field_label(version: str, field_path: str) -> str:
+    """`ConvertDownwardAPIFieldLabel`'s error text, or '' when the label converts."""
+    if version != "v1":
+        return f"unsupported pod version: {version}"
+    subscripted = split_subscript(field_path)
+    if subscripted is not None:
+        if subscripted[0] in ("metadata.annotations", "metadata.labels"):
+            return ""
+        return f"field label does not support subscript: {field_path}"
+    if field_path in _DOWNWARD_LABELS or field_path == "spec.host":
+        return ""
+    return f"field label not supported: {field_path}"
+
+
+def _resource_field_ref(ref: JSON, path: str, ctx: _Ctx) -> list[str]:
+    resource, errors = ref.get("resource", ""), []
+    if not resource:
+        errors.append(fe.required(f"{path}.resource"))
+    elif resource not in _RESOURCE_FIELDS and not resource.startswith(
+        ("requests.hugepages-", "limits.hugepages-")
+    ):
+        errors.append(fe.not_supported(f"{path}.resource", resource, _RESOURCE_FIELDS))
+    errors += _divisor(resource, ref.get("divisor"), path)
+    name = ref.get("containerName", "")
+    if name and name not in ctx.containers:
+        errors.append(fe.not_found(f"{path}.containerName", name))
+    return errors
+
+
+def _divisor(resource: str, divisor: str | None, path: str) -> list[str]:
+    if divisor is None or parse_with_format(divisor)[0] == 0:
+        return []
+    kind = resource.partition(".")[2]
+    allowed, message = _DIVISORS.get(kind, (_BYTE_DIVISORS, "hugepages resource"))
+    if kind not in _DIVISORS and not kind.startswith("hugepages-"):
+        return []
+    if kind != "cpu":
+        message = (
+            f"only divisor's values {', '.join(_BYTE_DIVISORS)} are supported with the {message}"
+        )
+    if canonical(divisor) in allowed:
+        return []
+    return [fe.invalid(f"{path}.divisor", resource, message)]
+
+
+def _key_selector(selector: JSON, path: str) -> list[str]:
+    name, key = selector.get("name", ""), selector.get("key", "")
+    errors = fe.invalid_each(f"{path}.name", name, fe.dns1123_subdomain(name))
+    if not key:
+        errors.append(fe.required(f"{path}.key"))
+    errors += fe.invalid_each(f"{path}.key", key, fe.config_map_key(key) if key else [])
+    kind = "Secret" if path.endswith("secretKeyRef") else "ConfigMap"
+    return [*errors, fe.forbidden(path, _no_api_objects(kind))]
+
+
+def _no_api_objects(kind: str) -> str:
+    return (
+        f"minikubelet has no API server to read a {kind} from, so a process cannot get its "
+        "value: set value instead"
+    )
+
+
+def validate_env_from(sources: list[JSON], path: str) -> list[str]:
+    errors = []
+    for i, source in enumerate(sources):
+        at, prefix = f"{path}[{i}]", source.get("prefix", "")
+        errors += fe.invalid_each(f"{at}.prefix", prefix, fe.env_var_name(prefix) if prefix else [])
+        refs = [key for key in ("configMapRef", "secretRef") if key in source]
+        if not refs:
+            errors.append(
+                fe.invalid(path, "", "must specify one of: `configMapRef` or `secretRef`")
+            )
+        elif len(refs) > 1:
+            errors.append(
+                fe.invalid(path, "", "may not have more than one field specified at a time")
+            )
+        for key in refs:
+            name = source[key].get("name", "")
+            if not name:
+                errors.append(fe.required(f"{at}.{key}.name"))
+            errors += fe.invalid_each(
+                f"{at}.{key}.name", name, fe.dns1123_subdomain(name) if name else []
+            )
+            kind = "Secret" if key == "secretRef" else "ConfigMap"
+            errors.append(fe.forbidden(f"{at}.{key}", _no_api_objects(kind)))
+    return errors
+
+
+def _volume_mounts(mounts: list[JSON], path: str, ctx: _Ctx) -> list[str]:
+    errors, paths = [], set()
+    for i, mount in enumerate(mounts):
+        at, name, target = f"{path}[{i}]", mount.get("name", ""), mount.get("mountPath", "")
+        if not name:
+            errors.append(fe.required(f"{at}.name"))
+        if name not in ctx.volumes:
+            errors.append(fe.not_found(f"{at}.name", name))
+        if not target:
+            errors.append(fe.required(f"{at}.mountPath"))
+        if target in paths:
+            errors.append(fe.invalid(f"{at}.mountPath", target, "must be unique"))
+        paths.add(target)
+    return errors
+
+
+def _pull_policy(policy: str, path: str) -> list[str]:
+    if not policy:
+        return [fe.required(path)]
+    choices = ["Always", "IfNotPresent", "Never"]
+    return [] if policy in choices else [fe.not_supported(path, policy, choices)]
+
+
+def validate_resources(resources: JSON, path: str) -> list[str]:
+    limits, requests, errors = resources.get("limits", {}), resources.get("requests", {}), []
+    for name, text in limits.items():
+        errors += _resource_entry(name, text, f"{path}.limits[{name}]")
+    for name, text in requests.items():
+        errors += _resource_entry(name, text, f"{path}.requests[{name}]")
+        errors += _request_within_limit(name, text, limits, path)
+    return errors
+
+
+def _resource_entry(name: str, text: str, path: str) -> list[str]:
+    errors = fe.invalid_each(path, name, fe.qualified_name(name))
+    if "/" not in name and name not in _STANDARD_RESOURCES and not name.startswith("hugepages-"):
+        errors.append(fe.invalid(path, name, "must be a standard resource for containers"))
+    value, _ = parse_with_format(text)
+    if value < 0:
+        errors.append(fe.invalid(path, canonical(text), "must be greater than or equal to 0"))
+    elif _is_extended(name) and value != value.to_integral_value():
+        errors.append(fe.invalid(path, canonical(text), "must be an integer"))
+    return errors
+
+
+def _is_extended(name: str) -> bool:
+    prefix = name.partition("/")[0]
+    return "/" in name and not (prefix == "kubernetes.io" or prefix.endswith(".kubernetes.io"))
+
+
+def _request_within_limit(name: str, text: str, limits: Mapping[str, str], path: str) -> list[str]:
+    request, requests_path = parse_with_format(text)[0], f"{path}.requests"
+    if name not in limits:
+        if _is_extended(name) or name.startswith("hugepages-"):
+            return [
+                fe.required(f"{path}.limits", "Limit must be set for non overcommitable resources")
+            ]
+        return []
+    limit = parse_with_format(limits[name])[0]
+    if (_is_extended(name) or name.startswith("hugepages-")) and request != limit:
+        detail = f"must be equal to {name} limit of {canonical(limits[name])}"
+        return [fe.invalid(requests_path, canonical(text), detail)]
+    if request > limit:
+        detail = f"must be less than or equal to {name} limit of {canonical(limits[name])}"
+        return [fe.invalid(requests_path, canonical(text), detail)]
+    return []
+
+
+def _lifecycle_and_probes(container: JSON, path: str, ctx: _Ctx) -> list[str]:
+    errors = []
+    if "lifecycle" in container:
+        errors += validate_lifecycle(container["lifecycle"], f"{path}.lifecycle", ctx)
+    for key in ("livenessProbe", "readinessProbe", "startupProbe"):
+        if key in container:
+            errors += validate_probe(container[key], key, f"{path}.{key}", ctx)
+    return errors
+
+
+def validate_probe(probe: JSON, kind: str, path: str, ctx: _Ctx) -> list[str]:
+    errors = validate_handler(probe, ("exec", "httpGet", "tcpSocket", "grpc"), path, ctx)
+    for key in (
+        "initialDelaySeconds",
+        "timeoutSeconds",
+        "periodSeconds",
+        "successThreshold",
+        "failureThreshold",
+    ):
+        if probe.get(key, 0) < 0:
+            errors.append(
+                fe.invalid(f"{path}.{key}", probe[key], "must be greater than or equal to 0")
+            )
+    grace = probe.get("terminationGracePeriodSeconds")
+    if grace is not None and grace <= 0:
+        errors.append(
+            fe.invalid(f"{path}.terminationGracePeriodSeconds", grace, "must be greater than 0")
+        )
+    if kind != "readinessProbe" and probe.get("successThreshold", 1) != 1:
+        errors.append(
+            fe.invalid(f"{path}.successThreshold", probe["successThreshold"], "must be 1")
+        )
+    if kind == "readinessProbe" and grace is not None:
+        errors.append(
+            fe.invalid(
+                f"{path}.terminationGracePeriodSeconds",
+                grace,
+                "must not be set for readinessProbes",
+            )
+        )
+    return errors
+
+
+def validate_lifecycle(lifecycle: JSON, path: str, ctx: _Ctx) -> list[str]:
+    errors = []
+    for key in ("postStart", "preStop"):
+        if key in lifecycle:
+            handlers = ("exec", "httpGet", "tcpSocket", "sleep")
+            errors += validate_handler(lifecycle[key], handlers, f"{path}.{key}", ctx)
+    signal = lifecycle.get("stopSignal")
+    if signal is not None and signal not in SIGNALS:
+        errors.append(fe.not_supported(f"{path}.stopSignal", signal, SIGNALS))
+    return errors
+
+
+def validate_handler(handler: JSON, kinds: tuple[str, ...], path: str, ctx: _Ctx) -> list[str]:
+    errors, found = [], 0
+    for kind in kinds:
+        if kind not in handler:
+            continue
+        if found:
+            errors.append(
+                fe.forbidden(f"{path}.{kind}", "may not specify more than 1 handler type")
+            )
+            continue
+        found += 1
+        errors += _HANDLERS[kind](handler[kind], f"{path}.{kind}", ctx)
+    if not found:
+        errors.append(fe.required(path, "must specify a handler type"))
+    return errors
+
+
+def _exec(action: JSON, path: str, ctx: _Ctx) -> list[str]:
+    return [] if action.get("command") else [fe.required(f"{path}.command")]
+
+
+def _http_get(action: JSON, path: str, ctx: _Ctx) -> list[str]:
+    errors = [] if action.get("path") else [fe.required(f"{path}.path")]
+    errors += port_num_or_name(action.get("port", 0), f"{path}.port")
+    scheme = action.get("scheme", "")
+    if scheme not in ("HTTP", "HTTPS"):
+        errors.append(fe.not_supported(f"{path}.scheme", scheme, ["HTTP", "HTTPS"]))
+    for header in action.get("httpHeaders", []):
+        name = header.get("name", "")
+        errors += fe.invalid_each(f"{path}.httpHeaders", name, fe.http_header_name(name))
+    return errors
+
+
+def _tcp_socket(action: JSON, path: str, ctx: _Ctx) -> list[str]:
+    return port_num_or_name(action.get("port", 0), f"{path}.port")
+
+
+def _grpc(action: JSON, path: str, ctx: _Ctx) -> list[str]:
+    errors = port_num_or_name(action.get("port", 0), f"{path}.port")
+    if not ctx.grpc_available():
+        detail = f"gRPC probes need the grpc extra, which is not installed: {GRPC_EXTRA}"
+        errors.append(fe.forbidden(path, detail))
+    return errors
+
+
+def _sleep(action: JSON, path: str, ctx: _Ctx) -> list[str]:
+    seconds = action.get("seconds", 0)
+    if 0 <= seconds <= ctx.grace:
+        return []
+    detail = f"must be non-negative and less than terminationGracePeriodSeconds ({ctx.grace})"
+    return [fe.invalid(path, seconds, detail)]
+
+
+_HANDLERS: dict[str, Callable[[JSON, str, _Ctx], list[str]]] = {
+    "exec": _exec,
+    "httpGet": _http_get,
+    "tcpSocket": _tcp_socket,
+    "grpc": _grpc,
+    "sleep": _sleep,
+}
+
+
+def port_num_or_name(port: int | str, path: str) -> list[str]:
+    if isinstance(port, int):
+        return fe.invalid_each(path, port, fe.port_number(port))
+    return fe.invalid_each(path, port, fe.port_name(port))
+
+
+def _restart_policy(policy: str) -> list[str]:
+    if not policy:
+        return [fe.required("spec.restartPolicy")]
+    choices = ["Always", "OnFailure", "Never"]
+    return [] if policy in choices else [fe.not_supported("spec.restartPolicy", policy, choices)]
+
+
+def _dns_policy(policy: str) -> list[str]:
+    if not policy:
+        return [fe.required("spec.dnsPolicy")]
+    choices = ["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"]
+    return [] if policy in choices else [fe.not_supported("spec.dnsPolicy", policy, choices)]
+
+
+def _readiness_gates(gates: list[JSON]) -> list[str]:
+    errors = []
+    for i, gate in enumerate(gates):
+        kind = gate.get("conditionType", "")
+        errors += fe.invalid_each(
+            f"spec.readinessGates[{i}].conditionType", kind, fe.qualified_name(kind)
+        )
+    return errors
+
+
+def _pod_numbers(spec: JSON) -> list[str]:
+    errors = []
+    grace = spec.get("terminationGracePeriodSeconds", 30)
+    if grace < 0:
+        path = "spec.terminationGracePeriodSeconds"
+        errors.append(fe.invalid(path, grace, "must be greater than or equal to 0"))
+    deadline = spec.get("activeDeadlineSeconds")
+    if deadline is not None and not 1 <= deadline <= 2**31 - 1:
+        path = "spec.activeDeadlineSeconds"
+        errors.append(fe.invalid(path, deadline, fe.range_error(1, 2**31 - 1)))
+    return errors
