@@ -32,6 +32,7 @@ from minikubelet.spec import Container, Pod, Quantity
 log = structlog.get_logger("minikubelet.runtime")
 
 PR_SET_CHILD_SUBREAPER = 36
+PIPE_DRAIN_TIMEOUT = 1.0  # a process outside our reach may hold the pipes open
 
 
 class StartError(Exception):
@@ -164,11 +165,19 @@ class _Pump(asyncio.SubprocessProtocol):
 
     def __init__(self, writer: LogWriter) -> None:
         self._writer = writer
-        self.exited: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self.exited: asyncio.Future[None] = loop.create_future()
+        self.drained: asyncio.Future[None] = loop.create_future()
+        self._open = {1, 2}
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
         with contextlib.suppress(OSError, ValueError):
             self._writer.feed("stdout" if fd == 1 else "stderr", data)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        self._open.discard(fd)
+        if not self._open and not self.drained.done():
+            self.drained.set_result(None)
 
     def process_exited(self) -> None:
         if not self.exited.done():
@@ -210,6 +219,10 @@ class ContainerProcess:
             code = self._transport.get_returncode()
             self._exit = exit_info(code if code is not None else -signal.SIGKILL)
             await self._kill_leftovers()
+            # what the process wrote just before exiting may still be in the pipes
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(PIPE_DRAIN_TIMEOUT):
+                    await asyncio.shield(self._pump.drained)
             self._writer.close()
             with contextlib.suppress(Exception):
                 self._transport.close()
