@@ -32,9 +32,11 @@ def writer(tmp_path: Path) -> LogWriter:
 
 async def test_exit_code_and_logs(tmp_path: Path) -> None:
     proc = await spawn(
-        ["sh", "-c", "echo out; echo err >&2; exit 3"], env={"PATH": "/usr/bin:/bin"},
-        cwd=None, writer=writer(tmp_path),
-    )  # fmt: skip
+        ["sh", "-c", "echo out; echo err >&2; exit 3"],
+        env={"PATH": "/usr/bin:/bin"},
+        cwd=None,
+        writer=writer(tmp_path),
+    )
     info = await proc.wait()
     assert (info.exit_code, info.signal) == (3, 0)
     text = (tmp_path / "0.log").read_text()
@@ -64,8 +66,10 @@ async def test_stop_kills_the_whole_group(tmp_path: Path) -> None:
 async def test_sigterm_ignored_is_killed_after_grace(tmp_path: Path) -> None:
     proc = await spawn(
         ["sh", "-c", "trap '' TERM; echo ready; while true; do sleep 0.1; done"],
-        env={"PATH": "/usr/bin:/bin"}, cwd=None, writer=writer(tmp_path),
-    )  # fmt: skip
+        env={"PATH": "/usr/bin:/bin"},
+        cwd=None,
+        writer=writer(tmp_path),
+    )
     started = time.monotonic()
     info = await proc.stop(grace=0.5)
     elapsed = time.monotonic() - started
@@ -77,8 +81,10 @@ async def test_leftovers_die_with_the_main_process(tmp_path: Path) -> None:
     """A container's processes end with its main process, as in a PID namespace."""
     proc = await spawn(
         ["sh", "-c", "sleep 1000 & echo $! > pid; sleep 0.2; exit 0"],
-        env={"PATH": "/usr/bin:/bin"}, cwd=str(tmp_path), writer=writer(tmp_path),
-    )  # fmt: skip
+        env={"PATH": "/usr/bin:/bin"},
+        cwd=str(tmp_path),
+        writer=writer(tmp_path),
+    )
     await proc.wait()
     pid = int((tmp_path / "pid").read_text())
     await wait_gone(pid)
@@ -104,12 +110,12 @@ async def wait_gone(pid: int, timeout: float = 5) -> None:
             ["no-such-command-xyz"],
             'exec: "no-such-command-xyz": executable file not found in $PATH',
             id="not-in-path",
-        ),  # fmt: skip
+        ),
         pytest.param(
             ["/nonexistent/bin/x"],
             'exec: "/nonexistent/bin/x": no such file or directory',
             id="no-such-file",
-        ),  # fmt: skip
+        ),
     ],
 )
 async def test_start_errors(tmp_path: Path, argv: list[str], message: str) -> None:
@@ -120,8 +126,12 @@ async def test_start_errors(tmp_path: Path, argv: list[str], message: str) -> No
 
 async def test_working_dir_is_used_and_created(tmp_path: Path) -> None:
     wd = tmp_path / "work" / "dir"
-    proc = await spawn(["sh", "-c", "pwd > here"], env={"PATH": "/usr/bin:/bin"},
-                       cwd=str(wd), writer=writer(tmp_path))  # fmt: skip
+    proc = await spawn(
+        ["sh", "-c", "pwd > here"],
+        env={"PATH": "/usr/bin:/bin"},
+        cwd=str(wd),
+        writer=writer(tmp_path),
+    )
     await proc.wait()
     assert (wd / "here").read_text().strip() == str(wd)
 
@@ -143,31 +153,43 @@ def test_environment_fieldrefs_resources_and_expansion() -> None:
             EnvVar(name="NS", field_ref=ObjectFieldSelector(field_path="metadata.namespace")),
             EnvVar(
                 name="TIER", field_ref=ObjectFieldSelector(field_path="metadata.labels['tier']")
-            ),  # fmt: skip
+            ),
             EnvVar(name="IP", field_ref=ObjectFieldSelector(field_path="status.podIP")),
             EnvVar(
                 name="MEM",
                 resource_field_ref=ResourceFieldSelector(
                     resource="limits.memory", divisor=q("1Mi", "1048576")
                 ),
-            ),  # fmt: skip
+            ),
             EnvVar(
                 name="CPU",
                 resource_field_ref=ResourceFieldSelector(
                     resource="limits.cpu", divisor=q("1m", "0.001")
                 ),
-            ),  # fmt: skip
+            ),
             EnvVar(name="COMBINED", value="$(GREETING)-$(NS)"),
         ),
     )
-    pod = Pod(name="web", namespace="prod", uid="u-1", labels={"tier": "front"},
-              spec=PodSpec(containers=(app,), node_name="node1"))  # fmt: skip
+    pod = Pod(
+        name="web",
+        namespace="prod",
+        uid="u-1",
+        labels={"tier": "front"},
+        spec=PodSpec(containers=(app,), node_name="node1"),
+    )
     env, own = container_env(pod, app, base={"PATH": "/bin", "GREETING": "from-daemon"})
     assert env["PATH"] == "/bin"
     assert own == {
-        "HOSTNAME": "web", "GREETING": "hello", "POD_NAME": "web", "NS": "prod",
-        "TIER": "front", "IP": "127.0.0.1", "MEM": "64", "CPU": "500", "COMBINED": "hello-prod",
-    }  # fmt: skip
+        "HOSTNAME": "web",
+        "GREETING": "hello",
+        "POD_NAME": "web",
+        "NS": "prod",
+        "TIER": "front",
+        "IP": "127.0.0.1",
+        "MEM": "64",
+        "CPU": "500",
+        "COMBINED": "hello-prod",
+    }
     assert env["GREETING"] == "hello"
     assert container_argv(app, own) == ["echo", "hello", "$(GREETING)", "$(UNSET)", "web"]
 
