@@ -74,6 +74,20 @@ class Registry(Protocol):
         reaped."""
         ...
 
+    async def update_pod_metadata(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+    ) -> JSON | None:
+        """Replace the pod's labels and annotations, the only fields a PATCH or PUT may change
+        (`kubectl apply` records its last-applied configuration there, `kubectl label` and
+        `annotate` too); bumps the version and feeds a MODIFIED event. Returns the updated pod,
+        or None if there is no such pod."""
+        ...
+
     def log_source(
         self, namespace: str, name: str, container: str, *, previous: bool = False
     ) -> LogSource:
