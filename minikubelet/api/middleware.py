@@ -1,0 +1,104 @@
+"""Request filters: authentication, the loopback rule for writes, and errors as `Status`.
+
+Order (outermost first): `errors` turns anything raised below into a Kubernetes `Status`
+(router 404/405 included; an unexpected exception becomes a logged 500 without a traceback
+for the client), then `authenticate` (every request carries the bearer token when one is
+set), then `loopback_writes` (POST, PUT, PATCH and DELETE only from the local machine).
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from minikubelet.api import status_errors as se
+from minikubelet.api.appkeys import settings
+
+log = structlog.get_logger("minikubelet.api")
+
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MAX_HEADER_BYTES = 1 << 20  # the kubelet's http.Server MaxHeaderBytes
+
+_HTTP_REASONS = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    406: "NotAcceptable",
+    409: "Conflict",
+    410: "Gone",
+    413: "RequestEntityTooLarge",
+    415: "UnsupportedMediaType",
+    422: "Invalid",
+    429: "TooManyRequests",
+    431: "RequestHeaderFieldsTooLarge",
+}
+
+
+def _from_http_exception(exc: web.HTTPException) -> se.StatusError:
+    if exc.status == 404:
+        return se.path_not_found()
+    if exc.status == 405:
+        return se.method_not_allowed()
+    reason = _HTTP_REASONS.get(exc.status, "BadRequest" if exc.status < 500 else "InternalError")
+    return se.StatusError(exc.status, reason, exc.text or exc.reason)
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except se.StatusError as exc:
+        return se.status_response(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return se.status_response(_from_http_exception(exc))
+    except Exception as exc:
+        log.exception("api handler failed", method=request.method, path=request.path)
+        return se.status_response(se.internal_error(type(exc).__name__))
+
+
+def _header_bytes(request: web.Request) -> int:
+    return sum(len(k) + len(v) + 4 for k, v in request.raw_headers)
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if _header_bytes(request) > MAX_HEADER_BYTES:
+        raise se.StatusError(431, "RequestHeaderFieldsTooLarge", "request header too large")
+    token = settings(request).token
+    if token is not None:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode(), token.encode()
+        ):
+            raise se.unauthorized()
+    return await handler(request)
+
+
+def is_loopback(peer: str | None) -> bool:
+    if peer is None:
+        return False
+    try:
+        address = ipaddress.ip_address(peer.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
+
+
+@web.middleware
+async def loopback_writes(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.method in MUTATING and not is_loopback(request.remote):
+        raise se.forbidden(
+            f"{request.method} requests are accepted from the local machine only "
+            f"(peer {request.remote})"
+        )
+    return await handler(request)
