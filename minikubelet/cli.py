@@ -16,6 +16,7 @@ from pathlib import Path
 from minikubelet import __version__, logs, manifest, report
 from minikubelet.daemon import Daemon, ServeOptions
 from minikubelet.settings import Settings, default_node_name, default_state_dir
+from minikubelet.spec import Pod
 
 
 def _positive_float(text: str) -> float:
@@ -110,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _run(args, loaded.pods, node)
 
 
-def _run(args: argparse.Namespace, pods: list[manifest.Pod], node: str) -> int:
+def _run(args: argparse.Namespace, pods: list[Pod], node: str) -> int:
     token = None
     if args.token_file is not None:
         try:
@@ -142,7 +143,7 @@ def _run(args: argparse.Namespace, pods: list[manifest.Pod], node: str) -> int:
         return 130
 
 
-async def _serve(settings: Settings, options: ServeOptions, pods: list[manifest.Pod]) -> int:
+async def _serve(settings: Settings, options: ServeOptions, pods: list[Pod]) -> int:
     daemon = Daemon(settings, options)
     daemon.install_signal_handlers()
 

@@ -270,6 +270,33 @@ class Daemon:
         runner.terminate(grace_period_seconds, deleting=True)
         return self._pod_json.get((namespace, name))
 
+    async def update_pod_metadata(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+    ) -> JSON | None:
+        runner = self.runners.get((namespace, name))
+        if runner is None:
+            return None
+        pod = runner.pod
+        meta = {**pod.manifest.get("metadata", {})}
+        for key, value in (("labels", labels), ("annotations", annotations)):
+            if value:
+                meta[key] = dict(value)
+            else:
+                meta.pop(key, None)
+        runner.pod = replace(
+            pod,
+            labels=dict(labels),
+            annotations=dict(annotations),
+            manifest={**pod.manifest, "metadata": meta},
+        )
+        self._pod_changed(runner)
+        return self._pod_json[(namespace, name)]
+
     def log_source(
         self, namespace: str, name: str, container: str, *, previous: bool = False
     ) -> LogSource:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from minikubelet.crilog import log_files
-from minikubelet.model import ContainerStatus, Running, Terminated, Waiting
+from minikubelet.model import ContainerStatus, Running, Terminated
 from minikubelet.serialize import rfc3339
 from minikubelet.supervisor import tail_log_text
 
@@ -59,9 +59,7 @@ def describe_state(status: ContainerStatus) -> str:
     if isinstance(state, Terminated):
         text = f"Terminated: {state.reason or 'Error'} (exit code {state.exit_code})"
         return text + (f": {state.message.strip()}" if state.message else "")
-    if isinstance(state, Waiting):
-        return f"Waiting: {state.reason}" + (f": {state.message}" if state.message else "")
-    return "Unknown"
+    return f"Waiting: {state.reason}" + (f": {state.message}" if state.message else "")
 
 
 def _container(runner: PodRunner, sup: ContainerSupervisor, has_init: bool) -> ContainerReport:
