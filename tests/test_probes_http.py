@@ -4,7 +4,10 @@ cases 1-23 of the reference)."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
+import ssl
+import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -491,3 +494,46 @@ async def test_case23_proxy_environment_is_ignored(
     monkeypatch.delenv("NO_PROXY", raising=False)
     assert await probe(target) == ProbeOutcome(SUCCESS, "direct")
     assert proxied == []
+
+
+# --- HTTPS: no certificate check -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def self_signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    where = tmp_path_factory.mktemp("tls")
+    cert, key = str(where / "cert.pem"), str(where / "key.pem")
+    args = ["req", "-x509", "-nodes", "-days", "1", "-newkey", "ec"]
+    args += ["-pkeyopt", "ec_paramgen_curve:prime256v1"]
+    args += ["-subj", "/CN=minikubelet-test", "-keyout", key, "-out", cert]
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+    return cert, key
+
+
+async def test_https_without_certificate_check(self_signed: tuple[str, str]) -> None:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*self_signed)
+    app = web.Application()
+    app.router.add_get("/", text("secure"))
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context).start()
+        port = runner.addresses[0][1]
+        action = HTTPGetAction(port=port, scheme="HTTPS")
+        out = await run_probe(
+            Probe(handler=action), container=Container(name="a"), env={}, cwd=None
+        )
+    finally:
+        await runner.cleanup()
+    assert out == ProbeOutcome(SUCCESS, "secure")
+
+
+async def test_https_probe_of_a_plain_http_server(serve: Serve) -> None:
+    port = await serve({"/": text("plain")})
+    action = HTTPGetAction(port=port, scheme="HTTPS")
+    out = await run_probe(Probe(handler=action), container=Container(name="a"), env={}, cwd=None)
+    expected = f'Get "https://127.0.0.1:{port}/": http: server gave HTTP response to HTTPS client'
+    assert out == ProbeOutcome(FAILURE, expected)
