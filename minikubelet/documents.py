@@ -104,7 +104,10 @@ def parse_text(text: str) -> list[Any]:
 
 
 def _parse_yaml(text: str) -> list[Any]:
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.YAMLError as err:
+        raise DocumentError(_plain_message(err)) from None
     try:
         documents = []
         while loader.check_node():
@@ -114,9 +117,16 @@ def _parse_yaml(text: str) -> list[Any]:
     except yaml.MarkedYAMLError as err:
         raise DocumentError(_yaml_message(err)) from None
     except yaml.YAMLError as err:
-        raise DocumentError(str(err)) from None
+        raise DocumentError(_plain_message(err)) from None
     finally:
         loader.dispose()
+
+
+def _plain_message(err: yaml.YAMLError) -> str:
+    """A reader error (`unacceptable character #x0000: ...`) without PyYAML's second line."""
+    if isinstance(err, yaml.reader.ReaderError):
+        return f"character {err.position + 1}: {str(err).splitlines()[0]}"
+    return str(err).splitlines()[0]
 
 
 def _yaml_message(err: yaml.MarkedYAMLError) -> str:
