@@ -263,12 +263,13 @@ class HTTPExchange:
             location = resp.headers.get("location", "")
             if resp.status not in _REDIRECT_CODES or not location:
                 return resp
-            nxt = _target(urljoin(target.url, location))
+            nxt = _redirect_target(target, location)
             if nxt.hostname != first.hostname:
                 return resp  # ErrUseLastResponse: the 3xx is the answer
             via += 1
             if via >= MAX_REDIRECTS:
-                raise ClientError(f"Get {go_quote(location)}: stopped after 10 redirects")
+                stopped = f"stopped after {MAX_REDIRECTS} redirects"
+                raise ClientError(f"Get {go_quote(location)}: {stopped}")
             vhost = _redirect_host(vhost, target, location)
             headers["Referer"] = (target.url,)
             target = nxt
@@ -351,6 +352,14 @@ class HTTPExchange:
             return go_errno(exc)
         pair = f"{join_host_port(local[0], local[1])}->{join_host_port(peer[0], peer[1])}"
         return f"read tcp {pair}: read: {go_errno(exc)}"
+
+
+def _redirect_target(current: _Target, location: str) -> _Target:
+    try:
+        return _target(urljoin(current.url, location))
+    except ValueError as exc:
+        problem = f"failed to parse Location header {go_quote(location)}: {exc}"
+        raise ClientError(f"Get {go_quote(current.url)}: {problem}") from None
 
 
 def _redirect_host(vhost: str, current: _Target, location: str) -> str:
