@@ -58,6 +58,7 @@ class Daemon:
         self._stop = asyncio.Event()
         self._started = asyncio.Event()
         self._signals = 0
+        self._cpu_warned = False
         self._main: asyncio.Task[Any] | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -143,6 +144,7 @@ class Daemon:
 
     def _start_pod(self, pod: Pod) -> PodRunner:
         assert self._tg is not None
+        self._warn_cpu_limits(pod)
         runner = PodRunner(
             pod, settings=self.settings, events=self.events, on_change=self._pod_changed
         )
@@ -150,6 +152,27 @@ class Daemon:
         self._pod_changed(runner, kind="ADDED")
         self._tg.create_task(self._run_pod(runner), name=f"pod:{pod.namespace}/{pod.name}")
         return runner
+
+    def _warn_cpu_limits(self, pod: Pod) -> None:
+        """CPU limits would need a cgroup the daemon may write; say once that they are not
+        enforced (memory limits are, by the daemon's own watchdog)."""
+        if self._cpu_warned:
+            return
+        for kind, containers in (
+            ("initContainers", pod.spec.init_containers),
+            ("containers", pod.spec.containers),
+        ):
+            for i, c in enumerate(containers):
+                if "cpu" in c.resources.limits:
+                    self._cpu_warned = True
+                    log.warning(
+                        "cpu limits are not enforced",
+                        pod=f"{pod.namespace}/{pod.name}",
+                        field=f"spec.{kind}[{i}].resources.limits.cpu",
+                        message="minikubelet cannot limit CPU time on this machine; the limit "
+                        "only sets the QoS class and resourceFieldRef values",
+                    )
+                    return
 
     async def _run_pod(self, runner: PodRunner) -> None:
         await runner.run()

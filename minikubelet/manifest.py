@@ -42,8 +42,6 @@ _CONTAINER_IGNORED = {
     "stdin": _NOT_LOCAL,
     "stdinOnce": _NOT_LOCAL,
     "tty": _NOT_LOCAL,
-    "resources": "is not enforced by minikubelet: it only sets the QoS class and "
-    "resourceFieldRef values",
     "ports[*].hostPort": f"{_NOT_LOCAL} (processes listen on the host directly)",
     "ports[*].hostIP": f"{_NOT_LOCAL} (processes listen on the host directly)",
 }

@@ -179,7 +179,7 @@ class ContainerSupervisor:
         cur = self.current
         common = {"name": c.name, "image": c.image, "image_id": "", "ready": self.ready}
         if cur is None:
-            default = "PodInitializing" if pod_has_init and not self.init else "ContainerCreating"
+            default = "PodInitializing" if pod_has_init else "ContainerCreating"
             waiting = self.waiting or Waiting(reason=default)
             return ContainerStatus(state=waiting, started=False, **common)  # type: ignore[arg-type]
         prev = self.instances[-2].terminated if len(self.instances) > 1 else None
