@@ -37,6 +37,12 @@ DEADLINE_REASON = "DeadlineExceeded"
 DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 
 
+def _consume(fut: asyncio.Future[object]) -> None:
+    """Retrieves a future's outcome so that asyncio does not report it as never retrieved."""
+    if not fut.cancelled():
+        fut.exception()
+
+
 class PodRunner:
     def __init__(
         self,
@@ -178,7 +184,12 @@ class PodRunner:
             await asyncio.wait({fut, stop}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stop.cancel()
-        if fut.done() and not fut.cancelled():
+            if not fut.done():
+                # the supervisors' own tasks live in the pod's TaskGroup; this only stops
+                # waiting for them (a gather would otherwise cancel them too)
+                fut.remove_done_callback(_consume)
+                fut.add_done_callback(_consume)
+        if fut.done() and not fut.cancelled() and fut.exception() is None:
             return fut.result()
         return None
 
