@@ -18,7 +18,7 @@ from typing import Any, Literal
 import structlog
 from aiohttp import web
 
-from minikubelet import manifest, report, runtime, serialize
+from minikubelet import manifest, report, runtime, serialize, watchdog
 from minikubelet.api.registry import JSON, LogSource, PodExists, WatchEvent
 from minikubelet.crilog import log_files
 from minikubelet.events import Event, EventRecorder
@@ -39,13 +39,19 @@ class ServeOptions:
     token: str | None = None
     until: str | None = None  # "ready" | "complete"
     timeout: float | None = None
-    sweep_descendants: bool = False  # kill our whole process subtree at exit (the CLI)
+    # the CLI: nothing we start may outlive us; our subtree is killed at exit, and a watchdog
+    # kills whatever carries our marker if we die without running any code (SIGKILL)
+    sweep_descendants: bool = False
 
 
 class Daemon:
     def __init__(self, settings: Settings, options: ServeOptions | None = None) -> None:
-        self.settings = settings
         self.options = options or ServeOptions()
+        self._watchdog: watchdog.Watchdog | None = None
+        if self.options.sweep_descendants:
+            self._watchdog = watchdog.Watchdog()
+            settings = replace(settings, base_env=self._watchdog.env(settings.base_env))
+        self.settings = settings
         self.runners: dict[tuple[str, str], PodRunner] = {}
         self.url = ""
         self.verdict: int | None = None  # CI mode: the exit code once decided
@@ -67,6 +73,19 @@ class Daemon:
         runtime.use_pidfd_child_watcher()
         runtime.become_subreaper()
         self._main = asyncio.current_task()
+        if self._watchdog is not None:
+            self._watchdog.start()
+            watchdog.install(self._watchdog)
+        try:
+            return await self._run(pods, on_ready)
+        finally:
+            if self._watchdog is not None:
+                watchdog.install(None)
+                self._watchdog.close()  # it kills whatever of ours left our tree
+            if self.options.sweep_descendants:
+                await runtime.kill_all_descendants()
+
+    async def _run(self, pods: list[Pod], on_ready: Callable[[str], None] | None) -> int:
         site_runner = await self._serve()
         try:
             if on_ready is not None:
@@ -82,8 +101,6 @@ class Daemon:
         finally:
             self._tg = None
             await site_runner.cleanup()
-            if self.options.sweep_descendants:
-                await runtime.kill_all_descendants()
         return self.verdict if self.verdict is not None else 0
 
     def stop(self) -> None:
@@ -335,7 +352,8 @@ class Daemon:
                 raise LookupError(
                     f'previous terminated container "{container}" in pod "{name}" not found'
                 )
-            reason = (sup.waiting.reason if sup.waiting else "") or "ContainerCreating"
+            state = sup.status(pod_has_init=bool(runner.init_supervisors)).state
+            reason = getattr(state, "reason", "") or "ContainerCreating"
             raise LookupError(
                 f'container "{container}" in pod "{name}" is waiting to start: {reason}'
             )
