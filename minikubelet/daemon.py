@@ -24,7 +24,7 @@ from minikubelet.crilog import log_files
 from minikubelet.events import Event, EventRecorder
 from minikubelet.model import ConditionType, Phase
 from minikubelet.pod import PodRunner
-from minikubelet.settings import Settings
+from minikubelet.settings import Settings, kubernetes_service_env
 from minikubelet.spec import Pod
 
 log = structlog.get_logger("minikubelet.daemon")
@@ -139,6 +139,10 @@ class Daemon:
             break
         host = self.options.address
         self.url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+        service_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        self.settings = replace(
+            self.settings, service_env=kubernetes_service_env(service_host, port)
+        )
         log.info("serving", url=self.url)
         return runner
 

@@ -25,6 +25,7 @@ from decimal import ROUND_CEILING, Decimal
 import psutil
 import structlog
 
+from minikubelet import watchdog
 from minikubelet.crilog import LogWriter
 from minikubelet.expand import expand
 from minikubelet.spec import Container, Pod, Quantity
@@ -120,15 +121,21 @@ def _resource_value(pod: Pod, container: Container, resource: str, divisor: Quan
 
 
 def container_env(
-    pod: Pod, container: Container, *, base: Mapping[str, str], pod_ip: str = "127.0.0.1"
+    pod: Pod,
+    container: Container,
+    *,
+    base: Mapping[str, str],
+    pod_ip: str = "127.0.0.1",
+    service_env: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, str], dict[str, str]]:
     """(the process's environment, the container's own variables).
 
     The daemon's environment lies underneath so PATH works; the container's variables are
     resolved in order, each value `$(VAR)`-expanded against those defined before it, as the
-    kubelet's `makeEnvironmentVariables` does. The second map is what `$(VAR)` in command,
-    args and exec probes may refer to."""
-    own: dict[str, str] = {"HOSTNAME": pod.name}
+    kubelet's `makeEnvironmentVariables` does, over the service variables. The second map is
+    what `$(VAR)` in command, args and exec probes may refer to."""
+    service_env = service_env or {}
+    own: dict[str, str] = {"HOSTNAME": pod.name, **service_env}
     for var in container.env:
         if var.field_ref is not None:
             value = _field_value(pod, var.field_ref.field_path, pod_ip=pod_ip)
@@ -353,6 +360,7 @@ async def spawn(
     except OSError as e:
         writer.close()
         raise StartError(f'exec: "{argv[0]}": {e.strerror or e}') from e
+    watchdog.track(transport.get_pid())
     return ContainerProcess(transport, pump, writer, time.time())
 
 

@@ -33,3 +33,21 @@ class Settings:
     base_env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     daemon_started_at: float = 0.0
     memory_poll_interval: float = 0.05
+    # the `kubernetes` Service's variables, which the kubelet gives every container; here
+    # they point at minikubelet's own API (set by the daemon once it listens)
+    service_env: Mapping[str, str] = field(default_factory=dict)
+
+
+def kubernetes_service_env(host: str, port: int) -> dict[str, str]:
+    """kubelet: envvars.FromServices for the `kubernetes` Service in the default namespace."""
+    prefix = f"KUBERNETES_PORT_{port}_TCP"
+    return {
+        "KUBERNETES_SERVICE_HOST": host,
+        "KUBERNETES_SERVICE_PORT": str(port),
+        "KUBERNETES_SERVICE_PORT_HTTPS": str(port),
+        "KUBERNETES_PORT": f"tcp://{host}:{port}",
+        prefix: f"tcp://{host}:{port}",
+        f"{prefix}_PROTO": "tcp",
+        f"{prefix}_PORT": str(port),
+        f"{prefix}_ADDR": host,
+    }

@@ -309,7 +309,7 @@ class ContainerSupervisor:
 
     async def _start(self, inst: Instance) -> bool:
         c, s = self.container, self.pod.settings
-        env, own = container_env(self.pod.pod, c, base=s.base_env)
+        env, own = self._env()
         writer = LogWriter(
             inst.log_path, max_bytes=s.log_max_bytes, max_files=s.log_max_files, echo=self._echo
         )
@@ -341,7 +341,7 @@ class ContainerSupervisor:
         lc = self.container.lifecycle
         if lc is None or lc.post_start is None:
             return True
-        env, _own = container_env(self.pod.pod, self.container, base=self.pod.settings.base_env)
+        env, _own = self._env()
         hook = asyncio.ensure_future(
             hooks.run_hook(
                 lc.post_start,
@@ -353,10 +353,13 @@ class ContainerSupervisor:
         )
         assert inst.process is not None
         exited = asyncio.ensure_future(self._process_exited(inst.process))
+        # a kill (pod deletion, daemon shutdown) must not wait for a hook that never returns
+        killed = asyncio.ensure_future(self._kill_event.wait())
         try:
-            await asyncio.wait({hook, exited}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({hook, exited, killed}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             exited.cancel()
+            killed.cancel()
             if not hook.done():
                 hook.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -410,7 +413,7 @@ class ContainerSupervisor:
         await process.stop(grace, sig)
 
     async def _pre_stop(self, handler: Handler, grace: float) -> None:
-        env, _own = container_env(self.pod.pod, self.container, base=self.pod.settings.base_env)
+        env, _own = self._env()
         error: str | None = None
         try:
             async with asyncio.timeout(grace):
@@ -497,7 +500,7 @@ class ContainerSupervisor:
             tg.create_task(worker.run(stop), name=name)
 
     def _probe_runner(self, probe: Probe) -> Callable[[], Awaitable[ProbeOutcome]]:
-        env, _own = container_env(self.pod.pod, self.container, base=self.pod.settings.base_env)
+        env, _own = self._env()
         cwd = self.container.working_dir or None
 
         async def run() -> ProbeOutcome:
@@ -573,6 +576,12 @@ class ContainerSupervisor:
                     await stop.wait()
 
     # --- helpers ---------------------------------------------------------------------------
+
+    def _env(self) -> tuple[dict[str, str], dict[str, str]]:
+        s = self.pod.settings
+        return container_env(
+            self.pod.pod, self.container, base=s.base_env, service_env=s.service_env
+        )
 
     def _pod_grace(self) -> float:
         return float(self.pod.pod.spec.termination_grace_period_seconds)

@@ -400,3 +400,34 @@ def test_second_sigint_kills_at_once(tmp_path: Path) -> None:
         assert mk.survivors() == []
     finally:
         mk.close()
+
+
+def test_docs_command_demo_sees_the_kubernetes_service_variables(tmp_path: Path) -> None:
+    """The Kubernetes docs' `command-demo` pod prints HOSTNAME and KUBERNETES_PORT under
+    OnFailure: the kubelet gives every container the `kubernetes` Service's variables."""
+    path = write(
+        tmp_path,
+        """
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: command-demo
+          labels:
+            purpose: demonstrate-command
+        spec:
+          containers:
+          - name: command-demo-container
+            image: debian
+            command: ["printenv"]
+            args: ["HOSTNAME", "KUBERNETES_PORT"]
+          restartPolicy: OnFailure
+    """,
+    )
+    mk = daemon(tmp_path, path, "--until", "complete", "--timeout", "30")
+    try:
+        assert mk.wait_exit() == 0
+        port = mk.url.rsplit(":", 1)[1]
+        assert "[command-demo/command-demo-container] command-demo" in mk.stdout_lines
+        assert f"[command-demo/command-demo-container] tcp://127.0.0.1:{port}" in mk.stdout_lines
+    finally:
+        mk.close()
