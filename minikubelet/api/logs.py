@@ -103,8 +103,11 @@ async def stream_log(
     response.enable_chunked_encoding()
     await response.prepare(request)
     reader = LogReader(options, response.write, lambda: client_gone(request))
-    await reader.run(source, refresh)
-    await response.write_eof()
+    try:
+        await reader.run(source, refresh)
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the client left; nothing to answer
     return response
 
 

@@ -47,6 +47,10 @@ class WatchCache:
             return self._history[0].resource_version
         return self._start_version
 
+    @property
+    def watchers(self) -> int:
+        return len(self._listeners)
+
     def publish(self, event: WatchEvent) -> None:
         self._history.append(event)
         for queue in self._listeners:
@@ -118,16 +122,26 @@ async def stream(
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         response.enable_chunked_encoding()
         await response.prepare(request)
-        first = True
-        for obj in watch.initial:
-            await _send(response, "ADDED", watch.render(obj, first))
-            first = False
-        if watch.initial_events_end:
-            await _send(response, "BOOKMARK", _bookmark(watch.kind, watch.since, end=True))
-        for event in backlog:
-            first = await _send_event(response, watch, event, first)
-        await _pump(request, response, queue, watch, first)
+        try:
+            first = await _send_initial(response, watch)
+            for event in backlog:
+                first = await _send_event(response, watch, event, first)
+            await _pump(request, response, queue, watch, first)
+        except ConnectionResetError:
+            pass  # the client left; nothing to answer
     return response
+
+
+async def _send_initial(response: web.StreamResponse, watch: WatchRequest) -> bool:
+    """ADDED for the current objects (and the end-of-initial-events bookmark if asked);
+    returns whether the next event is still the first."""
+    first = True
+    for obj in watch.initial:
+        await _send(response, "ADDED", watch.render(obj, first))
+        first = False
+    if watch.initial_events_end:
+        await _send(response, "BOOKMARK", _bookmark(watch.kind, watch.since, end=True))
+    return first
 
 
 async def _send_event(
