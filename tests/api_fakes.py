@@ -405,6 +405,7 @@ class Server:
     url: str
     registry: FakeRegistry
     cache_dir: Path
+    app: web.Application
 
 
 @asynccontextmanager
@@ -419,7 +420,7 @@ async def serve(
     site = web.SockSite(runner, sock)
     await site.start()
     try:
-        yield Server(f"http://127.0.0.1:{sock.getsockname()[1]}", registry, cache_dir)
+        yield Server(f"http://127.0.0.1:{sock.getsockname()[1]}", registry, cache_dir, app)
     finally:
         await runner.cleanup()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from aiohttp.test_utils import make_mocked_request
 from api_fakes import FakeRegistry, Server, serve
 
 from minikubelet.api import middleware
+from minikubelet.api.appkeys import WATCH_CACHE
 
 JSON = dict[str, Any]
 PODS = "/api/v1/namespaces/default/pods"
@@ -221,3 +223,16 @@ async def test_watch_without_version_starts_with_the_current_state_as_table(serv
 async def test_watch_too_old_is_expired(server: Server) -> None:
     code, body = await call(server, "GET", PODS + "?watch=1&resourceVersion=-5")
     assert (code, body["reason"]) == (410, "Expired")
+
+
+async def test_watch_ends_when_the_client_leaves(server: Server) -> None:
+    cache = server.app[WATCH_CACHE]
+    async with aiohttp.ClientSession() as session:
+        response = await session.get(f"{server.url}{PODS}?watch=1")
+        assert json.loads(await response.content.readline())["type"] == "ADDED"
+        assert cache.watchers == 1
+        response.close()
+    deadline = asyncio.get_running_loop().time() + 5
+    while cache.watchers and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    assert cache.watchers == 0
