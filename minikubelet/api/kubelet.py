@@ -31,14 +31,24 @@ async def healthz(request: web.Request) -> web.Response:
     return _plain("\n".join([*lines, "healthz check passed"]) + "\n")
 
 
-async def pods(request: web.Request) -> web.Response:
-    body = {
-        "kind": "PodList",
-        "apiVersion": "v1",
-        "metadata": {},
-        "items": registry(request).list_pods(),
-    }
-    return web.Response(text=json.dumps(body), content_type="application/json")
+class _PodList:
+    """`/pods` is polled hard by monitoring, and encoding every pod on each request was
+    its whole cost. The encoded body is kept while the resource version and the very pod
+    objects (which the registry replaces, never mutates, on a change) are the same."""
+
+    def __init__(self) -> None:
+        self._key: tuple[int, tuple[int, ...]] | None = None
+        self._body = b""
+
+    async def handler(self, request: web.Request) -> web.Response:
+        reg = registry(request)
+        version = reg.resource_version
+        items = reg.list_pods()
+        key = (version, tuple(id(obj) for obj in items))
+        if key != self._key:
+            body = {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}
+            self._body, self._key = json.dumps(body).encode(), key
+        return web.Response(body=self._body, content_type="application/json", charset="utf-8")
 
 
 def _metrics(collectors: CollectorRegistry) -> web.Response:
@@ -59,6 +69,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     for path in ("/healthz", "/livez", "/readyz"):
         router.add_get(path, healthz)
         router.add_get(path + "/{check}", healthz)
+    pods = _PodList().handler  # one cache per app
     router.add_get("/pods", pods)
     router.add_get("/pods/", pods)
     router.add_get("/metrics", daemon_metrics)
