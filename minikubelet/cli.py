@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import ssl
 import sys
 import time
 from collections.abc import Sequence
@@ -69,23 +71,48 @@ def build_parser() -> argparse.ArgumentParser:
     net.add_argument("--address", default="127.0.0.1", help="address to serve on [127.0.0.1]")
     net.add_argument("--port", type=_port, default=10255, help="port; 0 picks one [10255]")
     net.add_argument("--token-file", type=Path, help="require this bearer token on requests")
+    net.add_argument(
+        "--tls-cert-file",
+        type=Path,
+        help="serve HTTPS with this certificate (PEM); kubectl sends a --token only over HTTPS",
+    )
+    net.add_argument("--tls-private-key-file", type=Path, help="the certificate's key (PEM)")
     ci = run.add_argument_group("CI mode")
-    ci.add_argument("--until", choices=["ready", "complete"], help="exit once every pod is "
-                    "Ready (ready) or has finished (complete)")  # fmt: skip
+    ci.add_argument(
+        "--until",
+        choices=["ready", "complete"],
+        help="exit once every pod is Ready (ready) or has finished (complete)",
+    )
     ci.add_argument("--timeout", type=_positive_float, help="give up after SECONDS (exit 1)")
     life = run.add_argument_group("lifecycle")
-    life.add_argument("--backoff-initial", type=_positive_float, default=10.0,
-                      help="first CrashLoopBackOff delay in seconds [10]")  # fmt: skip
-    life.add_argument("--backoff-max", type=_positive_float, default=300.0,
-                      help="CrashLoopBackOff cap in seconds [300]")  # fmt: skip
+    life.add_argument(
+        "--backoff-initial",
+        type=_positive_float,
+        default=10.0,
+        help="first CrashLoopBackOff delay in seconds [10]",
+    )
+    life.add_argument(
+        "--backoff-max",
+        type=_positive_float,
+        default=300.0,
+        help="CrashLoopBackOff cap in seconds [300]",
+    )
     life.add_argument("--node-name", default=None, help="node name [this host's name]")
     out = run.add_argument_group("logs and state")
-    out.add_argument("--state-dir", type=Path, default=None,
-                     help=f"container logs and state [{default_state_dir()}]")  # fmt: skip
+    out.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help=f"container logs and state [{default_state_dir()}]",
+    )
     out.add_argument("--quiet-logs", action="store_true", help="do not echo container output")
     out.add_argument("--log-format", choices=["auto", "console", "json"], default="auto")
-    out.add_argument("--log-max-size", type=_size, default=10 * 1024 * 1024,
-                     help="rotate a container log past this size [10Mi]")  # fmt: skip
+    out.add_argument(
+        "--log-max-size",
+        type=_size,
+        default=10 * 1024 * 1024,
+        help="rotate a container log past this size [10Mi]",
+    )
     out.add_argument("--log-max-files", type=int, default=5, help="log files kept [5]")
     validate = sub.add_parser("validate", help="check manifests and exit (0 valid, 2 invalid)")
     validate.add_argument("manifests", nargs="+", metavar="MANIFEST")
@@ -119,6 +146,10 @@ def _run(args: argparse.Namespace, pods: list[Pod], node: str) -> int:
         except OSError as e:
             print(f"error: --token-file: {e.strerror}: {args.token_file}", file=sys.stderr)
             return 2
+    tls = _tls_context(args)
+    if isinstance(tls, str):
+        print(f"error: {tls}", file=sys.stderr)
+        return 2
     logs.configure(args.log_format)
     settings = Settings(
         state_dir=args.state_dir or default_state_dir(),
@@ -131,9 +162,14 @@ def _run(args: argparse.Namespace, pods: list[Pod], node: str) -> int:
         daemon_started_at=time.time(),
     )
     options = ServeOptions(
-        address=args.address, port=args.port, token=token, until=args.until,
-        timeout=args.timeout, sweep_descendants=True,
-    )  # fmt: skip
+        address=args.address,
+        port=args.port,
+        token=token,
+        until=args.until,
+        tls=tls,
+        timeout=args.timeout,
+        sweep_descendants=True,
+    )
     try:
         return asyncio.run(_serve(settings, options, pods))
     except OSError as e:
@@ -143,11 +179,31 @@ def _run(args: argparse.Namespace, pods: list[Pod], node: str) -> int:
         return 130
 
 
+def _tls_context(args: argparse.Namespace) -> ssl.SSLContext | str | None:
+    """The server's TLS context, None for plain HTTP, or an error message."""
+    cert, key = args.tls_cert_file, args.tls_private_key_file
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        return "--tls-cert-file and --tls-private-key-file go together"
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(cert, key)
+    except OSError as e:
+        return f"--tls-cert-file/--tls-private-key-file: {e.strerror or e}: {e.filename or cert}"
+    except ssl.SSLError as e:
+        return f"--tls-cert-file/--tls-private-key-file: not a usable certificate and key: {e}"
+    return context
+
+
 async def _serve(settings: Settings, options: ServeOptions, pods: list[Pod]) -> int:
     daemon = Daemon(settings, options)
     daemon.install_signal_handlers()
 
     def announce(url: str) -> None:
+        # Modules, the manifests and the app live as long as the process: keep them out of
+        # the collector's full passes, which otherwise stall the loop for tens of ms.
+        gc.freeze()
         print(f"minikubelet: serving on {url}", flush=True)
 
     code = await daemon.run(pods, on_ready=announce)
