@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -42,6 +43,7 @@ class ServeOptions:
     # the CLI: nothing we start may outlive us; our subtree is killed at exit, and a watchdog
     # kills whatever carries our marker if we die without running any code (SIGKILL)
     sweep_descendants: bool = False
+    tls: ssl.SSLContext | None = None  # serve HTTPS
 
 
 class Daemon:
@@ -131,14 +133,21 @@ class Daemon:
         )
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
-        site = web.TCPSite(runner, self.options.address, self.options.port, reuse_address=True)
+        site = web.TCPSite(
+            runner,
+            self.options.address,
+            self.options.port,
+            reuse_address=True,
+            ssl_context=self.options.tls,
+        )
         await site.start()
         port = self.options.port
         for addr in runner.addresses:
             port = int(addr[1])
             break
         host = self.options.address
-        self.url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+        scheme = "https" if self.options.tls is not None else "http"
+        self.url = f"{scheme}://{'[' + host + ']' if ':' in host else host}:{port}"
         service_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         self.settings = replace(
             self.settings, service_env=kubernetes_service_env(service_host, port)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -252,3 +253,49 @@ def test_watch_streams_changes(mk: Minikubelet) -> None:
     finally:
         proc.kill()
         proc.wait(5)
+
+
+def test_token_over_tls(tmp_path: Path) -> None:
+    """With --token-file every request needs the token; kubectl sends one only over HTTPS,
+    so the daemon serves TLS with --tls-cert-file / --tls-private-key-file."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-nodes",
+            "-days",
+            "1",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    token = tmp_path / "token"
+    token.write_text("s3cret\n")
+    pod = tmp_path / "pod.yaml"
+    pod.write_text(textwrap.dedent(PODS).split("---")[0])
+    args = ["--token-file", str(token), "--tls-cert-file", str(cert)]
+    args += ["--tls-private-key-file", str(key)]
+    with Minikubelet(pod, *args, state_dir=tmp_path / "state") as mk:
+        assert mk.url.startswith("https://127.0.0.1:")
+        secure = ["--insecure-skip-tls-verify"]
+        out, err, code = kubectl(
+            mk, *secure, "--token", "s3cret", "get", "pod", "web", "-o", "name"
+        )
+        assert (out, err, code) == ("pod/web\n", "", 0)
+        out, err, code = kubectl(mk, *secure, "--token", "wrong", "get", "pods")
+        assert code == 1
+        assert "Unauthorized" in err or "must be logged in" in err
