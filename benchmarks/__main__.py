@@ -1,0 +1,244 @@
+"""`python -m benchmarks [--smoke] [--output PATH] [--only SECTION ...]`
+
+Runs every measurement in order, prints the table, and writes the figures as JSON (PATH,
+default `benchmarks/results/latest.json`) and as markdown beside it (`.md`). `--smoke` runs
+the smallest sizes for a second or two each, to prove the benchmarks work (CI). The exit
+status is 1 only if a benchmark could not run; a figure that misses its target is reported,
+not failed.
+
+The machine is shared with whatever else runs on it, so each section records how much CPU
+other processes used while it ran, and a full run first waits (bounded) for a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from benchmarks import (
+    exits,
+    footprint,
+    peer,
+    probe_cost,
+    probe_timing,
+    report,
+    startup,
+    status_api,
+)
+from benchmarks.harness import become_subreaper, kill_descendants
+from benchmarks.report import Figure
+
+DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
+QUIET_BUSY = 0.25  # of the whole machine
+QUIET_WAIT = 180.0
+
+
+@dataclass(frozen=True, slots=True)
+class Scale:
+    exit_containers: int = 10
+    exits: int = 400
+    exit_timeout: float = 90.0
+    probe_sizes: tuple[int, ...] = (50, 200, 500)
+    probe_seconds: float = 30.0
+    cost_containers: int = 100
+    cost_seconds: float = 15.0
+    api_containers: int = 100
+    api_requests: int = 30_000
+    api_seconds: float = 10.0
+    startup_runs: int = 7
+    footprint_many: int = 500
+    idle_seconds: float = 10.0
+    settle: float = 3.0
+
+
+SMOKE = Scale(
+    exit_containers=3, exits=10, exit_timeout=20.0, probe_sizes=(5,), probe_seconds=2.0,
+    cost_containers=2, cost_seconds=1.0, api_containers=5, api_requests=300, api_seconds=2.0,
+    startup_runs=1, footprint_many=5, idle_seconds=0.5, settle=0.3,
+)  # fmt: skip
+
+NOTES = [
+    "Every figure is taken from the real `python -m minikubelet run` started as a child "
+    "process in its own session, talking to 127.0.0.1 only, with `--quiet-logs --log-format "
+    "json` and its log written to a file. Containers are single-container pods.",
+    "Exit detection: containers sleep 0.2-0.5 s, append the wall clock to a file "
+    "(`$EPOCHREALTIME`, no fork) and exit 1; a `?watch=1` stream on the pods stamps each "
+    "event on arrival. Detection = arrival of the event showing that instance terminated "
+    "- the time it wrote. Restart = arrival of the event showing the next instance running "
+    "- the same time (`--backoff-initial 0`). On this VM a process's exit itself takes "
+    "about 1-2 ms after its last write, which both figures include.",
+    "Probe timing: each container runs its own small server process (two ports) probed by "
+    "an httpGet liveness and a tcpSocket readiness probe every 1 s; the servers record the "
+    "arrival of every connection; the figure is |gap between consecutive arrivals - 1 s| "
+    "over the window, after a settling time. The daemon is not polled during the window.",
+    "Probe cost: the daemon's own CPU time (psutil user+system) over a window divided by "
+    "the probes it counted (`prober_probe_total`), less the CPU of the same containers "
+    "without probes. CPU seconds per 1000 probes equals ms per probe.",
+    "Status API: a separate load process keeps 8 keep-alive connections on loopback busy "
+    "with `GET /pods`, bounded by a request count and a time limit, after a warm-up; the "
+    "client and the daemon share the machine's cores.",
+    "Start-up: from the exec of `minikubelet run` to the container's first instruction "
+    "(it writes the wall clock), and to `/healthz` answering ok (tried every 5 ms). The "
+    "daemon runs from compiled bytecode, as an installed package does; one unmeasured "
+    "warm-up start comes first.",
+    "Footprint: the daemon process's RSS and CPU over an idle window with sleeping "
+    "containers; open descriptors (fewest of 5 reads) before and after the probe timing "
+    "window with the most probes.",
+    "Peer: supervisord from PyPI, from a generated config (unix socket only), running the "
+    "same programs; an event listener subscribed to PROCESS_STATE stamps events on arrival. "
+    "Detection = EXITED (or BACKOFF) arrival; restart = the next STARTING (process spawned) "
+    "and RUNNING. Idle figures are read on the supervisord process as on ours.",
+    "Background: the CPU used by other processes on the machine during each section, in "
+    "cores, is in the JSON (`background`) and below; a busy machine widens the tails.",
+]
+
+
+def our_cpu() -> float:
+    """CPU of this process and every descendant it has reaped (all of them, once a section
+    has stopped what it started)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def machine_busy() -> float:
+    t = psutil.cpu_times()
+    return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
+
+
+async def wait_quiet(limit: float) -> float:
+    """Waits (up to `limit` s) until others use under QUIET_BUSY of the machine for 2 s;
+    returns the busy fraction last seen."""
+    cores = os.cpu_count() or 1
+    deadline = time.monotonic() + limit
+    busy = 1.0
+    while True:
+        before = machine_busy()
+        await asyncio.sleep(2.0)
+        busy = (machine_busy() - before) / 2.0 / cores
+        if busy < QUIET_BUSY or time.monotonic() > deadline:
+            return busy
+        print(f"waiting for a quieter machine ({busy * 100:.0f}% busy)", flush=True)
+
+
+Section = tuple[str, Callable[[], Awaitable[list[Figure]]]]
+
+
+async def run_all(
+    scale: Scale, workdir: Path, only: set[str]
+) -> tuple[list[Figure], dict[str, float], list[str]]:
+    figures: list[Figure] = []
+    background: dict[str, float] = {}
+    errors: list[str] = []
+    ours_exits: list[Figure] = []
+    ours_big: list[footprint.Footprint] = []
+
+    async def do_exits() -> list[Figure]:
+        figs = await exits.measure(
+            workdir, containers=scale.exit_containers, exits=scale.exits,
+            within=scale.exit_timeout,
+        )  # fmt: skip
+        ours_exits.extend(figs)
+        return figs
+
+    async def do_footprint() -> list[Figure]:
+        figs, big = await footprint.measure(
+            workdir, many=scale.footprint_many, seconds=scale.idle_seconds, settle=scale.settle
+        )
+        ours_big.append(big)
+        return figs
+
+    async def do_peer() -> list[Figure]:
+        if not ours_exits or not ours_big:
+            raise RuntimeError("the peer is compared with the exits and footprint sections")
+        return await peer.measure(
+            workdir, containers=scale.exit_containers, exit_count=scale.exits,
+            within=scale.exit_timeout, ours_exits=ours_exits, ours_idle=ours_big[0],
+            idle_seconds=scale.idle_seconds, settle=scale.settle,
+        )  # fmt: skip
+
+    sections: list[Section] = [
+        ("exits", do_exits),
+        ("probe-timing", lambda: probe_timing.measure(
+            workdir, sizes=list(scale.probe_sizes), seconds=scale.probe_seconds,
+            settle=scale.settle)),
+        ("probe-cost", lambda: probe_cost.measure(
+            workdir, containers=scale.cost_containers, seconds=scale.cost_seconds,
+            settle=scale.settle)),
+        ("status-api", lambda: status_api.measure(
+            workdir, containers=scale.api_containers, requests=scale.api_requests,
+            seconds=scale.api_seconds, settle=min(scale.settle, 1.0))),
+        ("startup", lambda: startup.measure(workdir, runs=scale.startup_runs)),
+        ("footprint", do_footprint),
+        ("peer", do_peer),
+    ]  # fmt: skip
+    cores = os.cpu_count() or 1
+    for name, run in sections:
+        if only and name not in only:
+            continue
+        print(f"== {name}", flush=True)
+        began, busy0, ours0 = time.monotonic(), machine_busy(), our_cpu()
+        try:
+            figs = await run()
+        except Exception:
+            errors.append(f"{name}: {traceback.format_exc()}")
+            print(errors[-1], file=sys.stderr, flush=True)
+            figs = []
+        stray = kill_descendants()
+        if stray:
+            errors.append(f"{name}: processes left running: {stray}")
+        wall = time.monotonic() - began
+        others = (machine_busy() - busy0 - (our_cpu() - ours0)) / wall
+        background[name] = round(max(others, 0.0), 3)
+        for fig in figs:
+            print(f"   {fig.name}: {report.fmt(fig.value)} {fig.unit} {report.verdict(fig)}")
+        print(f"   ({wall:.0f} s; other processes used {others:.2f} of {cores} cores)")
+        figures += figs
+    return figures, background, errors
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="smallest sizes, in seconds")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON results")
+    parser.add_argument("--only", nargs="*", default=[], help="run only these sections")
+    args = parser.parse_args()
+    scale = SMOKE if args.smoke else Scale()
+    become_subreaper()
+    info = report.machine()
+    began = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="minikubelet-bench-") as tmp:
+        if not args.smoke:
+            info["background_before"] = round(asyncio.run(wait_quiet(QUIET_WAIT)), 3)
+        figures, background, errors = asyncio.run(run_all(scale, Path(tmp), set(args.only)))
+    kill_descendants()
+    info["background_cores"] = background
+    info["mode"] = "smoke" if args.smoke else "full"
+    info["duration_s"] = round(time.monotonic() - began, 1)
+    info["errors"] = errors
+    print()
+    print(report.table(figures))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(report.to_json(figures, info))
+    notes = [*NOTES, "Other processes' CPU, in cores, per section: " + ", ".join(
+        f"{k} {v:.2f}" for k, v in background.items())]  # fmt: skip
+    md = report.to_markdown(figures, info, report.command_line(), notes)
+    args.output.with_suffix(".md").write_text(md)
+    print(f"\nwrote {args.output} and {args.output.with_suffix('.md')} "
+          f"in {info['duration_s']:.0f} s")  # fmt: skip
+    for error in errors:
+        print(f"error: {error.splitlines()[0]}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
