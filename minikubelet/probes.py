@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
-from minikubelet import KUBERNETES_VERSION
+from minikubelet import KUBERNETES_VERSION, watchdog
 from minikubelet.expand import expand_all
 from minikubelet.goclient import (
     BodyError,
@@ -190,7 +190,7 @@ async def _spawn(
     if not argv:
         raise ProbeError("exec: no command")
     try:
-        return await loop.subprocess_exec(
+        transport, capture = await loop.subprocess_exec(
             lambda: _Capture(loop),
             *argv,
             stdin=asyncio.subprocess.DEVNULL,
@@ -202,6 +202,8 @@ async def _spawn(
         )
     except OSError as exc:
         raise ProbeError(_start_error(argv[0], cwd, exc)) from None
+    watchdog.track(transport.get_pid())
+    return transport, capture
 
 
 def _start_error(program: str, cwd: str | None, exc: OSError) -> str:

@@ -1,0 +1,76 @@
+"""Helpers for the reliability tests: find processes across the whole process table by a tag in
+their environment, and wait for states with a deadline."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import psutil
+from daemon_harness import Minikubelet
+
+T = TypeVar("T")
+TAG = "RELIABILITY_TAG"
+
+
+def new_tag() -> str:
+    return uuid.uuid4().hex
+
+
+def tagged(tag: str) -> list[psutil.Process]:
+    """Every live (non-zombie) process on the machine whose environment has TAG=tag."""
+    needle = f"{TAG}={tag}".encode()
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as f:
+                if needle not in f.read().split(b"\0"):
+                    continue
+            proc = psutil.Process(int(name))
+            if proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except (OSError, psutil.Error):
+            continue
+    return found
+
+
+def kill_tagged(tag: str) -> None:
+    """Test cleanup: whatever the daemon failed to kill, the test kills."""
+    for proc in tagged(tag):
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+
+
+def wait_until(what: str, check: Callable[[], T], timeout: float = 10) -> T:
+    deadline = time.monotonic() + timeout
+    last: T = check()
+    while not last:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+        time.sleep(0.02)
+        last = check()
+    return last
+
+
+def start(tmp_path: Path, text: str, *args: str) -> Minikubelet:
+    path = tmp_path / "pod.yaml"
+    path.write_text(text)
+    mk = Minikubelet(path, "--quiet-logs", *args, state_dir=tmp_path / "state")
+    try:
+        mk.wait_serving()
+    except BaseException:
+        mk.close()
+        raise
+    return mk
+
+
+def container_state(mk: Minikubelet, pod: str, name: str) -> dict[str, object]:
+    state: dict[str, object] = mk.container(pod, name)["state"]
+    return state
