@@ -268,8 +268,9 @@ class ProbeWorker:
         metric series are dropped."""
         try:
             async with asyncio.TaskGroup() as tg:
-                relay = tg.create_task(self._relay(stop), name=f"{self._name}:stop")
-                await self._loop(stop)
+                looping = tg.create_task(self._loop(stop), name=f"{self._name}:loop")
+                relay = tg.create_task(self._relay(stop, looping), name=f"{self._name}:stop")
+                await asyncio.wait({looping})
                 relay.cancel()
         finally:
             self.result = None
@@ -319,9 +320,12 @@ class ProbeWorker:
             except TimeoutError:
                 pass
 
-    async def _relay(self, stop: asyncio.Event) -> None:
+    async def _relay(self, stop: asyncio.Event, looping: asyncio.Task[None]) -> None:
+        """On stop, a probe in flight is abandoned (its exec process group killed): in the
+        kubelet it would die with its container, and nothing may wait its timeout out."""
         await stop.wait()
         self._wake.set()
+        looping.cancel()
 
     async def _safe_step(self) -> bool:
         """kubelet: doProbe recovers from panics and keeps going."""
