@@ -141,7 +141,7 @@ def build_handler(handler: JSON) -> spec.Handler:
     if "grpc" in handler:
         action = handler["grpc"]
         return spec.GRPCAction(port=action["port"], service=action.get("service") or None)
-    return spec.SleepAction(seconds=handler["sleep"]["seconds"])
+    return spec.SleepAction(seconds=handler["sleep"].get("seconds", 0))  # Go zero value
 
 
 def build_http_get(action: JSON) -> spec.HTTPGetAction:
