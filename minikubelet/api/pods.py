@@ -14,7 +14,7 @@ from minikubelet.api import status_errors as se
 from minikubelet.api import table as tbl
 from minikubelet.api.appkeys import registry
 from minikubelet.api.listing import Resource, get_one, list_or_watch, query_int
-from minikubelet.api.registry import JSON, InvalidPod, PodExists
+from minikubelet.api.registry import JSON, InvalidPod, ManifestError, PodExists
 from minikubelet.api.selectors import POD_FIELDS
 
 PODS = Resource("Pod", "pods", POD_FIELDS, tbl.POD_COLUMNS, tbl.pod_row)
@@ -60,9 +60,9 @@ def _check_field_validation(request: web.Request) -> None:
 
 async def read_body(request: web.Request) -> Any:
     """The request body as JSON (or YAML), or a 400/415 `Status`."""
-    text = await request.text()
     content_type = request.content_type
     try:
+        text = await request.text()  # undecodable bytes are a ValueError too
         if content_type in ("application/yaml", "application/apply-patch+yaml"):
             return yaml.safe_load(text)
         if content_type.endswith("json") or content_type == "application/octet-stream":
@@ -106,6 +106,8 @@ async def create_pod(request: web.Request) -> web.Response:
         pod = await registry(request).create_pod(document, dry_run=dry_run)
     except InvalidPod as exc:
         raise se.invalid("Pod", exc.name, exc.errors) from None
+    except ManifestError as exc:
+        raise se.bad_request("; ".join(exc.lines)) from None
     except PodExists as exc:
         raise se.already_exists("pods", exc.name) from None
     return web.json_response(pod, status=201)
@@ -205,8 +207,8 @@ async def _update(request: web.Request, pod: JSON, updated: JSON) -> web.Respons
     error = patch.spec_change_error(pod, updated)
     if error is not None:
         raise se.invalid("Pod", name, [error])
-    labels = new_metadata.get("labels") or {}
-    annotations = new_metadata.get("annotations") or {}
+    labels = _string_map(new_metadata.get("labels"), "labels")
+    annotations = _string_map(new_metadata.get("annotations"), "annotations")
     unchanged = labels == (metadata.get("labels") or {}) and annotations == (
         metadata.get("annotations") or {}
     )
@@ -218,6 +220,32 @@ async def _update(request: web.Request, pod: JSON, updated: JSON) -> web.Respons
     if result is None:
         raise se.not_found("pods", name)
     return web.json_response(result)
+
+
+def _string_map(value: Any, field: str) -> dict[str, str]:
+    """Labels and annotations decode as map[string]string, or the request is refused as the
+    API server refuses it."""
+    if value is None:
+        return {}
+    where = f"Go struct field ObjectMeta.metadata.{field}"
+    if not isinstance(value, dict):
+        raise se.bad_request(
+            f"json: cannot unmarshal {_go_json_type(value)} into {where} of type map[string]string"
+        )
+    for item in value.values():
+        if not isinstance(item, str):
+            raise se.bad_request(
+                f"json: cannot unmarshal {_go_json_type(item)} into {where} of type string"
+            )
+    return value
+
+
+def _go_json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    return "array" if isinstance(value, list) else "object" if isinstance(value, dict) else "string"
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

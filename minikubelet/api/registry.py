@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from minikubelet.manifest import InvalidPod as InvalidPod
+from minikubelet.manifest import ManifestError as ManifestError
 
 JSON = dict[str, Any]
 
@@ -63,7 +64,8 @@ class Registry(Protocol):
     def unsubscribe(self, queue: asyncio.Queue[WatchEvent]) -> None: ...
 
     async def create_pod(self, document: Mapping[str, Any], *, dry_run: bool = False) -> JSON:
-        """Validate and start a pod; raises InvalidPod or PodExists, starts nothing then."""
+        """Validate and start a pod; raises InvalidPod, ManifestError (a document that does
+        not decode as a Pod) or PodExists, and starts nothing then."""
         ...
 
     async def delete_pod(
