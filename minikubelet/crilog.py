@@ -12,6 +12,7 @@ This module owns the writing side only; the API reads the files back.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -39,6 +40,13 @@ def log_files(path: Path, max_files: int) -> tuple[Path, ...]:
     return tuple(p for p in [*older, path] if p.exists())
 
 
+def remove_logs(path: Path, max_files: int) -> None:
+    """Deletes an instance's files, once nothing can ask for them any more."""
+    for file in log_files(path, max_files):
+        with contextlib.suppress(OSError):
+            file.unlink()
+
+
 class LogWriter:
     """Writes one instance's stdout and stderr lines to its file. Not thread-safe; used from
     the event loop only. `echo(stream, text)` gets every complete line too (the console)."""
@@ -61,21 +69,28 @@ class LogWriter:
         self._pending: dict[str, bytes] = {"stdout": b"", "stderr": b""}
 
     def feed(self, stream: str, data: bytes) -> None:
-        """Takes a chunk as read from the pipe; writes every complete line of it."""
+        """Takes a chunk as read from the pipe; writes every complete line of it. The lines
+        of one chunk were read at the same instant and share its timestamp, which keeps a
+        flood of short lines cheap (one clock reading and one write per chunk)."""
         buf = self._pending[stream] + data
         lines = buf.split(b"\n")
         self._pending[stream] = lines.pop()
+        stamp = rfc3339_nano().encode()
+        full = b"%s %s F " % (stamp, stream.encode())
         out: list[bytes] = []
         for line in lines:
+            if len(line) <= MAX_LINE:
+                out += (full, line, b"\n")
+                continue
             pieces = self._split(line)
-            out += [self._line(stream, piece, b"P") for piece in pieces[:-1]]
-            out.append(self._line(stream, pieces[-1], b"F"))
+            out += [self._line(stream, piece, b"P", stamp) for piece in pieces[:-1]]
+            out.append(self._line(stream, pieces[-1], b"F", stamp))
         while len(self._pending[stream]) > MAX_LINE:
             piece, self._pending[stream] = (
                 self._pending[stream][:MAX_LINE],
                 self._pending[stream][MAX_LINE:],
             )
-            out.append(self._line(stream, piece, b"P"))
+            out.append(self._line(stream, piece, b"P", stamp))
         if out:
             self._write(b"".join(out))
         if self._echo is not None:
@@ -97,15 +112,24 @@ class LogWriter:
         return [line[i : i + MAX_LINE] for i in range(0, len(line), MAX_LINE)] or [b""]
 
     @staticmethod
-    def _line(stream: str, text: bytes, tag: bytes) -> bytes:
-        return b"%s %s %s %s\n" % (rfc3339_nano().encode(), stream.encode(), tag, text)
+    def _line(stream: str, text: bytes, tag: bytes, stamp: bytes | None = None) -> bytes:
+        stamp = stamp if stamp is not None else rfc3339_nano().encode()
+        return b"%s %s %s %s\n" % (stamp, stream.encode(), tag, text)
 
     def _write(self, data: bytes) -> None:
-        if self._size + len(data) > self._max_bytes and self._size > 0:
-            self._rotate()
-        self._file.write(data)
+        """Writes whole lines, rotating first when they would pass the cap; a batch larger
+        than the cap is cut at line ends so that no file grows past it."""
+        while data:
+            if self._size + len(data) > self._max_bytes and self._size > 0:
+                self._rotate()
+            part = data
+            if len(data) > self._max_bytes:
+                cut = data.rfind(b"\n", 0, self._max_bytes) + 1
+                part = data[: cut or self._max_bytes]
+            self._file.write(part)
+            self._size += len(part)
+            data = data[len(part) :]
         self._file.flush()
-        self._size += len(data)
 
     def _rotate(self) -> None:
         self._file.close()
