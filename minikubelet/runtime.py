@@ -226,6 +226,7 @@ class ContainerProcess:
             code = self._transport.get_returncode()
             self._exit = exit_info(code if code is not None else -signal.SIGKILL)
             await self._kill_leftovers()
+            reap_orphans()
             # what the process wrote just before exiting may still be in the pipes
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(PIPE_DRAIN_TIMEOUT):
@@ -290,6 +291,41 @@ async def kill_and_reap(known: Mapping[int, float]) -> None:
             continue
     for pid in victims:
         await _reap(pid)
+
+
+def reap_orphans() -> int:
+    """Reaps dead processes re-parented to us (we are a subreaper) that nobody waits for: a
+    container's child that outlived its parent by an instant, killed with its group, would
+    otherwise stay a zombie for the daemon's lifetime. Processes we spawned ourselves are
+    session leaders, reaped by the event loop's child watcher, and are left alone."""
+    reaped = 0
+    for pid in _own_children():
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                raw = f.read()
+            fields = raw[raw.rfind(b")") + 2 :].split()
+            if fields[0] != b"Z" or int(fields[3]) == pid:
+                continue
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:  # a zombie: returns at once
+                reaped += 1
+        except (OSError, IndexError, ValueError):
+            continue
+    return reaped
+
+
+def _own_children() -> list[int]:
+    pids: list[int] = []
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return pids
+    for tid in tasks:
+        try:
+            with open(f"/proc/self/task/{tid}/children", "rb") as f:
+                pids += [int(p) for p in f.read().split()]
+        except (OSError, ValueError):
+            continue
+    return pids
 
 
 async def _reap(pid: int) -> None:
