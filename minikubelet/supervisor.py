@@ -29,7 +29,7 @@ import structlog
 
 from minikubelet import events as ev
 from minikubelet import hooks, metrics
-from minikubelet.crilog import LogWriter, log_files
+from minikubelet.crilog import LogWriter, log_files, remove_logs
 from minikubelet.events import EventRecorder
 from minikubelet.model import ContainerStatus, Phase, Running, Terminated, Waiting
 from minikubelet.prober import ContainerView, ProbeWorker, Result
@@ -297,6 +297,8 @@ class ContainerSupervisor:
         cid = uuid.uuid4().hex
         path = self.pod.log_dir(self.container.name) / f"{count}.log"
         inst = Instance(container_id=f"minikubelet://{cid}", restart_count=count, log_path=path)
+        for gone in self.instances[:-1]:  # kubelet: container GC keeps one dead instance
+            remove_logs(gone.log_path, self.pod.settings.log_max_files)
         self.instances = [*self.instances[-1:], inst]
         self.results = {}
         self._kill = None
