@@ -25,7 +25,10 @@ from aiohttp import web
 from minikubelet.api.registry import JSON, Registry, WatchEvent
 from minikubelet.api.status_errors import StatusError
 
-HISTORY = 10_000
+# Each entry holds a whole object: under a crash loop a pod changes several times a second,
+# and 10,000 pods of ~20 KB each was 200 MB of history. The API server keeps about a hundred
+# (or a 75 s window); past the horizon a watch gets 410 Gone and relists, as with it.
+HISTORY = 1_000
 DEFAULT_TIMEOUT = 1800.0  # the API server's --min-request-timeout
 # A watch with no events notices a departed client at the next check; aiohttp has no
 # disconnect callback for a request without a body.
