@@ -288,7 +288,9 @@ async def test_tls_server_with_a_bad_certificate(
         await writer.drain()
 
     port = await servers.start(ok, bad_certificate)
-    await hammer(http(port, scheme="HTTPS"), expect(SUCCESS, equals="ok"), servers)
+    # a TLS handshake each, both ends in one loop: a roomier timeout
+    probe = http(port, scheme="HTTPS", timeout=2)
+    await hammer(probe, expect(SUCCESS, equals="ok"), servers, concurrency=10, deadline=3)
 
 
 # --- exec targets ------------------------------------------------------------------------------
