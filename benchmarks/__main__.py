@@ -167,6 +167,8 @@ async def run_all(
         )  # fmt: skip
 
     sections: list[Section] = [
+        # start-up first, on a machine not yet churned by hundreds of processes
+        ("startup", lambda: startup.measure(workdir, runs=scale.startup_runs)),
         ("exits", do_exits),
         ("probe-timing", lambda: probe_timing.measure(
             workdir, sizes=list(scale.probe_sizes), seconds=scale.probe_seconds,
@@ -177,7 +179,6 @@ async def run_all(
         ("status-api", lambda: status_api.measure(
             workdir, containers=scale.api_containers, requests=scale.api_requests,
             seconds=scale.api_seconds, settle=min(scale.settle, 1.0))),
-        ("startup", lambda: startup.measure(workdir, runs=scale.startup_runs)),
         ("footprint", do_footprint),
         ("peer", do_peer),
     ]  # fmt: skip
