@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
-from aiohttp import web
 
 from minikubelet import manifest, report, runtime, serialize, watchdog
 from minikubelet.api.registry import JSON, LogSource, PodExists, WatchEvent
@@ -27,6 +27,9 @@ from minikubelet.model import ConditionType, Phase
 from minikubelet.pod import PodRunner
 from minikubelet.settings import Settings, kubernetes_service_env
 from minikubelet.spec import Pod
+
+if TYPE_CHECKING:
+    from aiohttp.web import AppRunner
 
 log = structlog.get_logger("minikubelet.daemon")
 
@@ -88,22 +91,52 @@ class Daemon:
                 await runtime.kill_all_descendants()
 
     async def _run(self, pods: list[Pod], on_ready: Callable[[str], None] | None) -> int:
-        site_runner = await self._serve()
+        # The port is bound before anything starts (a busy port starts nothing), but the HTTP
+        # stack is imported and served only once the containers are on their way: importing
+        # it takes longer than starting them.
+        sock = self._bind()
+        site_runner: AppRunner | None = None
         try:
-            if on_ready is not None:
-                on_ready(self.url)
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
                 for pod in pods:
                     self._start_pod(pod)
+                site_runner = await self._serve(sock)
+                if on_ready is not None:
+                    on_ready(self.url)
                 self._started.set()
                 self._check_until()
                 await self._wait_stop()
                 await self._terminate_all()
         finally:
             self._tg = None
-            await site_runner.cleanup()
+            if site_runner is not None:
+                await site_runner.cleanup()
+            sock.close()
         return self.verdict if self.verdict is not None else 0
+
+    def _bind(self) -> socket.socket:
+        """Binds the API's socket and fixes the URL and the Service variables from it."""
+        host, port = self.options.address, self.options.port
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, _, _, _, addr = infos[0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(addr)
+            sock.listen(128)
+        except OSError:
+            sock.close()
+            raise
+        sock.setblocking(False)
+        port = int(sock.getsockname()[1])
+        scheme = "https" if self.options.tls is not None else "http"
+        self.url = f"{scheme}://{'[' + host + ']' if ':' in host else host}:{port}"
+        service_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        self.settings = replace(
+            self.settings, service_env=kubernetes_service_env(service_host, port)
+        )
+        return sock
 
     def stop(self) -> None:
         self._stop.set()
@@ -122,7 +155,9 @@ class Daemon:
             log.warning("stopping now", signal=signal.Signals(sig).name)
             self._main.cancel()
 
-    async def _serve(self) -> web.AppRunner:
+    async def _serve(self, sock: socket.socket) -> AppRunner:
+        from aiohttp import web  # the HTTP stack, imported once containers are starting
+
         from minikubelet.api.server import make_app
 
         app = make_app(
@@ -133,25 +168,8 @@ class Daemon:
         )
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
-        site = web.TCPSite(
-            runner,
-            self.options.address,
-            self.options.port,
-            reuse_address=True,
-            ssl_context=self.options.tls,
-        )
+        site = web.SockSite(runner, sock, ssl_context=self.options.tls)
         await site.start()
-        port = self.options.port
-        for addr in runner.addresses:
-            port = int(addr[1])
-            break
-        host = self.options.address
-        scheme = "https" if self.options.tls is not None else "http"
-        self.url = f"{scheme}://{'[' + host + ']' if ':' in host else host}:{port}"
-        service_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-        self.settings = replace(
-            self.settings, service_env=kubernetes_service_env(service_host, port)
-        )
         log.info("serving", url=self.url)
         return runner
 
