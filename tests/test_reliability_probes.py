@@ -41,7 +41,8 @@ SUCCESS, WARNING, FAILURE = (
 )
 RUNS = 200
 CONCURRENCY = 50
-TIMEOUT = 0.3  # seconds, per probe
+TIMEOUT = 0.3  # seconds: for the targets whose answer is a timeout
+ROOMY = 2.0  # seconds: for the others, so that a loaded CI machine cannot turn them into one
 MEMORY_SLACK = 96 * 1024  # bytes of growth allowed over RUNS runs (well under 1 KiB a run)
 Handle = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 Probe = Callable[[], Awaitable[ProbeOutcome]]
@@ -115,7 +116,7 @@ async def hammer(
     *,
     runs: int = RUNS,
     concurrency: int = CONCURRENCY,
-    deadline: float = TIMEOUT + 1.0,
+    deadline: float = ROOMY + 1.0,
 ) -> None:
     """Warm up, then `runs` probes `concurrency` at a time, each checked and each finished
     within `deadline`; then nothing may have grown."""
@@ -146,7 +147,7 @@ async def hammer(
     assert after.memory - before.memory < MEMORY_SLACK, (before, after)
 
 
-def http(port: int, path: str = "/", scheme: str = "HTTP", timeout: float = TIMEOUT) -> Probe:
+def http(port: int, path: str = "/", scheme: str = "HTTP", timeout: float = ROOMY) -> Probe:
     request = http_request(
         HTTPGetAction(port=port, path=path, scheme=scheme), Container(name="app"), "127.0.0.1"
     )
@@ -181,7 +182,8 @@ async def test_server_that_never_answers(servers: Servers) -> None:
         await reader.read()  # until the prober hangs up
 
     port = await servers.start(silent)
-    await hammer(http(port), expect(FAILURE, contains="awaiting headers"), servers)
+    check = expect(FAILURE, contains="awaiting headers")
+    await hammer(http(port, timeout=TIMEOUT), check, servers, deadline=TIMEOUT + 1)
 
 
 async def test_headers_a_byte_at_a_time(servers: Servers) -> None:
@@ -193,7 +195,8 @@ async def test_headers_a_byte_at_a_time(servers: Servers) -> None:
             await asyncio.sleep(0.1)
 
     port = await servers.start(trickle)
-    await hammer(http(port), expect(FAILURE, contains="awaiting headers"), servers)
+    check = expect(FAILURE, contains="awaiting headers")
+    await hammer(http(port, timeout=TIMEOUT), check, servers, deadline=TIMEOUT + 1)
 
 
 async def test_endless_body(servers: Servers) -> None:
@@ -207,7 +210,7 @@ async def test_endless_body(servers: Servers) -> None:
 
     port = await servers.start(endless)
     check = expect(SUCCESS, equals="x" * MAX_OUTPUT)
-    await hammer(http(port, timeout=2), check, servers, concurrency=10, deadline=3)
+    await hammer(http(port), check, servers, concurrency=10)
 
 
 def redirecting(location: Callable[[bytes], str]) -> Handle:
@@ -229,13 +232,13 @@ async def test_redirect_loop(servers: Servers) -> None:
     port = await servers.start(redirecting(lambda path: "/loop"))
     check = expect(FAILURE, equals='Get "/loop": stopped after 10 redirects')
     # eleven exchanges a probe, the server in the same loop: a roomier timeout
-    await hammer(http(port, "/loop", timeout=2), check, servers, concurrency=10, deadline=3)
+    await hammer(http(port, "/loop"), check, servers, concurrency=10)
 
 
 async def test_redirect_to_another_host(servers: Servers) -> None:
     port = await servers.start(redirecting(lambda path: "http://192.0.2.1:9/elsewhere"))
     check = expect(WARNING, equals="Probe terminated redirects, Response body: moved")
-    await hammer(http(port, timeout=2), check, servers, concurrency=10, deadline=3)
+    await hammer(http(port), check, servers, concurrency=10)
 
 
 async def test_reset_connection(servers: Servers) -> None:
@@ -289,8 +292,8 @@ async def test_tls_server_with_a_bad_certificate(
 
     port = await servers.start(ok, bad_certificate)
     # a TLS handshake each, both ends in one loop: a roomier timeout
-    probe = http(port, scheme="HTTPS", timeout=2)
-    await hammer(probe, expect(SUCCESS, equals="ok"), servers, concurrency=10, deadline=3)
+    probe = http(port, scheme="HTTPS")
+    await hammer(probe, expect(SUCCESS, equals="ok"), servers, concurrency=10)
 
 
 # --- exec targets ------------------------------------------------------------------------------
@@ -298,7 +301,7 @@ async def test_tls_server_with_a_bad_certificate(
 ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
 
 
-def command(*argv: str, timeout: float = TIMEOUT) -> Probe:
+def command(*argv: str, timeout: float = ROOMY) -> Probe:
     async def run() -> ProbeOutcome:
         return await exec_probe(argv, env=ENV, cwd=None, timeout_s=timeout)
 
@@ -307,7 +310,8 @@ def command(*argv: str, timeout: float = TIMEOUT) -> Probe:
 
 async def test_exec_that_never_exits() -> None:
     check = expect(FAILURE, equals='command "sleep 1000" timed out')
-    await hammer(command("sleep", "1000"), check, concurrency=25)
+    probe = command("sleep", "1000", timeout=TIMEOUT)
+    await hammer(probe, check, concurrency=25, deadline=TIMEOUT + 1)
 
 
 async def test_exec_that_leaves_a_child_and_exits() -> None:
