@@ -156,7 +156,10 @@ class Daemon:
             self._main.cancel()
 
     async def _serve(self, sock: socket.socket) -> AppRunner:
-        from aiohttp import web  # the HTTP stack, imported once containers are starting
+        # Importing the HTTP stack takes a few hundred ms; in a thread, the containers'
+        # starts go on meanwhile on the loop.
+        await asyncio.to_thread(_import_http_stack)
+        from aiohttp import web
 
         from minikubelet.api.server import make_app
 
@@ -406,3 +409,9 @@ class Daemon:
 
 def _is_ready(status: Any) -> bool:
     return any(c.type == ConditionType.READY and c.status == "True" for c in status.conditions)
+
+
+def _import_http_stack() -> None:
+    import aiohttp.web  # noqa: F401
+
+    import minikubelet.api.server  # noqa: F401
