@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 import urllib.error
@@ -176,3 +177,19 @@ def condition(pod: JSONDict, ctype: str) -> JSONDict | None:
         if c["type"] == ctype:
             return dict(c)
     return None
+
+
+def write_manifest(tmp_path: Path, text: str, name: str = "pod.yaml") -> Path:
+    """Writes an indented inline manifest, dedented, and returns its path."""
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def run_manifest(tmp_path: Path, text: str, *args: str) -> Minikubelet:
+    """Starts `minikubelet run` on an inline manifest, with a state directory in tmp_path."""
+    return Minikubelet(write_manifest(tmp_path, text), *args, state_dir=tmp_path / "state")
+
+
+def event_messages(mk: Minikubelet, reason: str) -> list[str]:
+    return [e["message"] for e in mk.events() if e["reason"] == reason]

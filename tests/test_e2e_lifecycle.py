@@ -6,21 +6,12 @@ from __future__ import annotations
 
 import json
 import signal
-import textwrap
 import time
 from pathlib import Path
 
 from daemon_harness import Minikubelet, condition
-
-
-def run(tmp_path: Path, text: str, *args: str) -> Minikubelet:
-    path = tmp_path / "pod.yaml"
-    path.write_text(textwrap.dedent(text))
-    return Minikubelet(path, *args, state_dir=tmp_path / "state")
-
-
-def events_of(mk: Minikubelet, reason: str) -> list[str]:
-    return [e["message"] for e in mk.events() if e["reason"] == reason]
+from daemon_harness import event_messages as events_of
+from daemon_harness import run_manifest as run
 
 
 def logged_messages(mk: Minikubelet) -> list[str]:

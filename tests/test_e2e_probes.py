@@ -8,10 +8,11 @@ reported and never counted; CI mode's `--until ready` verdicts and report.
 from __future__ import annotations
 
 import socket
-import textwrap
 from pathlib import Path
 
-from daemon_harness import Minikubelet, condition
+from daemon_harness import condition
+from daemon_harness import event_messages as events_of
+from daemon_harness import run_manifest as run
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER = ROOT / "examples" / "apps" / "flaky_server.py"
@@ -21,20 +22,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "pod.yaml"
-    path.write_text(textwrap.dedent(text))
-    return path
-
-
-def run(tmp_path: Path, text: str, *args: str) -> Minikubelet:
-    return Minikubelet(write(tmp_path, text), *args, state_dir=tmp_path / "state")
-
-
-def events_of(mk: Minikubelet, reason: str) -> list[str]:
-    return [e["message"] for e in mk.events() if e["reason"] == reason]
 
 
 def test_readiness_gates_ready_without_restart(tmp_path: Path) -> None:

@@ -17,15 +17,10 @@ from pathlib import Path
 
 import pytest
 from daemon_harness import Minikubelet, condition
+from daemon_harness import write_manifest as write
 
 ROOT = Path(__file__).resolve().parent.parent
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-
-
-def write(tmp_path: Path, text: str, name: str = "pod.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(text))
-    return path
 
 
 def daemon(tmp_path: Path, manifest: Path | str, *args: str, stdin: str = "") -> Minikubelet:
