@@ -21,6 +21,7 @@ import structlog
 
 from minikubelet import manifest, report, runtime, serialize, watchdog
 from minikubelet.api.registry import JSON, LogSource, PodExists, WatchEvent
+from minikubelet.cgroups import CpuLimiter
 from minikubelet.crilog import log_files
 from minikubelet.events import Event, EventRecorder
 from minikubelet.model import ConditionType, Phase
@@ -69,7 +70,9 @@ class Daemon:
         self._stop = asyncio.Event()
         self._started = asyncio.Event()
         self._signals = 0
-        self._cpu_warned = False
+        self._cpu_checked = False
+        self.cpu_limiter: CpuLimiter | None = None
+        self._detect_cpu_limiter: Callable[[], CpuLimiter | None] = CpuLimiter.detect
         self._main: asyncio.Task[Any] | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -195,35 +198,37 @@ class Daemon:
 
     def _start_pod(self, pod: Pod) -> PodRunner:
         assert self._tg is not None
-        self._warn_cpu_limits(pod)
+        self._prepare_cpu_limits(pod)
         runner = PodRunner(
             pod, settings=self.settings, events=self.events, on_change=self._pod_changed
         )
+        runner.cpu_limiter = self.cpu_limiter
         self.runners[pod.key] = runner
         self._pod_changed(runner, kind="ADDED")
         self._tg.create_task(self._run_pod(runner), name=f"pod:{pod.namespace}/{pod.name}")
         return runner
 
-    def _warn_cpu_limits(self, pod: Pod) -> None:
-        """CPU limits would need a cgroup the daemon may write; say once that they are not
-        enforced (memory limits are, by the daemon's own watchdog)."""
-        if self._cpu_warned:
+    def _prepare_cpu_limits(self, pod: Pod) -> None:
+        """At the first pod with a CPU limit: use cgroup v2 `cpu.max` where the daemon may
+        write one, else say once that CPU limits are not enforced (memory limits are, by the
+        daemon's own watchdog)."""
+        if self._cpu_checked:
             return
-        for kind, containers in (
-            ("initContainers", pod.spec.init_containers),
-            ("containers", pod.spec.containers),
-        ):
-            for i, c in enumerate(containers):
-                if "cpu" in c.resources.limits:
-                    self._cpu_warned = True
-                    log.warning(
-                        "cpu limits are not enforced",
-                        pod=f"{pod.namespace}/{pod.name}",
-                        field=f"spec.{kind}[{i}].resources.limits.cpu",
-                        message="minikubelet cannot limit CPU time on this machine; the limit "
-                        "only sets the QoS class and resourceFieldRef values",
-                    )
-                    return
+        field = _first_cpu_limit(pod)
+        if field is None:
+            return
+        self._cpu_checked = True
+        self.cpu_limiter = self._detect_cpu_limiter()
+        if self.cpu_limiter is None:
+            log.warning(
+                "cpu limits are not enforced",
+                pod=f"{pod.namespace}/{pod.name}",
+                field=field,
+                message="minikubelet has no writable cgroup v2 with the cpu controller here; "
+                "the limit only sets the QoS class and resourceFieldRef values",
+            )
+        else:
+            log.info("cpu limits enforced", cgroup=str(self.cpu_limiter.base))
 
     async def _run_pod(self, runner: PodRunner) -> None:
         await runner.run()
@@ -415,3 +420,15 @@ def _import_http_stack() -> None:
     import aiohttp.web  # noqa: F401
 
     import minikubelet.api.server  # noqa: F401
+
+
+def _first_cpu_limit(pod: Pod) -> str | None:
+    """The path of the first container CPU limit in the pod, if any."""
+    for kind, containers in (
+        ("initContainers", pod.spec.init_containers),
+        ("containers", pod.spec.containers),
+    ):
+        for i, c in enumerate(containers):
+            if "cpu" in c.resources.limits:
+                return f"spec.{kind}[{i}].resources.limits.cpu"
+    return None

@@ -24,6 +24,7 @@ from pathlib import Path
 import structlog
 
 from minikubelet import events as ev
+from minikubelet.cgroups import CpuLimiter
 from minikubelet.events import EventRecorder
 from minikubelet.model import Phase, PodStatus
 from minikubelet.settings import Settings
@@ -54,6 +55,7 @@ class PodRunner:
     ) -> None:
         self.pod = pod
         self.settings = settings
+        self.cpu_limiter: CpuLimiter | None = None  # set by the daemon where cgroup v2 allows
         self.events = events
         self._on_change = on_change
         self.init_supervisors = [

@@ -29,6 +29,7 @@ import structlog
 
 from minikubelet import events as ev
 from minikubelet import hooks, metrics
+from minikubelet.cgroups import CpuLimiter
 from minikubelet.crilog import LogWriter, log_files, remove_logs
 from minikubelet.events import EventRecorder
 from minikubelet.model import ContainerStatus, Phase, Running, Terminated, Waiting
@@ -64,6 +65,7 @@ class PodHandle(Protocol):
     pod: Pod
     settings: Settings
     events: EventRecorder
+    cpu_limiter: CpuLimiter | None
 
     @property
     def phase(self) -> Phase: ...
@@ -87,6 +89,7 @@ class Instance:
     started_at: float | None = None
     running: bool = False  # started and its postStart hook returned
     terminated: Terminated | None = None
+    cgroup: Path | None = None  # its own cgroup v2, for a CPU limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +334,7 @@ class ContainerSupervisor:
             self.pod.changed()
             return False
         inst.started_at = inst.process.started_at
+        self._limit_cpu(inst, inst.process.pid)
         self.waiting = None
         metrics.CONTAINERS_RUNNING.inc()
         self._event("Started", f"Started container {c.name}")
@@ -432,7 +436,16 @@ class ContainerSupervisor:
             self._event("FailedPreStopHook", "PreStopHook failed", ev.WARNING)
             self._log.warning("preStop hook failed", message=error)
 
+    def _limit_cpu(self, inst: Instance, pid: int) -> None:
+        limiter, cpu = self.pod.cpu_limiter, self.container.resources.limits.get("cpu")
+        if limiter is not None and cpu is not None and cpu.value > 0:
+            name = f"{self.pod.pod.uid}-{self.container.name}-{inst.restart_count}"
+            inst.cgroup = limiter.limit(name, pid, cpu.value)
+
     def _record_exit(self, inst: Instance, exit_code: int, sig: int, finished: float) -> None:
+        if inst.cgroup is not None:
+            CpuLimiter.release(inst.cgroup)
+            inst.cgroup = None
         process = inst.process
         reason = "Completed" if exit_code == 0 else "Error"
         if process is not None and process.killed_by_us == "OOMKilled":
