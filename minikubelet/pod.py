@@ -15,7 +15,6 @@ supervisor reports, and handed to `on_change` only when it differs.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -230,7 +229,3 @@ class PodRunner:
                            type=ev.WARNING)  # fmt: skip
         self._log.info("active deadline exceeded", seconds=seconds)
         self.terminate()
-
-    async def wait_finished(self) -> None:
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.finished.wait()

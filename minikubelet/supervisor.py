@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import math
 import signal
 import time
 import uuid
@@ -642,7 +641,3 @@ def tail_log_text(files: tuple[Path, ...], *, lines: int, max_bytes: int) -> str
 def _cri_text(line: bytes) -> str:
     parts = line.split(b" ", 3)
     return parts[3].decode("utf-8", "replace") if len(parts) == 4 else ""
-
-
-def ceil_seconds(value: float) -> int:
-    return math.ceil(value)
