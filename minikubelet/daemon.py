@@ -200,9 +200,12 @@ class Daemon:
         assert self._tg is not None
         self._prepare_cpu_limits(pod)
         runner = PodRunner(
-            pod, settings=self.settings, events=self.events, on_change=self._pod_changed
+            pod,
+            settings=self.settings,
+            events=self.events,
+            on_change=self._pod_changed,
+            cpu_limiter=self.cpu_limiter,
         )
-        runner.cpu_limiter = self.cpu_limiter
         self.runners[pod.key] = runner
         self._pod_changed(runner, kind="ADDED")
         self._tg.create_task(self._run_pod(runner), name=f"pod:{pod.namespace}/{pod.name}")

@@ -51,10 +51,11 @@ class PodRunner:
         settings: Settings,
         events: EventRecorder,
         on_change: Callable[[PodRunner], None] = lambda runner: None,
+        cpu_limiter: CpuLimiter | None = None,
     ) -> None:
         self.pod = pod
         self.settings = settings
-        self.cpu_limiter: CpuLimiter | None = None  # set by the daemon where cgroup v2 allows
+        self.cpu_limiter = cpu_limiter  # where cgroup v2 lets the daemon limit CPU
         self.events = events
         self._on_change = on_change
         self.init_supervisors = [
