@@ -61,9 +61,16 @@ spec:
 """
     mk = start(tmp_path, pod)
     try:
-        mk.wait_for("running", lambda: "running" in mk.container("mute", "app")["state"])
-        time.sleep(1)  # well after it closed its output: still Running, not mistaken for exited
-        assert "running" in mk.container("mute", "app")["state"]
+        mk.wait_for(
+            "its last output read",
+            lambda: mk.get("/api/v1/namespaces/default/pods/mute/log") == (200, b"before\n"),
+        )
+        # It has closed stdout and stderr (the pipes are at end of file) yet keeps running for
+        # 2 s: for the next second it must still be Running, not mistaken for exited.
+        held = time.monotonic() + 1
+        while time.monotonic() < held:
+            assert "running" in mk.container("mute", "app")["state"]
+            time.sleep(0.05)
         state = mk.wait_for(
             "terminated", lambda: mk.container("mute", "app")["state"].get("terminated"), 10
         )
