@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import ssl
 import sys
 import time
@@ -150,9 +151,14 @@ def _run(args: argparse.Namespace, pods: list[Pod], node: str) -> int:
     if isinstance(tls, str):
         print(f"error: {tls}", file=sys.stderr)
         return 2
+    state_dir = args.state_dir or default_state_dir()
+    problem = _prepare_state_dir(state_dir)
+    if problem is not None:
+        print(f"error: --state-dir {state_dir}: {problem}", file=sys.stderr)
+        return 2
     logs.configure(args.log_format)
     settings = Settings(
-        state_dir=args.state_dir or default_state_dir(),
+        state_dir=state_dir,
         node_name=node,
         backoff_initial=args.backoff_initial,
         backoff_max=args.backoff_max,
@@ -177,6 +183,19 @@ def _run(args: argparse.Namespace, pods: list[Pod], node: str) -> int:
         return 2
     except (KeyboardInterrupt, asyncio.CancelledError):
         return 130
+
+
+def _prepare_state_dir(path: Path) -> str | None:
+    """Creates the state directory (container logs go under `pods/`) and checks it is
+    writable, before anything starts; returns the problem, if any."""
+    try:
+        (path / "pods").mkdir(parents=True, exist_ok=True)
+        probe = path / "pods" / f".write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as e:
+        return f"cannot write there: {e.strerror or e}"
+    return None
 
 
 def _tls_context(args: argparse.Namespace) -> ssl.SSLContext | str | None:

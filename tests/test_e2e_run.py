@@ -426,3 +426,32 @@ def test_docs_command_demo_sees_the_kubernetes_service_variables(tmp_path: Path)
         assert f"[command-demo/command-demo-container] tcp://127.0.0.1:{port}" in mk.stdout_lines
     finally:
         mk.close()
+
+
+def test_unusable_state_dir_is_a_clear_error(tmp_path: Path) -> None:
+    marker = tmp_path / "started"
+    path = write(
+        tmp_path,
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: good}}
+        spec:
+          containers: [{{name: c, image: busybox, command: [touch, "{marker}"]}}]
+    """,
+    )
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    result = subprocess.run(
+        [sys.executable, "-m", "minikubelet", "run", str(path), "--port", "0"]
+        + ["--state-dir", str(blocker / "state")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
+    )
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: --state-dir {blocker / 'state'}: cannot write there: Not a directory\n"
+    )
+    assert not marker.exists()
