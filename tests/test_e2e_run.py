@@ -443,8 +443,17 @@ def test_unusable_state_dir_is_a_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
     result = subprocess.run(
-        [sys.executable, "-m", "minikubelet", "run", str(path), "--port", "0"]
-        + ["--state-dir", str(blocker / "state")],
+        [
+            sys.executable,
+            "-m",
+            "minikubelet",
+            "run",
+            str(path),
+            "--port",
+            "0",
+            "--state-dir",
+            str(blocker / "state"),
+        ],
         capture_output=True,
         text=True,
         timeout=30,
