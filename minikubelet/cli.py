@@ -16,10 +16,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from minikubelet import __version__, logs, manifest, report
+from minikubelet import __version__, logs
+from minikubelet.core.settings import Settings, default_node_name, default_state_dir
+from minikubelet.core.spec import Pod
 from minikubelet.daemon import Daemon, ServeOptions
-from minikubelet.settings import Settings, default_node_name, default_state_dir
-from minikubelet.spec import Pod
+from minikubelet.manifest import load as manifest
+from minikubelet.node import report
 
 
 def _positive_float(text: str) -> float:
@@ -50,7 +52,7 @@ def _size(text: str) -> int:
 
 
 def manifest_size(text: str) -> int:
-    from minikubelet.quantity import parse_quantity
+    from minikubelet.core.quantity import parse_quantity
 
     value = int(parse_quantity(text).value)
     if value < 1024:
@@ -227,7 +229,10 @@ async def _serve(settings: Settings, options: ServeOptions, pods: list[Pod]) -> 
 
     code = await daemon.run(pods, on_ready=announce)
     if options.until is not None:
-        print(report.render(daemon, snapshot=daemon.verdict_snapshot), flush=True)
+        snapshot = daemon.verdict_snapshot or report.take(
+            daemon.runners.values(), "stopped", daemon.settings.daemon_started_at
+        )
+        print(report.render(snapshot), flush=True)
     return code
 
 

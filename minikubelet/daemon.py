@@ -19,15 +19,19 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 
-from minikubelet import manifest, report, runtime, serialize, watchdog
 from minikubelet.api.registry import JSON, LogSource, PodExists, WatchEvent
-from minikubelet.cgroups import CpuLimiter
-from minikubelet.crilog import log_files
-from minikubelet.events import Event, EventRecorder
-from minikubelet.model import ConditionType, Phase
-from minikubelet.pod import PodRunner
-from minikubelet.settings import Settings, kubernetes_service_env
-from minikubelet.spec import Pod
+from minikubelet.core import serialize
+from minikubelet.core.events import Event, EventRecorder
+from minikubelet.core.model import ConditionType, Phase
+from minikubelet.core.settings import Settings, kubernetes_service_env
+from minikubelet.core.spec import Pod
+from minikubelet.manifest import load as manifest
+from minikubelet.node import report
+from minikubelet.node.pod import PodRunner
+from minikubelet.runtime import process as runtime
+from minikubelet.runtime import watchdog
+from minikubelet.runtime.cgroups import CpuLimiter
+from minikubelet.runtime.crilog import log_files
 
 if TYPE_CHECKING:
     from aiohttp.web import AppRunner
@@ -299,7 +303,7 @@ class Daemon:
     def _decide(self, code: int, verdict: str) -> None:
         self.verdict = code
         started = self.settings.daemon_started_at or time.time()
-        self.verdict_snapshot = report.take(self, verdict, started)
+        self.verdict_snapshot = report.take(self.runners.values(), verdict, started)
         self._stop.set()
 
     # --- Registry ----------------------------------------------------------------------------

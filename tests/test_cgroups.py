@@ -13,10 +13,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from minikubelet.cgroups import DAEMON_LEAF, CpuLimiter, cpu_max
+from minikubelet.core.settings import Settings
 from minikubelet.daemon import Daemon, ServeOptions
-from minikubelet.manifest import pod_from_document
-from minikubelet.settings import Settings
+from minikubelet.manifest.load import pod_from_document
+from minikubelet.runtime.cgroups import DAEMON_LEAF, CpuLimiter, cpu_max
 
 
 @pytest.mark.parametrize(

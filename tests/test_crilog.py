@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from minikubelet.crilog import MAX_LINE, LogWriter, log_files
+from minikubelet.runtime.crilog import MAX_LINE, LogWriter, log_files
 
 LINE = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z (stdout|stderr) ([FP]) (.*)$")
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from minikubelet.expand import expand
+from minikubelet.core.expand import expand
 
 ENV = {"VAR_A": "A", "VAR_B": "B", "EMPTY": ""}
 

@@ -13,8 +13,7 @@ import psutil
 import pytest
 from aiohttp import web
 
-from minikubelet.hooks import run_hook
-from minikubelet.spec import (
+from minikubelet.core.spec import (
     Container,
     ExecAction,
     Handler,
@@ -24,6 +23,7 @@ from minikubelet.spec import (
     SleepAction,
     TCPSocketAction,
 )
+from minikubelet.probe.hooks import run_hook
 
 CONTAINER = Container(name="app")
 POD = Pod(name="web", uid="uid-1", spec=PodSpec(containers=(CONTAINER,)))

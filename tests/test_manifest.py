@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from minikubelet import spec
-from minikubelet.manifest import (
+from minikubelet.core import spec
+from minikubelet.manifest.load import (
     MAX_CONFIG_LENGTH,
     InvalidPod,
     ManifestError,

@@ -12,11 +12,8 @@ from typing import Any
 
 import pytest
 
-from minikubelet.metrics import PROBE_LATENCY, PROBES
-from minikubelet.model import Phase
-from minikubelet.prober import ContainerView, ProbeWorker, Result
-from minikubelet.probes import ProbeError, ProbeOutcome, ProbeResultKind
-from minikubelet.spec import (
+from minikubelet.core.model import Phase
+from minikubelet.core.spec import (
     Container,
     ExecAction,
     Pod,
@@ -25,6 +22,9 @@ from minikubelet.spec import (
     ProbeType,
     RestartPolicy,
 )
+from minikubelet.probe.handlers import ProbeError, ProbeOutcome, ProbeResultKind
+from minikubelet.probe.worker import ContainerView, ProbeWorker, Result
+from minikubelet.runtime.metrics import PROBE_LATENCY, PROBES
 
 LIVENESS, READINESS, STARTUP = ProbeType.LIVENESS, ProbeType.READINESS, ProbeType.STARTUP
 ALL_TYPES = [LIVENESS, READINESS, STARTUP]

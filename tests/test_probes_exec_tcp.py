@@ -14,7 +14,15 @@ from pathlib import Path
 import psutil
 import pytest
 
-from minikubelet.probes import (
+from minikubelet.core.spec import (
+    Container,
+    ContainerPort,
+    EnvVar,
+    ExecAction,
+    Probe,
+    TCPSocketAction,
+)
+from minikubelet.probe.handlers import (
     MAX_OUTPUT,
     ProbeError,
     ProbeOutcome,
@@ -24,7 +32,6 @@ from minikubelet.probes import (
     run_probe,
     tcp_probe,
 )
-from minikubelet.spec import Container, ContainerPort, EnvVar, ExecAction, Probe, TCPSocketAction
 
 SUCCESS, FAILURE = ProbeResultKind.SUCCESS, ProbeResultKind.FAILURE
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}

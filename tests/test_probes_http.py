@@ -14,8 +14,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from aiohttp import web
 
-from minikubelet.goclient import canonical_header_key
-from minikubelet.probes import (
+from minikubelet.core.spec import Container, ContainerPort, HTTPGetAction, HTTPHeader, Probe
+from minikubelet.probe.goclient import canonical_header_key
+from minikubelet.probe.handlers import (
     MAX_OUTPUT,
     ProbeError,
     ProbeOutcome,
@@ -24,7 +25,6 @@ from minikubelet.probes import (
     format_url,
     run_probe,
 )
-from minikubelet.spec import Container, ContainerPort, HTTPGetAction, HTTPHeader, Probe
 
 SUCCESS, WARNING, FAILURE = (
     ProbeResultKind.SUCCESS,

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from minikubelet.qos import BEST_EFFORT, BURSTABLE, GUARANTEED, qos_class
-from minikubelet.spec import Container, PodSpec, Quantity, Resources
+from minikubelet.core.qos import BEST_EFFORT, BURSTABLE, GUARANTEED, qos_class
+from minikubelet.core.spec import Container, PodSpec, Quantity, Resources
 
 _SUFFIX = {"m": Decimal("0.001"), "Mi": Decimal(2**20), "Gi": Decimal(2**30)}
 

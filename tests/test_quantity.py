@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from minikubelet.quantity import ERR_FORMAT, ERR_SUFFIX, canonical, parse_quantity
+from minikubelet.core.quantity import ERR_FORMAT, ERR_SUFFIX, canonical, parse_quantity
 
 FORMAT = (
     "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"

@@ -22,8 +22,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from minikubelet import manifest
-from minikubelet.manifest import InvalidPod, ManifestError
+from minikubelet.manifest import load as manifest
+from minikubelet.manifest.load import InvalidPod, ManifestError
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 VALID: dict[str, Any] = {

@@ -21,7 +21,7 @@ import pytest
 from daemon_harness import Minikubelet
 from reliability_helpers import TAG, kill_tagged, new_tag, start, tagged, wait_until
 
-from minikubelet import watchdog
+from minikubelet.runtime import watchdog
 
 pytestmark = pytest.mark.slow
 

@@ -24,7 +24,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from minikubelet.probes import (
+from minikubelet.core.spec import Container, HTTPGetAction
+from minikubelet.probe.handlers import (
     MAX_OUTPUT,
     ProbeOutcome,
     ProbeResultKind,
@@ -32,7 +33,6 @@ from minikubelet.probes import (
     http_probe,
     http_request,
 )
-from minikubelet.spec import Container, HTTPGetAction
 
 SUCCESS, WARNING, FAILURE = (
     ProbeResultKind.SUCCESS,

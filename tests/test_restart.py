@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import pytest
 
-from minikubelet.restart import (
+from minikubelet.core.restart import (
     Backoff,
     backoff_event_message,
     crash_loop_message,
     format_duration,
     should_restart,
 )
-from minikubelet.spec import RestartPolicy
+from minikubelet.core.spec import RestartPolicy
 
 ALWAYS, ON_FAILURE, NEVER = RestartPolicy.ALWAYS, RestartPolicy.ON_FAILURE, RestartPolicy.NEVER
 POD = "web_default(6f1c)"

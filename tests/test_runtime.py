@@ -12,9 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from minikubelet.crilog import LogWriter
-from minikubelet.runtime import StartError, container_argv, container_env, spawn
-from minikubelet.spec import (
+from minikubelet.core.spec import (
     Container,
     EnvVar,
     ObjectFieldSelector,
@@ -24,6 +22,8 @@ from minikubelet.spec import (
     ResourceFieldSelector,
     Resources,
 )
+from minikubelet.runtime.crilog import LogWriter
+from minikubelet.runtime.process import StartError, container_argv, container_env, spawn
 
 
 def writer(tmp_path: Path) -> LogWriter:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from minikubelet.events import Event
-from minikubelet.model import (
+from minikubelet.core.events import Event
+from minikubelet.core.model import (
     ContainerState,
     ContainerStatus,
     Phase,
@@ -20,7 +20,7 @@ from minikubelet.model import (
     Terminated,
     Waiting,
 )
-from minikubelet.serialize import (
+from minikubelet.core.serialize import (
     container_state_json,
     container_status_json,
     event_json,
@@ -31,7 +31,7 @@ from minikubelet.serialize import (
     rfc3339,
     rfc3339_nano,
 )
-from minikubelet.spec import Container, Pod, PodSpec
+from minikubelet.core.spec import Container, Pod, PodSpec
 
 NOON = 1714564800.0  # 2024-05-01T12:00:00Z
 

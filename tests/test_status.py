@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from minikubelet.model import (
+from minikubelet.core.model import (
     ContainerStatus,
     Phase,
     PodCondition,
@@ -22,7 +22,7 @@ from minikubelet.model import (
     Terminated,
     Waiting,
 )
-from minikubelet.spec import (
+from minikubelet.core.spec import (
     Container,
     ExecAction,
     Pod,
@@ -32,7 +32,7 @@ from minikubelet.spec import (
     Resources,
     RestartPolicy,
 )
-from minikubelet.status import (
+from minikubelet.core.status import (
     CONTAINER_NOT_LOCATED,
     compute_phase,
     containers_ready_condition,

@@ -9,9 +9,9 @@ import json
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from minikubelet import metrics
 from minikubelet.api import status_errors as se
 from minikubelet.api.appkeys import registry
+from minikubelet.runtime import metrics
 
 HEALTH_CHECKS = ("ping", "log", "syncloop")
 _TEXT = "text/plain; charset=utf-8"

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from minikubelet.manifest import InvalidPod as InvalidPod
-from minikubelet.manifest import ManifestError as ManifestError
+from minikubelet.manifest.load import InvalidPod as InvalidPod
+from minikubelet.manifest.load import ManifestError as ManifestError
 
 JSON = dict[str, Any]
 

@@ -22,14 +22,14 @@ from pathlib import Path
 
 import structlog
 
-from minikubelet import events as ev
-from minikubelet.cgroups import CpuLimiter
-from minikubelet.events import EventRecorder
-from minikubelet.model import Phase, PodStatus
-from minikubelet.settings import Settings
-from minikubelet.spec import Pod
-from minikubelet.status import generate_pod_status
-from minikubelet.supervisor import MIN_GRACE, ContainerSupervisor
+from minikubelet.core import events as ev
+from minikubelet.core.events import EventRecorder
+from minikubelet.core.model import Phase, PodStatus
+from minikubelet.core.settings import Settings
+from minikubelet.core.spec import Pod
+from minikubelet.core.status import generate_pod_status
+from minikubelet.node.supervisor import MIN_GRACE, ContainerSupervisor
+from minikubelet.runtime.cgroups import CpuLimiter
 
 log = structlog.get_logger("minikubelet.pod")
 

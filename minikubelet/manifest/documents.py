@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from minikubelet.schema import DuplicateKeys
+from minikubelet.manifest.schema import DuplicateKeys
 
 MAX_DEPTH = 100
 MAX_ALIASES = 10_000

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from minikubelet.events import Event
-from minikubelet.model import (
+from minikubelet.core.events import Event
+from minikubelet.core.model import (
     ContainerState,
     ContainerStatus,
     PodCondition,
@@ -24,7 +24,7 @@ from minikubelet.model import (
     Terminated,
     Waiting,
 )
-from minikubelet.spec import Pod
+from minikubelet.core.spec import Pod
 
 Json = dict[str, Any]
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from minikubelet.quantity import parse_with_format
+from minikubelet.core.quantity import parse_with_format
 
 _CONTAINER = (
     "name:s image:s command:[]s args:[]s workingDir:s ports:[]ContainerPort "

@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from minikubelet import fielderrors as fe
-from minikubelet.quantity import canonical, parse_with_format
+from minikubelet.core.quantity import canonical, parse_with_format
+from minikubelet.manifest import fielderrors as fe
 
 JSON = Mapping[str, Any]
 GRPC_EXTRA = "pip install 'minikubelet[grpc]'"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 import structlog
 
-from minikubelet.spec import Pod
+from minikubelet.core.spec import Pod
 
 log = structlog.get_logger("minikubelet.events")
 

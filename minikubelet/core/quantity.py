@@ -11,7 +11,7 @@ import re
 from decimal import ROUND_CEILING, Context, Decimal, localcontext
 from enum import Enum
 
-from minikubelet.spec import Quantity
+from minikubelet.core.spec import Quantity
 
 _SPLIT_RE = r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
 ERR_FORMAT = f"quantities must match the regular expression '{_SPLIT_RE}'"

@@ -15,9 +15,7 @@ import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
-from minikubelet.goclient import BodyError, ClientError, HTTPExchange, HTTPRequest, go_quote
-from minikubelet.probes import ProbeError, http_request, run_command
-from minikubelet.spec import (
+from minikubelet.core.spec import (
     Container,
     ExecAction,
     Handler,
@@ -25,6 +23,8 @@ from minikubelet.spec import (
     Pod,
     SleepAction,
 )
+from minikubelet.probe.goclient import BodyError, ClientError, HTTPExchange, HTTPRequest, go_quote
+from minikubelet.probe.handlers import ProbeError, http_request, run_command
 
 _DISCARD_BODY = 4 * 1024  # kubelet: handlers.go discardHTTPRespBody maxReadSize
 

@@ -25,10 +25,10 @@ from decimal import ROUND_CEILING, Decimal
 import psutil
 import structlog
 
-from minikubelet import watchdog
-from minikubelet.crilog import LogWriter
-from minikubelet.expand import expand
-from minikubelet.spec import Container, Pod, Quantity
+from minikubelet.core.expand import expand
+from minikubelet.core.spec import Container, Pod, Quantity
+from minikubelet.runtime import watchdog
+from minikubelet.runtime.crilog import LogWriter
 
 log = structlog.get_logger("minikubelet.runtime")
 

@@ -52,7 +52,7 @@ class Watchdog:
         try:
             env = {k: v for k, v in os.environ.items() if k != MARKER}
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "minikubelet.watchdog", self.token],
+                [sys.executable, "-m", "minikubelet.runtime.watchdog", self.token],
                 stdin=read_fd,
                 stdout=subprocess.DEVNULL,
                 env=env,

@@ -24,12 +24,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from minikubelet import defaults
-from minikubelet.documents import DocumentError, parse_text
-from minikubelet.schema import decode_pod
-from minikubelet.spec import Pod
-from minikubelet.specbuild import build_pod
-from minikubelet.validation import validate_pod
+from minikubelet.core.spec import Pod
+from minikubelet.manifest import defaults
+from minikubelet.manifest.documents import DocumentError, parse_text
+from minikubelet.manifest.schema import decode_pod
+from minikubelet.manifest.specbuild import build_pod
+from minikubelet.manifest.validation import validate_pod
 
 MAX_CONFIG_LENGTH = 10 * 1 << 20  # kubelet: pkg/kubelet/config maxConfigLength
 _NOT_LOCAL = "has no local meaning in minikubelet and is ignored"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from minikubelet.spec import RestartPolicy
+from minikubelet.core.spec import RestartPolicy
 
 # kubelet: kubelet.go initialCrashLoopBackOff, MaxContainerBackOff; the reset window is the
 # kubelet's HasExpiredFunc override (600 s, which is also 2 x the default max).

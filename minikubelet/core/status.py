@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from minikubelet.model import (
+from minikubelet.core.model import (
     ConditionType,
     ContainerStatus,
     Phase,
@@ -23,8 +23,8 @@ from minikubelet.model import (
     Terminated,
     Waiting,
 )
-from minikubelet.qos import qos_class
-from minikubelet.spec import Container, Pod, PodSpec, RestartPolicy
+from minikubelet.core.qos import qos_class
+from minikubelet.core.spec import Container, Pod, PodSpec, RestartPolicy
 
 TRUE = "True"
 FALSE = "False"

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from minikubelet import spec
-from minikubelet.quantity import parse_quantity
+from minikubelet.core import spec
+from minikubelet.core.quantity import parse_quantity
 
 JSON = Mapping[str, Any]
 

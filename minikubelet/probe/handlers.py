@@ -24,9 +24,19 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
-from minikubelet import KUBERNETES_VERSION, watchdog
-from minikubelet.expand import expand_all
-from minikubelet.goclient import (
+from minikubelet import KUBERNETES_VERSION
+from minikubelet.core.expand import expand_all
+from minikubelet.core.spec import (
+    Container,
+    ExecAction,
+    GRPCAction,
+    Handler,
+    HTTPGetAction,
+    HTTPHeader,
+    Probe,
+    TCPSocketAction,
+)
+from minikubelet.probe.goclient import (
     BodyError,
     ClientError,
     Dialer,
@@ -38,16 +48,7 @@ from minikubelet.goclient import (
     go_quote,
     join_host_port,
 )
-from minikubelet.spec import (
-    Container,
-    ExecAction,
-    GRPCAction,
-    Handler,
-    HTTPGetAction,
-    HTTPHeader,
-    Probe,
-    TCPSocketAction,
-)
+from minikubelet.runtime import watchdog
 
 MAX_OUTPUT = 10 * 1024  # kubelet: exec.go maxReadLength, http.go maxRespBodyLength
 

@@ -23,10 +23,10 @@ from enum import StrEnum
 
 import structlog
 
-from minikubelet.metrics import PROBE_DURATION, PROBE_LATENCY, PROBE_TOTAL
-from minikubelet.model import Phase
-from minikubelet.probes import ProbeError, ProbeOutcome, ProbeResultKind, handler_name
-from minikubelet.spec import Container, Pod, Probe, ProbeType, RestartPolicy
+from minikubelet.core.model import Phase
+from minikubelet.core.spec import Container, Pod, Probe, ProbeType, RestartPolicy
+from minikubelet.probe.handlers import ProbeError, ProbeOutcome, ProbeResultKind, handler_name
+from minikubelet.runtime.metrics import PROBE_DURATION, PROBE_LATENCY, PROBE_TOTAL
 
 log = structlog.get_logger("minikubelet.prober")
 

@@ -9,18 +9,18 @@ failures with their messages, and the last lines of its log.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from minikubelet.crilog import log_files
-from minikubelet.model import ContainerStatus, Running, Terminated
-from minikubelet.serialize import rfc3339
-from minikubelet.supervisor import tail_log_text
+from minikubelet.core.model import ContainerStatus, Running, Terminated
+from minikubelet.core.serialize import rfc3339
+from minikubelet.node.supervisor import tail_log_text
+from minikubelet.runtime.crilog import log_files
 
 if TYPE_CHECKING:
-    from minikubelet.daemon import Daemon
-    from minikubelet.pod import PodRunner
-    from minikubelet.supervisor import ContainerSupervisor
+    from minikubelet.node.pod import PodRunner
+    from minikubelet.node.supervisor import ContainerSupervisor
 
 LOG_LINES = 10
 PROBE_FAILURES = 5
@@ -88,9 +88,10 @@ def _container(runner: PodRunner, sup: ContainerSupervisor, has_init: bool) -> C
     )
 
 
-def take(daemon: Daemon, verdict: str, started: float) -> Snapshot:
+def take(runners: Iterable[PodRunner], verdict: str, started: float) -> Snapshot:
+    """The report's content, read from the pod runners now (before they are stopped)."""
     pods = []
-    for runner in daemon.runners.values():
+    for runner in runners:
         has_init = bool(runner.init_supervisors)
         conditions = tuple(
             f"{c.type}={c.status}" + (f" ({c.reason})" if c.reason else "")
@@ -105,8 +106,7 @@ def take(daemon: Daemon, verdict: str, started: float) -> Snapshot:
     return Snapshot(verdict=verdict, elapsed=time.time() - started, pods=tuple(pods))
 
 
-def render(daemon: Daemon, *, snapshot: Snapshot | None) -> str:
-    snap = snapshot or take(daemon, "stopped", daemon.settings.daemon_started_at)
+def render(snap: Snapshot) -> str:
     out = [f"minikubelet: {snap.verdict} after {snap.elapsed:.1f}s"]
     for pod in snap.pods:
         out.append(f"pod {pod.name}: {pod.phase}")

@@ -26,29 +26,30 @@ from typing import Protocol
 import psutil
 import structlog
 
-from minikubelet import events as ev
-from minikubelet import hooks, metrics
-from minikubelet.cgroups import CpuLimiter
-from minikubelet.crilog import LogWriter, log_files, remove_logs
-from minikubelet.events import EventRecorder
-from minikubelet.model import ContainerStatus, Phase, Running, Terminated, Waiting
-from minikubelet.prober import ContainerView, ProbeWorker, Result
-from minikubelet.probes import ProbeOutcome, run_probe
-from minikubelet.restart import (
+from minikubelet.core import events as ev
+from minikubelet.core.events import EventRecorder
+from minikubelet.core.model import ContainerStatus, Phase, Running, Terminated, Waiting
+from minikubelet.core.restart import (
     Backoff,
     backoff_event_message,
     crash_loop_message,
     should_restart,
 )
-from minikubelet.runtime import (
+from minikubelet.core.settings import Settings
+from minikubelet.core.spec import Container, Handler, Pod, Probe, ProbeType, RestartPolicy
+from minikubelet.probe import hooks
+from minikubelet.probe.handlers import ProbeOutcome, run_probe
+from minikubelet.probe.worker import ContainerView, ProbeWorker, Result
+from minikubelet.runtime import metrics
+from minikubelet.runtime.cgroups import CpuLimiter
+from minikubelet.runtime.crilog import LogWriter, log_files, remove_logs
+from minikubelet.runtime.process import (
     ContainerProcess,
     StartError,
     container_argv,
     container_env,
     spawn,
 )
-from minikubelet.settings import Settings
-from minikubelet.spec import Container, Handler, Pod, Probe, ProbeType, RestartPolicy
 
 log = structlog.get_logger("minikubelet.supervisor")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from minikubelet.quantity import canonical
+from minikubelet.core.quantity import canonical
 
 JSON = dict[str, Any]
 _PROBE_DEFAULTS = {"timeoutSeconds": 1, "periodSeconds": 10}

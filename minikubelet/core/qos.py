@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from minikubelet.spec import Container, PodSpec, Quantity
+from minikubelet.core.spec import Container, PodSpec, Quantity
 
 GUARANTEED = "Guaranteed"
 BURSTABLE = "Burstable"

@@ -1,0 +1,2 @@
+"""The object store (the API server's storage, in memory): typed objects with resource
+versions, selectors and watch."""
