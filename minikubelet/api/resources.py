@@ -4,7 +4,6 @@ daemon started)."""
 
 from __future__ import annotations
 
-import time
 import uuid
 
 from aiohttp import web
@@ -14,6 +13,7 @@ from minikubelet.api.appkeys import registry, settings
 from minikubelet.api.listing import Resource, get_one, list_or_watch
 from minikubelet.api.registry import JSON
 from minikubelet.api.selectors import EVENT_FIELDS, NAMESPACE_FIELDS
+from minikubelet.core.gotext import rfc3339
 
 EVENTS = Resource("Event", "events", EVENT_FIELDS, tbl.EVENT_COLUMNS, tbl.event_row)
 NAMESPACES = Resource(
@@ -36,10 +36,6 @@ async def get_event(request: web.Request) -> web.Response:
     events = registry(request).list_events(namespace)
     found = next((e for e in events if e.get("metadata", {}).get("name") == name), None)
     return get_one(request, EVENTS, found, name)
-
-
-def rfc3339(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
 def namespace_object(name: str, created: float) -> JSON:

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from minikubelet.api.appkeys import registry, settings
 from minikubelet.api.registry import JSON
+from minikubelet.core.gotext import rfc3339
 
 _SUFFIXES: dict[str, int | Decimal] = {
     "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
@@ -43,10 +44,6 @@ class CpuSampler:
 
 
 SAMPLER = web.AppKey("stats_sampler", CpuSampler)
-
-
-def rfc3339(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
 def quantity(text: object) -> int | None:

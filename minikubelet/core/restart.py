@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from minikubelet.core.gotext import duration as format_duration
 from minikubelet.core.spec import RestartPolicy
 
 # kubelet: kubelet.go initialCrashLoopBackOff, MaxContainerBackOff; the reset window is the
@@ -94,40 +95,6 @@ class Backoff:
 
     def reset(self) -> Backoff:
         return replace(self, entry=0.0, last_update=None)
-
-
-def format_duration(seconds: float) -> str:
-    """Go's `time.Duration.String()`: `0s`, `500ms`, `1.5s`, `1m20s`, `5m0s`, `1h0m0s`."""
-    nanos = round(seconds * 1_000_000_000)
-    sign = "-" if nanos < 0 else ""
-    nanos = abs(nanos)
-    if nanos == 0:
-        return "0s"
-    if nanos < 1_000_000_000:
-        return sign + _format_sub_second(nanos)
-    hours, rest = divmod(nanos, 3600 * 1_000_000_000)
-    minutes, rest = divmod(rest, 60 * 1_000_000_000)
-    text = _format_fraction(rest, 9) + "s"
-    if hours or minutes:
-        text = f"{minutes}m{text}"
-    if hours:
-        text = f"{hours}h{text}"
-    return sign + text
-
-
-def _format_sub_second(nanos: int) -> str:
-    if nanos < 1_000:
-        return f"{nanos}ns"
-    if nanos < 1_000_000:
-        return _format_fraction(nanos, 3) + "µs"
-    return _format_fraction(nanos, 6) + "ms"
-
-
-def _format_fraction(value: int, digits: int) -> str:
-    """`value` / 10**digits with the fractional part's trailing zeros dropped (Go fmtFrac)."""
-    whole, frac = divmod(value, 10**digits)
-    frac_text = f"{frac:0{digits}d}".rstrip("0")
-    return f"{whole}.{frac_text}" if frac_text else str(whole)
 
 
 def crash_loop_message(*, delay: float, container: str, pod_full_name: str) -> str:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
+from minikubelet.core import gotext
 from minikubelet.core.events import Event
+from minikubelet.core.gotext import rfc3339_nano as rfc3339_nano
 from minikubelet.core.model import (
     ContainerState,
     ContainerStatus,
@@ -35,21 +36,7 @@ def rfc3339(ts: float | None) -> str | None:
     """metav1.Time: `2024-05-01T12:00:00Z` (truncated to the second), None for no time."""
     if ts is None:
         return None
-    return _utc(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def rfc3339_nano(ts: float) -> str:
-    """Go's RFC3339Nano: fraction digits without trailing zeros, none for a whole second.
-    A float carries about a microsecond at today's epoch, so that is the precision kept."""
-    micros = round(ts * 1_000_000)
-    seconds, fraction = divmod(micros, 1_000_000)
-    text = _utc(seconds).strftime("%Y-%m-%dT%H:%M:%S")
-    digits = f"{fraction:06d}".rstrip("0")
-    return f"{text}.{digits}Z" if digits else f"{text}Z"
-
-
-def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(int(ts // 1), tz=UTC)
+    return gotext.rfc3339(ts)
 
 
 def _omit_empty(obj: Json) -> Json:

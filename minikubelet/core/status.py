@@ -9,10 +9,10 @@ is always recomputed from the container statuses, never assigned.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from minikubelet.core import gotext
 from minikubelet.core.model import (
     ConditionType,
     ContainerStatus,
@@ -344,7 +344,7 @@ def ready_condition(
 
 
 def _go_quote(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)
+    return gotext.quote(text)
 
 
 def pod_conditions(

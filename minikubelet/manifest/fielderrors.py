@@ -9,28 +9,10 @@ returning the list of upstream messages. Pure string work.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
-
-def go_quote(text: str) -> str:
-    """Go's `%q` (strconv.Quote) for a string."""
-    out = []
-    for char in text:
-        if char in '"\\':
-            out.append("\\" + char)
-        elif char in _ESCAPES:
-            out.append(_ESCAPES[char])
-        elif unicodedata.category(char).startswith("C"):
-            out.append(f"\\x{ord(char):02x}" if ord(char) < 0x80 else f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    return '"' + "".join(out) + '"'
-
-
-_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\a": "\\a", "\b": "\\b", "\f": "\\f"}
-_ESCAPES |= {"\v": "\\v"}
+from minikubelet.core.gotext import quote as go_quote
 
 
 def show(value: Any) -> str:

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from minikubelet.core import gotext
 from minikubelet.core.spec import Pod
 from minikubelet.manifest import defaults
 from minikubelet.manifest.documents import DocumentError, parse_text
@@ -209,7 +210,7 @@ def _apply_metadata(
     annotations = meta.setdefault("annotations", {})
     annotations["kubernetes.io/config.hash"] = uid
     annotations["kubernetes.io/config.source"] = "api" if source == "api" else "file"
-    annotations["kubernetes.io/config.seen"] = _rfc3339_nano(now)
+    annotations["kubernetes.io/config.seen"] = gotext.rfc3339_nano(now.timestamp())
     pod["spec"]["nodeName"] = node_name
 
 
@@ -219,11 +220,6 @@ def _pod_hash(doc: Mapping[str, Any], source: str, node_name: str) -> str:
     digest.update(f"host:{node_name}".encode())
     digest.update(f"file:{source}".encode())
     return digest.hexdigest()[:32]
-
-
-def _rfc3339_nano(now: datetime) -> str:
-    text = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".")
-    return text + "Z"
 
 
 @functools.cache

@@ -24,50 +24,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from minikubelet.core.gotext import quote as go_quote
+
 MAX_REDIRECTS = 10  # Go http.Client default, kept by the kubelet's RedirectChecker
 MAX_HEADER_BYTES = 1 << 20  # Go http.Transport default MaxResponseHeaderBytes
 _REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})  # Go client.go redirectBehavior
 
 # --- Go formatting ------------------------------------------------------------------------
-
-_GO_ESCAPES = {
-    '"': '\\"',
-    "\\": "\\\\",
-    "\a": "\\a",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\v": "\\v",
-}
-
-
-def go_quote(text: str) -> str:
-    """Go's `%q` of a string."""
-    return '"' + "".join(_go_char(ch) for ch in text) + '"'
-
-
-def _go_char(ch: str) -> str:
-    if ch in _GO_ESCAPES:
-        return _GO_ESCAPES[ch]
-    if ch.isprintable():
-        return ch
-    code = ord(ch)
-    if code < 0x80:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
-
-
-def go_duration(seconds: float) -> str:
-    """Go's `time.Duration.String()` for whole or fractional seconds: `1s`, `1m30s`."""
-    if not float(seconds).is_integer():
-        return f"{seconds:g}s"
-    hours, rest = divmod(int(seconds), 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes}m{secs}s"
-    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
 
 
 def go_errno(exc: OSError) -> str:

@@ -26,6 +26,8 @@ from urllib.parse import quote
 
 from minikubelet import KUBERNETES_VERSION
 from minikubelet.core.expand import expand_all
+from minikubelet.core.gotext import duration as go_duration
+from minikubelet.core.gotext import quote as go_quote
 from minikubelet.core.spec import (
     Container,
     ExecAction,
@@ -43,9 +45,7 @@ from minikubelet.probe.goclient import (
     HTTPExchange,
     HTTPRequest,
     canonical_header_key,
-    go_duration,
     go_errno,
-    go_quote,
     join_host_port,
 )
 from minikubelet.runtime import watchdog

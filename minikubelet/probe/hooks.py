@@ -15,6 +15,7 @@ import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
+from minikubelet.core.gotext import quote as go_quote
 from minikubelet.core.spec import (
     Container,
     ExecAction,
@@ -23,7 +24,12 @@ from minikubelet.core.spec import (
     Pod,
     SleepAction,
 )
-from minikubelet.probe.goclient import BodyError, ClientError, HTTPExchange, HTTPRequest, go_quote
+from minikubelet.probe.goclient import (
+    BodyError,
+    ClientError,
+    HTTPExchange,
+    HTTPRequest,
+)
 from minikubelet.probe.handlers import ProbeError, http_request, run_command
 
 _DISCARD_BODY = 4 * 1024  # kubelet: handlers.go discardHTTPRespBody maxReadSize

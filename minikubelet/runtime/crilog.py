@@ -19,15 +19,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from minikubelet.core.gotext import rfc3339_nano_fixed
+
 MAX_LINE = 16 * 1024
 
 
 def rfc3339_nano(ts: float | None = None) -> str:
-    """`2026-11-21T19:16:52.123456789Z`: UTC, nanoseconds as Go's RFC3339Nano (trailing zeros
-    kept, as the CRI log writer uses a fixed width)."""
-    ns = time.time_ns() if ts is None else int(ts * 1e9)
-    secs, frac = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
+    """The CRI log line's stamp: `2026-11-21T19:16:52.123456789Z` (nine digits), now by default."""
+    return rfc3339_nano_fixed(time.time_ns() if ts is None else int(ts * 1e9))
 
 
 def rotated(path: Path, index: int) -> Path:
