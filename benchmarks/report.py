@@ -6,10 +6,11 @@ import json
 import math
 import os
 import platform
+import statistics
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,57 @@ class Figure:
     met: bool | None = None
     note: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    # over several rounds: `value` is the median, `spread` the (min, max) of the rounds
+    spread: tuple[float, float] | None = None
+    rounds: int = 1
+
+
+def aggregate(rounds: Sequence[Sequence[Figure]]) -> list[Figure]:
+    """One figure per (section, name) from several rounds of the same benchmarks: the
+    median as the value, the lowest and highest as the spread, and the target judged on the
+    median (a figure without a numeric target is met when most rounds met it). The order is
+    the first round's; figures missing from some rounds use the rounds that have them."""
+    seen: dict[tuple[str, str], list[Figure]] = {}
+    for figures in rounds:
+        for fig in figures:
+            seen.setdefault((fig.section, fig.name), []).append(fig)
+    out = []
+    for figs in seen.values():
+        values = [f.value for f in figs if not math.isnan(f.value)]
+        first = figs[0]
+        if not values or len(figs) == 1:
+            out.append(first)
+            continue
+        median = statistics.median(values)
+        met = _judge(first.target, median)
+        if met is None and first.met is not None:
+            met = sum(bool(f.met) for f in figs) * 2 > len(figs)
+        details = {**first.details, "rounds": values}
+        out.append(
+            replace(
+                first,
+                value=median,
+                met=met,
+                spread=(min(values), max(values)),
+                rounds=len(figs),
+                details=details,
+            )
+        )
+    return out
+
+
+def _judge(target: str, value: float) -> bool | None:
+    """`< 20 ms` / `> 2000 req/s` judged on `value`; None for any other target."""
+    op, _, rest = target.partition(" ")
+    try:
+        limit = float(rest.split(" ")[0])
+    except ValueError:
+        return None
+    if op == "<":
+        return value < limit
+    if op == ">":
+        return value > limit
+    return None
 
 
 def below(section: str, name: str, value: float, unit: str, limit: float, **kw: Any) -> Figure:
@@ -70,6 +122,15 @@ def fmt(value: float) -> str:
     return f"{value:.3g}" if abs(value) < 1 else f"{value:.2f}"
 
 
+def shown(fig: Figure) -> str:
+    """The value with its unit, and the spread of the rounds where there were several."""
+    text = f"{fmt(fig.value)} {fig.unit}"
+    if fig.spread is not None:
+        low, high = fig.spread
+        text += f" ({fmt(low)}-{fmt(high)}, {fig.rounds} rounds)"
+    return text
+
+
 def verdict(fig: Figure) -> str:
     if fig.met is None:
         return ""
@@ -78,7 +139,7 @@ def verdict(fig: Figure) -> str:
 
 def table(figures: Sequence[Figure]) -> str:
     rows = [("section", "figure", "value", "target", "")]
-    rows += [(f.section, f.name, f"{fmt(f.value)} {f.unit}", f.target, verdict(f)) for f in figures]
+    rows += [(f.section, f.name, shown(f), f.target, verdict(f)) for f in figures]
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -112,13 +173,15 @@ def to_markdown(
         f"- Python {info['python']}; run on {info['date']}",
         f"- Reproduce: `{command}`",
         "",
+        "Values are medians over the rounds, with the lowest and highest in brackets.",
+        "",
         "| Section | Figure | Value | Target | Met |",
         "|---|---|---|---|---|",
     ]
     for f in figures:
         name = f.name + (f" ({f.note})" if f.note else "")
         met = {True: "met", False: "**not met**", None: ""}[f.met]
-        lines.append(f"| {f.section} | {name} | {fmt(f.value)} {f.unit} | {f.target} | {met} |")
+        lines.append(f"| {f.section} | {name} | {shown(f)} | {f.target} | {met} |")
     if notes:
         lines += ["", "## How each figure is measured", ""]
         lines += [f"- {n}" for n in notes]
