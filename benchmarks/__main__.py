@@ -77,7 +77,9 @@ NOTES = [
     "(`$EPOCHREALTIME`, no fork) and exit 1; a `?watch=1` stream on the pods stamps each "
     "event on arrival. Detection = arrival of the event showing that instance terminated "
     "- the time it wrote. Restart = arrival of the event showing the next instance running "
-    "- the same time (`--backoff-initial 0`). On this VM a process's exit itself takes "
+    "- the same time (`--backoff-initial 0`); exit to next start = the next instance's own "
+    "start stamp - the exit stamp, the measure used for the peer too. On this VM a process's "
+    "exit itself takes "
     "about 1-2 ms after its last write, which both figures include.",
     "Probe timing: each container runs its own small server process (two ports) probed by "
     "an httpGet liveness and a tcpSocket readiness probe every 1 s; the servers record the "
@@ -98,8 +100,10 @@ NOTES = [
     "window with the most probes.",
     "Peer: supervisord from PyPI, from a generated config (unix socket only), running the "
     "same programs; an event listener subscribed to PROCESS_STATE stamps events on arrival. "
-    "Detection = EXITED (or BACKOFF) arrival; restart = the next STARTING (process spawned) "
-    "and RUNNING. Idle figures are read on the supervisord process as on ours.",
+    "Detection = EXITED (or BACKOFF) arrival, through its event-listener channel (one event "
+    "in flight), so the detection ratio favours us; the restart ratio compares the same "
+    "measure for both, exit stamp to the next instance's start stamp. Idle figures are read "
+    "on the supervisord process as on ours.",
     "Background: the CPU used by other processes on the machine during each section, in "
     "cores, is in the JSON (`background`) and below; a busy machine widens the tails.",
 ]
@@ -250,8 +254,11 @@ def main() -> int:
     print(report.table(figures))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(report.to_json(figures, info))
-    busy = ", ".join(f"{k} {v:.2f}" for k, v in background.items())
-    notes = [*NOTES, f"Other processes' CPU, in cores, per section (the most of any round): {busy}"]
+    others = ", ".join(f"{k} {v:.2f}" for k, v in background.items())
+    notes = [
+        *NOTES,
+        f"Other processes' CPU, in cores, per section (the most of any round): {others}",
+    ]
     md = report.to_markdown(figures, info, report.command_line(), notes)
     args.output.with_suffix(".md").write_text(md)
     print(f"\nwrote {args.output} and {args.output.with_suffix('.md')} "

@@ -1,13 +1,15 @@
 """Exit detection and restart latency (figures 1 and 2).
 
 N single-container pods under `restartPolicy: Always`, with the CrashLoopBackOff delay set to
-zero (`--backoff-initial 0`). Each container sleeps 0.2-0.5 s, appends the wall clock to its
-own file (`$EPOCHREALTIME`, no fork) and exits 1 at once. A watch on the pods stamps every
-event as it arrives. The k-th line of a container's file is the exit of the instance with
-`restartCount` k, so:
+zero (`--backoff-initial 0`). Each container notes the wall clock when it starts (`S`), sleeps
+0.2-0.5 s, notes it again (`E`, `$EPOCHREALTIME`, no fork) and exits 1 at once. A watch on
+the pods stamps every event as it arrives. The k-th `E` line of a container's file is the exit
+of the instance with `restartCount` k, so:
 
-- exit detection = arrival of the event showing that instance `terminated` - its line;
-- restart latency = arrival of the event showing instance k+1 `running` - the same line.
+- exit detection = arrival of the event showing that instance `terminated` - its `E` line;
+- restart = the next instance's `S` line - the same `E` line: the same measure for every
+  tool, read from the programs' own stamps, whatever channel the tool reports through;
+- exit to running = arrival of the event showing instance k+1 `running` - the `E` line.
 
 Each container's first instance is left out: it starts while the others are still starting.
 """
@@ -27,16 +29,41 @@ EXIT_TARGET_MS = 20.0
 
 
 def exiter_argv(record: Path) -> list[str]:
-    """Sleep a little, note the time, exit 1; the same program for the peer."""
-    script = 'sleep 0.$((RANDOM % 4 + 2)); echo "$EPOCHREALTIME" >> "$0"; exit 1'
+    """Note the start, sleep a little, note the time, exit 1; the same program for the peer."""
+    script = (
+        'echo "S $EPOCHREALTIME" >> "$0"; sleep 0.$((RANDOM % 4 + 2)); '
+        'echo "E $EPOCHREALTIME" >> "$0"; exit 1'
+    )
     return ["bash", "-c", script, str(record)]
 
 
-def read_exit_times(path: Path) -> list[float]:
+def read_stamps(path: Path) -> tuple[list[float], list[float]]:
+    """(starts, exits) noted by one program's instances, in order."""
+    starts: list[float] = []
+    ends: list[float] = []
     try:
-        return [float(line) for line in path.read_text().split()]
+        for line in path.read_text().splitlines():
+            tag, _, value = line.partition(" ")
+            (starts if tag == "S" else ends).append(float(value))
     except (OSError, ValueError):
-        return []
+        pass
+    return starts, ends
+
+
+def read_exit_times(path: Path) -> list[float]:
+    return read_stamps(path)[1]
+
+
+def restarts(
+    stamps: Mapping[str, tuple[list[float], list[float]]], skip_first: int = 1
+) -> list[float]:
+    """Exit of instance k to the first instruction of instance k+1, in seconds."""
+    out: list[float] = []
+    for starts, ends in stamps.values():
+        for k, exited in enumerate(ends):
+            if k >= skip_first and k + 1 < len(starts):
+                out.append(starts[k + 1] - exited)
+    return out
 
 
 @dataclass(slots=True)
@@ -111,12 +138,20 @@ async def measure(workdir: Path, *, containers: int, exits: int, within: float) 
         PodWatch(daemon.url) as watch,
     ):
         await follow(watch, seen, want=exits + containers, within=within)
-    detect, restart = latencies({n: read_exit_times(out / n) for n in names}, seen)
-    return figures("minikubelet", detect, restart, containers)
+    detect, running = latencies({n: read_exit_times(out / n) for n in names}, seen)
+    restart = restarts({n: read_stamps(out / n) for n in names})
+    return figures("minikubelet", detect, running, containers, restart=restart)
 
 
-def figures(who: str, detect: list[float], restart: list[float], containers: int) -> list[Figure]:
-    d, r = summary_ms(detect), summary_ms(restart)
+def figures(
+    who: str,
+    detect: list[float],
+    running: list[float],
+    containers: int,
+    *,
+    restart: list[float],
+) -> list[Figure]:
+    d, r, n = summary_ms(detect), summary_ms(running), summary_ms(restart)
     note = f"{len(detect)} exits, {containers} containers"
     section = "1. exit detection" if who == "minikubelet" else f"8. peer: {who}"
     out = []
@@ -125,6 +160,8 @@ def figures(who: str, detect: list[float], restart: list[float], containers: int
         out.append(below(section, "exit detection p99", d["p99_ms"], "ms", EXIT_TARGET_MS,
                          note=note))  # fmt: skip
         section = "2. restart (backoff 0)"
+        out.append(Figure(section, "exit to next start p50", n["p50_ms"], "ms", details=n))
+        out.append(Figure(section, "exit to next start p99", n["p99_ms"], "ms", note=note))
         out.append(Figure(section, "exit to running p50", r["p50_ms"], "ms", details=r))
         out.append(Figure(section, "exit to running p99", r["p99_ms"], "ms", note=note))
     else:
