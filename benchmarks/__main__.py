@@ -59,7 +59,7 @@ class Scale:
     api_seconds: float = 10.0
     startup_runs: int = 7
     footprint_many: int = 500
-    idle_seconds: float = 10.0
+    idle_seconds: float = 60.0
     settle: float = 3.0
 
 
