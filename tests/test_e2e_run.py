@@ -464,3 +464,24 @@ def test_unusable_state_dir_is_a_clear_error(tmp_path: Path) -> None:
         f"error: --state-dir {blocker / 'state'}: cannot write there: Not a directory\n"
     )
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("until", ["ready", "complete"])
+def test_until_with_no_pods_is_an_error(tmp_path: Path, until: str) -> None:
+    """Nothing to become Ready or to finish: exit 2 at once, not a wait until the timeout."""
+    empty = write(tmp_path, "", "empty.yaml")
+    mk = daemon(tmp_path, empty, "--until", until, "--timeout", "600")
+    try:
+        assert mk.wait_exit(timeout=60) == 2
+        assert mk.stderr_lines == [
+            f"error: --until {until}: there is nothing to wait for: {empty} holds no pods"
+        ]
+        assert not mk.url  # nothing was served
+    finally:
+        mk.close()
+    mk = daemon(tmp_path, "-", "--until", until, stdin="---\n---\n")
+    try:
+        assert mk.wait_exit(timeout=60) == 2
+        assert "there is nothing to wait for: stdin holds no pods" in mk.stderr_lines[0]
+    finally:
+        mk.close()
