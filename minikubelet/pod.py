@@ -3,7 +3,8 @@
 `PodRunner.run()` owns a TaskGroup with one supervisor task per started container. It
 follows the kubelet's SyncPod order: regular init containers one at a time, each to exit 0
 (restarted with backoff, or failing the pod under `Never`); sidecars started in order, each
-waited on until running and started; then every regular container at once. When no regular
+waited on until running and started; then the regular containers one at a time, each
+once the previous one's postStart hook has returned. When no regular
 container will run again the pod is terminal and its sidecars are stopped. Termination
 (deletion, daemon shutdown, the active deadline) stops regular containers first, then sidecars
 in reverse order, all within one grace period.
@@ -175,7 +176,16 @@ class PodRunner:
         return True
 
     async def _run_containers(self, tg: asyncio.TaskGroup) -> None:
-        tasks = [self._start(tg, sup) for sup in self.supervisors]
+        """kubelet: kuberuntime_manager.go SyncPod, step 7: the containers are started one at
+        a time in spec order, each start returning only once its postStart hook has
+        (kuberuntime_container.go startContainer); a failed start or hook does not stop the
+        next one."""
+        tasks = []
+        for sup in self.supervisors:
+            tasks.append(self._start(tg, sup))
+            await self._until_terminate(sup.run_until_launched())
+            if self._terminate.is_set():
+                break
         await self._until_terminate(asyncio.gather(*tasks))
 
     async def _until_terminate(self, aw: Awaitable[int | None] | Awaitable[object]) -> object:

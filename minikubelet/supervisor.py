@@ -123,6 +123,7 @@ class ContainerSupervisor:
         self._kill: KillRequest | None = None
         self._kill_event = asyncio.Event()
         self._wake = asyncio.Event()
+        self._launched = asyncio.Event()  # the first start returned (postStart included)
         self._workers: dict[ProbeType, ProbeWorker] = {}
         self._log = log.bind(pod=f"{pod.pod.namespace}/{pod.pod.name}", container=container.name)
 
@@ -233,6 +234,7 @@ class ContainerSupervisor:
                         break
                 await self._run_instance()
         finally:
+            self._launched.set()
             await asyncio.shield(self._stop_now())
         cur = self.current
         return cur.terminated.exit_code if cur is not None and cur.terminated else None
@@ -243,6 +245,14 @@ class ContainerSupervisor:
         while not self.started and not self.stopping:
             self._wake.clear()
             await self._wake.wait()
+
+    async def run_until_launched(self) -> None:
+        """Returns once the first start has returned: the process spawned and its postStart
+        hook finished (or the start or the hook failed, or the container was stopped first).
+        kubelet: kuberuntime_manager.go SyncPod starts the containers one at a time, and
+        kuberuntime_container.go startContainer runs postStart synchronously (killing the
+        container with FailedPostStartHook when it fails) before it returns."""
+        await self._launched.wait()
 
     async def _wait_backoff(self, last: Terminated) -> bool:
         """kubelet: kuberuntime_manager.go doBackOff. False if stopped while waiting."""
@@ -274,6 +284,7 @@ class ContainerSupervisor:
     async def _run_instance(self) -> None:
         inst = self._new_instance()
         if not await self._start(inst):
+            self._launched.set()
             return
         stop_probes = asyncio.Event()
         async with asyncio.TaskGroup() as tg:
@@ -288,6 +299,7 @@ class ContainerSupervisor:
                     self._wake.set()
                     self.pod.changed()
                     self._trigger_readiness()
+                self._launched.set()
                 await self._wait_exit_or_kill(inst)
             finally:
                 stop_probes.set()
