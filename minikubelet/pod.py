@@ -16,6 +16,7 @@ supervisor reports, and handed to `on_change` only when it differs.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -88,9 +89,15 @@ class PodRunner:
     def deleting(self) -> bool:
         return self.deletion_timestamp is not None
 
-    def log_dir(self, container: str) -> Path:
+    @property
+    def pod_dir(self) -> Path:
+        """kubelet: /var/log/pods/<namespace>_<name>_<uid>; the UID, derived from the manifest,
+        is the same on each run of it."""
         p = self.pod
-        return self.settings.state_dir / "pods" / f"{p.namespace}_{p.name}_{p.uid}" / container
+        return self.settings.state_dir / "pods" / f"{p.namespace}_{p.name}_{p.uid}"
+
+    def log_dir(self, container: str) -> Path:
+        return self.pod_dir / container
 
     def supervisor(self, name: str) -> ContainerSupervisor | None:
         return next(
@@ -133,10 +140,9 @@ class PodRunner:
     async def run(self) -> None:
         self.start_time = time.time()
         self.sandbox_ready = True
-        for sup in self.init_supervisors + self.supervisors:
-            self.log_dir(sup.container.name).mkdir(parents=True, exist_ok=True)
-        self.changed()
         try:
+            await asyncio.to_thread(self._fresh_pod_dir)
+            self.changed()
             async with asyncio.TaskGroup() as tg:
                 deadline = tg.create_task(self._deadline(), name=f"deadline:{self.pod.name}")
                 if await self._run_init_containers(tg) and not self._terminate.is_set():
@@ -149,6 +155,22 @@ class PodRunner:
             self.changed()
             self.finished.set()
             self._log.info("pod finished", phase=str(self.status.phase))
+
+    def _fresh_pod_dir(self) -> None:
+        """Each run has its own logs (the kubelet gives each new pod a new UID, so a new log
+        directory): the previous run's directory is moved aside to `<dir>.previous`,
+        replacing the one before it, and this run starts with empty logs."""
+        current = self.pod_dir
+        previous = current.with_name(current.name + ".previous")
+        try:
+            if current.exists():
+                shutil.rmtree(previous, ignore_errors=True)
+                current.rename(previous)
+            for sup in self.init_supervisors + self.supervisors:
+                self.log_dir(sup.container.name).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            # the log writer reports what it cannot write; the containers still run
+            self._log.warning("cannot prepare the log directory", path=str(current), error=str(e))
 
     # --- phases of a run -----------------------------------------------------------------
 
