@@ -28,6 +28,7 @@ from minikubelet.model import ConditionType, Phase
 from minikubelet.pod import PodRunner
 from minikubelet.settings import Settings, kubernetes_service_env
 from minikubelet.spec import Pod
+from minikubelet.specbuild import build_pod_spec
 
 if TYPE_CHECKING:
     from aiohttp.web import AppRunner
@@ -359,6 +360,7 @@ class Daemon:
         *,
         labels: Mapping[str, str],
         annotations: Mapping[str, str],
+        spec: Mapping[str, Any] | None = None,
     ) -> JSON | None:
         runner = self.runners.get((namespace, name))
         if runner is None:
@@ -370,12 +372,24 @@ class Daemon:
                 meta[key] = dict(value)
             else:
                 meta.pop(key, None)
-        runner.pod = replace(
+        updated = replace(
             pod,
             labels=dict(labels),
             annotations=dict(annotations),
             manifest={**pod.manifest, "metadata": meta},
         )
+        if spec is None:
+            runner.pod = updated
+        else:
+            # checked by ValidatePodUpdate's rules: images, the deadline, tolerations
+            new_spec = {**spec, "nodeName": pod.spec.node_name}
+            runner.update_spec(
+                replace(
+                    updated,
+                    spec=build_pod_spec(new_spec),
+                    manifest={**updated.manifest, "spec": new_spec},
+                )
+            )
         self._pod_changed(runner)
         return self._pod_json[(namespace, name)]
 

@@ -74,6 +74,7 @@ class PodRunner:
         self.status = PodStatus()
         self.finished = asyncio.Event()  # every container stopped and reaped
         self._terminate = asyncio.Event()
+        self._deadline_changed = asyncio.Event()
         self._grace: float = float(pod.spec.termination_grace_period_seconds)
         self._tasks: dict[str, asyncio.Task[int | None]] = {}
         self._log = log.bind(pod=f"{pod.namespace}/{pod.name}")
@@ -124,6 +125,23 @@ class PodRunner:
         if new != self.status:
             self.status = new
             self._on_change(self)
+
+    def update_spec(self, pod: Pod) -> None:
+        """An update the API server allowed (ValidatePodUpdate): new images, a set or lowered
+        activeDeadlineSeconds, added tolerations. kubelet: computePodActions restarts a
+        running container whose definition changed; the active deadline is read again
+        (active_deadline.go pastActiveDeadline, against the pod's start time)."""
+        deadline_changed = pod.spec.active_deadline_seconds != self.pod.spec.active_deadline_seconds
+        self.pod = pod
+        for sups, containers in (
+            (self.init_supervisors, pod.spec.init_containers),
+            (self.supervisors, pod.spec.containers),
+        ):
+            for sup, container in zip(sups, containers, strict=True):
+                sup.update_container(container)
+        if deadline_changed:
+            self._deadline_changed.set()
+        self.changed()
 
     # --- control ----------------------------------------------------------------------------
 
@@ -253,10 +271,21 @@ class PodRunner:
             await asyncio.gather(*waits, return_exceptions=True)
 
     async def _deadline(self) -> None:
-        seconds = self.pod.spec.active_deadline_seconds
-        if seconds is None:
-            return
-        await asyncio.sleep(seconds)
+        """kubelet: active_deadline.go pastActiveDeadline: the pod fails once it has been
+        active `activeDeadlineSeconds` since it started; an update may set or lower the
+        deadline later, which is then measured from the same start."""
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        while True:
+            self._deadline_changed.clear()
+            seconds = self.pod.spec.active_deadline_seconds
+            try:
+                async with asyncio.timeout(
+                    None if seconds is None else began + seconds - loop.time()
+                ):
+                    await self._deadline_changed.wait()
+            except TimeoutError:
+                break
         self.reason, self.message = DEADLINE_REASON, DEADLINE_MESSAGE
         self.events.record(self.pod, reason=DEADLINE_REASON, message=DEADLINE_MESSAGE,
                            type=ev.WARNING)  # fmt: skip

@@ -120,6 +120,7 @@ class ContainerSupervisor:
         self.backoff = Backoff(initial=s.backoff_initial, max=s.backoff_max)
         self.results: dict[ProbeType, Result] = {}
         self.stopping = False  # terminating: no more restarts
+        self._restart_changed = False  # killed for a new definition: start again at once
         self._kill: KillRequest | None = None
         self._kill_event = asyncio.Event()
         self._wake = asyncio.Event()
@@ -163,6 +164,8 @@ class ContainerSupervisor:
         cur = self.current
         if cur is None or cur.terminated is None:
             return True
+        if self._restart_changed:
+            return not self.stopping
         return not self.stopping and self._should_restart(cur.terminated.exit_code)
 
     def _should_restart(self, exit_code: int) -> bool:
@@ -212,6 +215,28 @@ class ContainerSupervisor:
             self._kill = request
         self._kill_event.set()
 
+    def update_container(self, container: Container) -> None:
+        """A new definition (an image change the API server allowed). kubelet:
+        kuberuntime_manager.go computePodActions kills a running container whose hash changed
+        ("Container X definition changed, will be restarted") and starts it again whatever
+        the restart policy, at once (the backoff key includes the hash); computeInitContainer-
+        Actions does the same for a running sidecar ("Init container X definition changed").
+        A container that is not running takes the new definition when it next starts."""
+        if container == self.container:
+            return
+        self.container = container
+        s = self.pod.settings
+        self.backoff = Backoff(initial=s.backoff_initial, max=s.backoff_max)
+        cur = self.current
+        running = cur is not None and cur.process is not None and cur.terminated is None
+        if self.stopping or not running or (self.init and not container.is_sidecar):
+            return
+        message = f"Container {container.name} definition changed, will be restarted"
+        if self.init:
+            message = f"Init container {container.name} definition changed"
+        self._restart_changed = True
+        self.request_kill(KillRequest(message=message, grace=self._pod_grace()))
+
     def terminate(self, message: str, grace: float) -> None:
         """No more restarts; stop the running instance, if any, gracefully."""
         self.stopping = True
@@ -227,7 +252,9 @@ class ContainerSupervisor:
         try:
             while not self.stopping:
                 cur = self.current
-                if cur is not None and cur.terminated is not None:
+                if self._restart_changed and cur is not None and cur.terminated is not None:
+                    self._restart_changed = False
+                elif cur is not None and cur.terminated is not None:
                     if not self._should_restart(cur.terminated.exit_code):
                         break
                     if not await self._wait_backoff(cur.terminated):
