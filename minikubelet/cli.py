@@ -1,7 +1,8 @@
 """Command line: arguments -> Settings; logging; asyncio.run(); exit codes.
 
 Exit codes: 0 success; 1 a CI-mode verdict of failure or a timeout; 2 bad input (flags or
-manifests), with nothing started; 130 when stopped at once by a second signal.
+manifests, or `--until` with no pod to wait for), with nothing started; 130 when stopped
+at once by a second signal.
 """
 
 from __future__ import annotations
@@ -138,6 +139,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "validate":
         print(f"{len(loaded.pods)} pod(s) valid")
         return 0
+    if args.until is not None and not loaded.pods:
+        # no pod to be Ready or to finish: waiting would only run into the timeout
+        print(
+            f"error: --until {args.until}: there is nothing to wait for: "
+            f"{', '.join('stdin' if m == '-' else m for m in args.manifests)} holds no pods",
+            file=sys.stderr,
+        )
+        return 2
     return _run(args, loaded.pods, node)
 
 

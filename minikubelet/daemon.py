@@ -26,6 +26,7 @@ from minikubelet.core.model import ConditionType, Phase
 from minikubelet.core.settings import Settings, kubernetes_service_env
 from minikubelet.core.spec import Pod
 from minikubelet.manifest import load as manifest
+from minikubelet.manifest.specbuild import build_pod_spec
 from minikubelet.node import report
 from minikubelet.node.pod import PodRunner
 from minikubelet.runtime import process as runtime
@@ -363,6 +364,7 @@ class Daemon:
         *,
         labels: Mapping[str, str],
         annotations: Mapping[str, str],
+        spec: Mapping[str, Any] | None = None,
     ) -> JSON | None:
         runner = self.runners.get((namespace, name))
         if runner is None:
@@ -374,12 +376,24 @@ class Daemon:
                 meta[key] = dict(value)
             else:
                 meta.pop(key, None)
-        runner.pod = replace(
+        updated = replace(
             pod,
             labels=dict(labels),
             annotations=dict(annotations),
             manifest={**pod.manifest, "metadata": meta},
         )
+        if spec is None:
+            runner.pod = updated
+        else:
+            # checked by ValidatePodUpdate's rules: images, the deadline, tolerations
+            new_spec = {**spec, "nodeName": pod.spec.node_name}
+            runner.update_spec(
+                replace(
+                    updated,
+                    spec=build_pod_spec(new_spec),
+                    manifest={**updated.manifest, "spec": new_spec},
+                )
+            )
         self._pod_changed(runner)
         return self._pod_json[(namespace, name)]
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from daemon_harness import Minikubelet
+from daemon_harness import event_messages as events_of
 
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
 
@@ -299,3 +300,149 @@ def test_token_over_tls(tmp_path: Path) -> None:
         out, err, code = kubectl(mk, *secure, "--token", "wrong", "get", "pods")
         assert code == 1
         assert "Unauthorized" in err or "must be logged in" in err
+
+
+UPDATABLE = (
+    "pod updates may not change fields other than `spec.containers[*].image`,"
+    "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only "
+    "additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be "
+    "set to 1 if it was previously negative)"
+)
+UPDATED = """
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: upd}
+    spec:
+      terminationGracePeriodSeconds: 2
+      tolerations: [{key: a, operator: Exists}]
+      initContainers:
+      - {name: side, image: busybox:1, restartPolicy: Always, command: [sleep, "600"]}
+      containers:
+      - {name: app, image: busybox:1, command: [sh, -c, "echo run; exec sleep 600"]}
+      - {name: other, image: busybox:1, command: [sleep, "600"]}
+"""
+
+
+def _statuses(mk: Minikubelet, key: str = "containerStatuses") -> dict[str, tuple[str, int, bool]]:
+    status = mk.pod("upd")["status"]
+    return {
+        c["name"]: (c["image"], c["restartCount"], "running" in c["state"]) for c in status[key]
+    }
+
+
+def test_set_image_restarts_only_that_container(tmp_path: Path) -> None:
+    """kubectl set image / patch: ValidatePodUpdate allows new images; the kubelet kills the
+    running container ("definition changed") and starts it again at once, whatever the restart
+    policy; a sidecar likewise; the others go on."""
+    path = tmp_path / "pod.yaml"
+    path.write_text(textwrap.dedent(UPDATED).replace(
+        "      tolerations: [{key: a, operator: Exists}]\n", "      restartPolicy: Never\n"
+    ))  # fmt: skip
+    with Minikubelet(path, state_dir=tmp_path / "state") as mk:
+        mk.wait_for("running", lambda: all(r for _, _, r in _statuses(mk).values()))
+        assert kubectl(mk, "set", "image", "pod/upd", "app=busybox:2") == (
+            "pod/upd image updated\n", "", 0
+        )  # fmt: skip
+        mk.wait_for(
+            "app restarted with the new image",
+            lambda: _statuses(mk) == {
+                "app": ("busybox:2", 1, True), "other": ("busybox:1", 0, True)
+            },
+        )  # fmt: skip
+        assert "Container app definition changed, will be restarted" in events_of(mk, "Killing")
+        assert mk.pod("upd")["spec"]["containers"][0]["image"] == "busybox:2"
+        patch = '{"spec":{"initContainers":[{"name":"side","image":"busybox:3"}]}}'
+        assert kubectl(mk, "patch", "pod", "upd", "-p", patch) == ("pod/upd patched\n", "", 0)
+        mk.wait_for(
+            "sidecar restarted",
+            lambda: _statuses(mk, "initContainerStatuses") == {"side": ("busybox:3", 1, True)},
+        )
+        assert "Init container side definition changed" in events_of(mk, "Killing")
+        out, _, _ = kubectl(mk, "logs", "upd", "-c", "app")
+        assert out == "run\n"  # the new container's own log
+        # PUT (kubectl replace) of the pod as served, with another image
+        served = json.loads(kubectl(mk, "get", "pod", "upd", "-o", "json")[0])
+        served["spec"]["containers"][1]["image"] = "busybox:4"
+        replaced = kubectl(mk, "replace", "-f", "-", stdin=json.dumps(served))
+        assert replaced == ("pod/upd replaced\n", "", 0)
+        mk.wait_for(
+            "other restarted",
+            lambda: _statuses(mk)["other"] == ("busybox:4", 1, True),
+        )
+
+
+def test_active_deadline_may_be_set_or_lowered_and_takes_effect(tmp_path: Path) -> None:
+    path = tmp_path / "pod.yaml"
+    path.write_text(textwrap.dedent(UPDATED))
+    with Minikubelet(path, state_dir=tmp_path / "state") as mk:
+        mk.wait_for("running", lambda: mk.pod("upd")["status"]["phase"] == "Running")
+        ok = ("pod/upd patched\n", "", 0)
+        assert (
+            kubectl(mk, "patch", "pod", "upd", "-p", '{"spec":{"activeDeadlineSeconds":600}}') == ok
+        )
+        _out, err, code = kubectl(
+            mk, "patch", "pod", "upd", "-p", '{"spec":{"activeDeadlineSeconds":700}}'
+        )
+        assert (err, code) == (
+            'The Pod "upd" is invalid: spec.activeDeadlineSeconds: Invalid value: 700: '
+            "must be less than or equal to previous value\n",
+            1,
+        )
+        _out, err, code = kubectl(
+            mk, "patch", "pod", "upd", "--type", "json",
+            "-p", '[{"op": "remove", "path": "/spec/activeDeadlineSeconds"}]',
+        )  # fmt: skip
+        assert (err, code) == (
+            'The Pod "upd" is invalid: spec.activeDeadlineSeconds: Invalid value: null: '
+            "must not update from a positive integer to nil value\n",
+            1,
+        )
+        assert mk.pod("upd")["spec"]["activeDeadlineSeconds"] == 600
+        assert (
+            kubectl(mk, "patch", "pod", "upd", "-p", '{"spec":{"activeDeadlineSeconds":2}}') == ok
+        )
+        pod = mk.wait_for(
+            "Failed", lambda: (p := mk.pod("upd"))["status"]["phase"] == "Failed" and p, timeout=60
+        )
+        assert pod["status"]["reason"] == "DeadlineExceeded"
+        assert events_of(mk, "DeadlineExceeded") == [
+            "Pod was active on the node longer than the specified deadline"
+        ]
+
+
+def test_forbidden_spec_updates_keep_the_api_servers_text(tmp_path: Path) -> None:
+    path = tmp_path / "pod.yaml"
+    path.write_text(textwrap.dedent(UPDATED))
+    with Minikubelet(path, state_dir=tmp_path / "state") as mk:
+        mk.wait_for("running", lambda: mk.pod("upd")["status"]["phase"] == "Running")
+        _out, err, code = kubectl(
+            mk, "patch", "pod", "upd", "-p", '{"spec":{"restartPolicy":"Never"}}'
+        )
+        assert code == 1
+        assert err == (
+            f'The Pod "upd" is invalid: spec: Forbidden: {UPDATABLE}\n'
+            "  core.PodSpec{\n"
+            '- \trestartPolicy: "Always",\n'
+            '+ \trestartPolicy: "Never",\n'
+            "  }\n"
+        )
+        added = '{"spec":{"containers":[{"name":"more","image":"busybox","command":["true"]}]}}'
+        _out, err, code = kubectl(mk, "patch", "pod", "upd", "-p", added)
+        assert (err, code) == (
+            'The Pod "upd" is invalid: spec.containers: Forbidden: pod updates may not add or '
+            "remove containers\n",
+            1,
+        )
+        more = '{"spec":{"tolerations":[{"key":"b","operator":"Exists"}]}}'
+        assert kubectl(mk, "patch", "pod", "upd", "-p", more) == ("pod/upd patched\n", "", 0)
+        keys = [t["key"] for t in mk.pod("upd")["spec"]["tolerations"]]
+        assert keys == ["a", "b"]
+        changed = '[{"op":"replace","path":"/spec/tolerations/0/operator","value":"Equal"}]'
+        _out, err, code = kubectl(mk, "patch", "pod", "upd", "--type", "json", "-p", changed)
+        assert (err, code) == (
+            'The Pod "upd" is invalid: spec.tolerations: Forbidden: existing toleration can not '
+            "be modified except its tolerationSeconds\n",
+            1,
+        )
+        statuses = _statuses(mk)
+        assert all(count == 0 for _, count, _ in statuses.values())  # nothing restarted

@@ -363,3 +363,54 @@ def test_guaranteed_qos(tmp_path: Path) -> None:
             "cpu limit warning",
             lambda: any("cpu" in line and "not enforced" in line for line in mk.stderr_lines),
         )
+
+
+def test_containers_start_one_at_a_time_after_their_post_start(tmp_path: Path) -> None:
+    """kubelet SyncPod: sidecars, then regular containers, one at a time; each start returns
+    only once its postStart hook has; a failed hook kills that container, the next starts."""
+    log = tmp_path / "order"
+
+    def container(name: str, hook_exit: int = 0, *, sidecar: bool = False) -> str:
+        wait = f"until grep -q '^{name} Starting$' {log}; do sleep 0.05; done; sleep 0.5"
+        hook = f"{wait}; echo PostStart-{name} exit {hook_exit} >> {log}; exit {hook_exit}"
+        return f"""
+          - name: {name}
+            image: busybox
+            {"restartPolicy: Always" if sidecar else ""}
+            command: [sh, -c, "echo {name} Starting >> {log}; exec sleep 600"]
+            lifecycle:
+              postStart:
+                exec: {{command: [sh, -c, "{hook}"]}}"""
+
+    pod = f"""
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: order}}
+        spec:
+          restartPolicy: Never
+          terminationGracePeriodSeconds: 2
+          initContainers:{container("sidecar-1", sidecar=True)}{container("sidecar-2", sidecar=True)}
+          containers:{container("regular-1")}{container("regular-2", 1)}{container("regular-3")}
+    """
+    with run(tmp_path, pod) as mk:
+        mk.wait_for(
+            "regular-3 running",
+            lambda: "running" in mk.container("order", "regular-3")["state"],
+            timeout=60,
+        )
+        mk.wait_for("its hook logged", lambda: len(log.read_text().splitlines()) >= 10)
+        assert log.read_text().splitlines() == [
+            "sidecar-1 Starting",
+            "PostStart-sidecar-1 exit 0",
+            "sidecar-2 Starting",
+            "PostStart-sidecar-2 exit 0",
+            "regular-1 Starting",
+            "PostStart-regular-1 exit 0",
+            "regular-2 Starting",
+            "PostStart-regular-2 exit 1",
+            "regular-3 Starting",
+            "PostStart-regular-3 exit 0",
+        ]
+        assert "FailedPostStartHook" in events_of(mk, "Killing")
+        failed = mk.container("order", "regular-2")
+        assert failed["state"]["terminated"]["exitCode"] == 143  # SIGTERM

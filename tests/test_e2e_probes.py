@@ -7,6 +7,7 @@ reported and never counted; CI mode's `--until ready` verdicts and report.
 
 from __future__ import annotations
 
+import itertools
 import socket
 from pathlib import Path
 
@@ -226,3 +227,36 @@ def test_until_ready_ok_and_timeout_report(tmp_path: Path) -> None:
         assert mk.survivors() == []
     finally:
         mk.close()
+
+
+def test_hanging_probe_longer_than_its_period(tmp_path: Path) -> None:
+    """timeoutSeconds 2 >= periodSeconds 1: each probe hangs until its timeout and fails with
+    the kubelet's text; the probes never overlap (the Go ticker delivers at most the one tick
+    that fell due meanwhile) and probing goes on, each start after the previous timed out."""
+    starts = tmp_path / "starts"
+    pod = f"""
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: hang}}
+        spec:
+          containers:
+          - name: app
+            image: busybox
+            command: [sleep, "600"]
+            readinessProbe:
+              exec: {{command: [sh, -c, "date +%s.%N >> {starts}; exec sleep 30"]}}
+              timeoutSeconds: 2
+              periodSeconds: 1
+    """
+    with run(tmp_path, pod) as mk:
+        mk.wait_for(
+            "four probes", lambda: starts.exists() and len(starts.read_text().split()) >= 4, 90
+        )
+        times = [float(t) for t in starts.read_text().split()]
+        assert all(b - a >= 1.9 for a, b in itertools.pairwise(times)), times
+        messages = events_of(mk, "Unhealthy")
+        assert any(
+            m.startswith('Readiness probe failed: command "sh -c date') and "timed out" in m
+            for m in messages
+        ), messages
+        assert condition(mk.pod("hang"), "Ready")["status"] == "False"  # type: ignore[index]

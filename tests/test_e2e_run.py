@@ -464,3 +464,56 @@ def test_unusable_state_dir_is_a_clear_error(tmp_path: Path) -> None:
         f"error: --state-dir {blocker / 'state'}: cannot write there: Not a directory\n"
     )
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("until", ["ready", "complete"])
+def test_until_with_no_pods_is_an_error(tmp_path: Path, until: str) -> None:
+    """Nothing to become Ready or to finish: exit 2 at once, not a wait until the timeout."""
+    empty = write(tmp_path, "", "empty.yaml")
+    mk = daemon(tmp_path, empty, "--until", until, "--timeout", "600")
+    try:
+        assert mk.wait_exit(timeout=60) == 2
+        assert mk.stderr_lines == [
+            f"error: --until {until}: there is nothing to wait for: {empty} holds no pods"
+        ]
+        assert not mk.url  # nothing was served
+    finally:
+        mk.close()
+    mk = daemon(tmp_path, "-", "--until", until, stdin="---\n---\n")
+    try:
+        assert mk.wait_exit(timeout=60) == 2
+        assert "there is nothing to wait for: stdin holds no pods" in mk.stderr_lines[0]
+    finally:
+        mk.close()
+
+
+def test_each_run_has_its_own_logs(tmp_path: Path) -> None:
+    """The same manifest run again (same pod UID, same log directory) starts with empty logs:
+    the report and `kubectl logs` show this run only; the previous run's directory is kept
+    aside as `<dir>.previous`, and the one before that removed."""
+    job = ROOT / "examples" / "job-never.yaml"
+    steps = ["step 1", "step 2", "step 3"]
+    for _ in range(2):
+        mk = daemon(tmp_path, job, "--until", "complete", "--timeout", "120")
+        try:
+            assert mk.wait_exit(timeout=150) == 0
+            logged = [line.split("| ", 1)[1] for line in mk.stdout_lines if "| step" in line]
+            assert logged == steps
+        finally:
+            mk.close()
+    with daemon(tmp_path, job) as mk:
+        mk.wait_for(
+            "Succeeded", lambda: mk.pod("job-never")["status"]["phase"] == "Succeeded", timeout=60
+        )
+        out = subprocess.run(
+            [str(Path(sys.executable).parent / "kubectl"), "--server", mk.url, "logs", "job-never"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert (out.stdout, out.returncode) == ("step 1\nstep 2\nstep 3\n", 0)
+    dirs = sorted(p.name for p in (tmp_path / "state" / "pods").iterdir())
+    assert len(dirs) == 2
+    assert dirs[1] == dirs[0] + ".previous"
+    kept = tmp_path / "state" / "pods" / dirs[1] / "count" / "0.log"
+    assert [line.split(" ", 3)[3] for line in kept.read_text().splitlines()] == steps

@@ -530,3 +530,82 @@ async def test_step_crash_is_logged_and_the_worker_goes_on() -> None:
     finally:
         stop.set()
         await task
+
+
+# --- run(): the Go ticker when a probe outlives its period --------------------------------------
+
+
+class VirtualClockLoop(asyncio.SelectorEventLoop):
+    """An event loop on an injected clock: whenever nothing is ready to run, time jumps to
+    the next scheduled timer instead of being waited out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.virtual = 0.0
+
+    def time(self) -> float:
+        return self.virtual
+
+    def _run_once(self) -> None:
+        ready, scheduled = self._ready, self._scheduled  # type: ignore[attr-defined]
+        if not ready and scheduled:
+            self.virtual = max(self.virtual, scheduled[0].when())
+        super()._run_once()  # type: ignore[misc]
+
+
+class SlowHarness(Harness):
+    """Each probe takes the next of `durations` on the loop's clock (a probe that hangs
+    until its timeout), and records when it started."""
+
+    durations: list[float]
+
+    async def run(self) -> ProbeOutcome:
+        self.calls.append(asyncio.get_running_loop().time())
+        async with self.called:
+            self.called.notify_all()
+        await asyncio.sleep(self.durations.pop(0) if self.durations else 0.0)
+        return OK
+
+
+def probe_starts(durations: list[float], *, period: float, count: int) -> list[float]:
+    async def scenario() -> list[float]:
+        h = SlowHarness(READINESS, period=period)
+        h.durations = list(durations)
+        stop = asyncio.Event()
+        task = await run_worker(h, stop)
+        try:
+            await h.wait_calls(count, deadline=1000.0)
+        finally:
+            stop.set()
+            await task
+        return h.calls[:count]
+
+    loop = VirtualClockLoop()
+    try:
+        return loop.run_until_complete(scenario())
+    finally:
+        loop.close()
+
+
+@pytest.mark.parametrize(
+    ("durations", "starts"),
+    [
+        # probes shorter than the period: one per tick
+        ([0.5] * 4, [0.0, 1.0, 2.0, 3.0]),
+        # hanging until timeoutSeconds=3 with periodSeconds=1: the tick that fell due at 1 is
+        # held in the channel's one-slot buffer and received as soon as the probe returns
+        # (ticks at 2 and 3 are dropped), so the probes run back to back, one per timeout
+        ([3.0] * 4, [0.0, 3.0, 6.0, 9.0]),
+        ([1.5] * 4, [0.0, 1.5, 3.0, 4.5]),
+        # after a long probe and the buffered tick, the ticker keeps its own phase: the next
+        # probe is at the next whole period since the ticker started, not a period later
+        ([2.5, 0.1, 0.1], [0.0, 2.5, 3.0, 4.0]),
+    ],
+)
+def test_ticker_when_probes_outlive_their_period(
+    durations: list[float], starts: list[float]
+) -> None:
+    """kubelet: prober/worker.go run: `probeTicker := time.NewTicker(period)` and
+    `select { case <-probeTicker.C: ... }` after each doProbe. A Go ticker's channel holds one
+    tick (time.NewTicker: "drop ticks to make up for slow receivers")."""
+    assert probe_starts(durations, period=1.0, count=len(starts)) == pytest.approx(starts)

@@ -1,11 +1,9 @@
-"""PATCH and PUT on a pod: apply the patch, then decide what the update may change.
+"""PATCH on a pod: the patch types kubectl sends, applied to the pod as it is served.
 
 Patches: JSON merge patch (RFC 7386), strategic merge patch (merge patch plus lists of named
 items merged by their key and the `$patch`/`$setElementOrder`/`$retainKeys` directives, as far as
-kubectl sends them for pods), JSON patch (RFC 6902). After applying, only `metadata.labels` and
-`metadata.annotations` may differ (`kubectl apply` records its last-applied annotation, `kubectl
-label`/`annotate`); any other change to the spec gets the API server's Forbidden answer, since
-minikubelet restarts nothing in place.
+kubectl sends them for pods), JSON patch (RFC 6902). What the patched pod may change is
+decided after it (`validation.validate_pod_update`, the API server's ValidatePodUpdate).
 Pure: dicts in, dicts out, ValueError for a malformed patch.
 """
 
@@ -36,13 +34,6 @@ MERGE_KEYS = {
     "hostAliases": "ip",
     "resourceClaims": "name",
 }
-
-UPDATABLE_SPEC = (
-    "pod updates may not change fields other than `spec.containers[*].image`,"
-    "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only "
-    "additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be "
-    "set to 1 if it was previously negative)"
-)
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -174,26 +165,3 @@ def apply(content_type: str, current: JSON, body: Any) -> JSON:
     if not isinstance(result, dict):
         raise ValueError("patch removed the object")
     return result
-
-
-def _without_images(spec: JSON) -> JSON:
-    masked = copy.deepcopy(spec)
-    for key in ("containers", "initContainers"):
-        for container in masked.get(key) or []:
-            container.pop("image", None)
-    for key in ("activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds"):
-        masked.pop(key, None)
-    return masked
-
-
-def spec_change_error(current: JSON, updated: JSON) -> str | None:
-    """The field error for a forbidden spec change, or None when the spec is unchanged."""
-    old, new = current.get("spec", {}), updated.get("spec", {})
-    if old == new:
-        return None
-    if _without_images(old) != _without_images(new):
-        return f"spec: Forbidden: {UPDATABLE_SPEC}"
-    return (
-        "spec: Forbidden: minikubelet does not update a running pod's images, deadline, "
-        "tolerations or grace period; delete the pod and create it again"
-    )

@@ -16,6 +16,8 @@ from minikubelet.api.appkeys import registry
 from minikubelet.api.listing import Resource, get_one, list_or_watch, query_int
 from minikubelet.api.registry import JSON, InvalidPod, ManifestError, PodExists
 from minikubelet.api.selectors import POD_FIELDS
+from minikubelet.manifest import load as manifest
+from minikubelet.manifest import validation
 
 PODS = Resource("Pod", "pods", POD_FIELDS, tbl.POD_COLUMNS, tbl.pod_row)
 FIELD_VALIDATION = ("Ignore", "Warn", "Strict")
@@ -201,25 +203,54 @@ async def replace_pod(request: web.Request) -> web.Response:
 
 
 async def _update(request: web.Request, pod: JSON, updated: JSON) -> web.Response:
-    """Only labels and annotations may change; the status in a body is ignored."""
+    """Labels, annotations and what ValidatePodUpdate lets a spec change (images, a set or
+    lowered activeDeadlineSeconds, added tolerations); the status in a body is ignored."""
     metadata, new_metadata = pod.get("metadata", {}), updated.get("metadata") or {}
     name = metadata.get("name", "")
-    error = patch.spec_change_error(pod, updated)
-    if error is not None:
-        raise se.invalid("Pod", name, [error])
+    spec = _spec_update(pod, updated)
     labels = _string_map(new_metadata.get("labels"), "labels")
     annotations = _string_map(new_metadata.get("annotations"), "annotations")
     unchanged = labels == (metadata.get("labels") or {}) and annotations == (
         metadata.get("annotations") or {}
     )
-    if unchanged or _dry_run(request):
+    if (unchanged and spec is None) or _dry_run(request):
         return web.json_response(pod)
     result = await registry(request).update_pod_metadata(
-        metadata.get("namespace", ""), name, labels=labels, annotations=annotations
+        metadata.get("namespace", ""), name, labels=labels, annotations=annotations, spec=spec
     )
     if result is None:
         raise se.not_found("pods", name)
     return web.json_response(result)
+
+
+def _spec_update(pod: JSON, updated: JSON) -> JSON | None:
+    """The new spec, decoded, defaulted and validated as the API server does an update
+    (`ValidatePodUpdate`: the new pod's own rules, then what may change), or None when the
+    spec is unchanged; a 400 or 422 `Status` otherwise."""
+    old, new = pod.get("spec", {}), updated.get("spec")
+    if new == old:
+        return None
+    metadata = pod.get("metadata", {})
+    name = metadata.get("name", "")
+    document = {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": new}
+    try:
+        candidate, _warnings = manifest.pod_from_document(
+            document, source="api", node_name=old.get("nodeName", "")
+        )
+    except InvalidPod as exc:
+        raise se.invalid("Pod", name, exc.errors) from None
+    except ManifestError as exc:
+        raise se.bad_request("; ".join(exc.lines)) from None
+    defaulted = dict(candidate.manifest["spec"])
+    # the node name is the server's to set: an update that changes or drops it is refused
+    if isinstance(new, dict) and new.get("nodeName") is not None:
+        defaulted["nodeName"] = new["nodeName"]
+    else:
+        defaulted.pop("nodeName", None)
+    errors = validation.validate_pod_update(old, defaulted)
+    if errors:
+        raise se.invalid("Pod", name, errors)
+    return None if defaulted == old else defaulted
 
 
 def _string_map(value: Any, field: str) -> dict[str, str]:

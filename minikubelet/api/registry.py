@@ -83,11 +83,14 @@ class Registry(Protocol):
         *,
         labels: Mapping[str, str],
         annotations: Mapping[str, str],
+        spec: Mapping[str, Any] | None = None,
     ) -> JSON | None:
-        """Replace the pod's labels and annotations, the only fields a PATCH or PUT may change
-        (`kubectl apply` records its last-applied configuration there, `kubectl label` and
-        `annotate` too); bumps the version and feeds a MODIFIED event. Returns the updated pod,
-        or None if there is no such pod."""
+        """Replace the pod's labels and annotations (`kubectl apply` records its last-applied
+        configuration there, `kubectl label` and `annotate` too) and, when given, its spec:
+        defaulted and already checked against ValidatePodUpdate's rules, so only images,
+        activeDeadlineSeconds and tolerations differ, and the kubelet acts on them. Bumps the
+        version and feeds a MODIFIED event. Returns the updated pod, or None if there is no
+        such pod."""
         ...
 
     def log_source(

@@ -3,7 +3,8 @@
 `PodRunner.run()` owns a TaskGroup with one supervisor task per started container. It
 follows the kubelet's SyncPod order: regular init containers one at a time, each to exit 0
 (restarted with backoff, or failing the pod under `Never`); sidecars started in order, each
-waited on until running and started; then every regular container at once. When no regular
+waited on until running and started; then the regular containers one at a time, each
+once the previous one's postStart hook has returned. When no regular
 container will run again the pod is terminal and its sidecars are stopped. Termination
 (deletion, daemon shutdown, the active deadline) stops regular containers first, then sidecars
 in reverse order, all within one grace period.
@@ -15,6 +16,7 @@ supervisor reports, and handed to `on_change` only when it differs.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -72,6 +74,7 @@ class PodRunner:
         self.status = PodStatus()
         self.finished = asyncio.Event()  # every container stopped and reaped
         self._terminate = asyncio.Event()
+        self._deadline_changed = asyncio.Event()
         self._grace: float = float(pod.spec.termination_grace_period_seconds)
         self._tasks: dict[str, asyncio.Task[int | None]] = {}
         self._log = log.bind(pod=f"{pod.namespace}/{pod.name}")
@@ -87,9 +90,15 @@ class PodRunner:
     def deleting(self) -> bool:
         return self.deletion_timestamp is not None
 
-    def log_dir(self, container: str) -> Path:
+    @property
+    def pod_dir(self) -> Path:
+        """kubelet: /var/log/pods/<namespace>_<name>_<uid>; the UID, derived from the manifest,
+        is the same on each run of it."""
         p = self.pod
-        return self.settings.state_dir / "pods" / f"{p.namespace}_{p.name}_{p.uid}" / container
+        return self.settings.state_dir / "pods" / f"{p.namespace}_{p.name}_{p.uid}"
+
+    def log_dir(self, container: str) -> Path:
+        return self.pod_dir / container
 
     def supervisor(self, name: str) -> ContainerSupervisor | None:
         return next(
@@ -117,6 +126,23 @@ class PodRunner:
             self.status = new
             self._on_change(self)
 
+    def update_spec(self, pod: Pod) -> None:
+        """An update the API server allowed (ValidatePodUpdate): new images, a set or lowered
+        activeDeadlineSeconds, added tolerations. kubelet: computePodActions restarts a
+        running container whose definition changed; the active deadline is read again
+        (active_deadline.go pastActiveDeadline, against the pod's start time)."""
+        deadline_changed = pod.spec.active_deadline_seconds != self.pod.spec.active_deadline_seconds
+        self.pod = pod
+        for sups, containers in (
+            (self.init_supervisors, pod.spec.init_containers),
+            (self.supervisors, pod.spec.containers),
+        ):
+            for sup, container in zip(sups, containers, strict=True):
+                sup.update_container(container)
+        if deadline_changed:
+            self._deadline_changed.set()
+        self.changed()
+
     # --- control ----------------------------------------------------------------------------
 
     def terminate(self, grace: float | None = None, *, deleting: bool = False) -> None:
@@ -132,10 +158,9 @@ class PodRunner:
     async def run(self) -> None:
         self.start_time = time.time()
         self.sandbox_ready = True
-        for sup in self.init_supervisors + self.supervisors:
-            self.log_dir(sup.container.name).mkdir(parents=True, exist_ok=True)
-        self.changed()
         try:
+            await asyncio.to_thread(self._fresh_pod_dir)
+            self.changed()
             async with asyncio.TaskGroup() as tg:
                 deadline = tg.create_task(self._deadline(), name=f"deadline:{self.pod.name}")
                 if await self._run_init_containers(tg) and not self._terminate.is_set():
@@ -148,6 +173,22 @@ class PodRunner:
             self.changed()
             self.finished.set()
             self._log.info("pod finished", phase=str(self.status.phase))
+
+    def _fresh_pod_dir(self) -> None:
+        """Each run has its own logs (the kubelet gives each new pod a new UID, so a new log
+        directory): the previous run's directory is moved aside to `<dir>.previous`,
+        replacing the one before it, and this run starts with empty logs."""
+        current = self.pod_dir
+        previous = current.with_name(current.name + ".previous")
+        try:
+            if current.exists():
+                shutil.rmtree(previous, ignore_errors=True)
+                current.rename(previous)
+            for sup in self.init_supervisors + self.supervisors:
+                self.log_dir(sup.container.name).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            # the log writer reports what it cannot write; the containers still run
+            self._log.warning("cannot prepare the log directory", path=str(current), error=str(e))
 
     # --- phases of a run -----------------------------------------------------------------
 
@@ -175,7 +216,16 @@ class PodRunner:
         return True
 
     async def _run_containers(self, tg: asyncio.TaskGroup) -> None:
-        tasks = [self._start(tg, sup) for sup in self.supervisors]
+        """kubelet: kuberuntime_manager.go SyncPod, step 7: the containers are started one at
+        a time in spec order, each start returning only once its postStart hook has
+        (kuberuntime_container.go startContainer); a failed start or hook does not stop the
+        next one."""
+        tasks = []
+        for sup in self.supervisors:
+            tasks.append(self._start(tg, sup))
+            await self._until_terminate(sup.run_until_launched())
+            if self._terminate.is_set():
+                break
         await self._until_terminate(asyncio.gather(*tasks))
 
     async def _until_terminate(self, aw: Awaitable[int | None] | Awaitable[object]) -> object:
@@ -221,10 +271,21 @@ class PodRunner:
             await asyncio.gather(*waits, return_exceptions=True)
 
     async def _deadline(self) -> None:
-        seconds = self.pod.spec.active_deadline_seconds
-        if seconds is None:
-            return
-        await asyncio.sleep(seconds)
+        """kubelet: active_deadline.go pastActiveDeadline: the pod fails once it has been
+        active `activeDeadlineSeconds` since it started; an update may set or lower the
+        deadline later, which is then measured from the same start."""
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        while True:
+            self._deadline_changed.clear()
+            seconds = self.pod.spec.active_deadline_seconds
+            try:
+                async with asyncio.timeout(
+                    None if seconds is None else began + seconds - loop.time()
+                ):
+                    await self._deadline_changed.wait()
+            except TimeoutError:
+                break
         self.reason, self.message = DEADLINE_REASON, DEADLINE_MESSAGE
         self.events.record(self.pod, reason=DEADLINE_REASON, message=DEADLINE_MESSAGE,
                            type=ev.WARNING)  # fmt: skip

@@ -121,9 +121,11 @@ class ContainerSupervisor:
         self.backoff = Backoff(initial=s.backoff_initial, max=s.backoff_max)
         self.results: dict[ProbeType, Result] = {}
         self.stopping = False  # terminating: no more restarts
+        self._restart_changed = False  # killed for a new definition: start again at once
         self._kill: KillRequest | None = None
         self._kill_event = asyncio.Event()
         self._wake = asyncio.Event()
+        self._launched = asyncio.Event()  # the first start returned (postStart included)
         self._workers: dict[ProbeType, ProbeWorker] = {}
         self._log = log.bind(pod=f"{pod.pod.namespace}/{pod.pod.name}", container=container.name)
 
@@ -163,6 +165,8 @@ class ContainerSupervisor:
         cur = self.current
         if cur is None or cur.terminated is None:
             return True
+        if self._restart_changed:
+            return not self.stopping
         return not self.stopping and self._should_restart(cur.terminated.exit_code)
 
     def _should_restart(self, exit_code: int) -> bool:
@@ -212,6 +216,28 @@ class ContainerSupervisor:
             self._kill = request
         self._kill_event.set()
 
+    def update_container(self, container: Container) -> None:
+        """A new definition (an image change the API server allowed). kubelet:
+        kuberuntime_manager.go computePodActions kills a running container whose hash changed
+        ("Container X definition changed, will be restarted") and starts it again whatever
+        the restart policy, at once (the backoff key includes the hash); computeInitContainer-
+        Actions does the same for a running sidecar ("Init container X definition changed").
+        A container that is not running takes the new definition when it next starts."""
+        if container == self.container:
+            return
+        self.container = container
+        s = self.pod.settings
+        self.backoff = Backoff(initial=s.backoff_initial, max=s.backoff_max)
+        cur = self.current
+        running = cur is not None and cur.process is not None and cur.terminated is None
+        if self.stopping or not running or (self.init and not container.is_sidecar):
+            return
+        message = f"Container {container.name} definition changed, will be restarted"
+        if self.init:
+            message = f"Init container {container.name} definition changed"
+        self._restart_changed = True
+        self.request_kill(KillRequest(message=message, grace=self._pod_grace()))
+
     def terminate(self, message: str, grace: float) -> None:
         """No more restarts; stop the running instance, if any, gracefully."""
         self.stopping = True
@@ -227,13 +253,16 @@ class ContainerSupervisor:
         try:
             while not self.stopping:
                 cur = self.current
-                if cur is not None and cur.terminated is not None:
+                if self._restart_changed and cur is not None and cur.terminated is not None:
+                    self._restart_changed = False
+                elif cur is not None and cur.terminated is not None:
                     if not self._should_restart(cur.terminated.exit_code):
                         break
                     if not await self._wait_backoff(cur.terminated):
                         break
                 await self._run_instance()
         finally:
+            self._launched.set()
             await asyncio.shield(self._stop_now())
         cur = self.current
         return cur.terminated.exit_code if cur is not None and cur.terminated else None
@@ -244,6 +273,14 @@ class ContainerSupervisor:
         while not self.started and not self.stopping:
             self._wake.clear()
             await self._wake.wait()
+
+    async def run_until_launched(self) -> None:
+        """Returns once the first start has returned: the process spawned and its postStart
+        hook finished (or the start or the hook failed, or the container was stopped first).
+        kubelet: kuberuntime_manager.go SyncPod starts the containers one at a time, and
+        kuberuntime_container.go startContainer runs postStart synchronously (killing the
+        container with FailedPostStartHook when it fails) before it returns."""
+        await self._launched.wait()
 
     async def _wait_backoff(self, last: Terminated) -> bool:
         """kubelet: kuberuntime_manager.go doBackOff. False if stopped while waiting."""
@@ -275,6 +312,7 @@ class ContainerSupervisor:
     async def _run_instance(self) -> None:
         inst = self._new_instance()
         if not await self._start(inst):
+            self._launched.set()
             return
         stop_probes = asyncio.Event()
         async with asyncio.TaskGroup() as tg:
@@ -289,6 +327,7 @@ class ContainerSupervisor:
                     self._wake.set()
                     self.pod.changed()
                     self._trigger_readiness()
+                self._launched.set()
                 await self._wait_exit_or_kill(inst)
             finally:
                 stop_probes.set()

@@ -288,7 +288,13 @@ class ProbeWorker:
             now = loop.time()
             if woke == "manual":
                 self._next_tick = now + self._period  # kubelet: probeTicker.Reset(period)
-            else:  # a ticker keeps its phase; ticks missed while probing are dropped
+            else:
+                # kubelet: worker.go run selects on a time.Ticker's channel, which holds one
+                # tick: the first tick that fell due during a probe that outlived its period
+                # is received at once when it returns (an immediate _wait), later ones are
+                # dropped, and the ticker keeps its phase (Go: "drop ticks to make up for
+                # slow receivers"). A probe hanging until timeoutSeconds >= periodSeconds is
+                # thus followed by the next one at once: they run back to back.
                 missed = math.floor((now - self._next_tick) / self._period) + 1
                 self._next_tick += max(missed, 1) * self._period
 
