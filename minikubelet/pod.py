@@ -119,6 +119,12 @@ class PodRunner:
 
     # --- control ----------------------------------------------------------------------------
 
+    def mark_deleted(self, timestamp: float, grace_period_seconds: int) -> None:
+        """The API server's deletion mark (`metadata.deletionTimestamp`, the delete time plus
+        the grace period, and `deletionGracePeriodSeconds`), set by the daemon on DELETE."""
+        self.deletion_timestamp = timestamp
+        self.deletion_grace = grace_period_seconds
+
     def terminate(self, grace: float | None = None, *, deleting: bool = False) -> None:
         """Graceful stop of the whole pod; `run()` returns once everything is reaped."""
         if deleting and self.deletion_timestamp is None:

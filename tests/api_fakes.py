@@ -351,11 +351,18 @@ class FakeRegistry:
         return copy.deepcopy(doc)
 
     async def delete_pod(
-        self, namespace: str, name: str, *, grace_period_seconds: int | None = None
+        self,
+        namespace: str,
+        name: str,
+        *,
+        grace_period_seconds: int | None = None,
+        dry_run: bool = False,
     ) -> JSON | None:
         found = self.pods.get((namespace, name))
         if found is None:
             return None
+        if dry_run:
+            return copy.deepcopy(found)
         found["metadata"]["deletionTimestamp"] = ts(time.time())
         self.publish("MODIFIED", found)
         delay = 0 if grace_period_seconds == 0 else self.delete_delay

@@ -69,11 +69,18 @@ class Registry(Protocol):
         ...
 
     async def delete_pod(
-        self, namespace: str, name: str, *, grace_period_seconds: int | None = None
+        self,
+        namespace: str,
+        name: str,
+        *,
+        grace_period_seconds: int | None = None,
+        dry_run: bool = False,
     ) -> JSON | None:
-        """Begin graceful deletion; returns the pod object with deletionTimestamp set, or None
-        if there is no such pod. The pod is removed (DELETED event) once its containers are
-        reaped."""
+        """Begin graceful deletion; returns the pod object with deletionTimestamp (the delete
+        time plus the grace period) and deletionGracePeriodSeconds set, published at once,
+        or None if there is no such pod. The pod is removed (DELETED event) once its
+        containers are reaped, at once if none runs (a finished pod). A dry run returns the
+        object the deletion would leave and changes nothing."""
         ...
 
     async def update_pod_metadata(
