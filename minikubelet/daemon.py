@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 
-from minikubelet import deletion, manifest, report, runtime, serialize, watchdog
+from minikubelet import deletion, manifest, report, runtime, serialize, statusupdate, watchdog
 from minikubelet.api.registry import JSON, LogSource, PodExists, WatchEvent
 from minikubelet.cgroups import CpuLimiter
 from minikubelet.crilog import log_files
@@ -410,6 +410,53 @@ class Daemon:
         )
         self._pod_changed(runner)
         return self._pod_json[(namespace, name)]
+
+    async def update_pod_status(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+        status: Mapping[str, Any],
+    ) -> JSON | None:
+        """A write to `pods/{name}/status` (already prepared and validated): the labels and
+        annotations are taken (the status strategy keeps metadata), the conditions the
+        kubelet does not own are kept and the status computed again over them, as the
+        kubelet computes it over the API's copy (kubelet_pods.go generateAPIPodStatus)."""
+        runner = self.runners.get((namespace, name))
+        if runner is None:
+            return None
+        version = self._rv
+        moved = self._set_metadata(runner, labels, annotations)
+        runner.set_api_status(
+            statusupdate.external_conditions(status),
+            str(status.get("reason") or ""),
+            str(status.get("message") or ""),
+        )
+        if moved and self._rv == version:
+            self._pod_changed(runner)
+        return self._pod_json[(namespace, name)]
+
+    def _set_metadata(
+        self, runner: PodRunner, labels: Mapping[str, str], annotations: Mapping[str, str]
+    ) -> bool:
+        pod = runner.pod
+        if dict(labels) == dict(pod.labels) and dict(annotations) == dict(pod.annotations):
+            return False
+        meta = {**pod.manifest.get("metadata", {})}
+        for key, value in (("labels", labels), ("annotations", annotations)):
+            if value:
+                meta[key] = dict(value)
+            else:
+                meta.pop(key, None)
+        runner.pod = replace(
+            pod,
+            labels=dict(labels),
+            annotations=dict(annotations),
+            manifest={**pod.manifest, "metadata": meta},
+        )
+        return True
 
     def log_source(
         self, namespace: str, name: str, container: str, *, previous: bool = False

@@ -25,7 +25,7 @@ import structlog
 from minikubelet import events as ev
 from minikubelet.cgroups import CpuLimiter
 from minikubelet.events import EventRecorder
-from minikubelet.model import Phase, PodStatus
+from minikubelet.model import Phase, PodCondition, PodStatus
 from minikubelet.settings import Settings
 from minikubelet.spec import Pod
 from minikubelet.status import generate_pod_status
@@ -69,6 +69,10 @@ class PodRunner:
         self.deletion_grace: int | None = None
         self.reason = ""
         self.message = ""
+        # what others wrote to the pod's status in the API (pods/{name}/status)
+        self.external_conditions: tuple[PodCondition, ...] = ()
+        self._api_reason = ""
+        self._api_message = ""
         self.status = PodStatus()
         self.finished = asyncio.Event()  # every container stopped and reaped
         self._terminate = asyncio.Event()
@@ -110,7 +114,11 @@ class PodRunner:
             now=time.time(),
             reason=self.reason,
             message=self.message,
+            external_conditions=self.external_conditions,
+            api_reason=self._api_reason,
+            api_message=self._api_message,
         )
+        self._api_reason = self._api_message = ""  # taken over (or dropped with the phase)
         if self.reason == DEADLINE_REASON and new.phase != Phase.FAILED:
             new = replace(new, phase=Phase.FAILED)  # kubelet: the active deadline fails the pod
         if new != self.status:
@@ -118,6 +126,15 @@ class PodRunner:
             self._on_change(self)
 
     # --- control ----------------------------------------------------------------------------
+
+    def set_api_status(
+        self, conditions: tuple[PodCondition, ...], reason: str, message: str
+    ) -> None:
+        """A status written through the API: the conditions the kubelet does not own are
+        kept (a readiness gate's among them) and the status is computed again over them."""
+        self.external_conditions = conditions
+        self._api_reason, self._api_message = reason, message
+        self.changed()
 
     def mark_deleted(self, timestamp: float, grace_period_seconds: int) -> None:
         """The API server's deletion mark (`metadata.deletionTimestamp`, the delete time plus

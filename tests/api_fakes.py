@@ -389,6 +389,23 @@ class FakeRegistry:
         self.publish("MODIFIED", found)
         return copy.deepcopy(found)
 
+    async def update_pod_status(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+        status: Mapping[str, Any],
+    ) -> JSON | None:
+        found = self.pods.get((namespace, name))
+        if found is None:
+            return None
+        found["metadata"].update(labels=dict(labels), annotations=dict(annotations))
+        found["status"] = copy.deepcopy(dict(status))
+        self.publish("MODIFIED", found)
+        return copy.deepcopy(found)
+
     def log_source(
         self, namespace: str, name: str, container: str, *, previous: bool = False
     ) -> LogSource:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemon_harness import Minikubelet
+from daemon_harness import Minikubelet, condition
 
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
 PODS = "/api/v1/namespaces/default/pods"
@@ -345,3 +345,113 @@ def test_kubectl_diff_and_server_dry_run_apply(mk: Minikubelet, tmp_path: Path) 
     out, err, code = kubectl(mk, "apply", "--dry-run=server", "-f", str(path))
     assert (out, code) == ("pod/never created (server dry run)\n", 0), err
     assert gone(mk, "never")
+
+
+# --- 5. the status subresource ---------------------------------------------------------
+
+
+GATE = "example.com/ready"
+
+
+def ready_of(pod: JSON) -> tuple[str, str, str]:
+    found = condition(pod, "Ready")
+    assert found is not None, pod["status"]
+    return found["status"], found.get("reason", ""), found.get("message", "")
+
+
+def test_status_subresource_and_readiness_gates(mk: Minikubelet, tmp_path: Path) -> None:
+    ready_file = tmp_path / "ready"
+    ready_file.touch()
+    doc = pod_doc("gated", readinessGates=[{"conditionType": GATE}])
+    doc["spec"]["containers"][0]["readinessProbe"] = {
+        "exec": {"command": ["test", "-e", str(ready_file)]},
+        "periodSeconds": 1,
+    }
+    create(mk, doc)
+    status_path = f"{PODS}/gated/status"
+    missing = ("False", "ReadinessGatesNotReady",
+               f'corresponding condition of pod readiness gate "{GATE}" does not exist.')  # fmt: skip
+    mk.wait_for(
+        "containers ready",
+        lambda: condition(mk.pod("gated"), "ContainersReady")["status"] == "True",
+    )  # type: ignore[index]
+    assert ready_of(mk.pod("gated")) == missing
+    assert mk.get_json(status_path)["metadata"]["name"] == "gated"
+
+    # strategic merge: the condition is merged by type into the kubelet's
+    patch = {"status": {"conditions": [{"type": GATE, "status": "False"}]}}
+    code, pod = api(mk, "PATCH", status_path, patch, "application/strategic-merge-patch+json")
+    assert code == 200, pod
+    assert ready_of(pod) == (
+        "False",
+        "ReadinessGatesNotReady",
+        f'the status of pod readiness gate "{GATE}" is not "True", but False',
+    )
+    # merge patch: the whole list is replaced; the kubelet writes its own conditions again
+    patch = {"status": {"conditions": [{"type": GATE, "status": "True"}]}}
+    code, pod = api(mk, "PATCH", status_path, patch, "application/merge-patch+json")
+    assert code == 200, pod
+    assert ready_of(pod) == ("True", "", "")
+    assert condition(pod, GATE)["status"] == "True"  # type: ignore[index]
+    assert condition(mk.pod("gated"), "PodScheduled") is not None
+
+    # the kubelet keeps the condition it does not own when it writes the status
+    ready_file.unlink()
+    mk.wait_for("unready", lambda: ready_of(mk.pod("gated"))[1] == "ContainersNotReady")
+    assert condition(mk.pod("gated"), GATE)["status"] == "True"  # type: ignore[index]
+    ready_file.touch()
+    mk.wait_for("ready again", lambda: ready_of(mk.pod("gated"))[0] == "True")
+
+    # PUT: the spec in the body is ignored; the conditions are the body's
+    current = mk.pod("gated")
+    current["spec"]["containers"][0]["image"] = "other"
+    current["status"]["conditions"] = [
+        c for c in current["status"]["conditions"] if c["type"] != GATE
+    ]
+    code, pod = api(mk, "PUT", status_path, current)
+    assert code == 200, pod
+    assert pod["spec"]["containers"][0]["image"] == "busybox"
+    assert ready_of(pod) == missing
+
+    # JSON patch
+    add = [{"op": "add", "path": "/status/conditions/-", "value": {"type": GATE, "status": "True"}}]
+    code, pod = api(mk, "PATCH", status_path, add, "application/json-patch+json")
+    assert code == 200, pod
+    assert ready_of(pod) == ("True", "", "")
+
+    # what the conformance test writes: a message, a reason and an annotation
+    patch = {"metadata": {"annotations": {"patchedstatus": "true"}},
+             "status": {"message": "Patched by e2e test", "reason": "E2E"}}  # fmt: skip
+    code, pod = api(mk, "PATCH", status_path, patch, "application/merge-patch+json")
+    assert code == 200, pod
+    assert (pod["status"]["message"], pod["status"]["reason"]) == ("Patched by e2e test", "E2E")
+    assert pod["metadata"]["annotations"]["patchedstatus"] == "true"
+    assert mk.pod("gated")["status"]["message"] == "Patched by e2e test"
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        ({"conditions": [{"type": "bad type!", "status": "True"}]},
+         'Pod "checked" is invalid: metadata.conditions[0].Type: Invalid value: "bad type!": '
+         "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and "
+         "end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', "
+         "regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"),
+        ({"qosClass": "Guaranteed"},
+         'Pod "checked" is invalid: status.qosClass: Invalid value: "Guaranteed": field is immutable'),
+    ],
+)  # fmt: skip
+def test_status_updates_are_validated(mk: Minikubelet, status: JSON, message: str) -> None:
+    if gone(mk, "checked"):
+        create(mk, pod_doc("checked"))
+    path = f"{PODS}/checked/status"
+    code, answer = api(mk, "PATCH", path, {"status": status}, "application/merge-patch+json")
+    assert code == 422, answer
+    assert answer["message"] == message
+    code, answer = api(mk, "PATCH", path, {"status": {"conditions": "x"}},
+                       "application/merge-patch+json")  # fmt: skip
+    assert code == 400
+    assert answer["message"] == (
+        "json: cannot unmarshal string into Go struct field PodStatus.status.conditions of "
+        "type []v1.PodCondition"
+    )

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from minikubelet import statusupdate
 from minikubelet.api import patch
 from minikubelet.api import status_errors as se
 from minikubelet.api import table as tbl
@@ -267,7 +268,8 @@ def _check_preconditions(pod: JSON, preconditions: JSON) -> None:
         )
 
 
-async def patch_pod(request: web.Request) -> web.Response:
+async def _patched(request: web.Request) -> tuple[JSON, JSON]:
+    """The current pod and the pod with the request's patch applied (or a 404/415/422)."""
     _, name, pod = current_pod(request)
     if request.content_type not in patch.PATCH_TYPES:
         raise se.StatusError(
@@ -283,10 +285,16 @@ async def patch_pod(request: web.Request) -> web.Response:
         updated = patch.apply(request.content_type, pod, body)
     except ValueError as exc:
         raise se.StatusError(422, "Invalid", str(exc)) from None
+    return pod, updated
+
+
+async def patch_pod(request: web.Request) -> web.Response:
+    pod, updated = await _patched(request)
     return await _update(request, pod, updated)
 
 
-async def replace_pod(request: web.Request) -> web.Response:
+async def _replacement(request: web.Request) -> tuple[JSON, JSON]:
+    """The current pod and the request's whole new pod (or a 400/404/409)."""
     namespace, name, pod = current_pod(request)
     body = _check_pod_document(await read_body(request), namespace)
     if body["metadata"].get("name", name) != name:
@@ -300,7 +308,55 @@ async def replace_pod(request: web.Request) -> web.Response:
     if version and version != pod.get("metadata", {}).get("resourceVersion"):
         raise _conflict(name, "the object has been modified; please apply your changes to the "
                         "latest version and try again")  # fmt: skip
+    return pod, body
+
+
+async def replace_pod(request: web.Request) -> web.Response:
+    pod, body = await _replacement(request)
     return await _update(request, pod, body)
+
+
+async def patch_status(request: web.Request) -> web.Response:
+    pod, updated = await _patched(request)
+    return await _update_status(request, pod, updated)
+
+
+async def replace_status(request: web.Request) -> web.Response:
+    pod, body = await _replacement(request)
+    return await _update_status(request, pod, body)
+
+
+async def _update_status(request: web.Request, pod: JSON, written: JSON) -> web.Response:
+    """PUT/PATCH on `pods/{name}/status`, as the pod status strategy takes them (apiserver:
+    pkg/registry/core/pod/strategy.go podStatusStrategy): spec changes are ignored, the
+    write is validated as `ValidatePodStatusUpdate` validates it, labels and annotations are
+    taken; the kubelet then keeps the conditions it does not own (a readiness gate's) and
+    writes its own fields over the rest."""
+    name = pod.get("metadata", {}).get("name", "")
+    try:
+        status = statusupdate.decode_status(written.get("status"))
+    except ValueError as exc:
+        raise se.bad_request(str(exc)) from None
+    prepared = statusupdate.prepare(pod, {**written, "status": status})
+    errors = statusupdate.validate(pod, prepared)
+    if errors:
+        raise se.invalid("Pod", name, errors)
+    metadata = prepared.get("metadata") or {}
+    labels = _string_map(metadata.get("labels"), "labels")
+    annotations = _string_map(metadata.get("annotations"), "annotations")
+    if _dry_run(request, "PatchOptions" if request.method == "PATCH" else "UpdateOptions"):
+        would_be = _with_metadata(pod, labels, annotations)
+        return web.json_response({**would_be, "status": prepared["status"]})
+    result = await registry(request).update_pod_status(
+        pod.get("metadata", {}).get("namespace", ""),
+        name,
+        labels=labels,
+        annotations=annotations,
+        status=prepared["status"],
+    )
+    if result is None:
+        raise se.not_found("pods", name)
+    return web.json_response(result)
 
 
 async def _update(request: web.Request, pod: JSON, updated: JSON) -> web.Response:
@@ -376,6 +432,8 @@ def add_routes(router: web.UrlDispatcher) -> None:
     item = collection + "/{name}"
     router.add_get(item, get_pod)
     router.add_get(item + "/status", get_pod)
+    router.add_put(item + "/status", replace_status)
+    router.add_patch(item + "/status", patch_status)
     router.add_delete(item, delete_pod)
     router.add_patch(item, patch_pod)
     router.add_put(item, replace_pod)

@@ -97,6 +97,21 @@ class Registry(Protocol):
         or None if there is no such pod."""
         ...
 
+    async def update_pod_status(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+        status: Mapping[str, Any],
+    ) -> JSON | None:
+        """A validated write to `pods/{name}/status`: labels and annotations replaced, the
+        status's conditions not owned by the kubelet kept (a readiness gate's counts for
+        Ready) and its reason/message taken while the kubelet has none; the kubelet's own
+        fields stay the kubelet's. Returns the pod as it then is, or None if there is none."""
+        ...
+
     def log_source(
         self, namespace: str, name: str, container: str, *, previous: bool = False
     ) -> LogSource:
