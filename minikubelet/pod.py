@@ -147,6 +147,9 @@ class PodRunner:
         if deleting and self.deletion_timestamp is None:
             self.deletion_timestamp = time.time()
             self.deletion_grace = int(grace if grace is not None else self._grace)
+        if grace is not None and self._terminate.is_set() and grace < self._grace:
+            for sup in self.init_supervisors + self.supervisors:
+                sup.shorten_kill(grace)  # a shorter second DELETE shortens kills under way
         if grace is not None:
             self._grace = min(self._grace, grace) if self._terminate.is_set() else grace
         self._terminate.set()
