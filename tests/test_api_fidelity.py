@@ -16,7 +16,7 @@ import textwrap
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -109,22 +109,33 @@ def gone(mk: Minikubelet, name: str) -> bool:
     return api(mk, "GET", f"{PODS}/{name}")[0] == 404
 
 
+def sandbox_gone(pod: JSON) -> bool:
+    found = condition(pod, "PodReadyToStartContainers")
+    return found is not None and found["status"] == "False"
+
+
 def parse_time(text: str) -> int:
     return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ"))
 
 
-def watch_events(mk: Minikubelet, since: str, name: str, until: str) -> list[JSON]:
-    """The watch events on pod `name` from resourceVersion `since` up to the first of type
-    `until` (the watch replays what happened after `since`)."""
+def watch_events(
+    mk: Minikubelet, since: str, name: str, until: Callable[[JSON], bool]
+) -> list[JSON]:
+    """The watch events on pod `name` from resourceVersion `since` up to the first one
+    `until` accepts (the watch replays what happened after `since`)."""
     url = f"{mk.url}{PODS}?watch=1&resourceVersion={since}&fieldSelector=metadata.name={name}"
     events: list[JSON] = []
     with urllib.request.urlopen(url, timeout=30) as resp:
         for line in resp:
             event = json.loads(line)
             events.append(event)
-            if event["type"] == until:
+            if until(event):
                 break
     return events
+
+
+def marked(event: JSON) -> bool:
+    return "deletionTimestamp" in event["object"]["metadata"]
 
 
 # --- 1. graceful deletion is visible at once ---------------------------------------------
@@ -161,7 +172,8 @@ def test_delete_marks_the_pod_at_once_and_kubectl_shows_terminating(
     out, err, code = kubectl(mk, "get", "pod", "stopping")
     assert code == 0, err
     assert out.splitlines()[1].split()[2] == "Terminating", out
-    modified = watch_events(mk, since, "stopping", "MODIFIED")[-1]
+    modified = watch_events(mk, since, "stopping", marked)[-1]
+    assert modified["type"] == "MODIFIED"
     assert modified["object"]["metadata"]["deletionTimestamp"] == meta["deletionTimestamp"]
 
     # a longer grace period changes nothing; a shorter one moves the deadline back
@@ -196,12 +208,15 @@ def test_deleting_a_finished_pod_removes_it_at_once(
 ) -> None:
     create(mk, pod_doc(name, command=command, restartPolicy="Never"))
     mk.wait_for(f"{name} {final}", lambda: phase(mk, name) == final)
+    # the sandbox is gone too once the pod has finished: nothing at all left to stop
+    mk.wait_for(f"{name} finished", lambda: sandbox_gone(mk.pod(name)))
     since = mk.get_json(PODS)["metadata"]["resourceVersion"]
     code, deleted = api(mk, "DELETE", f"{PODS}/{name}")
     assert code == 200, deleted
     assert deleted["metadata"]["deletionGracePeriodSeconds"] == 0
     assert gone(mk, name)  # at once: nothing was left to stop
-    assert [e["type"] for e in watch_events(mk, since, name, "DELETED")] == ["MODIFIED", "DELETED"]
+    events = watch_events(mk, since, name, lambda e: e["type"] == "DELETED")
+    assert [(e["type"], marked(e)) for e in events] == [("MODIFIED", True), ("DELETED", True)]
     create(mk, pod_doc(name, command=command, restartPolicy="Never"))  # the name is free
 
 
@@ -297,6 +312,7 @@ def test_dry_runs_answer_the_result_and_change_nothing(mk: Minikubelet) -> None:
     assert mk.pod("wet")["metadata"]["labels"] == {"app": "wet"}
     current = mk.pod("wet")
     current["metadata"]["labels"] = {"app": "replaced"}
+    del current["metadata"]["resourceVersion"]  # unconditional: the status may move meanwhile
     code, replaced = api(mk, "PUT", f"{PODS}/wet?dryRun=All", current)
     assert code == 200, replaced
     assert replaced["metadata"]["labels"] == {"app": "replaced"}
@@ -334,6 +350,8 @@ def test_kubectl_diff_and_server_dry_run_apply(mk: Minikubelet, tmp_path: Path) 
     path = tmp_path / "pod.yaml"
     path.write_text(manifest)
     assert kubectl(mk, "apply", "-f", str(path))[2] == 0
+    # settled, so that the status does not move between kubectl's GET and its dry run
+    mk.wait_for("applied ready", lambda: condition(mk.pod("applied"), "Ready")["status"] == "True")  # type: ignore[index]
     out, err, code = kubectl(mk, "diff", "-f", str(path))
     assert (out, code) == ("", 0), err
 
@@ -409,6 +427,7 @@ def test_status_subresource_and_readiness_gates(mk: Minikubelet, tmp_path: Path)
 
     # PUT: the spec in the body is ignored; the conditions are the body's
     current = mk.pod("gated")
+    del current["metadata"]["resourceVersion"]  # unconditional: the status may move meanwhile
     current["spec"]["containers"][0]["image"] = "other"
     current["status"]["conditions"] = [
         c for c in current["status"]["conditions"] if c["type"] != GATE
