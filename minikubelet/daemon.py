@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import structlog
 
 from minikubelet.api.registry import JSON, LogSource, PodExists, WatchEvent
-from minikubelet.core import serialize
+from minikubelet.core import deletion, serialize
 from minikubelet.core.events import Event, EventRecorder
 from minikubelet.core.model import ConditionType, Phase
 from minikubelet.core.settings import Settings, kubernetes_service_env
 from minikubelet.core.spec import Pod
 from minikubelet.manifest import load as manifest
+from minikubelet.manifest import statusupdate
 from minikubelet.manifest.specbuild import build_pod_spec
 from minikubelet.node import report
 from minikubelet.node.pod import PodRunner
@@ -243,18 +244,31 @@ class Daemon:
         if runner.deleting:
             self._remove(runner)
 
-    def _remove(self, runner: PodRunner) -> None:
+    def _remove(self, runner: PodRunner) -> JSON | None:
+        """Takes the pod out of the registry (a DELETED event); returns its last object."""
         key = runner.pod.key
         if self.runners.get(key) is not runner:
-            return
+            return None
         del self.runners[key]
         obj = self._pod_json.pop(key, None)
         if obj is not None:
             self._rv += 1
             obj = {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(self._rv)}}
             self._broadcast(WatchEvent("DELETED", "Pod", obj, self._rv))
+        return obj
 
     # --- change feed -----------------------------------------------------------------------
+
+    def _pod_object(
+        self, runner: PodRunner, mark: deletion.DeletionMark | None, resource_version: int
+    ) -> JSON:
+        return serialize.pod_json(
+            runner.pod,
+            runner.status,
+            resource_version=resource_version,
+            deletion_timestamp=mark.timestamp if mark is not None else None,
+            deletion_grace_period_seconds=mark.grace_period_seconds if mark else None,
+        )
 
     def _pod_changed(
         self, runner: PodRunner, kind: Literal["ADDED", "MODIFIED"] = "MODIFIED"
@@ -262,13 +276,7 @@ class Daemon:
         if self.runners.get(runner.pod.key) is not runner:
             return
         self._rv += 1
-        obj = serialize.pod_json(
-            runner.pod,
-            runner.status,
-            resource_version=self._rv,
-            deletion_timestamp=runner.deletion_timestamp,
-            deletion_grace_period_seconds=runner.deletion_grace,
-        )
+        obj = self._pod_object(runner, _deletion_mark(runner), self._rv)
         self._pod_json[runner.pod.key] = obj
         self._broadcast(WatchEvent(kind, "Pod", obj, self._rv))
         self._check_until()
@@ -349,12 +357,37 @@ class Daemon:
         return self._pod_json[runner.pod.key]
 
     async def delete_pod(
-        self, namespace: str, name: str, *, grace_period_seconds: int | None = None
+        self,
+        namespace: str,
+        name: str,
+        *,
+        grace_period_seconds: int | None = None,
+        dry_run: bool = False,
     ) -> JSON | None:
+        """Graceful deletion as the API server does it (apiserver: registry/generic/registry/
+        store.go Store.Delete, rest/delete.go BeforeDelete, core/pod/strategy.go
+        CheckGracefulDelete): the pod is marked with deletionTimestamp = now + grace period
+        and published at once (MODIFIED), then stopped; a pod with nothing left to stop (a
+        finished one) is removed at once (DELETED). A second DELETE may only shorten the
+        grace period. A dry run answers the marked pod and changes nothing."""
         runner = self.runners.get((namespace, name))
         if runner is None:
             return None
-        runner.terminate(grace_period_seconds, deleting=True)
+        spec_grace = runner.pod.spec.termination_grace_period_seconds
+        period = deletion.graceful_delete_period(
+            runner.status.phase, grace_period_seconds, spec_grace
+        )
+        current = _deletion_mark(runner)
+        mark, changed = deletion.before_delete(current, grace_period_seconds, period, time.time())
+        if dry_run:
+            version = self._pod_json[runner.pod.key]["metadata"]["resourceVersion"]
+            return self._pod_object(runner, mark, int(version))
+        if changed:
+            runner.mark_deleted(mark.timestamp, mark.grace_period_seconds)
+            self._pod_changed(runner)
+            runner.terminate(mark.grace_period_seconds, deleting=True)
+        if runner.finished.is_set():
+            return self._remove(runner)
         return self._pod_json.get((namespace, name))
 
     async def update_pod_metadata(
@@ -397,6 +430,53 @@ class Daemon:
         self._pod_changed(runner)
         return self._pod_json[(namespace, name)]
 
+    async def update_pod_status(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+        status: Mapping[str, Any],
+    ) -> JSON | None:
+        """A write to `pods/{name}/status` (already prepared and validated): the labels and
+        annotations are taken (the status strategy keeps metadata), the conditions the
+        kubelet does not own are kept and the status computed again over them, as the
+        kubelet computes it over the API's copy (kubelet_pods.go generateAPIPodStatus)."""
+        runner = self.runners.get((namespace, name))
+        if runner is None:
+            return None
+        version = self._rv
+        moved = self._set_metadata(runner, labels, annotations)
+        runner.set_api_status(
+            statusupdate.external_conditions(status),
+            str(status.get("reason") or ""),
+            str(status.get("message") or ""),
+        )
+        if moved and self._rv == version:
+            self._pod_changed(runner)
+        return self._pod_json[(namespace, name)]
+
+    def _set_metadata(
+        self, runner: PodRunner, labels: Mapping[str, str], annotations: Mapping[str, str]
+    ) -> bool:
+        pod = runner.pod
+        if dict(labels) == dict(pod.labels) and dict(annotations) == dict(pod.annotations):
+            return False
+        meta = {**pod.manifest.get("metadata", {})}
+        for key, value in (("labels", labels), ("annotations", annotations)):
+            if value:
+                meta[key] = dict(value)
+            else:
+                meta.pop(key, None)
+        runner.pod = replace(
+            pod,
+            labels=dict(labels),
+            annotations=dict(annotations),
+            manifest={**pod.manifest, "metadata": meta},
+        )
+        return True
+
     def log_source(
         self, namespace: str, name: str, container: str, *, previous: bool = False
     ) -> LogSource:
@@ -431,6 +511,12 @@ class Daemon:
             if cur is not None and cur.process is not None and cur.terminated is None:
                 pids[sup.container.name] = cur.process.pid
         return pids
+
+
+def _deletion_mark(runner: PodRunner) -> deletion.DeletionMark | None:
+    if runner.deletion_timestamp is None or runner.deletion_grace is None:
+        return None
+    return deletion.DeletionMark(runner.deletion_timestamp, runner.deletion_grace)
 
 
 def _is_ready(status: Any) -> bool:

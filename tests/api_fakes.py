@@ -351,11 +351,18 @@ class FakeRegistry:
         return copy.deepcopy(doc)
 
     async def delete_pod(
-        self, namespace: str, name: str, *, grace_period_seconds: int | None = None
+        self,
+        namespace: str,
+        name: str,
+        *,
+        grace_period_seconds: int | None = None,
+        dry_run: bool = False,
     ) -> JSON | None:
         found = self.pods.get((namespace, name))
         if found is None:
             return None
+        if dry_run:
+            return copy.deepcopy(found)
         found["metadata"]["deletionTimestamp"] = ts(time.time())
         self.publish("MODIFIED", found)
         delay = 0 if grace_period_seconds == 0 else self.delete_delay
@@ -382,6 +389,23 @@ class FakeRegistry:
         found["metadata"].update(labels=dict(labels), annotations=dict(annotations))
         if spec is not None:
             found["spec"] = copy.deepcopy(dict(spec))
+        self.publish("MODIFIED", found)
+        return copy.deepcopy(found)
+
+    async def update_pod_status(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+        status: Mapping[str, Any],
+    ) -> JSON | None:
+        found = self.pods.get((namespace, name))
+        if found is None:
+            return None
+        found["metadata"].update(labels=dict(labels), annotations=dict(annotations))
+        found["status"] = copy.deepcopy(dict(status))
         self.publish("MODIFIED", found)
         return copy.deepcopy(found)
 

@@ -372,6 +372,7 @@ def conditions(
     phase: Phase = RUNNING,
     sandbox_ready: bool = True,
     previous: Sequence[PodCondition] = (),
+    external: Sequence[PodCondition] = (),
     now: float = 100.0,
 ) -> dict[str, PodCondition]:
     result = pod_conditions(
@@ -381,6 +382,7 @@ def conditions(
         phase=phase,
         sandbox_ready=sandbox_ready,
         previous=previous,
+        external=external,
         now=now,
     )
     return {c.type: c for c in result}
@@ -554,9 +556,25 @@ def test_readiness_gates(
     gate_conditions: list[PodCondition], expected: tuple[str, str, str]
 ) -> None:
     pod_spec = replace(APP, readiness_gates=(GATE,))
-    got = conditions(pod_spec, [], [running("app", ready=True)], previous=gate_conditions)
+    got = conditions(pod_spec, [], [running("app", ready=True)], external=gate_conditions)
     assert brief(got["Ready"]) == expected
     assert brief(got["ContainersReady"]) == ("True", "", "")
+
+
+def test_conditions_come_from_the_api_not_from_the_previous_status() -> None:
+    """A gate's condition counts only while the API holds it (what others wrote), and the
+    kubelet's own types written there are not taken over."""
+    pod_spec = replace(APP, readiness_gates=(GATE,))
+    gate = PodCondition(type=GATE, status="True")
+    stale_ready = PodCondition(type="Ready", status="True", reason="Mine")
+    got = conditions(pod_spec, [], [running("app", ready=True)], previous=[gate],
+                     external=[stale_ready])  # fmt: skip
+    assert GATE not in got
+    assert brief(got["Ready"]) == (
+        "False",
+        "ReadinessGatesNotReady",
+        f'corresponding condition of pod readiness gate "{GATE}" does not exist.',
+    )
 
 
 def test_readiness_gate_messages_join() -> None:
@@ -571,7 +589,7 @@ def test_readiness_gate_messages_join() -> None:
 def test_non_kubelet_conditions_kept_first() -> None:
     gate = PodCondition(type=GATE, status="True", last_transition_time=5.0)
     result = pod_conditions(
-        APP, [], [running("app")], phase=RUNNING, sandbox_ready=True, previous=[gate], now=9
+        APP, [], [running("app")], phase=RUNNING, sandbox_ready=True, external=[gate], now=9
     )
     assert result[0] == gate
     assert [c.type for c in result[1:]] == KUBELET_ORDER
@@ -865,3 +883,32 @@ def test_crash_looping_container_reports_running_pod() -> None:
     assert status.phase is RUNNING
     assert kubelet_conditions(status)["Ready"] == ("False", "ContainersNotReady")
     assert status.container_statuses[0].restart_count == 2
+
+
+def test_external_conditions_gate_the_generated_ready() -> None:
+    gated = replace(ALWAYS_AB, readiness_gates=(GATE,))
+    ready = [running(A, ready=True), running(B, ready=True)]
+    missing = generate(gated, (), ready)
+    assert kubelet_conditions(missing)["Ready"] == ("False", "ReadinessGatesNotReady")
+    false = generate(
+        gated, (), ready, external_conditions=[PodCondition(type=GATE, status="False")]
+    )
+    ready_condition = next(c for c in false.conditions if c.type == "Ready")
+    assert ready_condition.message == (
+        f'the status of pod readiness gate "{GATE}" is not "True", but False'
+    )
+    gate = PodCondition(type=GATE, status="True", last_transition_time=7.0)
+    opened = generate(gated, (), ready, external_conditions=[gate])
+    assert opened.conditions[0] == gate
+    assert kubelet_conditions(opened)["Ready"] == ("True", "")
+
+
+def test_an_api_message_stands_while_the_phase_holds() -> None:
+    previous = generate(ALWAYS_AB, (), [running(A), running(B)])
+    written = generate(ALWAYS_AB, (), [running(A), running(B)], previous=previous,
+                       api_reason="E2E", api_message="Patched by e2e test")  # fmt: skip
+    assert (written.reason, written.message) == ("E2E", "Patched by e2e test")
+    kept = generate(ALWAYS_AB, (), [running(A), running(B)], previous=written)
+    assert (kept.reason, kept.message) == ("E2E", "Patched by e2e test")
+    moved = generate(ALWAYS_AB, (), [succeeded(A), succeeded(B)], previous=kept, terminal=True)
+    assert (moved.phase, moved.reason, moved.message) == (Phase.SUCCEEDED, "", "")

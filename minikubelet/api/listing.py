@@ -83,6 +83,12 @@ def _selector(request: web.Request, resource: Resource) -> Predicate:
     return lambda obj: by_label(obj) and by_field(obj)
 
 
+def selector(request: web.Request, resource: Resource) -> Predicate:
+    """The request's label and field selectors as one predicate (a 400 for a bad one), for
+    the handlers that act on a selection (deletecollection)."""
+    return _selector(request, resource)
+
+
 def _include_object(request: web.Request) -> str:
     value = request.query.get("includeObject", "Metadata") or "Metadata"
     if value not in ("None", "Metadata", "Object"):

@@ -13,11 +13,11 @@ from minikubelet.api import patch
 from minikubelet.api import status_errors as se
 from minikubelet.api import table as tbl
 from minikubelet.api.appkeys import registry
-from minikubelet.api.listing import Resource, get_one, list_or_watch, query_int
+from minikubelet.api.listing import Resource, get_one, list_or_watch, query_int, selector
 from minikubelet.api.registry import JSON, InvalidPod, ManifestError, PodExists
 from minikubelet.api.selectors import POD_FIELDS
 from minikubelet.manifest import load as manifest
-from minikubelet.manifest import validation
+from minikubelet.manifest import statusupdate, validation
 
 PODS = Resource("Pod", "pods", POD_FIELDS, tbl.POD_COLUMNS, tbl.pod_row)
 FIELD_VALIDATION = ("Ignore", "Warn", "Strict")
@@ -43,11 +43,22 @@ async def get_pod(request: web.Request) -> web.Response:
     return get_one(request, PODS, pod, name)
 
 
-def _dry_run(request: web.Request) -> bool:
-    values = request.query.getall("dryRun", [])
-    for value in values:
-        if value != "All":
-            raise se.bad_request(f'Invalid dryRun value: "{value}"; only "All" is supported')
+def _dry_run(request: web.Request, options: str, more: Any = None) -> bool:
+    """`?dryRun=All` (and DeleteOptions' `dryRun`); any other value is refused as
+    `ValidateDryRun` refuses it (apimachinery: pkg/apis/meta/v1/validation), in the
+    `{options}.meta.k8s.io "" is invalid` Status of the handler that decodes the options."""
+    values = list(request.query.getall("dryRun", []))
+    if isinstance(more, list):
+        values += [str(v) for v in more]
+    if any(value != "All" for value in values):
+        shown = "[]string{" + ", ".join(json.dumps(v) for v in values) + "}"
+        error = f'dryRun: Unsupported value: {shown}: supported values: "All"'
+        raise se.StatusError(
+            422,
+            "Invalid",
+            f'{options}.meta.k8s.io "" is invalid: {error}',
+            {"group": "meta.k8s.io", "kind": options, "causes": [se.split_field_error(error)]},
+        )
     return bool(values)
 
 
@@ -79,16 +90,52 @@ async def read_body(request: web.Request) -> Any:
     )
 
 
+# core/v1 kinds the API server knows (it converts them, and fails, rather than not finding them)
+_CORE_KINDS = frozenset(
+    [
+        "Binding",
+        "ComponentStatus",
+        "ConfigMap",
+        "Endpoints",
+        "Event",
+        "LimitRange",
+        "Namespace",
+        "Node",
+        "PersistentVolume",
+        "PersistentVolumeClaim",
+        "PodTemplate",
+        "ReplicationController",
+        "ResourceQuota",
+        "Secret",
+        "Service",
+        "ServiceAccount",
+    ]
+)
+
+
 def _check_pod_document(body: Any, namespace: str) -> JSON:
+    """The body as the API server decodes it into a Pod: a missing `kind` or `apiVersion` is
+    taken from the URL (apiserver: endpoints/handlers/create.go, `decoder.Decode(body,
+    &defaultGVK, ...)`), so clients that send bare objects (the Python client's
+    `create_namespaced_pod(V1Pod(...))`) are served; another kind is refused with
+    `transformDecodeError`'s message."""
     if not isinstance(body, dict):
         raise se.bad_request("couldn't get version/kind; json parse error: not an object")
-    version, kind = body.get("apiVersion", "v1"), body.get("kind", "Pod")
+    version = body.setdefault("apiVersion", "v1") or "v1"
+    kind = body.setdefault("kind", "Pod") or "Pod"
+    body["apiVersion"], body["kind"] = version, kind
+    if kind != "Pod" and version == "v1":
+        cause = (
+            f"converting (v1.{kind}) to (core.Pod): unknown conversion"
+            if kind in _CORE_KINDS
+            else f'no kind "{kind}" is registered for version "v1" in scheme '
+            '"pkg/api/legacyscheme/scheme.go:30"'
+        )
+        raise se.bad_request(f'{kind} in version "v1" cannot be handled as a Pod: {cause}')
     if version != "v1":
         raise se.bad_request(
             f"the API version in the data ({version}) does not match the expected API version (v1)"
         )
-    if kind != "Pod":
-        raise se.bad_request(f'Pod in version "v1" cannot be handled as a {kind}')
     metadata = body.setdefault("metadata", {})
     if not isinstance(metadata, dict):
         raise se.bad_request("metadata: expected an object")
@@ -102,7 +149,7 @@ def _check_pod_document(body: Any, namespace: str) -> JSON:
 async def create_pod(request: web.Request) -> web.Response:
     namespace = request.match_info["namespace"]
     _check_field_validation(request)
-    dry_run = _dry_run(request)
+    dry_run = _dry_run(request, "CreateOptions")
     document = _check_pod_document(await read_body(request), namespace)
     try:
         pod = await registry(request).create_pod(document, dry_run=dry_run)
@@ -126,21 +173,61 @@ async def _delete_options(request: web.Request) -> JSON:
     return body
 
 
-async def delete_pod(request: web.Request) -> web.Response:
-    namespace, name, pod = current_pod(request)
-    options = await _delete_options(request)
+def _grace_period(request: web.Request, options: JSON) -> int | None:
     grace = query_int(request, "gracePeriodSeconds")
     if grace is None and options.get("gracePeriodSeconds") is not None:
-        grace = int(options["gracePeriodSeconds"])
+        try:
+            grace = int(options["gracePeriodSeconds"])
+        except (TypeError, ValueError):
+            raise se.bad_request(
+                "json: cannot unmarshal "
+                f"{_go_json_type(options['gracePeriodSeconds'])} into Go struct field "
+                "DeleteOptions.gracePeriodSeconds of type int64"
+            ) from None
+    return grace
+
+
+async def delete_pod(request: web.Request) -> web.Response:
+    """Graceful deletion (the daemon marks the pod and stops it; a finished pod goes at
+    once); with a dry run, the pod as the deletion would leave it, and nothing changes."""
+    namespace, name, pod = current_pod(request)
+    options = await _delete_options(request)
+    grace = _grace_period(request, options)
+    dry_run = _dry_run(request, "DeleteOptions", options.get("dryRun"))
     if pod is None:
         raise se.not_found("pods", name)
     _check_preconditions(pod, options.get("preconditions") or {})
-    if _dry_run(request) or options.get("dryRun"):
-        return web.json_response(pod)
-    deleted = await registry(request).delete_pod(namespace, name, grace_period_seconds=grace)
+    deleted = await registry(request).delete_pod(
+        namespace, name, grace_period_seconds=grace, dry_run=dry_run
+    )
     if deleted is None:
         raise se.not_found("pods", name)
     return web.json_response(deleted)
+
+
+async def delete_collection(request: web.Request) -> web.Response:
+    """DELETE on the collection: every pod the label and field selectors match is deleted as
+    one DELETE would delete it, and the answer is the list of what was deleted
+    (apiserver: registry/generic/registry/store.go Store.DeleteCollection)."""
+    namespace = request.match_info["namespace"]
+    matches = selector(request, PODS)
+    options = await _delete_options(request)
+    grace = _grace_period(request, options)
+    dry_run = _dry_run(request, "DeleteOptions", options.get("dryRun"))
+    pods = registry(request)
+    version = pods.resource_version
+    deleted = []
+    for pod in [p for p in pods.list_pods(namespace) if matches(p)]:
+        name = pod.get("metadata", {}).get("name", "")
+        gone = await pods.delete_pod(namespace, name, grace_period_seconds=grace, dry_run=dry_run)
+        if gone is not None:  # a pod that went meanwhile is not an error (NotFound ignored)
+            deleted.append({k: v for k, v in gone.items() if k not in ("kind", "apiVersion")})
+    return web.json_response({
+        "kind": "PodList",
+        "apiVersion": "v1",
+        "metadata": {"resourceVersion": str(version)},
+        "items": deleted,
+    })  # fmt: skip
 
 
 def _conflict(name: str, why: str) -> se.StatusError:
@@ -153,20 +240,37 @@ def _conflict(name: str, why: str) -> se.StatusError:
 
 
 def _check_preconditions(pod: JSON, preconditions: JSON) -> None:
+    """DeleteOptions.preconditions, checked and worded as BeforeDelete does (apiserver:
+    registry/rest/delete.go; the conflict names the kind, `Pod`, not the resource)."""
     metadata = pod.get("metadata", {})
-    uid, version = preconditions.get("uid"), preconditions.get("resourceVersion")
-    if uid and uid != metadata.get("uid"):
-        raise _conflict(
-            metadata.get("name", ""),
-            f"Precondition failed: UID in precondition: {uid}, UID in object meta: "
-            f"{metadata.get('uid')}",
+    name, uid, version = (
+        metadata.get("name", ""),
+        metadata.get("uid"),
+        metadata.get("resourceVersion"),
+    )
+    wanted_uid, wanted_version = preconditions.get("uid"), preconditions.get("resourceVersion")
+    why = ""
+    if wanted_uid is not None and wanted_uid != uid:
+        why = (
+            f"the UID in the precondition ({wanted_uid}) does not match the UID in record "
+            f"({uid}). The object might have been deleted and then recreated"
         )
-    if version and version != metadata.get("resourceVersion"):
-        raise _conflict(metadata.get("name", ""), "the object has been modified; please apply "
-                        "your changes to the latest version and try again")  # fmt: skip
+    elif wanted_version is not None and wanted_version != version:
+        why = (
+            f"the ResourceVersion in the precondition ({wanted_version}) does not match the "
+            f"ResourceVersion in record ({version}). The object might have been modified"
+        )
+    if why:
+        raise se.StatusError(
+            409,
+            "Conflict",
+            f'Operation cannot be fulfilled on Pod "{name}": {why}',
+            {"name": name, "kind": "Pod"},
+        )
 
 
-async def patch_pod(request: web.Request) -> web.Response:
+async def _patched(request: web.Request) -> tuple[JSON, JSON]:
+    """The current pod and the pod with the request's patch applied (or a 404/415/422)."""
     _, name, pod = current_pod(request)
     if request.content_type not in patch.PATCH_TYPES:
         raise se.StatusError(
@@ -182,10 +286,16 @@ async def patch_pod(request: web.Request) -> web.Response:
         updated = patch.apply(request.content_type, pod, body)
     except ValueError as exc:
         raise se.StatusError(422, "Invalid", str(exc)) from None
+    return pod, updated
+
+
+async def patch_pod(request: web.Request) -> web.Response:
+    pod, updated = await _patched(request)
     return await _update(request, pod, updated)
 
 
-async def replace_pod(request: web.Request) -> web.Response:
+async def _replacement(request: web.Request) -> tuple[JSON, JSON]:
+    """The current pod and the request's whole new pod (or a 400/404/409)."""
     namespace, name, pod = current_pod(request)
     body = _check_pod_document(await read_body(request), namespace)
     if body["metadata"].get("name", name) != name:
@@ -199,7 +309,55 @@ async def replace_pod(request: web.Request) -> web.Response:
     if version and version != pod.get("metadata", {}).get("resourceVersion"):
         raise _conflict(name, "the object has been modified; please apply your changes to the "
                         "latest version and try again")  # fmt: skip
+    return pod, body
+
+
+async def replace_pod(request: web.Request) -> web.Response:
+    pod, body = await _replacement(request)
     return await _update(request, pod, body)
+
+
+async def patch_status(request: web.Request) -> web.Response:
+    pod, updated = await _patched(request)
+    return await _update_status(request, pod, updated)
+
+
+async def replace_status(request: web.Request) -> web.Response:
+    pod, body = await _replacement(request)
+    return await _update_status(request, pod, body)
+
+
+async def _update_status(request: web.Request, pod: JSON, written: JSON) -> web.Response:
+    """PUT/PATCH on `pods/{name}/status`, as the pod status strategy takes them (apiserver:
+    pkg/registry/core/pod/strategy.go podStatusStrategy): spec changes are ignored, the
+    write is validated as `ValidatePodStatusUpdate` validates it, labels and annotations are
+    taken; the kubelet then keeps the conditions it does not own (a readiness gate's) and
+    writes its own fields over the rest."""
+    name = pod.get("metadata", {}).get("name", "")
+    try:
+        status = statusupdate.decode_status(written.get("status"))
+    except ValueError as exc:
+        raise se.bad_request(str(exc)) from None
+    prepared = statusupdate.prepare(pod, {**written, "status": status})
+    errors = statusupdate.validate(pod, prepared)
+    if errors:
+        raise se.invalid("Pod", name, errors)
+    metadata = prepared.get("metadata") or {}
+    labels = _string_map(metadata.get("labels"), "labels")
+    annotations = _string_map(metadata.get("annotations"), "annotations")
+    if _dry_run(request, "PatchOptions" if request.method == "PATCH" else "UpdateOptions"):
+        would_be = _with_metadata(pod, labels, annotations)
+        return web.json_response({**would_be, "status": prepared["status"]})
+    result = await registry(request).update_pod_status(
+        pod.get("metadata", {}).get("namespace", ""),
+        name,
+        labels=labels,
+        annotations=annotations,
+        status=prepared["status"],
+    )
+    if result is None:
+        raise se.not_found("pods", name)
+    return web.json_response(result)
 
 
 async def _update(request: web.Request, pod: JSON, updated: JSON) -> web.Response:
@@ -213,8 +371,15 @@ async def _update(request: web.Request, pod: JSON, updated: JSON) -> web.Respons
     unchanged = labels == (metadata.get("labels") or {}) and annotations == (
         metadata.get("annotations") or {}
     )
-    if (unchanged and spec is None) or _dry_run(request):
+    options = "PatchOptions" if request.method == "PATCH" else "UpdateOptions"
+    if unchanged and spec is None:
+        _dry_run(request, options)
         return web.json_response(pod)
+    if _dry_run(request, options):
+        would_be = _with_metadata(pod, labels, annotations)
+        if spec is not None:
+            would_be["spec"] = spec
+        return web.json_response(would_be)
     result = await registry(request).update_pod_metadata(
         metadata.get("namespace", ""), name, labels=labels, annotations=annotations, spec=spec
     )
@@ -253,6 +418,18 @@ def _spec_update(pod: JSON, updated: JSON) -> JSON | None:
     return None if defaulted == old else defaulted
 
 
+def _with_metadata(pod: JSON, labels: dict[str, str], annotations: dict[str, str]) -> JSON:
+    """The pod as an update of its labels and annotations would leave it (a dry run's answer:
+    the stored version, since nothing is stored)."""
+    metadata = dict(pod.get("metadata", {}))
+    for key, value in (("labels", labels), ("annotations", annotations)):
+        if value:
+            metadata[key] = dict(value)
+        else:
+            metadata.pop(key, None)
+    return {**pod, "metadata": metadata}
+
+
 def _string_map(value: Any, field: str) -> dict[str, str]:
     """Labels and annotations decode as map[string]string, or the request is refused as the
     API server refuses it."""
@@ -284,9 +461,12 @@ def add_routes(router: web.UrlDispatcher) -> None:
     collection = "/api/v1/namespaces/{namespace}/pods"
     router.add_get(collection, list_namespaced)
     router.add_post(collection, create_pod)
+    router.add_delete(collection, delete_collection)
     item = collection + "/{name}"
     router.add_get(item, get_pod)
     router.add_get(item + "/status", get_pod)
+    router.add_put(item + "/status", replace_status)
+    router.add_patch(item + "/status", patch_status)
     router.add_delete(item, delete_pod)
     router.add_patch(item, patch_pod)
     router.add_put(item, replace_pod)

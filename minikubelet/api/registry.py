@@ -69,11 +69,18 @@ class Registry(Protocol):
         ...
 
     async def delete_pod(
-        self, namespace: str, name: str, *, grace_period_seconds: int | None = None
+        self,
+        namespace: str,
+        name: str,
+        *,
+        grace_period_seconds: int | None = None,
+        dry_run: bool = False,
     ) -> JSON | None:
-        """Begin graceful deletion; returns the pod object with deletionTimestamp set, or None
-        if there is no such pod. The pod is removed (DELETED event) once its containers are
-        reaped."""
+        """Begin graceful deletion; returns the pod object with deletionTimestamp (the delete
+        time plus the grace period) and deletionGracePeriodSeconds set, published at once,
+        or None if there is no such pod. The pod is removed (DELETED event) once its
+        containers are reaped, at once if none runs (a finished pod). A dry run returns the
+        object the deletion would leave and changes nothing."""
         ...
 
     async def update_pod_metadata(
@@ -91,6 +98,21 @@ class Registry(Protocol):
         activeDeadlineSeconds and tolerations differ, and the kubelet acts on them. Bumps the
         version and feeds a MODIFIED event. Returns the updated pod, or None if there is no
         such pod."""
+        ...
+
+    async def update_pod_status(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+        status: Mapping[str, Any],
+    ) -> JSON | None:
+        """A validated write to `pods/{name}/status`: labels and annotations replaced, the
+        status's conditions not owned by the kubelet kept (a readiness gate's counts for
+        Ready) and its reason/message taken while the kubelet has none; the kubelet's own
+        fields stay the kubelet's. Returns the pod as it then is, or None if there is none."""
         ...
 
     def log_source(

@@ -44,6 +44,9 @@ POD_FAILED = "PodFailed"
 CONTAINERS_NOT_READY = "ContainersNotReady"
 CONTAINERS_NOT_INITIALIZED = "ContainersNotInitialized"
 READINESS_GATES_NOT_READY = "ReadinessGatesNotReady"
+DISRUPTION_TARGET = (
+    "DisruptionTarget"  # shared by the kubelet (kubetypes.PodConditionSharedByKubelet)
+)
 
 _KUBELET_CONDITIONS = frozenset(ConditionType)
 
@@ -355,13 +358,25 @@ def pod_conditions(
     phase: Phase,
     sandbox_ready: bool,
     previous: Sequence[PodCondition] = (),
+    external: Sequence[PodCondition] = (),
     now: float,
 ) -> tuple[PodCondition, ...]:
-    """Conditions not owned by the kubelet (kept from `previous`), then the kubelet's five in
-    its order, each with its lastTransitionTime carried over while its status holds."""
-    # kubelet: kubelet_pods.go generateAPIPodStatus; status_manager.go updateLastTransitionTime
+    """The conditions not owned by the kubelet, as others wrote them to the API (`external`:
+    readiness gates' conditions, DisruptionTarget, ... through `pods/{name}/status`), then the
+    kubelet's five in its order, each with its lastTransitionTime carried over from
+    `previous` while its status holds. Ready counts `spec.readinessGates` against the
+    external conditions."""
+    # kubelet: kubelet_pods.go generateAPIPodStatus ("preserve all conditions not owned by
+    # the kubelet": pod.Status.Conditions without kubetypes.PodConditionByKubelet ones, and
+    # GeneratePodReadyCondition over them); status_manager.go updateLastTransitionTime
     all_statuses = [*init_statuses, *statuses]
-    others = tuple(c for c in previous if c.type not in _KUBELET_CONDITIONS)
+    others = tuple(c for c in external if c.type not in _KUBELET_CONDITIONS)
+    disruption = next((c for c in previous if c.type == DISRUPTION_TARGET), None)
+    if disruption is not None:
+        # kubelet: "copy pod disruption conditions from state which is already updated
+        # during the eviction" (the status manager's, over the API's)
+        written = any(c.type == DISRUPTION_TARGET for c in others)
+        others = _replaced(others, disruption) if written else (*others, disruption)
     containers_ready = containers_ready_condition(spec, all_statuses, phase)
     owned = (
         PodCondition(
@@ -375,6 +390,10 @@ def pod_conditions(
     )
     before = {c.type: c for c in previous}
     return others + tuple(_stamped(c, before.get(c.type), now) for c in owned)
+
+
+def _replaced(conditions: tuple[PodCondition, ...], new: PodCondition) -> tuple[PodCondition, ...]:
+    return tuple(new if c.type == new.type else c for c in conditions)
 
 
 def _stamped(condition: PodCondition, before: PodCondition | None, now: float) -> PodCondition:
@@ -399,10 +418,16 @@ def generate_pod_status(
     now: float,
     reason: str = "",
     message: str = "",
+    external_conditions: Sequence[PodCondition] = (),
+    api_reason: str = "",
+    api_message: str = "",
 ) -> PodStatus:
     """The pod's v1 status. `reason`/`message` (e.g. DeadlineExceeded) fail the pod, as the
     kubelet's eviction handlers do; `start_time` is used only when `previous` has none (and
-    `now` when neither has one)."""
+    `now` when neither has one). `external_conditions`, `api_reason` and `api_message` are
+    what others wrote to the pod's status in the API (`pods/{name}/status`): the conditions
+    the kubelet does not own are kept (and gate readiness), and a reason or message stands
+    while the phase holds and the kubelet has none of its own."""
     # kubelet: kubelet_pods.go generateAPIPodStatus
     spec = pod.spec
     before = previous if previous is not None else PodStatus()
@@ -412,6 +437,10 @@ def generate_pod_status(
     regular.sort(key=lambda s: s.name)
     phase = compute_phase(spec, inits, regular, pod_is_terminal=pod_is_terminal)
     phase, reason, message = _settle_phase(phase, before, reason, message)
+    if phase == before.phase:
+        # kubelet: generateAPIPodStatus, "preserve the reason and message which is associated
+        # with the phase" (the status manager's, else the API's)
+        reason, message = reason or api_reason, message or api_message
     conditions = pod_conditions(
         spec,
         inits,
@@ -419,6 +448,7 @@ def generate_pod_status(
         phase=phase,
         sandbox_ready=sandbox_ready,
         previous=before.conditions,
+        external=external_conditions,
         now=now,
     )
     return PodStatus(

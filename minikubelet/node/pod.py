@@ -26,7 +26,7 @@ import structlog
 
 from minikubelet.core import events as ev
 from minikubelet.core.events import EventRecorder
-from minikubelet.core.model import Phase, PodStatus
+from minikubelet.core.model import Phase, PodCondition, PodStatus
 from minikubelet.core.settings import Settings
 from minikubelet.core.spec import Pod
 from minikubelet.core.status import generate_pod_status
@@ -71,6 +71,10 @@ class PodRunner:
         self.deletion_grace: int | None = None
         self.reason = ""
         self.message = ""
+        # what others wrote to the pod's status in the API (pods/{name}/status)
+        self.external_conditions: tuple[PodCondition, ...] = ()
+        self._api_reason = ""
+        self._api_message = ""
         self.status = PodStatus()
         self.finished = asyncio.Event()  # every container stopped and reaped
         self._terminate = asyncio.Event()
@@ -119,7 +123,11 @@ class PodRunner:
             now=time.time(),
             reason=self.reason,
             message=self.message,
+            external_conditions=self.external_conditions,
+            api_reason=self._api_reason,
+            api_message=self._api_message,
         )
+        self._api_reason = self._api_message = ""  # taken over (or dropped with the phase)
         if self.reason == DEADLINE_REASON and new.phase != Phase.FAILED:
             new = replace(new, phase=Phase.FAILED)  # kubelet: the active deadline fails the pod
         if new != self.status:
@@ -145,11 +153,29 @@ class PodRunner:
 
     # --- control ----------------------------------------------------------------------------
 
+    def set_api_status(
+        self, conditions: tuple[PodCondition, ...], reason: str, message: str
+    ) -> None:
+        """A status written through the API: the conditions the kubelet does not own are
+        kept (a readiness gate's among them) and the status is computed again over them."""
+        self.external_conditions = conditions
+        self._api_reason, self._api_message = reason, message
+        self.changed()
+
+    def mark_deleted(self, timestamp: float, grace_period_seconds: int) -> None:
+        """The API server's deletion mark (`metadata.deletionTimestamp`, the delete time plus
+        the grace period, and `deletionGracePeriodSeconds`), set by the daemon on DELETE."""
+        self.deletion_timestamp = timestamp
+        self.deletion_grace = grace_period_seconds
+
     def terminate(self, grace: float | None = None, *, deleting: bool = False) -> None:
         """Graceful stop of the whole pod; `run()` returns once everything is reaped."""
         if deleting and self.deletion_timestamp is None:
             self.deletion_timestamp = time.time()
             self.deletion_grace = int(grace if grace is not None else self._grace)
+        if grace is not None and self._terminate.is_set() and grace < self._grace:
+            for sup in self.init_supervisors + self.supervisors:
+                sup.shorten_kill(grace)  # a shorter second DELETE shortens kills under way
         if grace is not None:
             self._grace = min(self._grace, grace) if self._terminate.is_set() else grace
         self._terminate.set()

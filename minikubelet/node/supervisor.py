@@ -124,6 +124,7 @@ class ContainerSupervisor:
         self._restart_changed = False  # killed for a new definition: start again at once
         self._kill: KillRequest | None = None
         self._kill_event = asyncio.Event()
+        self._kill_timeout: asyncio.Timeout | None = None  # a kill under way, to shorten
         self._wake = asyncio.Event()
         self._launched = asyncio.Event()  # the first start returned (postStart included)
         self._workers: dict[ProbeType, ProbeWorker] = {}
@@ -237,6 +238,19 @@ class ContainerSupervisor:
             message = f"Init container {container.name} definition changed"
         self._restart_changed = True
         self.request_kill(KillRequest(message=message, grace=self._pod_grace()))
+
+    def shorten_kill(self, grace: float) -> None:
+        """A shorter grace period for a kill under way (a second DELETE with a shorter one):
+        it ends within `grace` (at least the minimum) from now, by SIGKILL if need be, as
+        the kubelet's kill with the shorter override does (pod_workers.go; kuberuntime
+        killContainer)."""
+        timeout = self._kill_timeout
+        if timeout is None:
+            return
+        when = asyncio.get_running_loop().time() + max(grace, MIN_GRACE)
+        current = timeout.when()
+        if current is None or when < current:
+            timeout.reschedule(when)
 
     def terminate(self, message: str, grace: float) -> None:
         """No more restarts; stop the running instance, if any, gracefully."""
@@ -447,15 +461,22 @@ class ContainerSupervisor:
         self._log.info("killing container", message=req.message, grace_s=req.grace)
         grace = req.grace
         lc = self.container.lifecycle
-        if req.run_pre_stop and lc is not None and lc.pre_stop is not None and grace > 0:
-            began = time.monotonic()
-            await self._pre_stop(lc.pre_stop, grace)
-            grace -= int(time.monotonic() - began)  # whole seconds, as the kubelet does
-        grace = max(grace, MIN_GRACE)
-        if req.reason:
-            process.killed_by_us = req.reason
-        sig = signal_number(lc.stop_signal if lc is not None else None)
-        await process.stop(grace, sig)
+        try:
+            async with asyncio.timeout(None) as self._kill_timeout:
+                if req.run_pre_stop and lc is not None and lc.pre_stop is not None and grace > 0:
+                    began = time.monotonic()
+                    await self._pre_stop(lc.pre_stop, grace)
+                    grace -= int(time.monotonic() - began)  # whole seconds, as the kubelet
+                grace = max(grace, MIN_GRACE)
+                if req.reason:
+                    process.killed_by_us = req.reason
+                sig = signal_number(lc.stop_signal if lc is not None else None)
+                await process.stop(grace, sig)
+        except TimeoutError:  # shortened (shorten_kill) and over
+            process.kill()
+            await process.wait()
+        finally:
+            self._kill_timeout = None
 
     async def _pre_stop(self, handler: Handler, grace: float) -> None:
         env, _own = self._env()
