@@ -20,9 +20,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import structlog
 
 from minikubelet.api.registry import JSON, LogSource, PodExists, WatchEvent
-from minikubelet.core import deletion, serialize
+from minikubelet.core import deletion, serialize, verdict
 from minikubelet.core.events import Event, EventRecorder
-from minikubelet.core.model import ConditionType, Phase
 from minikubelet.core.settings import Settings, kubernetes_service_env
 from minikubelet.core.spec import Pod
 from minikubelet.manifest import load as manifest
@@ -34,13 +33,12 @@ from minikubelet.runtime import process as runtime
 from minikubelet.runtime import watchdog
 from minikubelet.runtime.cgroups import CpuLimiter
 from minikubelet.runtime.crilog import log_files
+from minikubelet.store.objects import ObjectStore
 
 if TYPE_CHECKING:
     from aiohttp.web import AppRunner
 
 log = structlog.get_logger("minikubelet.daemon")
-
-MAX_QUEUE = 10_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,10 +66,12 @@ class Daemon:
         self.url = ""
         self.verdict: int | None = None  # CI mode: the exit code once decided
         self.verdict_snapshot: report.Snapshot | None = None
-        self._rv = 0
-        self._pod_json: dict[tuple[str, str], JSON] = {}
-        self._subscribers: set[asyncio.Queue[WatchEvent]] = set()
-        self.events = EventRecorder(node_name=settings.node_name, on_change=self._event_changed)
+        self.store = ObjectStore()
+        self.events = EventRecorder(
+            node_name=settings.node_name,
+            on_change=self._event_changed,
+            on_evict=self._event_evicted,
+        )
         self._tg: asyncio.TaskGroup | None = None
         self._stop = asyncio.Event()
         self._started = asyncio.Event()
@@ -250,12 +250,7 @@ class Daemon:
         if self.runners.get(key) is not runner:
             return None
         del self.runners[key]
-        obj = self._pod_json.pop(key, None)
-        if obj is not None:
-            self._rv += 1
-            obj = {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(self._rv)}}
-            self._broadcast(WatchEvent("DELETED", "Pod", obj, self._rv))
-        return obj
+        return self.store.remove("pods", *key)
 
     # --- change feed -----------------------------------------------------------------------
 
@@ -275,39 +270,24 @@ class Daemon:
     ) -> None:
         if self.runners.get(runner.pod.key) is not runner:
             return
-        self._rv += 1
-        obj = self._pod_object(runner, _deletion_mark(runner), self._rv)
-        self._pod_json[runner.pod.key] = obj
-        self._broadcast(WatchEvent(kind, "Pod", obj, self._rv))
+        self.store.put("pods", self._pod_object(runner, _deletion_mark(runner), 0))
         self._check_until()
 
     def _event_changed(self, event: Event) -> Event:
-        self._rv += 1
-        event = replace(event, resource_version=self._rv)
-        kind: Literal["ADDED", "MODIFIED"] = "ADDED" if event.count == 1 else "MODIFIED"
-        self._broadcast(WatchEvent(kind, "Event", serialize.event_json(event), self._rv))
-        return event
+        stored = self.store.put("events", serialize.event_json(event))
+        return replace(event, resource_version=int(stored["metadata"]["resourceVersion"]))
 
-    def _broadcast(self, event: WatchEvent) -> None:
-        for queue in list(self._subscribers):
-            if queue.qsize() < MAX_QUEUE:
-                queue.put_nowait(event)
+    def _event_evicted(self, event: Event) -> None:
+        self.store.remove("events", event.namespace, event.name)
 
     def _check_until(self) -> None:
         """CI mode: decide the exit code as soon as the answer is known."""
         until = self.options.until
         if until is None or not self._started.is_set() or self.verdict is not None:
             return
-        runners = list(self.runners.values())
-        statuses = [r.status for r in runners]
-        if until == "ready" and statuses and all(_is_ready(s) for s in statuses):
-            self._decide(0, "OK: every pod is Ready")
-        elif until == "complete":
-            failed = [r.pod.name for r in runners if r.status.phase == Phase.FAILED]
-            if failed:
-                self._decide(1, f"FAILED: pod {', '.join(failed)} Failed")
-            elif statuses and all(s.phase == Phase.SUCCEEDED for s in statuses):
-                self._decide(0, "OK: every pod Succeeded")
+        found = verdict.decide(until, [(r.pod.name, r.status) for r in self.runners.values()])
+        if found is not None:
+            self._decide(found.code, found.text)
 
     def _decide(self, code: int, verdict: str) -> None:
         self.verdict = code
@@ -319,28 +299,22 @@ class Daemon:
 
     @property
     def resource_version(self) -> int:
-        return self._rv
+        return self.store.resource_version
 
     def list_pods(self, namespace: str | None = None) -> list[JSON]:
-        return [
-            obj
-            for (ns, _), obj in sorted(self._pod_json.items())
-            if namespace is None or ns == namespace
-        ]
+        return self.store.list("pods", namespace)
 
     def get_pod(self, namespace: str, name: str) -> JSON | None:
-        return self._pod_json.get((namespace, name))
+        return self.store.get("pods", namespace, name)
 
     def list_events(self, namespace: str | None = None) -> list[JSON]:
-        return [serialize.event_json(e) for e in self.events.events(namespace)]
+        return self.store.list("events", namespace)
 
     def subscribe(self) -> asyncio.Queue[WatchEvent]:
-        queue: asyncio.Queue[WatchEvent] = asyncio.Queue()
-        self._subscribers.add(queue)
-        return queue
+        return self.store.subscribe()
 
     def unsubscribe(self, queue: asyncio.Queue[WatchEvent]) -> None:
-        self._subscribers.discard(queue)
+        self.store.unsubscribe(queue)
 
     async def create_pod(self, document: Mapping[str, Any], *, dry_run: bool = False) -> JSON:
         pod, warnings = manifest.pod_from_document(
@@ -352,9 +326,9 @@ class Daemon:
             raise PodExists(pod.namespace, pod.name)
         if dry_run or self._tg is None:
             runner = PodRunner(pod, settings=self.settings, events=self.events)
-            return serialize.pod_json(pod, runner.status, resource_version=self._rv)
+            return serialize.pod_json(pod, runner.status, resource_version=self.resource_version)
         runner = self._start_pod(pod)
-        return self._pod_json[runner.pod.key]
+        return self._stored(runner.pod.key)
 
     async def delete_pod(
         self,
@@ -380,7 +354,7 @@ class Daemon:
         current = _deletion_mark(runner)
         mark, changed = deletion.before_delete(current, grace_period_seconds, period, time.time())
         if dry_run:
-            version = self._pod_json[runner.pod.key]["metadata"]["resourceVersion"]
+            version = self._stored(runner.pod.key)["metadata"]["resourceVersion"]
             return self._pod_object(runner, mark, int(version))
         if changed:
             runner.mark_deleted(mark.timestamp, mark.grace_period_seconds)
@@ -388,7 +362,7 @@ class Daemon:
             runner.terminate(mark.grace_period_seconds, deleting=True)
         if runner.finished.is_set():
             return self._remove(runner)
-        return self._pod_json.get((namespace, name))
+        return self.get_pod(namespace, name)
 
     async def update_pod_metadata(
         self,
@@ -428,7 +402,7 @@ class Daemon:
                 )
             )
         self._pod_changed(runner)
-        return self._pod_json[(namespace, name)]
+        return self._stored((namespace, name))
 
     async def update_pod_status(
         self,
@@ -446,16 +420,22 @@ class Daemon:
         runner = self.runners.get((namespace, name))
         if runner is None:
             return None
-        version = self._rv
+        version = self.resource_version
         moved = self._set_metadata(runner, labels, annotations)
         runner.set_api_status(
             statusupdate.external_conditions(status),
             str(status.get("reason") or ""),
             str(status.get("message") or ""),
         )
-        if moved and self._rv == version:
+        if moved and self.resource_version == version:
             self._pod_changed(runner)
-        return self._pod_json[(namespace, name)]
+        return self._stored((namespace, name))
+
+    def _stored(self, key: tuple[str, str]) -> JSON:
+        """The stored object of a pod the daemon runs (there is always one)."""
+        obj = self.store.get("pods", *key)
+        assert obj is not None, key
+        return obj
 
     def _set_metadata(
         self, runner: PodRunner, labels: Mapping[str, str], annotations: Mapping[str, str]
@@ -517,10 +497,6 @@ def _deletion_mark(runner: PodRunner) -> deletion.DeletionMark | None:
     if runner.deletion_timestamp is None or runner.deletion_grace is None:
         return None
     return deletion.DeletionMark(runner.deletion_timestamp, runner.deletion_grace)
-
-
-def _is_ready(status: Any) -> bool:
-    return any(c.type == ConditionType.READY and c.status == "True" for c in status.conditions)
 
 
 def _import_http_stack() -> None:

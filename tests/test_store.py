@@ -77,3 +77,25 @@ async def test_changes_are_fed_in_order_with_their_types() -> None:
     store.unsubscribe(queue)
     store.put("pods", _pod("b"))
     assert queue.empty()
+
+
+def test_event_recorder_names_sort_by_object_then_time_and_evictions_are_reported() -> None:
+    from minikubelet.core import events as ev
+    from minikubelet.core.spec import Pod, PodSpec
+
+    times = iter([1.0, 1.0, 2.0, 3.0])
+    evicted: list[str] = []
+    recorder = ev.EventRecorder(
+        clock=lambda: next(times), on_evict=lambda e: evicted.append(e.name)
+    )
+    pod = Pod(name="web", namespace="default", uid="u", spec=PodSpec(containers=()))
+    first = recorder.record(pod, reason="A", message="one")
+    second = recorder.record(pod, reason="B", message="two")
+    assert first.name.startswith("web.")
+    assert first.name < second.name  # the same clock reading still gets a later name
+    old, ev.MAX_EVENTS = ev.MAX_EVENTS, 2
+    try:
+        recorder.record(pod, reason="C", message="three")
+    finally:
+        ev.MAX_EVENTS = old
+    assert evicted == [first.name]

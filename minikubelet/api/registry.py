@@ -17,20 +17,16 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from minikubelet.manifest.load import InvalidPod as InvalidPod
 from minikubelet.manifest.load import ManifestError as ManifestError
+from minikubelet.store.objects import Change
 
 JSON = dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class WatchEvent:
-    type: Literal["ADDED", "MODIFIED", "DELETED"]
-    kind: Literal["Pod", "Event"]
-    object: JSON
-    resource_version: int
+WatchEvent = Change  # one write, as a watch reports it
 
 
 class PodExists(Exception):

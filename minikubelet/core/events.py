@@ -9,7 +9,6 @@ store is bounded. Pure bookkeeping plus a log call: no asyncio.
 from __future__ import annotations
 
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -56,11 +55,14 @@ class EventRecorder:
         node_name: str = "",
         clock: Callable[[], float] = time.time,
         on_change: Callable[[Event], Event] | None = None,
+        on_evict: Callable[[Event], None] | None = None,
     ) -> None:
         self._node = node_name
         self._clock = clock
         self._on_change = on_change
+        self._on_evict = on_evict
         self._events: OrderedDict[tuple[str, ...], Event] = OrderedDict()
+        self._last_nanos = 0
 
     def record(
         self,
@@ -78,7 +80,9 @@ class EventRecorder:
             event = replace(old, count=old.count + 1, last_timestamp=now)
         else:
             event = Event(
-                name=f"{pod.name}.{uuid.uuid4().hex[:16]}",
+                # client-go's event name: the object's name and the time in hex nanoseconds,
+                # so names sort by object, then time (tools/record/event.go makeEvent)
+                name=f"{pod.name}.{self._unique_nanos(now):x}",
                 namespace=pod.namespace,
                 pod_name=pod.name,
                 pod_uid=pod.uid,
@@ -95,7 +99,9 @@ class EventRecorder:
             event = self._on_change(event)
         self._events[key] = event
         while len(self._events) > MAX_EVENTS:
-            self._events.popitem(last=False)
+            _, evicted = self._events.popitem(last=False)
+            if self._on_evict is not None:
+                self._on_evict(evicted)
         emit = log.warning if type == WARNING else log.info
         emit(
             "event",
@@ -107,6 +113,11 @@ class EventRecorder:
             count=event.count,
         )
         return event
+
+    def _unique_nanos(self, now: float) -> int:
+        nanos = max(int(now * 1e9), self._last_nanos + 1)
+        self._last_nanos = nanos
+        return nanos
 
     def events(self, namespace: str | None = None) -> list[Event]:
         events = sorted(self._events.values(), key=lambda e: e.last_timestamp)
