@@ -239,7 +239,7 @@ async def _serve(settings: Settings, options: ServeOptions, pods: list[Pod]) -> 
     code = await daemon.run(pods, on_ready=announce)
     if options.until is not None:
         snapshot = daemon.verdict_snapshot or report.take(
-            daemon.runners.values(), "stopped", daemon.settings.daemon_started_at
+            daemon.agent.runners.values(), "stopped", daemon.settings.daemon_started_at
         )
         print(report.render(snapshot), flush=True)
     return code

@@ -111,7 +111,7 @@ async def test_daemon_puts_a_limited_container_in_its_cgroup(tmp_path: Path) -> 
     pod, _ = pod_from_document(doc, source="test", node_name="node")
     settings = Settings(state_dir=tmp_path / "state", echo_logs=False)
     daemon = Daemon(settings, ServeOptions(port=0))
-    daemon._detect_cpu_limiter = lambda: CpuLimiter(base)
+    daemon.agent._detect_cpu_limiter = lambda: CpuLimiter(base)
     run = asyncio.ensure_future(daemon.run([pod]))
     procs = base / f"minikubelet-{pod.uid}-app-0" / "cgroup.procs"
     try:

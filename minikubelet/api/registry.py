@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 from minikubelet.manifest.load import InvalidPod as InvalidPod
 from minikubelet.manifest.load import ManifestError as ManifestError
+from minikubelet.runtime import crilog
 from minikubelet.store.objects import Change
 
 JSON = dict[str, Any]
@@ -36,13 +35,7 @@ class PodExists(Exception):
         self.name = name
 
 
-@dataclass(frozen=True, slots=True)
-class LogSource:
-    """Where one container instance's CRI-format log lives: files oldest first (rotated
-    ones before the live one), and whether the instance is still running (for follow)."""
-
-    files: tuple[Path, ...]
-    running: bool
+LogSource = crilog.LogSource
 
 
 class Registry(Protocol):

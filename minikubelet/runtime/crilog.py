@@ -16,6 +16,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -141,3 +142,12 @@ class LogWriter:
             os.replace(self.path, rotated(self.path, 1))
         self._file = open(self.path, "ab")  # noqa: SIM115
         self._size = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LogSource:
+    """Where one container instance's CRI-format log lives: files oldest first (rotated
+    ones before the live one), and whether the instance is still running (for follow)."""
+
+    files: tuple[Path, ...]
+    running: bool

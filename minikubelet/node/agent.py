@@ -1,0 +1,219 @@
+"""The node agent (the kubelet): runs the pods it is given and writes them back to the store.
+
+`NodeAgent` holds one `PodRunner` per pod (its pod worker) and writes each pod's object, spec
+and live status, into the object store whenever it changes, as the kubelet writes
+`pods/{name}/status`; events go to the store through the recorder. It knows the store only
+through `put`, `get` and `remove`. The pods run as tasks of the task group the daemon hands
+it (`attach`), so stopping the daemon stops them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Literal
+
+import structlog
+
+from minikubelet.core import deletion, serialize
+from minikubelet.core.events import Event, EventRecorder
+from minikubelet.core.settings import Settings
+from minikubelet.core.spec import Pod
+from minikubelet.node.pod import PodRunner
+from minikubelet.runtime.cgroups import CpuLimiter
+from minikubelet.runtime.crilog import LogSource, log_files
+from minikubelet.store.objects import JSON, ObjectStore
+
+log = structlog.get_logger("minikubelet.daemon")
+
+
+class NodeAgent:
+    def __init__(
+        self,
+        settings: Settings,
+        store: ObjectStore,
+        *,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.runners: dict[tuple[str, str], PodRunner] = {}
+        self.events = EventRecorder(
+            node_name=settings.node_name,
+            on_change=self._event_changed,
+            on_evict=self._event_evicted,
+        )
+        self._on_change = on_change
+        self._tg: asyncio.TaskGroup | None = None
+        self._cpu_checked = False
+        self.cpu_limiter: CpuLimiter | None = None
+        self._detect_cpu_limiter: Callable[[], CpuLimiter | None] = CpuLimiter.detect
+
+    def attach(self, tg: asyncio.TaskGroup | None) -> None:
+        """The task group pods run in (None once it is gone: nothing more starts)."""
+        self._tg = tg
+
+    @property
+    def running(self) -> bool:
+        return self._tg is not None
+
+    async def terminate_all(self) -> None:
+        for runner in list(self.runners.values()):
+            runner.terminate()
+        await asyncio.gather(*(r.finished.wait() for r in list(self.runners.values())))
+
+    def start_pod(self, pod: Pod) -> PodRunner:
+        assert self._tg is not None
+        self._prepare_cpu_limits(pod)
+        runner = PodRunner(
+            pod,
+            settings=self.settings,
+            events=self.events,
+            on_change=self.pod_changed,
+            cpu_limiter=self.cpu_limiter,
+        )
+        self.runners[pod.key] = runner
+        self.pod_changed(runner, kind="ADDED")
+        self._tg.create_task(self._run_pod(runner), name=f"pod:{pod.namespace}/{pod.name}")
+        return runner
+
+    def _prepare_cpu_limits(self, pod: Pod) -> None:
+        """At the first pod with a CPU limit: use cgroup v2 `cpu.max` where the daemon may
+        write one, else say once that CPU limits are not enforced (memory limits are, by the
+        daemon's own watchdog)."""
+        if self._cpu_checked:
+            return
+        field = _first_cpu_limit(pod)
+        if field is None:
+            return
+        self._cpu_checked = True
+        self.cpu_limiter = self._detect_cpu_limiter()
+        if self.cpu_limiter is None:
+            log.warning(
+                "cpu limits are not enforced",
+                pod=f"{pod.namespace}/{pod.name}",
+                field=field,
+                message="minikubelet has no writable cgroup v2 with the cpu controller here; "
+                "the limit only sets the QoS class and resourceFieldRef values",
+            )
+        else:
+            log.info("cpu limits enforced", cgroup=str(self.cpu_limiter.base))
+
+    async def _run_pod(self, runner: PodRunner) -> None:
+        await runner.run()
+        if runner.deleting:
+            self.remove(runner)
+
+    def remove(self, runner: PodRunner) -> JSON | None:
+        """Takes the pod out of the store (a DELETED event); returns its last object."""
+        key = runner.pod.key
+        if self.runners.get(key) is not runner:
+            return None
+        del self.runners[key]
+        return self.store.remove("pods", *key)
+
+    def pod_object(
+        self, runner: PodRunner, mark: deletion.DeletionMark | None, resource_version: int
+    ) -> JSON:
+        return serialize.pod_json(
+            runner.pod,
+            runner.status,
+            resource_version=resource_version,
+            deletion_timestamp=mark.timestamp if mark is not None else None,
+            deletion_grace_period_seconds=mark.grace_period_seconds if mark else None,
+        )
+
+    def pod_changed(
+        self, runner: PodRunner, kind: Literal["ADDED", "MODIFIED"] = "MODIFIED"
+    ) -> None:
+        if self.runners.get(runner.pod.key) is not runner:
+            return
+        self.store.put("pods", self.pod_object(runner, deletion_mark(runner), 0))
+        self._on_change()
+
+    def _event_changed(self, event: Event) -> Event:
+        stored = self.store.put("events", serialize.event_json(event))
+        return replace(event, resource_version=int(stored["metadata"]["resourceVersion"]))
+
+    def _event_evicted(self, event: Event) -> None:
+        self.store.remove("events", event.namespace, event.name)
+
+    def stored(self, key: tuple[str, str]) -> JSON:
+        """The stored object of a pod the agent runs (there is always one)."""
+        obj = self.store.get("pods", *key)
+        assert obj is not None, key
+        return obj
+
+    def set_metadata(
+        self, runner: PodRunner, labels: Mapping[str, str], annotations: Mapping[str, str]
+    ) -> bool:
+        pod = runner.pod
+        if dict(labels) == dict(pod.labels) and dict(annotations) == dict(pod.annotations):
+            return False
+        meta = {**pod.manifest.get("metadata", {})}
+        for key, value in (("labels", labels), ("annotations", annotations)):
+            if value:
+                meta[key] = dict(value)
+            else:
+                meta.pop(key, None)
+        runner.pod = replace(
+            pod,
+            labels=dict(labels),
+            annotations=dict(annotations),
+            manifest={**pod.manifest, "metadata": meta},
+        )
+        return True
+
+    def log_source(
+        self, namespace: str, name: str, container: str, *, previous: bool = False
+    ) -> LogSource:
+        runner = self.runners.get((namespace, name))
+        if runner is None:
+            raise LookupError(f'pod "{name}" does not exist')
+        sup = runner.supervisor(container)
+        if sup is None:
+            raise LookupError(f'container "{container}" not found in pod "{name}"')
+        instances = sup.instances if not previous else sup.instances[:-1]
+        if not instances:
+            if previous:
+                raise LookupError(
+                    f'previous terminated container "{container}" in pod "{name}" not found'
+                )
+            state = sup.status(pod_has_init=bool(runner.init_supervisors)).state
+            reason = getattr(state, "reason", "") or "ContainerCreating"
+            raise LookupError(
+                f'container "{container}" in pod "{name}" is waiting to start: {reason}'
+            )
+        inst = instances[-1]
+        running = inst.terminated is None and not previous
+        return LogSource(log_files(inst.log_path, self.settings.log_max_files), running)
+
+    def container_pids(self, namespace: str, name: str) -> Mapping[str, int]:
+        runner = self.runners.get((namespace, name))
+        if runner is None:
+            return {}
+        pids: dict[str, int] = {}
+        for sup in runner.init_supervisors + runner.supervisors:
+            cur = sup.current
+            if cur is not None and cur.process is not None and cur.terminated is None:
+                pids[sup.container.name] = cur.process.pid
+        return pids
+
+
+def deletion_mark(runner: PodRunner) -> deletion.DeletionMark | None:
+    if runner.deletion_timestamp is None or runner.deletion_grace is None:
+        return None
+    return deletion.DeletionMark(runner.deletion_timestamp, runner.deletion_grace)
+
+
+def _first_cpu_limit(pod: Pod) -> str | None:
+    """The path of the first container CPU limit in the pod, if any."""
+    for kind, containers in (
+        ("initContainers", pod.spec.init_containers),
+        ("containers", pod.spec.containers),
+    ):
+        for i, c in enumerate(containers):
+            if "cpu" in c.resources.limits:
+                return f"spec.{kind}[{i}].resources.limits.cpu"
+    return None
