@@ -19,7 +19,6 @@ import asyncio
 import shutil
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from pathlib import Path
 
 import structlog
@@ -128,8 +127,6 @@ class PodRunner:
             api_message=self._api_message,
         )
         self._api_reason = self._api_message = ""  # taken over (or dropped with the phase)
-        if self.reason == DEADLINE_REASON and new.phase != Phase.FAILED:
-            new = replace(new, phase=Phase.FAILED)  # kubelet: the active deadline fails the pod
         if new != self.status:
             self.status = new
             self._on_change(self)
