@@ -26,14 +26,14 @@ from typing import Protocol
 import psutil
 import structlog
 
+from minikubelet.core import containerstatus as cs
 from minikubelet.core import events as ev
 from minikubelet.core.events import EventRecorder
-from minikubelet.core.model import ContainerStatus, Phase, Running, Terminated, Waiting
+from minikubelet.core.model import ContainerStatus, Phase, Terminated, Waiting
 from minikubelet.core.restart import (
     Backoff,
     backoff_event_message,
     crash_loop_message,
-    should_restart,
 )
 from minikubelet.core.settings import Settings
 from minikubelet.core.spec import Container, Handler, Pod, Probe, ProbeType, RestartPolicy
@@ -142,24 +142,26 @@ class ContainerSupervisor:
 
     @property
     def started(self) -> bool:
-        """kubelet: prober_manager.go isContainerStarted."""
-        if not self.running:
-            return False
-        if ProbeType.STARTUP in self.results:
-            return self.results[ProbeType.STARTUP] == Result.SUCCESS
-        return self.container.startup_probe is None
+        return cs.is_started(
+            self.container,
+            running=self.running,
+            startup_succeeded=self._result_succeeded(ProbeType.STARTUP),
+        )
 
     @property
     def ready(self) -> bool:
-        """kubelet: UpdatePodStatus; regular init containers are ready once exited 0."""
-        if self.init and not self.container.is_sidecar:
-            cur = self.current
-            return bool(cur and cur.terminated and cur.terminated.exit_code == 0)
-        if not self.started:
-            return False
-        if self.container.readiness_probe is None:
-            return True
-        return self.results.get(ProbeType.READINESS) == Result.SUCCESS
+        cur = self.current
+        return cs.is_ready(
+            self.container,
+            init=self.init,
+            started=self.started,
+            exited_zero=bool(cur and cur.terminated and cur.terminated.exit_code == 0),
+            readiness_succeeded=self._result_succeeded(ProbeType.READINESS),
+        )
+
+    def _result_succeeded(self, ptype: ProbeType) -> bool | None:
+        result = self.results.get(ptype)
+        return None if result is None else result == Result.SUCCESS
 
     @property
     def will_restart(self) -> bool:
@@ -171,43 +173,34 @@ class ContainerSupervisor:
         return not self.stopping and self._should_restart(cur.terminated.exit_code)
 
     def _should_restart(self, exit_code: int) -> bool:
-        policy = self.pod.pod.spec.restart_policy
-        if self.init and not self.container.is_sidecar:
-            return exit_code != 0 and policy != RestartPolicy.NEVER and not self.pod.deleting
-        return should_restart(
-            policy=policy,
-            last_exit_code=exit_code,
+        return cs.restarts(
+            self.container,
+            init=self.init,
+            policy=self.pod.pod.spec.restart_policy,
+            exit_code=exit_code,
             deleting=self.pod.deleting,
-            is_sidecar=self.container.is_sidecar,
         )
 
     def status(self, *, pod_has_init: bool) -> ContainerStatus:
-        """kubelet: kubelet_pods.go convertToAPIContainerStatuses."""
-        c = self.container
         cur = self.current
-        common = {"name": c.name, "image": c.image, "image_id": "", "ready": self.ready}
-        if cur is None:
-            default = "PodInitializing" if pod_has_init else "ContainerCreating"
-            waiting = self.waiting or Waiting(reason=default)
-            return ContainerStatus(state=waiting, started=False, **common)  # type: ignore[arg-type]
-        prev = self.instances[-2].terminated if len(self.instances) > 1 else None
-        last = prev
-        state: Waiting | Running | Terminated
-        if cur.running and cur.started_at is not None and cur.terminated is None:
-            state = Running(started_at=cur.started_at)
-        elif cur.terminated is None:
-            state = Waiting(reason="ContainerCreating")
-        elif self.waiting is not None and self.will_restart:
-            state, last = self.waiting, cur.terminated
-        else:
-            state = cur.terminated
-        return ContainerStatus(
-            state=state,
-            last_state=last,
+        facts = None
+        if cur is not None:
+            facts = cs.InstanceFacts(
+                container_id=cur.container_id,
+                restart_count=cur.restart_count,
+                started_at=cur.started_at,
+                running=cur.running,
+                terminated=cur.terminated,
+            )
+        return cs.container_status(
+            self.container,
+            current=facts,
+            previous=self.instances[-2].terminated if len(self.instances) > 1 else None,
+            waiting=self.waiting,
+            ready=self.ready,
             started=self.started,
-            restart_count=cur.restart_count,
-            container_id=cur.container_id,
-            **common,  # type: ignore[arg-type]
+            will_restart=self.will_restart,
+            pod_has_init=pod_has_init,
         )
 
     # --- control, from the pod -----------------------------------------------------------
