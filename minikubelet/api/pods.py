@@ -3,23 +3,21 @@ answers them (status codes, `Status` errors and bodies that kubectl prints from)
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import yaml
 from aiohttp import web
 
-from minikubelet.api import patch
+from minikubelet.api import bodies, patch
 from minikubelet.api import status_errors as se
 from minikubelet.api import table as tbl
 from minikubelet.api.appkeys import registry
 from minikubelet.api.listing import Resource, get_one, list_or_watch, query_int
 from minikubelet.api.registry import JSON, InvalidPod, ManifestError, PodExists
 from minikubelet.api.selectors import POD_FIELDS
+from minikubelet.validation import validate_annotations, validate_labels
 
 PODS = Resource("Pod", "pods", POD_FIELDS, tbl.POD_COLUMNS, tbl.pod_row)
 FIELD_VALIDATION = ("Ignore", "Warn", "Strict")
-_ACCEPTED_BODIES = "application/json, application/yaml, application/vnd.kubernetes.protobuf"
 
 
 async def list_all(request: web.Request) -> web.StreamResponse:
@@ -60,21 +58,7 @@ def _check_field_validation(request: web.Request) -> None:
 
 async def read_body(request: web.Request) -> Any:
     """The request body as JSON (or YAML), or a 400/415 `Status`."""
-    content_type = request.content_type
-    try:
-        text = await request.text()  # undecodable bytes are a ValueError too
-        if content_type in ("application/yaml", "application/apply-patch+yaml"):
-            return yaml.safe_load(text)
-        if content_type.endswith("json") or content_type == "application/octet-stream":
-            return json.loads(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise se.bad_request(f"couldn't get version/kind; json parse error: {exc}") from None
-    raise se.StatusError(
-        415,
-        "UnsupportedMediaType",
-        f"the body of the request was in an unknown format - accepted media types include: "
-        f"{_ACCEPTED_BODIES}",
-    )
+    return await bodies.read_body(request)
 
 
 def _check_pod_document(body: Any, namespace: str) -> JSON:
@@ -113,27 +97,22 @@ async def create_pod(request: web.Request) -> web.Response:
     return web.json_response(pod, status=201)
 
 
-async def _delete_options(request: web.Request) -> JSON:
+async def _delete_options(request: web.Request) -> bodies.DeleteOptions:
     if not request.can_read_body:
-        return {}
-    body = await read_body(request)
-    if body is None:
-        return {}
-    if not isinstance(body, dict):
-        raise se.bad_request("DeleteOptions must be an object")
-    return body
+        return bodies.DeleteOptions()
+    return bodies.delete_options(await read_body(request))
 
 
 async def delete_pod(request: web.Request) -> web.Response:
     namespace, name, pod = current_pod(request)
     options = await _delete_options(request)
     grace = query_int(request, "gracePeriodSeconds")
-    if grace is None and options.get("gracePeriodSeconds") is not None:
-        grace = int(options["gracePeriodSeconds"])
+    if grace is None:
+        grace = options.grace_period_seconds
     if pod is None:
         raise se.not_found("pods", name)
-    _check_preconditions(pod, options.get("preconditions") or {})
-    if _dry_run(request) or options.get("dryRun"):
+    _check_preconditions(pod, options)
+    if _dry_run(request) or options.dry_run:
         return web.json_response(pod)
     deleted = await registry(request).delete_pod(namespace, name, grace_period_seconds=grace)
     if deleted is None:
@@ -150,9 +129,9 @@ def _conflict(name: str, why: str) -> se.StatusError:
     )
 
 
-def _check_preconditions(pod: JSON, preconditions: JSON) -> None:
+def _check_preconditions(pod: JSON, options: bodies.DeleteOptions) -> None:
     metadata = pod.get("metadata", {})
-    uid, version = preconditions.get("uid"), preconditions.get("resourceVersion")
+    uid, version = options.uid, options.resource_version
     if uid and uid != metadata.get("uid"):
         raise _conflict(
             metadata.get("name", ""),
@@ -167,12 +146,7 @@ def _check_preconditions(pod: JSON, preconditions: JSON) -> None:
 async def patch_pod(request: web.Request) -> web.Response:
     _, name, pod = current_pod(request)
     if request.content_type not in patch.PATCH_TYPES:
-        raise se.StatusError(
-            415,
-            "UnsupportedMediaType",
-            "the body of the request was in an unknown format - accepted media types include: "
-            + ", ".join(patch.PATCH_TYPES),
-        )
+        raise bodies.unsupported_media_type(", ".join(patch.PATCH_TYPES))
     body = await read_body(request)
     if pod is None:
         raise se.not_found("pods", name)
@@ -202,6 +176,7 @@ async def replace_pod(request: web.Request) -> web.Response:
 
 async def _update(request: web.Request, pod: JSON, updated: JSON) -> web.Response:
     """Only labels and annotations may change; the status in a body is ignored."""
+    bodies.check_pod_shape(updated)
     metadata, new_metadata = pod.get("metadata", {}), updated.get("metadata") or {}
     name = metadata.get("name", "")
     error = patch.spec_change_error(pod, updated)
@@ -209,6 +184,9 @@ async def _update(request: web.Request, pod: JSON, updated: JSON) -> web.Respons
         raise se.invalid("Pod", name, [error])
     labels = _string_map(new_metadata.get("labels"), "labels")
     annotations = _string_map(new_metadata.get("annotations"), "annotations")
+    errors = validate_labels(labels, "metadata.labels") + validate_annotations(annotations)
+    if errors:
+        raise se.invalid("Pod", name, errors)
     unchanged = labels == (metadata.get("labels") or {}) and annotations == (
         metadata.get("annotations") or {}
     )
