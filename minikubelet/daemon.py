@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 
-from minikubelet import manifest, report, runtime, serialize, watchdog
+from minikubelet import manifest, metrics, report, runtime, serialize, watchdog
 from minikubelet.api.registry import JSON, LogSource, PodExists, WatchEvent
 from minikubelet.cgroups import CpuLimiter
 from minikubelet.crilog import log_files
@@ -243,6 +243,7 @@ class Daemon:
         if self.runners.get(key) is not runner:
             return
         del self.runners[key]
+        metrics.forget_pod(runner.pod.namespace, runner.pod.name)
         obj = self._pod_json.pop(key, None)
         if obj is not None:
             self._rv += 1
