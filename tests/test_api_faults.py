@@ -63,21 +63,36 @@ async def raw_request(server: Server, head: bytes) -> tuple[int, JSON]:
 # --- 7. cross-site requests --------------------------------------------------------------
 
 
+BROWSER_BODIES = [
+    {},  # fetch(url, {method: "POST", body: new Blob([...])}) sends no Content-Type
+    {"Content-Type": "text/plain"},
+    {"Content-Type": "application/x-www-form-urlencoded"},
+    {"Content-Type": "multipart/form-data; boundary=x"},
+]
+
+
 @pytest.mark.parametrize(
-    "headers",
-    [
-        {},  # no Content-Type: a browser's fetch(..., {method: "POST", body}) sends none
-        {"Content-Type": "text/plain"},
-        {"Content-Type": "application/x-www-form-urlencoded"},
-        {"Content-Type": "multipart/form-data; boundary=x"},
-    ],
+    ("headers", "own_origin"),
+    # no Origin and no Content-Type is a client library's request: JSON (below)
+    [(h, True) for h in BROWSER_BODIES] + [(h, False) for h in BROWSER_BODIES if h],
 )
 async def test_a_write_without_a_json_or_yaml_media_type_is_415(
-    server: Server, headers: dict[str, str]
+    server: Server, headers: dict[str, str], own_origin: bool
 ) -> None:
-    code, body = await call(server, "POST", PODS, data=json.dumps(POD), headers=headers)
+    """What a browser can send without a preflight, even from the daemon's own origin."""
+    sent = headers | ({"Origin": server.url} if own_origin else {})
+    code, body = await call(server, "POST", PODS, data=json.dumps(POD), headers=sent)
     assert (code, body["kind"], body["reason"]) == (415, "Status", "UnsupportedMediaType")
     assert ("default", "new") not in server.registry.pods
+
+
+async def test_a_body_without_media_type_or_origin_is_json(server: Server) -> None:
+    """The API server decodes it as its first type, JSON; the official Python client sends its
+    bodies so. No browser can: it names its Origin on every cross-site write."""
+    code, _ = await call(server, "POST", PODS, data=json.dumps(POD))
+    assert code == 201
+    code, body = await call(server, "DELETE", PODS + "/new", data='{"gracePeriodSeconds": "x"}')
+    assert (code, body["reason"]) == (400, "BadRequest")
 
 
 async def test_a_foreign_origin_is_refused(server: Server) -> None:

@@ -45,8 +45,10 @@ def unsupported_media_type(accepted: str = _ACCEPTED_BODIES) -> se.StatusError:
 
 
 async def read_body(request: web.Request) -> Any:
-    """The request body as JSON (or YAML), None when empty, or a 400/415 `Status`."""
-    content_type = request.content_type
+    """The request body as JSON (or YAML), None when empty, or a 400/415 `Status`. Without a
+    `Content-Type` it is JSON, the API server's first type (the middleware has refused such a
+    body from a browser)."""
+    content_type = request.content_type if "Content-Type" in request.headers else JSON_TYPE
     yaml_body = content_type in YAML_TYPES
     if not yaml_body and (content_type == PROTOBUF or not content_type.endswith("json")):
         raise unsupported_media_type()

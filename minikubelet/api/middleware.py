@@ -5,10 +5,13 @@ Order (outermost first): `errors` turns anything raised below into a Kubernetes 
 (router 404/405 included; an unexpected exception becomes a logged 500 without a traceback
 for the client), then `authenticate` (every request carries the bearer token when one is
 set; a malformed credential is a 401 like a wrong one), then `loopback_writes` (POST, PUT,
-PATCH and DELETE only from the local machine), then `same_site` (a request whose `Origin` is
-another site is refused, and a write must carry a JSON, YAML or patch media type: a web page
-the user visits can send a form post or a bodiless POST to 127.0.0.1 without asking, but
-neither passes this; kubectl and the client libraries send no `Origin`).
+PATCH and DELETE only from the local machine), then `same_site`: a request whose `Origin` is
+another site is refused, and a write must carry a JSON, YAML or patch media type, so that a
+web page the user visits cannot drive the daemon (it can send a form post or a `fetch` to
+127.0.0.1 without asking, but a browser always names its `Origin` on those). A write with no
+`Content-Type` and no `Origin` is decoded as JSON, as the API server does
+(`NegotiateInputSerializer` takes its first type): the official Python client sends its
+bodies so, and no browser can.
 """
 
 from __future__ import annotations
@@ -136,6 +139,8 @@ async def same_site(request: web.Request, handler: Handler) -> web.StreamRespons
         )
     if request.method in MUTATING and _carries_body(request):
         given = request.headers.get("Content-Type")
-        if given is None or request.content_type not in BODY_TYPES:
+        if given is None and origin is not None:
+            raise unsupported_media_type()
+        if given is not None and request.content_type not in BODY_TYPES:
             raise unsupported_media_type()
     return await handler(request)
