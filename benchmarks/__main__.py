@@ -30,6 +30,7 @@ import psutil
 from benchmarks import (
     exits,
     footprint,
+    log_flood,
     peer,
     probe_cost,
     probe_timing,
@@ -61,12 +62,14 @@ class Scale:
     footprint_many: int = 500
     idle_seconds: float = 60.0
     settle: float = 3.0
+    flood_bytes: int = 30_000_000
+    flood_timeout: float = 120.0
 
 
 SMOKE = Scale(
     exit_containers=3, exits=10, exit_timeout=20.0, probe_sizes=(5,), probe_seconds=2.0,
     cost_containers=2, cost_seconds=1.0, api_containers=5, api_requests=300, api_seconds=2.0,
-    startup_runs=1, footprint_many=5, idle_seconds=0.5, settle=0.3,
+    startup_runs=1, footprint_many=5, idle_seconds=0.5, settle=0.3, flood_bytes=1_000_000,
 )  # fmt: skip
 
 NOTES = [
@@ -104,6 +107,10 @@ NOTES = [
     "in flight), so the detection ratio favours us; the restart ratio compares the same "
     "measure for both, exit stamp to the next instance's start stamp. Idle figures are read "
     "on the supervisord process as on ours.",
+    "Log flood: one container writes 30 MB (300,000 lines of 100 bytes) as fast as it can, "
+    "its log rotating under a 1 MiB cap, once with `--quiet-logs` and once echoed on the "
+    "daemon's stdout (read by the benchmark); `/healthz` is asked on a fresh connection "
+    "every 20 ms until the container has exited.",
     "Background: the CPU used by other processes on the machine during each section, in "
     "cores, is in the JSON (`background`) and below; a busy machine widens the tails.",
 ]
@@ -185,6 +192,8 @@ async def run_all(
         ("status-api", lambda: status_api.measure(
             workdir, containers=scale.api_containers, requests=scale.api_requests,
             seconds=scale.api_seconds, settle=min(scale.settle, 1.0))),
+        ("log-flood", lambda: log_flood.measure(
+            workdir, size=scale.flood_bytes, within=scale.flood_timeout)),
         ("footprint", do_footprint),
         ("peer", do_peer),
     ]  # fmt: skip

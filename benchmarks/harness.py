@@ -116,9 +116,15 @@ class Daemon:
     """One `minikubelet run`; an async context manager that always stops it."""
 
     def __init__(
-        self, manifest: Path, *args: str, state_dir: Path, port: int | None = None
+        self,
+        manifest: Path,
+        *args: str,
+        state_dir: Path,
+        port: int | None = None,
+        quiet_logs: bool = True,
     ) -> None:
         self.manifest = manifest
+        self.quiet_logs = quiet_logs
         self.args = args
         self.state_dir = state_dir
         self.port = port
@@ -139,8 +145,8 @@ class Daemon:
         port = "0" if self.port is None else str(self.port)
         return [
             sys.executable, "-m", "minikubelet", "run", str(self.manifest), "--port", port,
-            "--state-dir", str(self.state_dir), "--quiet-logs", "--log-format", "json",
-            *self.args,
+            "--state-dir", str(self.state_dir), "--log-format", "json",
+            *(["--quiet-logs"] if self.quiet_logs else []), *self.args,
         ]  # fmt: skip
 
     async def start(self, within: float = 60.0) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import ipaddress
 import os
 import ssl
 import sys
@@ -150,14 +151,54 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _run(args, loaded.pods, node)
 
 
+def read_token(path: Path) -> str:
+    """The bearer token in `path`, or ValueError saying why it is unusable. An empty token
+    would let an empty `Authorization: Bearer` through; a token with spaces or other than
+    printable ASCII cannot travel in a header."""
+    try:
+        token = path.read_bytes().decode("ascii").strip()
+    except OSError as e:
+        raise ValueError(f"{e.strerror}: {path}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"the token is not ASCII: {path}") from None
+    if not token:
+        raise ValueError(f"the file is empty: {path}")
+    if not all(33 <= ord(c) <= 126 for c in token):
+        raise ValueError(f"the token has spaces or control characters: {path}")
+    return token
+
+
+def exposure_warning(address: str, token: str | None) -> str | None:
+    """What a non-loopback address without a token serves to the network, or None."""
+    if token is not None or _is_loopback_address(address):
+        return None
+    return (
+        f"--address {address} without --token-file serves every pod's spec, environment "
+        "variables, status and container logs to anyone on the network (writes are still "
+        "accepted from this machine only); set --token-file (and TLS) to require a token"
+    )
+
+
+def _is_loopback_address(address: str) -> bool:
+    if address.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: assume it reaches the network
+
+
 def _run(args: argparse.Namespace, pods: list[Pod], node: str) -> int:
     token = None
     if args.token_file is not None:
         try:
-            token = args.token_file.read_text().strip()
-        except OSError as e:
-            print(f"error: --token-file: {e.strerror}: {args.token_file}", file=sys.stderr)
+            token = read_token(args.token_file)
+        except ValueError as e:
+            print(f"error: --token-file: {e}", file=sys.stderr)
             return 2
+    warning = exposure_warning(args.address, token)
+    if warning is not None:
+        print(f"Warning: {warning}", file=sys.stderr)
     tls = _tls_context(args)
     if isinstance(tls, str):
         print(f"error: {tls}", file=sys.stderr)

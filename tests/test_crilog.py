@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from minikubelet.runtime.crilog import MAX_LINE, LogWriter, log_files
+from minikubelet.runtime.crilog import MAX_LINE, LogWriter, log_files, write_waiter
 
 LINE = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z (stdout|stderr) ([FP]) (.*)$")
 
@@ -65,3 +65,16 @@ def test_rotation_keeps_the_size_capped(tmp_path: Path) -> None:
     assert files == (path.with_name("0.log.2"), path.with_name("0.log.1"), path)
     assert all(f.stat().st_size <= 4096 for f in files)
     assert parse(path)[-1][2] == b"line 1999 of a chatty container"
+
+
+async def test_a_write_wakes_whoever_waits_on_the_file(tmp_path: Path) -> None:
+    w = LogWriter(tmp_path / "0.log")
+    with write_waiter(tmp_path / "0.log") as written, write_waiter(tmp_path / "1.log") as other:
+        w.feed("stdout", b"no newline yet")
+        assert not written.is_set()  # nothing was written
+        w.feed("stdout", b"\n")
+        assert written.is_set()
+        written.clear()
+        w.close()
+        assert written.is_set()
+        assert not other.is_set()

@@ -180,7 +180,7 @@ async def test_https_hook_answered_in_http_falls_back(
 async def test_sleep_runs_its_time() -> None:
     began = time.monotonic()
     assert await hook(SleepAction(seconds=1), stop=asyncio.Event()) is None
-    assert 0.95 < time.monotonic() - began < 1.5
+    assert 0.95 < time.monotonic() - began < 10
 
 
 async def test_sleep_cut_short_by_stop() -> None:

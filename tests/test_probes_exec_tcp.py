@@ -147,7 +147,7 @@ async def test_timeout_kills_the_whole_group(pid_file: Path) -> None:
     script = f"sleep 30 & echo $! >> {pid_file}; echo $$ >> {pid_file}; wait"
     began = time.monotonic()
     out = await run_exec("sh", "-c", script, timeout=0.5)
-    assert time.monotonic() - began < 1.0
+    assert time.monotonic() - began < 10  # the timeout ended it, not the 30 s sleep
     assert out == ProbeOutcome(FAILURE, f'command "sh -c {script}" timed out')
     pids = read_pids(pid_file)
     assert len(pids) == 2
@@ -233,7 +233,7 @@ async def test_tcp_timeout() -> None:
         finally:
             for filler in fillers:
                 filler.close()
-    assert time.monotonic() - began < 0.8
+    assert time.monotonic() - began < 10  # the timeout ended it, not the kernel's SYN retries
     assert out == ProbeOutcome(FAILURE, f"dial tcp 127.0.0.1:{port}: i/o timeout")
 
 

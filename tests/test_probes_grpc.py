@@ -73,7 +73,7 @@ async def test_nothing_listening_times_out() -> None:
         port = sock.getsockname()[1]
     began = time.monotonic()
     out = await grpc_probe("127.0.0.1", port, "", 1)
-    assert time.monotonic() - began < 1.6
+    assert time.monotonic() - began < 10
     expected = (
         f'timeout: failed to connect service "127.0.0.1:{port}" within 1s: '
         "context deadline exceeded"

@@ -220,7 +220,7 @@ def test_hostile_text_is_refused_in_bounded_time_and_memory(text: str, message: 
     began = time.monotonic()
     with pytest.raises(ManifestError) as caught:
         manifest.parse_documents(text, source="bad.yaml")
-    assert time.monotonic() - began < 5
+    assert time.monotonic() - began < 30  # an expanded bomb would take far longer
     if len(text) < 1000:  # the small ones that could expand: memory too (tracemalloc is slow)
         tracemalloc.start()
         try:
@@ -252,7 +252,7 @@ def test_many_documents_are_all_reported(tmp_path: Path) -> None:
     began = time.monotonic()
     with pytest.raises(ManifestError) as caught:
         manifest.load_manifests([str(path)], node_name="node")
-    assert time.monotonic() - began < 15
+    assert time.monotonic() - began < 60
     assert len(caught.value.lines) >= 2_000
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import psutil
@@ -89,13 +88,11 @@ def test_nothing_survives_the_daemon(tmp_path: Path, sig: signal.Signals) -> Non
     mk = start(tmp_path, escapees_pod(tag))
     try:
         wait_all_running(mk, tag)
-        began = time.monotonic()
         mk.signal(sig)
         code = mk.wait_exit(timeout=20)
         assert code == (0 if sig == signal.SIGTERM else -signal.SIGKILL)
         # after SIGKILL the watchdog needs a moment; after SIGTERM all is gone on exit
-        wait_until("no tagged process", lambda: tagged(tag) == [], timeout=5)
-        assert time.monotonic() - began < 10
+        wait_until("no tagged process", lambda: tagged(tag) == [], timeout=10)
         wait_until("no process of the daemon's tree", lambda: mk.survivors() == [], timeout=5)
     finally:
         mk.close()

@@ -116,7 +116,7 @@ async def hammer(
     *,
     runs: int = RUNS,
     concurrency: int = CONCURRENCY,
-    deadline: float = ROOMY + 1.0,
+    deadline: float = ROOMY + 10.0,
 ) -> None:
     """Warm up, then `runs` probes `concurrency` at a time, each checked and each finished
     within `deadline`; then nothing may have grown."""
@@ -188,7 +188,7 @@ async def test_server_that_never_answers(servers: Servers) -> None:
 
     port = await servers.start(silent)
     check = expect(FAILURE, contains="awaiting headers")
-    await hammer(http(port, timeout=TIMEOUT), check, servers, deadline=TIMEOUT + 1)
+    await hammer(http(port, timeout=TIMEOUT), check, servers, deadline=TIMEOUT + 10)
 
 
 async def test_headers_a_byte_at_a_time(servers: Servers) -> None:
@@ -201,7 +201,7 @@ async def test_headers_a_byte_at_a_time(servers: Servers) -> None:
 
     port = await servers.start(trickle)
     check = expect(FAILURE, contains="awaiting headers")
-    await hammer(http(port, timeout=TIMEOUT), check, servers, deadline=TIMEOUT + 1)
+    await hammer(http(port, timeout=TIMEOUT), check, servers, deadline=TIMEOUT + 10)
 
 
 async def test_endless_body(servers: Servers) -> None:
@@ -316,7 +316,7 @@ def command(*argv: str, timeout: float = ROOMY) -> Probe:
 async def test_exec_that_never_exits() -> None:
     check = expect(FAILURE, equals='command "sleep 1000" timed out')
     probe = command("sleep", "1000", timeout=TIMEOUT)
-    await hammer(probe, check, concurrency=25, deadline=TIMEOUT + 1)
+    await hammer(probe, check, concurrency=25, deadline=TIMEOUT + 10)
 
 
 async def test_exec_that_leaves_a_child_and_exits() -> None:
@@ -326,11 +326,11 @@ async def test_exec_that_leaves_a_child_and_exits() -> None:
 
 async def test_exec_that_prints_a_lot() -> None:
     probe = command("head", "-c", "1000000", "/dev/zero", timeout=5)
-    await hammer(probe, expect(SUCCESS, equals="\0" * MAX_OUTPUT), concurrency=10, deadline=5)
+    await hammer(probe, expect(SUCCESS, equals="\0" * MAX_OUTPUT), concurrency=10, deadline=30)
 
 
 async def test_exec_that_prints_100_megabytes(tmp_path: Path) -> None:
     probe = command("head", "-c", "100000000", "/dev/zero", timeout=10)
     await hammer(
-        probe, expect(SUCCESS, equals="\0" * MAX_OUTPUT), runs=4, concurrency=2, deadline=10
+        probe, expect(SUCCESS, equals="\0" * MAX_OUTPUT), runs=4, concurrency=2, deadline=60
     )

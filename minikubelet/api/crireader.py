@@ -5,16 +5,20 @@ following pieces into one output line (the timestamp prefix, when asked for, onl
 `tailLines` counts file lines from the end, `since` skips older lines, `limitBytes` cuts the
 output at exactly that many bytes, `stream` keeps one stream. Files are read oldest first.
 
-`follow` keeps reading the live file until its instance has stopped and the end is read. The
-file grows under another process, so it is checked on a short timer (the kubelet uses fsnotify);
-a rotation (the live path now names another file) is noticed, the old file read to its end and
-the new one opened from its start.
+`follow` keeps reading the live file until its instance has stopped and the end is read. It
+follows the file it has open by identity (inode), not by name: when that file has been rotated
+it is read to its end and its successor, the next newer file of the instance (however many
+rotations happened meanwhile), is opened from its start, so no line still on disk is skipped
+(the kubelet's `ReadLogs` waits on fsnotify and reopens the same way). It wakes when the
+writer has written (`crilog.write_waiter`), with a short timer as the fallback and for noticing
+that the instance stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import calendar
+import contextlib
 import os
 import re
 import time
@@ -24,6 +28,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from minikubelet.api.registry import LogSource
+from minikubelet.runtime.crilog import write_waiter
 
 FOLLOW_INTERVAL = 0.2
 _BLOCK = 64 * 1024
@@ -208,30 +213,73 @@ class LogReader:
         return cut > 0
 
     async def _follow(self, path: Path, offset: int, refresh: SourceNow) -> None:
-        f = path.open("rb")
+        f: BinaryIO = path.open("rb")
         try:
             f.seek(offset)
-            while not self._formatter.exhausted and not self._gone():
-                if await self._drain(f, final=False):
-                    continue
-                if _rotated(path, f):
-                    await self._drain(f, final=True)
-                    f.close()
-                    f = path.open("rb")
-                    continue
-                if not _still_live(path, refresh):
-                    await self._drain(f, final=True)
-                    return
-                await asyncio.sleep(FOLLOW_INTERVAL)
+            with write_waiter(path) as written:
+                while not self._formatter.exhausted and not self._gone():
+                    written.clear()
+                    if await self._drain(f, final=False):
+                        continue
+                    successor = _successor(path, f)
+                    if successor is not None:
+                        await self._drain(f, final=True)
+                        f.close()
+                        f = successor
+                        continue
+                    if not _still_live(path, refresh):
+                        await self._drain(f, final=True)
+                        return
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(FOLLOW_INTERVAL):
+                            await written.wait()
         finally:
             f.close()
 
 
-def _rotated(path: Path, f: BinaryIO) -> bool:
-    try:
-        return os.stat(path).st_ino != os.fstat(f.fileno()).st_ino
-    except FileNotFoundError:
-        return False
+def instance_files(path: Path) -> list[tuple[Path, int]]:
+    """The files of the instance whose live file is `path`, oldest first, with their inodes:
+    `<path>.<n>` (the higher n, the older), then `path`."""
+    prefix = path.name + "."
+    rotated: list[tuple[int, Path]] = []
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(path.parent):
+            suffix = entry.name[len(prefix) :]
+            if entry.name.startswith(prefix) and suffix.isdigit():
+                rotated.append((int(suffix), Path(entry.path)))
+    files = [p for _, p in sorted(rotated, reverse=True)] + [path]
+    found = []
+    for file in files:
+        with contextlib.suppress(FileNotFoundError):
+            found.append((file, file.stat().st_ino))
+    return found
+
+
+def _successor(path: Path, f: BinaryIO) -> BinaryIO | None:
+    """The file written after the one open in `f`, opened, once `f`'s file is no longer the
+    live one; None while it is (after rewinding it if it was truncated in place)."""
+    status = os.fstat(f.fileno())
+    files = instance_files(path)
+    inodes = [inode for _, inode in files]
+    if status.st_ino in inodes:
+        index = inodes.index(status.st_ino)
+        if index == len(files) - 1:
+            if status.st_size < f.tell():  # truncated in place (a single file kept)
+                f.seek(0)
+            return None
+        candidates = files[index + 1 :]
+    else:  # rotated past the last kept file: everything on disk is newer
+        candidates = files
+    for candidate, inode in candidates:
+        try:
+            opened = candidate.open("rb")
+        except FileNotFoundError:
+            continue
+        if os.fstat(opened.fileno()).st_ino == inode:
+            return opened
+        opened.close()  # renamed meanwhile; the next look finds it under its new name
+        return None
+    return None
 
 
 def _still_live(path: Path, refresh: SourceNow) -> bool:

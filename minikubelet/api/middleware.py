@@ -1,9 +1,17 @@
-"""Request filters: authentication, the loopback rule for writes, and errors as `Status`.
+"""Request filters: authentication, the loopback rule for writes, cross-site requests, and
+errors as `Status`.
 
 Order (outermost first): `errors` turns anything raised below into a Kubernetes `Status`
 (router 404/405 included; an unexpected exception becomes a logged 500 without a traceback
 for the client), then `authenticate` (every request carries the bearer token when one is
-set), then `loopback_writes` (POST, PUT, PATCH and DELETE only from the local machine).
+set; a malformed credential is a 401 like a wrong one), then `loopback_writes` (POST, PUT,
+PATCH and DELETE only from the local machine), then `same_site`: a request whose `Origin` is
+another site is refused, and a write must carry a JSON, YAML or patch media type, so that a
+web page the user visits cannot drive the daemon (it can send a form post or a `fetch` to
+127.0.0.1 without asking, but a browser always names its `Origin` on those). A write with no
+`Content-Type` and no `Origin` is decoded as JSON, as the API server does
+(`NegotiateInputSerializer` takes its first type): the official Python client sends its
+bodies so, and no browser can.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from aiohttp.typedefs import Handler
 
 from minikubelet.api import status_errors as se
 from minikubelet.api.appkeys import settings
+from minikubelet.api.bodies import BODY_TYPES, unsupported_media_type
 
 log = structlog.get_logger("minikubelet.api")
 
@@ -73,13 +82,19 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     if _header_bytes(request) > MAX_HEADER_BYTES:
         raise se.StatusError(431, "RequestHeaderFieldsTooLarge", "request header too large")
     token = settings(request).token
-    if token is not None:
-        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            given.strip().encode(), token.encode()
-        ):
-            raise se.unauthorized()
+    if token is not None and not bearer_matches(request.headers.get("Authorization", ""), token):
+        raise se.unauthorized()
     return await handler(request)
+
+
+def bearer_matches(header: str, token: str) -> bool:
+    """Whether `Authorization: Bearer <token>` carries `token`. Anything malformed (another
+    scheme, no token, bytes that are not ASCII) simply does not match."""
+    scheme, _, given = header.partition(" ")
+    given = given.strip()
+    if scheme.lower() != "bearer" or not given or not token or not given.isascii():
+        return False
+    return hmac.compare_digest(given.encode("ascii"), token.encode("utf-8", "surrogateescape"))
 
 
 def is_loopback(peer: str | None) -> bool:
@@ -101,4 +116,31 @@ async def loopback_writes(request: web.Request, handler: Handler) -> web.StreamR
             f"{request.method} requests are accepted from the local machine only "
             f"(peer {request.remote})"
         )
+    return await handler(request)
+
+
+def own_origin(request: web.Request) -> str:
+    return f"{request.scheme}://{request.host}".lower()
+
+
+def _carries_body(request: web.Request) -> bool:
+    """A write that reaches a handler (no router 404/405) and has, or needs, a body."""
+    if request.match_info.http_exception is not None:
+        return False
+    return request.method != "DELETE" or request.can_read_body
+
+
+@web.middleware
+async def same_site(request: web.Request, handler: Handler) -> web.StreamResponse:
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.lower() != own_origin(request):
+        raise se.forbidden(
+            f"cross-site requests are refused: Origin {origin!r} is not {own_origin(request)!r}"
+        )
+    if request.method in MUTATING and _carries_body(request):
+        given = request.headers.get("Content-Type")
+        if given is None and origin is not None:
+            raise unsupported_media_type()
+        if given is not None and request.content_type not in BODY_TYPES:
+            raise unsupported_media_type()
     return await handler(request)

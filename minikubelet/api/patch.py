@@ -126,13 +126,24 @@ def json_patch(target: JSON, operations: Any) -> JSON:
     try:
         for op in operations:
             _apply_op(doc, op)
-    except (KeyError, IndexError, TypeError) as exc:
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
         raise ValueError(f"unable to apply json patch: {exc!r}") from None
     return doc
 
 
-def _apply_op(doc: JSON, op: JSON) -> None:
-    kind, parts = op["op"], _pointer(op["path"])
+def _pointer_field(op: Any, name: str) -> list[str]:
+    """A pointer member of an operation; anything but a string is a malformed patch."""
+    value = op.get(name)
+    if not isinstance(value, str):
+        shown = "missing" if value is None else f"not a string: {value!r}"
+        raise ValueError(f"json patch operation {op.get('op')!r}: {name!r} is {shown}")
+    return _pointer(value)
+
+
+def _apply_op(doc: JSON, op: Any) -> None:
+    if not isinstance(op, dict):
+        raise ValueError(f"json patch operation is not an object: {op!r}")
+    kind, parts = op.get("op"), _pointer_field(op, "path")
     if not parts:
         raise ValueError("replacing the whole object is not supported")
     if kind == "add":
@@ -143,7 +154,7 @@ def _apply_op(doc: JSON, op: JSON) -> None:
         _remove(doc, parts)
         _add(doc, parts, copy.deepcopy(op["value"]))
     elif kind in ("move", "copy"):
-        source = _pointer(op["from"])
+        source = _pointer_field(op, "from")
         value = _remove(doc, source) if kind == "move" else copy.deepcopy(_get(doc, source))
         _add(doc, parts, value)
     elif kind == "test":

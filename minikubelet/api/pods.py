@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import yaml
 from aiohttp import web
 
-from minikubelet.api import patch
+from minikubelet.api import bodies, patch
 from minikubelet.api import status_errors as se
 from minikubelet.api import table as tbl
 from minikubelet.api.appkeys import registry
@@ -18,10 +17,10 @@ from minikubelet.api.registry import JSON, InvalidPod, ManifestError, PodExists
 from minikubelet.api.selectors import POD_FIELDS
 from minikubelet.manifest import load as manifest
 from minikubelet.manifest import statusupdate, validation
+from minikubelet.manifest.validation import validate_annotations, validate_labels
 
 PODS = Resource("Pod", "pods", POD_FIELDS, tbl.POD_COLUMNS, tbl.pod_row)
 FIELD_VALIDATION = ("Ignore", "Warn", "Strict")
-_ACCEPTED_BODIES = "application/json, application/yaml, application/vnd.kubernetes.protobuf"
 
 
 async def list_all(request: web.Request) -> web.StreamResponse:
@@ -73,21 +72,7 @@ def _check_field_validation(request: web.Request) -> None:
 
 async def read_body(request: web.Request) -> Any:
     """The request body as JSON (or YAML), or a 400/415 `Status`."""
-    content_type = request.content_type
-    try:
-        text = await request.text()  # undecodable bytes are a ValueError too
-        if content_type in ("application/yaml", "application/apply-patch+yaml"):
-            return yaml.safe_load(text)
-        if content_type.endswith("json") or content_type == "application/octet-stream":
-            return json.loads(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise se.bad_request(f"couldn't get version/kind; json parse error: {exc}") from None
-    raise se.StatusError(
-        415,
-        "UnsupportedMediaType",
-        f"the body of the request was in an unknown format - accepted media types include: "
-        f"{_ACCEPTED_BODIES}",
-    )
+    return await bodies.read_body(request)
 
 
 # core/v1 kinds the API server knows (it converts them, and fails, rather than not finding them)
@@ -162,28 +147,16 @@ async def create_pod(request: web.Request) -> web.Response:
     return web.json_response(pod, status=201)
 
 
-async def _delete_options(request: web.Request) -> JSON:
+async def _delete_options(request: web.Request) -> bodies.DeleteOptions:
     if not request.can_read_body:
-        return {}
-    body = await read_body(request)
-    if body is None:
-        return {}
-    if not isinstance(body, dict):
-        raise se.bad_request("DeleteOptions must be an object")
-    return body
+        return bodies.DeleteOptions()
+    return bodies.delete_options(await read_body(request))
 
 
-def _grace_period(request: web.Request, options: JSON) -> int | None:
+def _grace_period(request: web.Request, options: bodies.DeleteOptions) -> int | None:
     grace = query_int(request, "gracePeriodSeconds")
-    if grace is None and options.get("gracePeriodSeconds") is not None:
-        try:
-            grace = int(options["gracePeriodSeconds"])
-        except (TypeError, ValueError):
-            raise se.bad_request(
-                "json: cannot unmarshal "
-                f"{_go_json_type(options['gracePeriodSeconds'])} into Go struct field "
-                "DeleteOptions.gracePeriodSeconds of type int64"
-            ) from None
+    if grace is None:
+        grace = options.grace_period_seconds
     return grace
 
 
@@ -193,10 +166,10 @@ async def delete_pod(request: web.Request) -> web.Response:
     namespace, name, pod = current_pod(request)
     options = await _delete_options(request)
     grace = _grace_period(request, options)
-    dry_run = _dry_run(request, "DeleteOptions", options.get("dryRun"))
+    dry_run = _dry_run(request, "DeleteOptions", list(options.dry_run))
     if pod is None:
         raise se.not_found("pods", name)
-    _check_preconditions(pod, options.get("preconditions") or {})
+    _check_preconditions(pod, options)
     deleted = await registry(request).delete_pod(
         namespace, name, grace_period_seconds=grace, dry_run=dry_run
     )
@@ -213,7 +186,7 @@ async def delete_collection(request: web.Request) -> web.Response:
     matches = selector(request, PODS)
     options = await _delete_options(request)
     grace = _grace_period(request, options)
-    dry_run = _dry_run(request, "DeleteOptions", options.get("dryRun"))
+    dry_run = _dry_run(request, "DeleteOptions", list(options.dry_run))
     pods = registry(request)
     version = pods.resource_version
     deleted = []
@@ -239,7 +212,7 @@ def _conflict(name: str, why: str) -> se.StatusError:
     )
 
 
-def _check_preconditions(pod: JSON, preconditions: JSON) -> None:
+def _check_preconditions(pod: JSON, options: bodies.DeleteOptions) -> None:
     """DeleteOptions.preconditions, checked and worded as BeforeDelete does (apiserver:
     registry/rest/delete.go; the conflict names the kind, `Pod`, not the resource)."""
     metadata = pod.get("metadata", {})
@@ -248,7 +221,7 @@ def _check_preconditions(pod: JSON, preconditions: JSON) -> None:
         metadata.get("uid"),
         metadata.get("resourceVersion"),
     )
-    wanted_uid, wanted_version = preconditions.get("uid"), preconditions.get("resourceVersion")
+    wanted_uid, wanted_version = options.uid, options.resource_version
     why = ""
     if wanted_uid is not None and wanted_uid != uid:
         why = (
@@ -273,12 +246,7 @@ async def _patched(request: web.Request) -> tuple[JSON, JSON]:
     """The current pod and the pod with the request's patch applied (or a 404/415/422)."""
     _, name, pod = current_pod(request)
     if request.content_type not in patch.PATCH_TYPES:
-        raise se.StatusError(
-            415,
-            "UnsupportedMediaType",
-            "the body of the request was in an unknown format - accepted media types include: "
-            + ", ".join(patch.PATCH_TYPES),
-        )
+        raise bodies.unsupported_media_type(", ".join(patch.PATCH_TYPES))
     body = await read_body(request)
     if pod is None:
         raise se.not_found("pods", name)
@@ -363,11 +331,15 @@ async def _update_status(request: web.Request, pod: JSON, written: JSON) -> web.
 async def _update(request: web.Request, pod: JSON, updated: JSON) -> web.Response:
     """Labels, annotations and what ValidatePodUpdate lets a spec change (images, a set or
     lowered activeDeadlineSeconds, added tolerations); the status in a body is ignored."""
+    bodies.check_pod_shape(updated)
     metadata, new_metadata = pod.get("metadata", {}), updated.get("metadata") or {}
     name = metadata.get("name", "")
     spec = _spec_update(pod, updated)
     labels = _string_map(new_metadata.get("labels"), "labels")
     annotations = _string_map(new_metadata.get("annotations"), "annotations")
+    errors = validate_labels(labels, "metadata.labels") + validate_annotations(annotations)
+    if errors:
+        raise se.invalid("Pod", name, errors)
     unchanged = labels == (metadata.get("labels") or {}) and annotations == (
         metadata.get("annotations") or {}
     )

@@ -35,7 +35,12 @@ def make_app(
     """`token`: when set, every request must carry `Authorization: Bearer <token>`.
     `started_at`: the daemon's start (epoch seconds)."""
     app = web.Application(
-        middlewares=[middleware.errors, middleware.authenticate, middleware.loopback_writes],
+        middlewares=[
+            middleware.errors,
+            middleware.authenticate,
+            middleware.loopback_writes,
+            middleware.same_site,
+        ],
         client_max_size=MAX_BODY_BYTES,
         handler_args=_PARSER_LIMITS,
     )

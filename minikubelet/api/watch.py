@@ -26,9 +26,12 @@ from minikubelet.api.registry import JSON, Registry, WatchEvent
 from minikubelet.api.status_errors import StatusError
 
 # Each entry holds a whole object: under a crash loop a pod changes several times a second,
-# and 10,000 pods of ~20 KB each was 200 MB of history. The API server keeps about a hundred
-# (or a 75 s window); past the horizon a watch gets 410 Gone and relists, as with it.
+# and a count alone does not bound memory (1,000 copies of one 300-container pod were 280 MB).
+# The history keeps at most HISTORY events and HISTORY_BYTES of their encoded size, whichever
+# is reached first; the API server keeps about a hundred (or a 75 s window). Past the horizon
+# a watch gets 410 Expired and relists, as with it.
 HISTORY = 1_000
+HISTORY_BYTES = 16 * 1024 * 1024
 DEFAULT_TIMEOUT = 1800.0  # the API server's --min-request-timeout
 # A watch with no events notices a departed client at the next check; aiohttp has no
 # disconnect callback for a request without a body.
@@ -37,25 +40,46 @@ BOOKMARK_INTERVAL = 60.0
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 
 
+def event_size(event: WatchEvent) -> int:
+    """What one event costs the history: its object's encoded length, measured once."""
+    return len(json.dumps(event.object, separators=(",", ":"))) + 64
+
+
 class WatchCache:
-    def __init__(self, start_version: int, capacity: int = HISTORY) -> None:
-        self._history: deque[WatchEvent] = deque(maxlen=capacity)
+    def __init__(
+        self, start_version: int, capacity: int = HISTORY, max_bytes: int = HISTORY_BYTES
+    ) -> None:
+        self._history: deque[tuple[WatchEvent, int]] = deque()
+        self._capacity = capacity
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._listeners: set[asyncio.Queue[WatchEvent]] = set()
-        self._start_version = start_version
+        # the oldest version a watch can start from: every event after it is kept
+        self._horizon = start_version
 
     @property
     def horizon(self) -> int:
         """The oldest version a watch can start from."""
-        if len(self._history) == self._history.maxlen:
-            return self._history[0].resource_version
-        return self._start_version
+        return self._horizon
+
+    @property
+    def history_bytes(self) -> int:
+        return self._bytes
 
     @property
     def watchers(self) -> int:
         return len(self._listeners)
 
     def publish(self, event: WatchEvent) -> None:
-        self._history.append(event)
+        size = event_size(event)
+        self._history.append((event, size))
+        self._bytes += size
+        while self._history and (
+            len(self._history) > self._capacity or self._bytes > self._max_bytes
+        ):
+            dropped, dropped_size = self._history.popleft()
+            self._bytes -= dropped_size
+            self._horizon = max(self._horizon, dropped.resource_version)
         for queue in self._listeners:
             queue.put_nowait(event)
 
@@ -69,7 +93,7 @@ class WatchCache:
         if since < self.horizon:
             raise StatusError(410, "Expired", f"too old resource version: {since} ({self.horizon})")
         queue: asyncio.Queue[WatchEvent] = asyncio.Queue()
-        backlog = [e for e in self._history if e.resource_version > since]
+        backlog = [e for e, _ in self._history if e.resource_version > since]
         self._listeners.add(queue)
         try:
             yield backlog, queue

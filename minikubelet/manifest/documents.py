@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -93,14 +95,39 @@ _Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 def parse_text(text: str) -> list[Any]:
     """Every non-empty document of `text`; raises DocumentError."""
     text = text.removeprefix("\ufeff")
+    return _checked(_parse_json if text.lstrip().startswith("{") else _parse_yaml, text)
+
+
+def parse_body(text: str, *, yaml_body: bool) -> Any:
+    """A request body: exactly one JSON (or, with `yaml_body`, YAML) document, None when
+    empty, under the same guards as a manifest; raises DocumentError."""
+    documents = _checked(_parse_yaml if yaml_body else _parse_json, text.removeprefix("\ufeff"))
+    if len(documents) > 1:
+        raise DocumentError("the body holds more than one document")
+    return documents[0] if documents else None
+
+
+def _checked(parse: Callable[[str], list[Any]], text: str) -> list[Any]:
+    """Parses with the depth guard, then checks each document's shape and size. A decimal
+    integer past Python's digit limit is a ValueError from the constructor; it is refused
+    here, as Go refuses a number it cannot hold."""
     try:
-        documents = _parse_json(text) if text.lstrip().startswith("{") else _parse_yaml(text)
+        documents = parse(text)
     except RecursionError:
         raise DocumentError(f"nested more than {MAX_DEPTH} levels deep") from None
+    except ValueError as err:
+        raise DocumentError(_value_message(err)) from None
     budget = 2 * len(text) + 10_000
     for document in documents:
         check_shape(document, budget)
     return documents
+
+
+def _value_message(err: ValueError) -> str:
+    digits = re.search(r"value has (\d+) digits", str(err))
+    if digits is not None:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        return f"an integer of {digits[1]} digits is out of range"
+    return f"a value cannot be decoded: {err}"
 
 
 def _parse_yaml(text: str) -> list[Any]:
@@ -140,7 +167,9 @@ def _where(mark: Any) -> str:
 
 
 def _parse_json(text: str) -> list[Any]:
-    decoder = json.JSONDecoder(object_pairs_hook=DuplicateKeys, parse_constant=_no_constant)
+    decoder = json.JSONDecoder(
+        object_pairs_hook=DuplicateKeys, parse_constant=_no_constant, parse_float=_finite_float
+    )
     documents: list[Any] = []
     position = 0
     while True:
@@ -154,6 +183,13 @@ def _parse_json(text: str) -> list[Any]:
             raise DocumentError(f"line {err.lineno}, column {err.colno}: {err.msg}") from None
         if document is not None:
             documents.append(document)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise DocumentError(f"the number {text} is out of range")
+    return value
 
 
 def _no_constant(name: str) -> Any:

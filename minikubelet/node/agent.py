@@ -21,6 +21,7 @@ from minikubelet.core.events import Event, EventRecorder
 from minikubelet.core.settings import Settings
 from minikubelet.core.spec import Pod
 from minikubelet.node.pod import PodRunner
+from minikubelet.runtime import metrics
 from minikubelet.runtime.cgroups import CpuLimiter
 from minikubelet.runtime.crilog import LogSource, log_files
 from minikubelet.store.objects import JSON, ObjectStore
@@ -111,6 +112,7 @@ class NodeAgent:
         if self.runners.get(key) is not runner:
             return None
         del self.runners[key]
+        metrics.forget_pod(runner.pod.namespace, runner.pod.name)
         return self.store.remove("pods", *key)
 
     def pod_object(

@@ -7,15 +7,19 @@ than `MAX_LINE` (the runtime's split), as containerd writes them. When the live 
 `max_bytes` it is renamed to `.1` (older ones shift to `.2`, ...), keeping `max_files` files in
 all, like the kubelet's containerLogMaxSize / containerLogMaxFiles.
 
-This module owns the writing side only; the API reads the files back.
+This module owns the writing side only; the API reads the files back. A reader that follows
+a file asks `write_waiter(path)` for an event the writer sets after each write (and when it
+closes), so it wakes on new lines rather than on a timer: writer and readers share the one
+event loop of the daemon.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -45,6 +49,28 @@ def remove_logs(path: Path, max_files: int) -> None:
     for file in log_files(path, max_files):
         with contextlib.suppress(OSError):
             file.unlink()
+
+
+_waiters: dict[Path, set[asyncio.Event]] = {}
+
+
+@contextlib.contextmanager
+def write_waiter(path: Path) -> Iterator[asyncio.Event]:
+    """An event set whenever the writer of `path` has written (or closed) it."""
+    event = asyncio.Event()
+    _waiters.setdefault(path, set()).add(event)
+    try:
+        yield event
+    finally:
+        waiting = _waiters.get(path, set())
+        waiting.discard(event)
+        if not waiting:
+            _waiters.pop(path, None)
+
+
+def _notify(path: Path) -> None:
+    for event in _waiters.get(path, ()):
+        event.set()
 
 
 class LogWriter:
@@ -106,6 +132,7 @@ class LogWriter:
                     self._echo(stream, rest)
         self._pending = {"stdout": b"", "stderr": b""}
         self._file.close()
+        _notify(self.path)
 
     @staticmethod
     def _split(line: bytes) -> list[bytes]:
@@ -130,6 +157,7 @@ class LogWriter:
             self._size += len(part)
             data = data[len(part) :]
         self._file.flush()
+        _notify(self.path)
 
     def _rotate(self) -> None:
         self._file.close()

@@ -61,3 +61,22 @@ ASYNCIO_TASKS = Gauge(
     "minikubelet_asyncio_tasks", "Tasks alive in the daemon's event loop.", registry=DAEMON
 )
 ASYNCIO_TASKS.set_function(_tasks)
+
+# every collector with series labelled by pod and namespace
+_PER_POD = (PROBE_TOTAL, PROBE_DURATION, CONTAINER_RESTARTS)
+
+
+def forget_pod(namespace: str, name: str) -> None:
+    """Removes every series of a pod that has gone, as the kubelet's prober manager does
+    with `RemovePod` (prober_manager.go): otherwise each pod that ever ran stays in every
+    scrape and in memory."""
+    for collector in _PER_POD:
+        label_names = collector._labelnames  # prometheus_client has no public getter
+        for family in collector.collect():
+            stale = {
+                tuple(sample.labels[n] for n in label_names)
+                for sample in family.samples
+                if sample.labels.get("pod") == name and sample.labels.get("namespace") == namespace
+            }
+            for values in stale:
+                collector.remove(*values)
