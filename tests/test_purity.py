@@ -9,7 +9,18 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "minikubelet"
-PURE = ["spec", "model", "status", "restart", "qos", "serialize", "expand", "manifest", "quantity"]
+PURE = [
+    "spec",
+    "model",
+    "status",
+    "restart",
+    "qos",
+    "serialize",
+    "expand",
+    "manifest",
+    "quantity",
+    "timing",
+]
 FORBIDDEN = {"asyncio", "aiohttp", "psutil"}
 
 
