@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from minikubelet import __version__, logs, manifest, report
+from minikubelet import __version__, explain, logs, manifest, report
 from minikubelet.daemon import Daemon, ServeOptions
 from minikubelet.settings import Settings, default_node_name, default_state_dir
 from minikubelet.spec import Pod
@@ -117,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--log-max-files", type=int, default=5, help="log files kept [5]")
     validate = sub.add_parser("validate", help="check manifests and exit (0 valid, 2 invalid)")
     validate.add_argument("manifests", nargs="+", metavar="MANIFEST")
+    explain.add_parser(sub, _positive_float)
     return parser
 
 
@@ -136,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "validate":
         print(f"{len(loaded.pods)} pod(s) valid")
         return 0
+    if args.command == "explain":
+        return explain.main(args, loaded.pods)
     return _run(args, loaded.pods, node)
 
 

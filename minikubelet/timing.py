@@ -199,6 +199,8 @@ class ContainerTiming:
     restarted: bool  # whether a killed or crashed instance is started again
     restart_delays: tuple[float, ...]
     stop_on_delete: Window  # a pod deletion, with the pod's grace period
+    grace: float  # the pod's terminationGracePeriodSeconds
+    has_pre_stop: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -249,6 +251,8 @@ def _container(
         restarted=restarted,
         restart_delays=delays if restarted else (),
         stop_on_delete=kill_to_gone(float(pod.spec.termination_grace_period_seconds), pre_stop),
+        grace=float(pod.spec.termination_grace_period_seconds),
+        has_pre_stop=pre_stop is not None,
     )
 
 
