@@ -63,9 +63,13 @@ def main(args: argparse.Namespace, pods: Sequence[Pod]) -> int:
 
 
 def _dump(data: list[dict[str, Any]]) -> str:
-    """Indented JSON with each [min, max] window on one line."""
+    """Indented JSON with each list of numbers (a window, the delays) on one line."""
     text = json.dumps(data, indent=2)
-    return re.sub(r"\[\s+([-\d.e]+),\s+([-\d.e]+)\s+\]", r"[\1, \2]", text) + "\n"
+
+    def flat(m: re.Match[str]) -> str:
+        return "[" + " ".join(m.group(1).split()) + "]"
+
+    return re.sub(r"\[\s+((?:-?[\d.e+]+,\s+)*-?[\d.e+]+)\s+\]", flat, text) + "\n"
 
 
 # --- JSON ------------------------------------------------------------------------------------

@@ -146,3 +146,12 @@ def test_missing_file_and_bad_flags_exit_2() -> None:
     assert result.returncode == 2
     assert "--backoff-initial" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_readme_example_is_the_real_output() -> None:
+    readme = (ROOT / "README.md").read_text()
+    command = "$ minikubelet explain examples/startup-probe.yaml\n"
+    shown = readme[readme.index(command) + len(command) :].split("```", 1)[0]
+    result = explain("examples/startup-probe.yaml")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == shown
