@@ -105,6 +105,7 @@ def to_json(timings: Sequence[PodTiming]) -> list[dict[str, Any]]:
                         "failureThreshold": p.failure_threshold,
                         "firstProbe": _win(t.first_probe),
                         "firstProbeFrom": t.first_probe_from.value,
+                        "firstProbeTriggered": t.triggered,
                         "startupBudget": _win(t.startup_budget),
                         "readyAfterHealthy": _win(t.ready_after_healthy),
                         "unreadyAfterUnhealthy": _win(t.unready_after_unhealthy),
@@ -138,8 +139,11 @@ def _plural(n: int, word: str) -> str:
 
 def _first_probe_text(t: ProbeTiming) -> str:
     origin = "the container starts" if t.first_probe_from == Origin.START else "startup succeeds"
-    if t.first_probe == (0.0, 0.0):
-        return f"at once when {origin} (the status sync triggers readiness)"
+    if t.triggered:
+        return (
+            f"after {origin}: at once (the status sync triggers readiness), but up to a "
+            "period later for a pod started with the daemon (first-probe jitter)"
+        )
     if t.first_probe_from == Origin.STARTED:
         return f"after {origin}: the next tick of its own ticker (and initialDelaySeconds)"
     return f"after {origin}: the first tick of its ticker at or after initialDelaySeconds"

@@ -87,24 +87,31 @@ def tolerance(probe: Probe) -> Window:
 def first_probe(
     probe_type: ProbeType, probe: Probe, startup: Probe | None
 ) -> tuple[Window, Origin]:
-    """When the first probe runs (kubelet: worker.go doProbe, initial delay in whole seconds
-    from startedAt, and the startup gate; prober_manager.go UpdatePodStatus triggers
-    readiness on the status sync after the container starts and after startup succeeds).
+    """When the first probe runs (kubelet: worker.go run and doProbe, initial delay in whole
+    seconds from startedAt, and the startup gate).
 
     The ticker's phase is set by the worker, not the container: the first tick at or after D
-    falls in [D, D + P). Readiness is triggered at once when the container starts (no startup
-    probe) or when it has started, and the ticker restarts from that run. Beside a startup
-    probe, liveness and readiness count from `started`; their D still counts from the
-    container's start, which is at least D_s before `started`."""
+    falls in [D, D + P). Beside a startup probe, liveness and readiness count from `started`;
+    their D still counts from the container's start, which is at least D_s before `started`.
+    Readiness is usually sooner (see `triggered`), but right after the daemon starts each
+    worker first sleeps a jitter of up to P, which a trigger does not cut short."""
     d, p = float(probe.initial_delay_seconds), float(probe.period_seconds)
     if probe_type == ProbeType.STARTUP or startup is None:
-        if probe_type == ProbeType.READINESS and d == 0:
-            return (0.0, 0.0), Origin.START
         return (d, d + p), Origin.START
     beyond = max(0.0, d - startup.initial_delay_seconds)  # D left to wait at the earliest start
-    if probe_type == ProbeType.READINESS and beyond == 0:
-        return (0.0, 0.0), Origin.STARTED
     return (0.0, beyond + p), Origin.STARTED
+
+
+def triggered(probe_type: ProbeType, probe: Probe, startup: Probe | None) -> bool:
+    """Does readiness probe at once when the container starts (no startup probe) or when it
+    has started? kubelet: prober_manager.go UpdatePodStatus pokes the readiness worker on
+    the status sync that follows; a no-op while initialDelaySeconds has not passed. Not
+    right after a daemon start: the worker is still in its first-probe jitter."""
+    if probe_type != ProbeType.READINESS:
+        return False
+    if startup is None:
+        return probe.initial_delay_seconds == 0
+    return probe.initial_delay_seconds <= startup.initial_delay_seconds
 
 
 def startup_budget(probe: Probe) -> Window:
@@ -180,6 +187,7 @@ class ProbeTiming:
     probe: Probe
     first_probe: Window
     first_probe_from: Origin
+    triggered: bool  # readiness: at once on the start (or started) sync, but after a daemon start
     startup_budget: Window | None  # startup: (guaranteed, best) from the container's start
     ready_after_healthy: Window | None  # readiness: Ready; startup: started
     unready_after_unhealthy: Window | None  # readiness
@@ -271,6 +279,7 @@ def explain_probe(pod: Pod, container: Container, probe_type: ProbeType) -> Prob
         probe=probe,
         first_probe=first,
         first_probe_from=origin,
+        triggered=triggered(probe_type, probe, startup),
         startup_budget=startup_budget(probe) if is_startup else None,
         ready_after_healthy=(
             detection(probe, probe.success_threshold)

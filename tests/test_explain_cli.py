@@ -63,7 +63,8 @@ def test_json_for_the_startup_probe_example() -> None:
     assert startup["killAfterUnhealthy"] == [29, 31]
     assert liveness["killAfterUnhealthy"] == [0, 6]
     assert liveness["firstProbeFrom"] == "started"
-    assert readiness["firstProbe"] == [0, 0]
+    assert readiness["firstProbe"] == [0, 2]  # at once, but for a daemon start's jitter
+    assert readiness["firstProbeTriggered"] is True
     assert readiness["readyAfterHealthy"] == [0, 3]
     assert readiness["unreadyAfterUnhealthy"] == [4, 7]
     assert readiness["killAfterUnhealthy"] is None

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from virtual_clock import VirtualClockLoop
 
+from minikubelet import prober as prober_module
 from minikubelet import timing
 from minikubelet.model import Phase
 from minikubelet.prober import ContainerView, ProbeWorker, Result
@@ -99,12 +100,12 @@ def test_tolerance(pr: Probe, window: tuple[float, float]) -> None:
     [
         (LIVENESS, probe(), None, (0, 10), "start"),
         (LIVENESS, probe(d=15, p=10), None, (15, 25), "start"),
-        (READINESS, probe(), None, (0, 0), "start"),  # the start triggers readiness
+        (READINESS, probe(), None, (0, 10), "start"),  # at once, but for a daemon's jitter
         (READINESS, probe(d=5, p=10), None, (5, 15), "start"),
         (STARTUP, probe(d=2, p=1), None, (2, 3), "start"),
         (LIVENESS, probe(p=5), probe(p=1, f=30), (0, 5), "started"),
         (LIVENESS, probe(d=20, p=5), probe(d=5, p=1), (0, 20), "started"),
-        (READINESS, probe(p=2), probe(p=1), (0, 0), "started"),  # startup success triggers it
+        (READINESS, probe(p=2), probe(p=1), (0, 2), "started"),
         (READINESS, probe(d=10, p=2), probe(d=4, p=1), (0, 8), "started"),
     ],
 )
@@ -116,6 +117,23 @@ def test_first_probe(
     origin: str,
 ) -> None:
     assert timing.first_probe(ptype, pr, startup) == (window, timing.Origin(origin))
+
+
+@pytest.mark.parametrize(
+    ("ptype", "pr", "startup", "expected"),
+    [
+        (READINESS, probe(), None, True),  # the sync after the start triggers it
+        (READINESS, probe(d=1), None, False),  # a no-op before the initial delay
+        (READINESS, probe(d=3), probe(d=3), True),  # the sync after startup success
+        (READINESS, probe(d=4), probe(d=3), False),
+        (LIVENESS, probe(), None, False),
+        (STARTUP, probe(), None, False),
+    ],
+)
+def test_readiness_is_triggered(
+    ptype: ProbeType, pr: Probe, startup: Probe | None, expected: bool
+) -> None:
+    assert timing.triggered(ptype, pr, startup) is expected
 
 
 @pytest.mark.parametrize(
@@ -279,7 +297,7 @@ class Sim:
     changes: list[tuple[float, ProbeType, Result]] = field(default_factory=list)
     probes: dict[ProbeType, list[float]] = field(default_factory=dict)
     syncs: tuple[float, ...] = ()  # later status syncs (after start) that poke readiness
-    late_worker: float = 0.0  # liveness and readiness workers start this late (kubelet jitter)
+    daemon_start: bool = False  # the daemon has just started: each worker sleeps a jitter
     killed_at: float | None = None
     workers: dict[ProbeType, ProbeWorker] = field(default_factory=dict)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -355,19 +373,15 @@ class Sim:
                 on_result=self.on_result,
                 record_event=lambda **_: None,
                 wall_clock=loop.time,
+                daemon_started_at=self.t0 if self.daemon_start else None,
             )
         for sync in (0.0, *self.syncs):  # the sync after start, and any later ones
             loop.call_at(self.t0 + self.start + sync, self.trigger_readiness)
         loop.call_at(self.t0 + until, self.stop.set)
 
-        async def run(worker: ProbeWorker, delay: float) -> None:
-            await asyncio.sleep(delay)
-            await worker.run(self.stop)
-
         async with asyncio.TaskGroup() as tg:
             for ptype, worker in self.workers.items():
-                delay = 0.0 if ptype == STARTUP else self.late_worker
-                tg.create_task(run(worker, delay), name=f"probe:web/app/{ptype.lower()}")
+                tg.create_task(worker.run(self.stop), name=f"probe:web/app/{ptype.lower()}")
         return self
 
 
@@ -537,33 +551,50 @@ def test_worker_liveness_tolerance(vloop: VirtualClockLoop, cfg: Any) -> None:
                 assert (s.killed_at is not None) is dies, (phase, offset, stall)
 
 
+class Jitter:
+    """Stands in for prober.py's `random`: the first-probe jitter of each worker, in the
+    order the workers start (startup, readiness, liveness), as fractions of its period."""
+
+    def __init__(self) -> None:
+        self.fractions: list[float] = []
+
+    def uniform(self, low: float, high: float) -> float:
+        return low + self.fractions.pop(0) * (high - low)
+
+
+@pytest.fixture
+def jitter(monkeypatch: pytest.MonkeyPatch) -> Jitter:
+    fake = Jitter()
+    monkeypatch.setattr(prober_module, "random", fake)
+    return fake
+
+
 @pytest.mark.parametrize(
-    ("ptype", "pr", "startup", "late", "jitter"),
+    ("ptype", "pr", "startup", "late"),
     [
-        (LIVENESS, probe(), None, 0, False),
-        (LIVENESS, probe(d=7, p=3), None, 0, False),
-        (READINESS, probe(p=4), None, 0, False),
-        (READINESS, probe(d=5, p=4), None, 0, False),
-        (STARTUP, probe(d=2, p=3), None, 0, False),
-        (LIVENESS, probe(p=5), probe(p=1, f=30), 0, False),
-        # the max (20 s) needs the liveness ticker's phase apart from the startup one's, as
-        # after a kubelet restart, when each worker starts after its own jitter
-        (LIVENESS, probe(d=20, p=5), probe(d=5, p=1, f=30), 25, True),
-        (READINESS, probe(p=2), probe(p=1, f=30), 0, False),
-        (READINESS, probe(d=10, p=2), probe(d=4, p=1, f=30), 12, False),
+        (LIVENESS, probe(), None, 0),
+        (LIVENESS, probe(d=7, p=3), None, 0),
+        (READINESS, probe(p=4), None, 0),
+        (READINESS, probe(d=5, p=4), None, 0),
+        (STARTUP, probe(d=2, p=3), None, 0),
+        (LIVENESS, probe(p=5), probe(p=1, f=30), 0),
+        (LIVENESS, probe(d=20, p=5), probe(d=5, p=1, f=30), 25),
+        (READINESS, probe(p=2), probe(p=1, f=30), 0),
+        (READINESS, probe(d=10, p=2), probe(d=4, p=1, f=30), 12),
     ],
 )
 def test_worker_first_probe(
     vloop: VirtualClockLoop,
+    jitter: Jitter,
     ptype: ProbeType,
     pr: Probe,
     startup: Probe | None,
     late: float,
-    jitter: bool,
 ) -> None:
     """When the first probe runs, over container phases, later status syncs (each pokes
-    readiness while it is not Ready, as the kubelet's UpdatePodStatus does) and, beside a
-    startup probe, an app that answers from its start or only `late` (started then counts)."""
+    readiness while it is not Ready, as the kubelet's UpdatePodStatus does), a daemon that
+    has just started (each worker's first-probe jitter) and, beside a startup probe, an app
+    that answers from its start or only `late` (started then counts)."""
     fields = {LIVENESS: "liveness_probe", READINESS: "readiness_probe", STARTUP: "startup_probe"}
     c = Container(name="app", **{fields[ptype]: pr})
     if startup is not None:
@@ -579,22 +610,25 @@ def test_worker_first_probe(
     # beside a startup probe the workers' tickers share a phase: where `started` falls
     # against the others' ticks depends on how long the successful startup probe took
     takes = grid(1.0, 4) if origin == timing.Origin.STARTED else [0.0]
-    lates = grid(p, 10) if jitter else [0.0]
+    runs: list[tuple[float, dict[str, Any], list[float]]] = []
     for phase in grid(max(periods), 8):
-        combos = itertools.product({0.0, float(late)}, syncs, takes, lates)
-        for up_at, extra, ok, lw in combos:
-
-            def healthy(t: float, when: float = phase + up_at) -> bool:
-                return t >= when
-
-            s = Sim(c, healthy, start=phase, syncs=extra, ok_takes=ok, late_worker=lw)
-            vloop.run(s.run(until=phase + up_at + 35))
-            began = phase
-            if origin == timing.Origin.STARTED:
-                started = s.started_at(STARTUP)
-                assert started is not None
-                began = started
-            observed.append(s.probes[ptype][0] - began)
+        for up_at in {0.0, float(late)}:
+            for extra, ok in itertools.product(syncs, takes):
+                runs.append((phase + up_at, {"start": phase, "syncs": extra, "ok_takes": ok}, []))
+            for j in grid(1.0, 8):  # the startup worker's jitter 0, the other's j
+                kw = {"start": phase, "daemon_start": True}
+                runs.append((phase + up_at, kw, [0.0, j] if startup else [j]))
+    for up_at, kw, fractions in runs:
+        jitter.fractions = fractions
+        s = Sim(c, lambda t, when=up_at: t >= when, **kw)
+        vloop.run(s.run(until=up_at + 35))
+        assert jitter.fractions == []
+        began = kw["start"]
+        if origin == timing.Origin.STARTED:
+            started = s.started_at(STARTUP)
+            assert started is not None
+            began = started
+        observed.append(s.probes[ptype][0] - began)
     within(observed, window, step)
 
 
