@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from minikubelet import __version__, logs
+from minikubelet import __version__, explain, logs
 from minikubelet.core.settings import Settings, default_node_name, default_state_dir
 from minikubelet.core.spec import Pod
 from minikubelet.daemon import Daemon, ServeOptions
@@ -121,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--log-max-files", type=int, default=5, help="log files kept [5]")
     validate = sub.add_parser("validate", help="check manifests and exit (0 valid, 2 invalid)")
     validate.add_argument("manifests", nargs="+", metavar="MANIFEST")
+    explain.add_parser(sub, _positive_float)
     return parser
 
 
@@ -140,6 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "validate":
         print(f"{len(loaded.pods)} pod(s) valid")
         return 0
+    if args.command == "explain":
+        return explain.main(args, loaded.pods)
     if args.until is not None and not loaded.pods:
         # no pod to be Ready or to finish: waiting would only run into the timeout
         print(
