@@ -506,7 +506,7 @@ async def test_first_probe_jitter_only_after_a_daemon_start(
     period = 2.0
     h = Harness(LIVENESS, period=period, daemon_started_at=NOW - since_start)
     stop = asyncio.Event()
-    with mock.patch("minikubelet.prober.random.uniform", return_value=1.5) as uniform:
+    with mock.patch("minikubelet.probe.worker.random.uniform", return_value=1.5) as uniform:
         began = time.monotonic()
         task = await run_worker(h, stop)
         try:
