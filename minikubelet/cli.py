@@ -24,6 +24,7 @@ from minikubelet.core.spec import Pod
 from minikubelet.daemon import Daemon, ServeOptions
 from minikubelet.manifest import load as manifest
 from minikubelet.node import report
+from minikubelet.runtime import gcpolicy
 
 
 def _positive_float(text: str) -> float:
@@ -230,6 +231,7 @@ def _run(args: argparse.Namespace, pods: list[Pod], node: str) -> int:
         tls=tls,
         timeout=args.timeout,
         sweep_descendants=True,
+        manage_gc=True,
     )
     try:
         return asyncio.run(_serve(settings, options, pods))
@@ -276,8 +278,10 @@ async def _serve(settings: Settings, options: ServeOptions, pods: list[Pod]) -> 
 
     def announce(url: str) -> None:
         # Modules, the manifests and the app live as long as the process: keep them out of
-        # the collector's full passes, which otherwise stall the loop for tens of ms.
+        # the collector's full passes, which otherwise stall the loop for tens of ms (and
+        # again as the pod set changes: runtime/gcpolicy.py).
         gc.freeze()
+        gcpolicy.watch()
         print(f"minikubelet: serving on {url}", flush=True)
 
     code = await daemon.run(pods, on_ready=announce)

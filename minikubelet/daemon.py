@@ -26,8 +26,8 @@ from minikubelet.core.spec import Pod
 from minikubelet.node import report
 from minikubelet.node.agent import NodeAgent
 from minikubelet.podregistry import PodRegistry
+from minikubelet.runtime import gcpolicy, watchdog
 from minikubelet.runtime import process as runtime
-from minikubelet.runtime import watchdog
 from minikubelet.store.objects import ObjectStore
 
 if TYPE_CHECKING:
@@ -47,6 +47,8 @@ class ServeOptions:
     # kills whatever carries our marker if we die without running any code (SIGKILL)
     sweep_descendants: bool = False
     tls: ssl.SSLContext | None = None  # serve HTTPS
+    # the CLI: the heap is frozen out of the collector's walks as the pod set changes
+    manage_gc: bool = False
 
 
 class Daemon:
@@ -58,7 +60,10 @@ class Daemon:
             settings = replace(settings, base_env=self._watchdog.env(settings.base_env))
         self.settings = settings
         self.store = ObjectStore()
-        self.agent = NodeAgent(settings, self.store, on_change=self._check_until)
+        self._freezer = gcpolicy.Freezer() if self.options.manage_gc else None
+        self.agent = NodeAgent(
+            settings, self.store, on_change=self._check_until, freezer=self._freezer
+        )
         self.registry = PodRegistry(self.agent)
         self.url = ""
         self.verdict: int | None = None  # CI mode: the exit code once decided
@@ -106,6 +111,8 @@ class Daemon:
                 await self.agent.terminate_all()
         finally:
             self.agent.attach(None)
+            if self._freezer is not None:
+                self._freezer.cancel()
             if site_runner is not None:
                 await site_runner.cleanup()
             sock.close()

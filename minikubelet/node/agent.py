@@ -24,6 +24,7 @@ from minikubelet.node.pod import PodRunner
 from minikubelet.runtime import metrics
 from minikubelet.runtime.cgroups import CpuLimiter
 from minikubelet.runtime.crilog import LogSource, log_files
+from minikubelet.runtime.gcpolicy import Freezer
 from minikubelet.store.objects import JSON, ObjectStore
 
 log = structlog.get_logger("minikubelet.daemon")
@@ -36,8 +37,10 @@ class NodeAgent:
         store: ObjectStore,
         *,
         on_change: Callable[[], None] = lambda: None,
+        freezer: Freezer | None = None,
     ) -> None:
         self.settings = settings
+        self._freezer = freezer
         self.store = store
         self.runners: dict[tuple[str, str], PodRunner] = {}
         self.events = EventRecorder(
@@ -75,6 +78,8 @@ class NodeAgent:
             cpu_limiter=self.cpu_limiter,
         )
         self.runners[pod.key] = runner
+        if self._freezer is not None:
+            self._freezer.changed()
         self.pod_changed(runner, kind="ADDED")
         self._tg.create_task(self._run_pod(runner), name=f"pod:{pod.namespace}/{pod.name}")
         return runner
@@ -113,6 +118,8 @@ class NodeAgent:
             return None
         del self.runners[key]
         metrics.forget_pod(runner.pod.namespace, runner.pod.name)
+        if self._freezer is not None:
+            self._freezer.changed()
         return self.store.remove("pods", *key)
 
     def pod_object(

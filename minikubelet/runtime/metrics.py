@@ -49,6 +49,15 @@ PROBE_LATENCY = Histogram(
 )
 
 
+GC_PAUSE = Histogram(
+    "minikubelet_gc_pause_seconds",
+    "Pauses of the garbage collector's older generations (1 and 2: full).",
+    ["generation"],
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1),
+    registry=DAEMON,
+)
+
+
 def _tasks() -> float:
     """Tasks of the loop serving the scrape: a leak of tasks shows here (the soak reads it)."""
     try:
