@@ -287,6 +287,21 @@ class Daemon:
             within,
         )
 
+    async def gc_pauses(self, session: aiohttp.ClientSession) -> tuple[float, float]:
+        """(count, total seconds) of the daemon's full collections so far
+        (`minikubelet_gc_pause_seconds{generation="2"}`)."""
+        async with session.get(self.url + "/metrics") as resp:
+            text = await resp.text()
+        count = total = 0.0
+        for line in text.splitlines():
+            if 'generation="2"' not in line:
+                continue
+            if line.startswith("minikubelet_gc_pause_seconds_count"):
+                count = float(line.rsplit(" ", 1)[1])
+            elif line.startswith("minikubelet_gc_pause_seconds_sum"):
+                total = float(line.rsplit(" ", 1)[1])
+        return count, total
+
     async def probe_count(self, session: aiohttp.ClientSession) -> float:
         """Probes run so far: the sum of the daemon's prober_probe_total series."""
         async with session.get(self.url + "/metrics/probes") as resp:

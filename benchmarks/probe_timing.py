@@ -99,11 +99,13 @@ async def run_one(
         sampler = ProcessSampler(daemon.pid)
         async with aiohttp.ClientSession() as session:
             probes_before = await daemon.probe_count(session)  # opens our connection first
+            gc_before = await daemon.gc_pauses(session)
             fds_before = await min_fds(sampler)
             cpu_before, since = sampler.cpu(), time.time()
             await asyncio.sleep(seconds)
             until, cpu_after = time.time(), sampler.cpu()
             probes_after = await daemon.probe_count(session)
+            gc_after = await daemon.gc_pauses(session)
             fds_after = await min_fds(sampler)
     gaps = [g for nm in names for per in intervals(out / nm, since, until).values() for g in per]
     errors = [abs(g - PERIOD) for g in gaps]
@@ -112,6 +114,8 @@ async def run_one(
         "fds_after": float(fds_after),
         "probes": probes_after - probes_before,
         "cpu_fraction": (cpu_after - cpu_before) / (until - since),
+        "full_gc_count": gc_after[0] - gc_before[0],
+        "full_gc_ms": (gc_after[1] - gc_before[1]) * 1000,
     }
     return summary_ms(errors), counts
 
@@ -126,7 +130,8 @@ async def measure(
         section = "3. probe timing"
         note = (
             f"N={n}, {timing['count']:.0f} intervals, daemon CPU "
-            f"{counts['cpu_fraction'] * 100:.0f}% of a core"
+            f"{counts['cpu_fraction'] * 100:.0f}% of a core, "
+            f"{counts['full_gc_count']:.0f} full GCs ({counts['full_gc_ms']:.0f} ms)"
         )
         details = {**timing, **counts}
         figures.append(
@@ -139,6 +144,10 @@ async def measure(
                                  note=note))  # fmt: skip
         else:
             figures.append(Figure(section, name, timing["p99_ms"], "ms", note=note))
+        figures.append(
+            Figure(section, f"full GC pause time in the window, N={n}", counts["full_gc_ms"],
+                   "ms", note=f"{counts['full_gc_count']:.0f} collections")
+        )  # fmt: skip
         # the descriptor figure comes from the target size (12 000 probes in a full run);
         # past it the loop is saturated and probes still in flight blur the count
         if n == TARGET_N or fd_run is None or (fd_run["n"] != TARGET_N and n < TARGET_N):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import weakref
+from collections.abc import Callable
 
 from minikubelet.runtime import gcpolicy, metrics
 
@@ -15,13 +16,24 @@ class Node:
         self.me = self  # a reference cycle: only the collector frees it
 
 
+async def _until(done: Callable[[], bool]) -> None:
+    async with asyncio.timeout(30):
+        while not done():
+            await asyncio.sleep(0.05)
+
+
 async def test_a_burst_of_changes_refreezes_once_after_it_settles() -> None:
     gc.unfreeze()
     fired: list[int] = []
     original = gcpolicy.refreeze
-    gcpolicy.refreeze = lambda: (fired.append(1), original())[1]  # type: ignore[assignment]
+
+    def record(*, full: bool = False) -> None:
+        fired.append(int(full))
+        original(full=full)
+
+    gcpolicy.refreeze = record  # type: ignore[assignment]
     try:
-        freezer = gcpolicy.Freezer(settle=0.2)
+        freezer = gcpolicy.Freezer(settle=0.2, full_after=2)
         cycle = Node()
         gone = weakref.ref(cycle)
         del cycle
@@ -29,16 +41,27 @@ async def test_a_burst_of_changes_refreezes_once_after_it_settles() -> None:
             freezer.changed()
             await asyncio.sleep(0.05)
         assert fired == []
-        async with asyncio.timeout(30):
-            while not fired:
-                await asyncio.sleep(0.05)
-        assert fired == [1]
+        await _until(lambda: bool(fired))
+        assert fired == [0]  # a cheap pass: only what is not yet frozen
         assert gone() is None  # collected before the freeze
         assert gc.get_freeze_count() > 0
+        # a cycle made before a freeze is freed only by the full pass after enough removals
+        frozen = Node()
+        gone = weakref.ref(frozen)
+        gc.freeze()
+        del frozen
+        freezer.changed(removed=True)
+        await _until(lambda: len(fired) == 2)
+        assert fired == [0, 0]
+        assert gone() is not None
+        freezer.changed(removed=True)
+        await _until(lambda: len(fired) == 3)
+        assert fired == [0, 0, 1]
+        assert gone() is None
         freezer.changed()
         freezer.cancel()
         await asyncio.sleep(0.4)
-        assert fired == [1]
+        assert len(fired) == 3
     finally:
         gcpolicy.refreeze = original  # type: ignore[assignment]
         gc.unfreeze()

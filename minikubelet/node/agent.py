@@ -119,7 +119,7 @@ class NodeAgent:
         del self.runners[key]
         metrics.forget_pod(runner.pod.namespace, runner.pod.name)
         if self._freezer is not None:
-            self._freezer.changed()
+            self._freezer.changed(removed=True)
         return self.store.remove("pods", *key)
 
     def pod_object(
