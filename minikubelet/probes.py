@@ -38,6 +38,7 @@ from minikubelet.goclient import (
     go_quote,
     join_host_port,
 )
+from minikubelet.runtime import exec_in_new_session
 from minikubelet.spec import (
     Container,
     ExecAction,
@@ -190,18 +191,19 @@ async def _spawn(
     if not argv:
         raise ProbeError("exec: no command")
     try:
-        transport, capture = await loop.subprocess_exec(
+        transport, capture = await exec_in_new_session(
             lambda: _Capture(loop),
-            *argv,
+            argv,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=dict(env),
             cwd=cwd,
-            start_new_session=True,
         )
     except OSError as exc:
         raise ProbeError(_start_error(argv[0], cwd, exc)) from None
+    except (ValueError, UnicodeError):  # a NUL byte or a lone surrogate: execve's EINVAL
+        raise ProbeError(f"fork/exec {argv[0]}: invalid argument") from None
     watchdog.track(transport.get_pid())
     return transport, capture
 
