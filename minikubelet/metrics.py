@@ -61,3 +61,10 @@ ASYNCIO_TASKS = Gauge(
     "minikubelet_asyncio_tasks", "Tasks alive in the daemon's event loop.", registry=DAEMON
 )
 ASYNCIO_TASKS.set_function(_tasks)
+
+LOG_LINES_DROPPED = Counter(
+    "minikubelet_log_lines_dropped",
+    "Container log lines that could not be written (disk full, read-only file system).",
+    ["pod", "namespace", "container"],
+    registry=DAEMON,
+)

@@ -25,6 +25,7 @@ import structlog
 from minikubelet import events as ev
 from minikubelet.cgroups import CpuLimiter
 from minikubelet.events import EventRecorder
+from minikubelet.goclient import go_errno
 from minikubelet.model import Phase, PodStatus
 from minikubelet.settings import Settings
 from minikubelet.spec import Pod
@@ -132,8 +133,7 @@ class PodRunner:
     async def run(self) -> None:
         self.start_time = time.time()
         self.sandbox_ready = True
-        for sup in self.init_supervisors + self.supervisors:
-            self.log_dir(sup.container.name).mkdir(parents=True, exist_ok=True)
+        self._make_log_dirs()
         self.changed()
         try:
             async with asyncio.TaskGroup() as tg:
@@ -148,6 +148,24 @@ class PodRunner:
             self.changed()
             self.finished.set()
             self._log.info("pod finished", phase=str(self.status.phase))
+
+    def _make_log_dirs(self) -> None:
+        """kubelet: kuberuntime_sandbox.go createPodSandbox makes the pod's log directory and
+        reports a failure as FailedCreatePodSandBox. Here the pod goes on: each container's
+        start then fails on its log file (RunContainerError, with the restart policy and
+        backoff), so the pod's status says what is wrong and nothing else is touched."""
+        for sup in self.init_supervisors + self.supervisors:
+            path = self.log_dir(sup.container.name)
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                error = f"mkdir {e.filename or path}: {go_errno(e)}"
+                message = f"Failed to create pod sandbox: create pod log directory: {error}"
+                self.events.record(
+                    self.pod, reason="FailedCreatePodSandBox", message=message, type=ev.WARNING
+                )
+                self._log.warning("cannot create the pod's log directory", error=error)
+                return
 
     # --- phases of a run -----------------------------------------------------------------
 

@@ -1,0 +1,157 @@
+"""Faults at a container's start, in its logging and in the daemon's resources stay with the
+container they hit: a request or manifest the process table cannot take is refused naming
+the field; a pod whose log directory cannot be made, a full disk, a read-only state dir and a
+daemon out of file descriptors give that container a start error or a warning, retried with
+backoff, while the daemon and every other pod go on.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from daemon_harness import Minikubelet, event_messages
+from reliability_helpers import start
+
+pytestmark = pytest.mark.slow
+
+PODS = "/api/v1/namespaces/default/pods"
+LONG_NAME = ("a" * 62 + ".") * 4 + "a"  # 253: the longest valid name
+
+
+def pod_doc(name: str, command: list[str], policy: str = "Always") -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "restartPolicy": policy,
+            "terminationGracePeriodSeconds": 1,
+            "containers": [{"name": "app", "image": "busybox", "command": command}],
+        },
+    }
+
+
+SLEEPER = textwrap.dedent(
+    """
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: steady}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: app
+        image: busybox
+        command: ["sleep", "1000"]
+    """
+)
+
+
+def post(mk: Minikubelet, doc: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, urllib.request, urllib.error\n"
+            "req = urllib.request.Request(sys.argv[1], data=sys.stdin.buffer.read(), "
+            "headers={'Content-Type': 'application/json'}, method='POST')\n"
+            "try:\n"
+            "    r = urllib.request.urlopen(req, timeout=10); print(r.status); "
+            "sys.stdout.write(r.read().decode())\n"
+            "except urllib.error.HTTPError as e:\n"
+            "    print(e.code); sys.stdout.write(e.read().decode())\n",
+            mk.url + PODS,
+        ],
+        input=json.dumps(doc).encode(),
+        capture_output=True,
+        check=True,
+        timeout=30,
+    )
+    code, _, body = proc.stdout.decode().partition("\n")
+    return int(code), json.loads(body)
+
+
+def steady_running(mk: Minikubelet) -> bool:
+    state = mk.container("steady", "app")["state"]
+    return "running" in state and mk.get("/healthz") == (200, b"ok")
+
+
+def test_nul_and_surrogates_are_refused_by_the_api_naming_the_field(tmp_path: Path) -> None:
+    with start(tmp_path, SLEEPER) as mk:
+        mk.wait_for("steady running", lambda: steady_running(mk))
+        # JSON can carry both: \u0000 and a lone \ud800
+        for command, detail in (
+            (["sh", "a\0b"], 'command[1]: Invalid value: "a\\x00b": must not contain a NUL byte'),
+            (["sh", "\ud800"], 'command[1]: Invalid value: "\\ud800": must be valid UTF-8 text'),
+        ):
+            code, status = post(mk, pod_doc("bad", command))
+            assert code == 422, status
+            assert f"spec.containers[0].{detail}" in status["message"], status
+        assert steady_running(mk)
+
+
+def test_a_nul_in_a_manifest_file_is_exit_2_without_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "pod.yaml"
+    path.write_text(json.dumps(pod_doc("bad", ["sh", "-c", "x\0"])))
+    run = ["run", str(path), "--state-dir", str(tmp_path / "state"), "--port", "0"]
+    for args in (run, ["validate", str(path)]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "minikubelet", *args],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        err = proc.stderr.decode()
+        assert proc.returncode == 2, err
+        assert "Traceback" not in err
+        assert 'spec.containers[0].command[2]: Invalid value: "x\\x00"' in err
+
+
+def test_a_pod_whose_log_directory_cannot_be_made_fails_alone(tmp_path: Path) -> None:
+    """A valid 253-character name makes a log directory name past the file system's 255."""
+    with start(tmp_path, SLEEPER, "--backoff-initial", "0.2", "--backoff-max", "0.5") as mk:
+        mk.wait_for("steady running", lambda: steady_running(mk))
+        code, body = post(mk, pod_doc(LONG_NAME, ["sleep", "1000"]))
+        assert code == 201, body
+
+        def start_error() -> dict[str, Any] | None:
+            status = mk.container(LONG_NAME, "app")
+            last = status.get("lastState", {}).get("terminated", {})
+            return status if last.get("reason") == "StartError" else None
+
+        status = mk.wait_for("a StartError", start_error)
+        assert status["state"]["waiting"]["reason"] in ("RunContainerError", "CrashLoopBackOff")
+        assert "file name too long" in status["lastState"]["terminated"]["message"]
+        assert status["lastState"]["terminated"]["exitCode"] == 128
+        failed = event_messages(mk, "Failed")
+        assert any("failed to create and open log file" in m for m in failed), failed
+        sandbox = event_messages(mk, "FailedCreatePodSandBox")
+        assert any("file name too long" in m for m in sandbox), sandbox
+        # retried with backoff, as a failed start is: the restart count goes up
+        mk.wait_for("a retry", lambda: mk.container(LONG_NAME, "app")["restartCount"] >= 2)
+        assert steady_running(mk)
+        mk.signal(15)
+        assert mk.wait_exit() == 0
+        assert mk.survivors() == []
+        assert not any("Traceback" in line for line in mk.stderr_lines)
+
+
+def test_start_errors_respect_restart_policy_never(tmp_path: Path) -> None:
+    with start(tmp_path, SLEEPER) as mk:
+        mk.wait_for("steady running", lambda: steady_running(mk))
+        code, body = post(mk, pod_doc(LONG_NAME, ["sleep", "1000"], policy="Never"))
+        assert code == 201, body
+        pod = mk.wait_for(
+            "the pod failed",
+            lambda: (p := mk.pod(LONG_NAME))["status"]["phase"] == "Failed" and p,
+        )
+        terminated = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+        assert terminated["reason"] == "StartError"
+        assert terminated["exitCode"] == 128
+        assert "file name too long" in terminated["message"]
+        assert steady_running(mk)
