@@ -7,16 +7,18 @@ backoff, while the daemon and every other pod go on.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from daemon_harness import Minikubelet, event_messages
-from reliability_helpers import start
+from daemon_harness import Minikubelet, event_messages, write_manifest
+from reliability_helpers import fill, small_tmpfs, start
 
 pytestmark = pytest.mark.slow
 
@@ -155,3 +157,116 @@ def test_start_errors_respect_restart_policy_never(tmp_path: Path) -> None:
         assert terminated["exitCode"] == 128
         assert "file name too long" in terminated["message"]
         assert steady_running(mk)
+
+
+def chatty(ctrl: Path) -> str:
+    """A pod whose container prints a line every 50 ms and exits 3 when `ctrl` appears."""
+    script = (
+        "i=0; while true; do i=$((i+1)); echo line $i; "
+        f"if [ -e {ctrl} ]; then rm -f {ctrl}; exit 3; fi; sleep 0.05; done"
+    )
+    return textwrap.dedent(
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: chatty}}
+        spec:
+          terminationGracePeriodSeconds: 1
+          containers:
+          - name: app
+            image: busybox
+            command: ["sh", "-c", {json.dumps(script)}]
+        """
+    )
+
+
+def restarted_with(mk: Minikubelet, count: int, reason: str = "Error") -> dict[str, Any] | None:
+    status = mk.container("chatty", "app")
+    last = status.get("lastState", {}).get("terminated", {})
+    if status["restartCount"] >= count and last.get("reason") == reason:
+        return status
+    return None
+
+
+def log_text(mk: Minikubelet) -> str:
+    code, body = mk.get(f"{PODS}/chatty/log", accept="*/*")
+    return body.decode() if code == 200 else ""
+
+
+def test_a_full_disk_drops_log_lines_but_exits_restarts_and_stops(tmp_path: Path) -> None:
+    ctrl = tmp_path / "exit-now"
+    with small_tmpfs(tmp_path / "state", "1m") as state:
+        mk = Minikubelet(
+            write_manifest(tmp_path, chatty(ctrl)),
+            "--quiet-logs",
+            "--backoff-initial",
+            "0.2",
+            "--backoff-max",
+            "0.5",
+            state_dir=state,
+        )
+        try:
+            mk.wait_serving()
+            mk.wait_for("running", lambda: "running" in mk.container("chatty", "app")["state"])
+            filler = fill(state)
+            dropped = mk.wait_for(
+                "a LogLinesDropped event", lambda: event_messages(mk, "LogLinesDropped")
+            )
+            assert "No space left on device" in dropped[0], dropped
+            ctrl.touch()  # the exit is recorded and the container restarted, disk full or not
+            mk.wait_for("exit 3 recorded and restarted", lambda: restarted_with(mk, 1))
+            mk.wait_for(
+                "running again", lambda: "running" in mk.container("chatty", "app")["state"]
+            )
+            filler.unlink()  # space returns: so do the lines
+            marker = mk.wait_for("new lines in the log", lambda: "line" in log_text(mk))
+            assert marker
+            mk.wait_for(
+                "the loss said in the daemon's log",
+                lambda: any("log lines were dropped" in line for line in mk.stderr_lines),
+            )
+            code, metrics = mk.get("/metrics", accept="text/plain")
+            assert code == 200
+            assert any(
+                line.startswith("minikubelet_log_lines_dropped_total{")
+                and float(line.split()[-1]) > 0
+                for line in metrics.decode().splitlines()
+            ), metrics.decode()[-2000:]
+            mk.signal(15)
+            assert mk.wait_exit() == 0
+            assert mk.survivors() == []
+            assert not any("Traceback" in line for line in mk.stderr_lines)
+        finally:
+            mk.close()
+
+
+@contextlib.contextmanager
+def read_only(path: Path) -> Iterator[None]:
+    """`path` read-only where it is (a read-only bind mount over itself; as root, chmod
+    would not stop the daemon). Skips where bind mounts are not allowed."""
+    done = subprocess.run(["mount", "--bind", str(path), str(path)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot bind-mount here: {done.stderr.decode(errors='replace').strip()}")
+    try:
+        subprocess.run(
+            ["mount", "-o", "remount,bind,ro", str(path)], capture_output=True, check=True
+        )
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
+
+
+def test_a_read_only_state_dir_at_a_restart_is_a_start_error_retried(tmp_path: Path) -> None:
+    ctrl = tmp_path / "exit-now"
+    with start(tmp_path, chatty(ctrl), "--backoff-initial", "0.2", "--backoff-max", "0.5") as mk:
+        mk.wait_for("running", lambda: "running" in mk.container("chatty", "app")["state"])
+        with read_only(tmp_path / "state" / "pods"):
+            ctrl.touch()
+            status = mk.wait_for("a StartError", lambda: restarted_with(mk, 2, reason="StartError"))
+            message = status["lastState"]["terminated"]["message"]
+            assert "read-only file system" in message, message
+            assert mk.get("/healthz") == (200, b"ok")
+        mk.wait_for("running again", lambda: "running" in mk.container("chatty", "app")["state"])
+        mk.signal(15)
+        assert mk.wait_exit() == 0
+        assert mk.survivors() == []
