@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import resource
+import socket
 import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from daemon_harness import Minikubelet, event_messages, write_manifest
@@ -270,3 +273,70 @@ def test_a_read_only_state_dir_at_a_restart_is_a_start_error_retried(tmp_path: P
         mk.signal(15)
         assert mk.wait_exit() == 0
         assert mk.survivors() == []
+
+
+def few_descriptors() -> None:
+    """In the daemon's child before exec: soft and hard limit 256, so raising is no help."""
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+
+def test_idle_connections_cannot_exhaust_descriptors_and_restarts_go_on(tmp_path: Path) -> None:
+    """400 idle connections (no bytes sent) to a daemon allowed 256 descriptors: it still
+    answers, a watch in flight is not cut, a container restart opens its log, and SIGTERM
+    stops the daemon with the watch still open."""
+    ctrl = tmp_path / "exit-now"
+    mk = Minikubelet(
+        write_manifest(tmp_path, chatty(ctrl)),
+        "--quiet-logs",
+        "--backoff-initial",
+        "0.2",
+        state_dir=tmp_path / "state",
+        preexec_fn=few_descriptors,
+    )
+    idle: list[socket.socket] = []
+    try:
+        mk.wait_serving()
+        mk.wait_for("running", lambda: "running" in mk.container("chatty", "app")["state"])
+        url = urlsplit(mk.url)
+        address = (url.hostname or "127.0.0.1", url.port or 0)
+        watch = socket.create_connection(address, timeout=30)
+        idle.append(watch)
+        watch.sendall(f"GET {PODS}?watch=1 HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        assert watch.recv(65536).startswith(b"HTTP/1.1 200")
+        for _ in range(400):
+            with contextlib.suppress(OSError):
+                idle.append(socket.create_connection(address, timeout=5))
+        assert len(idle) > 300
+        mk.wait_for("healthz answers", lambda: mk.get("/healthz") == (200, b"ok"), timeout=60)
+        ctrl.touch()
+        mk.wait_for("exit recorded and restarted", lambda: restarted_with(mk, 1))
+        mk.wait_for("running again", lambda: "running" in mk.container("chatty", "app")["state"])
+        watched = b""
+        with contextlib.suppress(TimeoutError):
+            while b'"restartCount":1' not in watched.replace(b" ", b""):
+                chunk = watch.recv(65536)
+                if not chunk:
+                    break
+                watched += chunk
+        assert b'"restartCount":1' in watched.replace(b" ", b""), watched[-500:]
+        assert any("idle connection closed" in line for line in mk.stderr_lines)
+        mk.signal(15)
+        assert mk.wait_exit() == 0
+        assert mk.survivors() == []
+    finally:
+        for s in idle:
+            s.close()
+        mk.close()
+
+
+def test_the_soft_open_files_limit_is_raised_to_the_hard_limit() -> None:
+    code = (
+        "import resource\n"
+        "from minikubelet.cli import raise_open_files_limit\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (256, 4096))\n"
+        "print(raise_open_files_limit(), *resource.getrlimit(resource.RLIMIT_NOFILE))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, check=True, timeout=60
+    ).stdout.split()
+    assert out == [b"4096", b"4096", b"4096"]
