@@ -340,3 +340,18 @@ def test_the_soft_open_files_limit_is_raised_to_the_hard_limit() -> None:
         [sys.executable, "-c", code], capture_output=True, check=True, timeout=60
     ).stdout.split()
     assert out == [b"4096", b"4096", b"4096"]
+
+
+def test_out_of_descriptors_at_a_start_is_a_start_error_retried(tmp_path: Path) -> None:
+    script = Path(__file__).with_name("emfile_start.py")
+    proc = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "state")],
+        capture_output=True,
+        timeout=120,
+        check=False,
+        cwd=script.parent,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()[-3000:]
+    result = json.loads(proc.stdout.decode().splitlines()[-1])
+    assert "too many open files" in result["message"].lower(), result
+    assert result["restart_count"] >= 1
