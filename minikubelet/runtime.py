@@ -415,8 +415,9 @@ async def exec_in_new_session(
 
     Cancelled while asyncio connects the pipes (the process already exists), asyncio kills
     only the main process and then waits for the pipes to close, which takes as long as any
-    child of it lives. Here the spawn runs on, shielded, and its whole process group is
-    SIGKILLed the moment it is there; the caller's cancellation returns at once."""
+    child of it lives. Here the spawn runs on, shielded, until the process and its pipes are
+    there (an instant), and then its whole process group is SIGKILLed before the caller's
+    cancellation goes on."""
     loop = asyncio.get_running_loop()
     spawning = loop.create_task(
         loop.subprocess_exec(factory, *argv, start_new_session=True, **kwargs),
@@ -425,7 +426,13 @@ async def exec_in_new_session(
     try:
         return await asyncio.shield(spawning)
     except asyncio.CancelledError:
-        spawning.add_done_callback(_kill_spawned)
+        try:
+            await asyncio.wait({spawning})  # the pipes connect at once: the children don't matter
+        finally:
+            if spawning.done():
+                _kill_spawned(spawning)
+            else:  # cancelled once more: kill it the moment it is there
+                spawning.add_done_callback(_kill_spawned)
         raise
 
 
