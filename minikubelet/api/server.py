@@ -115,7 +115,12 @@ async def serve(
     assert server is not None
     limiter = ConnectionLimiter(server, runner.app[IN_FLIGHT], max_connections)
     loop = asyncio.get_running_loop()
-    return await loop.create_server(limiter, sock=sock, ssl=ssl_context)
+    # a TLS connection reaches aiohttp (and the limiter's count) only once its handshake is
+    # done: until then asyncio's handshake timeout is what bounds it
+    handshake = IDLE_TIMEOUT if ssl_context is not None else None
+    return await loop.create_server(
+        limiter, sock=sock, ssl=ssl_context, ssl_handshake_timeout=handshake
+    )
 
 
 async def _watch_cache(app: web.Application) -> AsyncIterator[None]:
