@@ -12,6 +12,7 @@ import asyncio
 import gc
 import ipaddress
 import os
+import resource
 import ssl
 import sys
 import time
@@ -213,6 +214,7 @@ def _run(args: argparse.Namespace, pods: list[Pod], node: str) -> int:
         print(f"error: --state-dir {state_dir}: {problem}", file=sys.stderr)
         return 2
     logs.configure(args.log_format)
+    raise_open_files_limit()
     settings = Settings(
         state_dir=state_dir,
         node_name=node,
@@ -240,6 +242,22 @@ def _run(args: argparse.Namespace, pods: list[Pod], node: str) -> int:
         return 2
     except (KeyboardInterrupt, asyncio.CancelledError):
         return 130
+
+
+def raise_open_files_limit() -> int:
+    """The soft RLIMIT_NOFILE up to the hard limit, as Go programs such as the kubelet do at
+    start (Go's os package, since 1.19): every container costs descriptors (pipes, a pidfd,
+    its log file), and the usual soft limit of 1024 runs out long before memory does.
+    Returns the soft limit in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (OSError, ValueError):  # a kernel cap below the hard limit (nr_open)
+            pass
+    return soft
 
 
 def _prepare_state_dir(path: Path) -> str | None:

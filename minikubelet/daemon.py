@@ -10,6 +10,7 @@ grace period); a second signal cancels everything, which kills at once.
 from __future__ import annotations
 
 import asyncio
+import resource
 import signal
 import socket
 import ssl
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from aiohttp.web import AppRunner
 
 log = structlog.get_logger("minikubelet.daemon")
+
+STREAMS_GRACE = 1.0  # seconds open API streams get to end at shutdown
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +75,7 @@ class Daemon:
         self._started = asyncio.Event()
         self._signals = 0
         self._main: asyncio.Task[Any] | None = None
+        self._listener: asyncio.AbstractServer | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -113,6 +117,8 @@ class Daemon:
             self.agent.attach(None)
             if self._freezer is not None:
                 self._freezer.cancel()
+            if self._listener is not None:
+                self._listener.close()  # no new connections while the runner shuts down
             if site_runner is not None:
                 await site_runner.cleanup()
             sock.close()
@@ -165,19 +171,26 @@ class Daemon:
         await asyncio.to_thread(_import_http_stack)
         from aiohttp import web
 
-        from minikubelet.api.server import make_app
+        from minikubelet.api import server
 
-        app = make_app(
+        app = server.make_app(
             self.registry,
             token=self.options.token,
             node_name=self.settings.node_name,
             started_at=self.settings.daemon_started_at or time.time(),
         )
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # At shutdown the pods are already stopped: a watch or a log follow still open has
+        # nothing more to say, and must not hold the exit for aiohttp's 2 x 60 s
+        runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=STREAMS_GRACE
+        )
         await runner.setup()
-        site = web.SockSite(runner, sock, ssl_context=self.options.tls)
-        await site.start()
-        log.info("serving", url=self.url)
+        limit = server.max_connections_for(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        listener = await server.serve(
+            runner, sock, ssl_context=self.options.tls, max_connections=limit
+        )
+        self._listener = listener
+        log.info("serving", url=self.url, max_connections=limit)
         return runner
 
     async def _wait_stop(self) -> None:

@@ -30,7 +30,15 @@ JSONDict = dict[str, Any]
 
 
 class Minikubelet:
-    def __init__(self, manifest: str | Path, *args: str, state_dir: Path, stdin: str = "") -> None:
+    def __init__(
+        self,
+        manifest: str | Path,
+        *args: str,
+        state_dir: Path,
+        stdin: str = "",
+        preexec_fn: Callable[[], None] | None = None,
+    ) -> None:
+        """`preexec_fn`: run in the daemon's process before it starts (resource limits)."""
         self.state_dir = state_dir
         argv = [sys.executable, "-m", "minikubelet", "run", str(manifest), "--port", "0"]
         argv += ["--state-dir", str(state_dir), "--log-format", "json", *args]
@@ -40,6 +48,7 @@ class Minikubelet:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            preexec_fn=preexec_fn,
         )
         assert self.proc.stdin is not None
         self.proc.stdin.write(stdin.encode())

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 import psutil
+import pytest
 from daemon_harness import Minikubelet
 
 T = TypeVar("T")
@@ -74,3 +76,32 @@ def start(tmp_path: Path, text: str, *args: str) -> Minikubelet:
 def container_state(mk: Minikubelet, pod: str, name: str) -> dict[str, object]:
     state: dict[str, object] = mk.container(pod, name)["state"]
     return state
+
+
+@contextlib.contextmanager
+def small_tmpfs(path: Path, size: str = "256k") -> Iterator[Path]:
+    """A real file system that fills up: a tmpfs of `size` mounted at `path` (we run as root;
+    the test is skipped where mounting is not allowed). Unmounted afterwards."""
+    path.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
+
+
+def fill(directory: Path) -> Path:
+    """Writes a file in `directory` until the file system is full; returns it."""
+    filler = directory / "filler"
+    with open(filler, "wb", buffering=0) as f:
+        chunk = b"\0" * 4096
+        with contextlib.suppress(OSError):
+            while True:
+                f.write(chunk)
+    return filler

@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+from reliability_helpers import fill, small_tmpfs
+
 from minikubelet.runtime.crilog import MAX_LINE, LogWriter, log_files, write_waiter
 
 LINE = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z (stdout|stderr) ([FP]) (.*)$")
@@ -78,3 +80,57 @@ async def test_a_write_wakes_whoever_waits_on_the_file(tmp_path: Path) -> None:
         w.close()
         assert written.is_set()
         assert not other.is_set()
+
+
+class Losses:
+    def __init__(self) -> None:
+        self.lost: list[tuple[int, str, bool]] = []
+        self.ended: list[int] = []
+
+    def writer(self, path: Path, **kwargs: int) -> LogWriter:
+        return LogWriter(
+            path,
+            on_loss=lambda n, e, first: self.lost.append((n, e, first)),
+            on_loss_end=self.ended.append,
+            **kwargs,
+        )
+
+
+def test_a_full_device_drops_and_counts_lines_says_so_once_and_never_raises(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "0.log"
+    path.symlink_to("/dev/full")  # every write fails with ENOSPC
+    losses = Losses()
+    w = losses.writer(path)
+    w.feed("stdout", b"a\nb\nc\n")
+    w.feed("stderr", b"d\n" + b"x" * (MAX_LINE + 10) + b"\ntail")
+    enospc = "No space left on device"
+    assert losses.lost == [(3, enospc, True), (3, enospc, False)]  # a run starts once
+    assert w.dropped_lines == 6  # the long line's two pieces count as two lines
+    w.close()  # the unterminated tail is lost too; close does not raise
+    assert w.dropped_lines == 7
+    assert losses.ended == [7]
+
+
+def test_writes_resume_when_space_returns(tmp_path: Path) -> None:
+    with small_tmpfs(tmp_path / "fs", "64k") as fs:
+        losses = Losses()
+        w = losses.writer(fs / "0.log", max_bytes=1024 * 1024)
+        w.feed("stdout", b"before\n")
+        filler = fill(fs)
+        for i in range(50):
+            w.feed("stdout", b"lost %d %s\n" % (i, b"y" * 200))
+        assert losses.lost[0][1:] == ("No space left on device", True)
+        assert losses.ended == []
+        filler.unlink()
+        w.feed("stdout", b"after\n")
+        assert losses.ended == [w.dropped_lines]
+        assert w.dropped_lines > 0
+        w.close()
+        texts = [text for _, _, text in parse(fs / "0.log")]
+        assert texts[0] == b"before"
+        assert texts[-1] == b"after"
+        assert all(t.startswith((b"before", b"lost", b"after")) or t == b"" for t in texts)
+        assert [first for _, _, first in losses.lost].count(True) == 1
+        assert sum(n for n, _, _ in losses.lost) == w.dropped_lines

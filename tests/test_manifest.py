@@ -540,6 +540,39 @@ INVALID: list[tuple[str, dict[str, Any], list[str] | None]] = [
         None,  # checked below: the message lists every Linux signal
     ),
     (
+        "nul-in-command",
+        with_((f"{C0}.command", ["sh", "a\0b"])),
+        [f'{C0}.command[1]: Invalid value: "a\\x00b": must not contain a NUL byte'],
+    ),
+    (
+        "surrogate-in-args",
+        with_((f"{C0}.args", ["\ud800"])),
+        [f'{C0}.args[0]: Invalid value: "\\ud800": must be valid UTF-8 text'],
+    ),
+    (
+        "nul-in-env-value",
+        with_((f"{C0}.env", [{"name": "A", "value": "x\0"}])),
+        [f'{C0}.env[0].value: Invalid value: "x\\x00": must not contain a NUL byte'],
+    ),
+    (
+        "nul-in-working-dir",
+        with_((f"{C0}.workingDir", "/tmp\0")),
+        [f'{C0}.workingDir: Invalid value: "/tmp\\x00": must not contain a NUL byte'],
+    ),
+    (
+        "nul-in-hook-command",
+        with_((f"{C0}.lifecycle", {"preStop": {"exec": {"command": ["a\0"]}}})),
+        [
+            f'{C0}.lifecycle.preStop.exec.command[0]: Invalid value: "a\\x00": '
+            "must not contain a NUL byte"
+        ],
+    ),
+    (
+        "surrogate-in-probe-command",
+        with_((f"{C0}.livenessProbe", {"exec": {"command": ["\udfff"]}})),
+        [f'{C0}.livenessProbe.exec.command[0]: Invalid value: "\\udfff": must be valid UTF-8 text'],
+    ),
+    (
         "ephemeral-containers",
         with_(("spec.ephemeralContainers", [{"name": "e", "image": "x", "command": ["x"]}])),
         ["spec.ephemeralContainers: Forbidden: cannot be set on create"],

@@ -207,6 +207,31 @@ def validate_container_common(container: JSON, path: str, ctx: _Ctx) -> list[str
         )
     if not container.get("command") and not container.get("args"):
         errors.append(fe.required(f"{path}.command", NO_ENTRYPOINT))
+    for key in ("command", "args"):
+        errors += exec_strings(container.get(key, []), f"{path}.{key}")
+    errors += exec_string(container.get("workingDir", ""), f"{path}.workingDir")
+    return errors
+
+
+def exec_string(value: str, path: str) -> list[str]:
+    """What `execve` cannot take: a NUL byte ends a C string, and text that is not UTF-8 (a
+    lone surrogate, from a JSON `\\ud800` or a YAML `"\\ud800"`) has no bytes to pass. The
+    API server stores both (Go's decoder turns bad UTF-8 into U+FFFD), and the node fails
+    later: the runtime's `invalid argument`, or CRI's `string field contains invalid UTF-8`
+    as CreateContainerError (kubernetes issue 139132). Refusing them here names the field."""
+    if "\0" in value:
+        return [fe.invalid(path, value, "must not contain a NUL byte")]
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return [fe.invalid(path, value, "must be valid UTF-8 text")]
+    return []
+
+
+def exec_strings(values: list[str], path: str) -> list[str]:
+    errors = []
+    for i, value in enumerate(values):
+        errors += exec_string(value, f"{path}[{i}]")
     return errors
 
 
@@ -262,6 +287,7 @@ def validate_env(env: list[JSON], path: str, ctx: _Ctx) -> list[str]:
         errors += fe.invalid_each(f"{at}.name", name, fe.env_var_name(name) if name else [])
         if "valueFrom" in var:
             errors += _value_from(var["valueFrom"], var.get("value", ""), f"{at}.valueFrom", ctx)
+        errors += exec_string(var.get("value", ""), f"{at}.value")
     return errors
 
 
@@ -548,7 +574,9 @@ def validate_handler(handler: JSON, kinds: tuple[str, ...], path: str, ctx: _Ctx
 
 
 def _exec(action: JSON, path: str, ctx: _Ctx) -> list[str]:
-    return [] if action.get("command") else [fe.required(f"{path}.command")]
+    if not action.get("command"):
+        return [fe.required(f"{path}.command")]
+    return exec_strings(action["command"], f"{path}.command")
 
 
 def _http_get(action: JSON, path: str, ctx: _Ctx) -> list[str]:

@@ -107,7 +107,10 @@ class NodeAgent:
             log.info("cpu limits enforced", cgroup=str(self.cpu_limiter.base))
 
     async def _run_pod(self, runner: PodRunner) -> None:
-        await runner.run()
+        try:
+            await runner.run()
+        except Exception:  # one pod's fault never cancels the others (DESIGN: faults stay)
+            log.exception("pod failed", pod=f"{runner.pod.namespace}/{runner.pod.name}")
         if runner.deleting:
             self.remove(runner)
 

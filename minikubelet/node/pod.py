@@ -30,6 +30,7 @@ from minikubelet.core.settings import Settings
 from minikubelet.core.spec import Pod
 from minikubelet.core.status import generate_pod_status
 from minikubelet.node.supervisor import MIN_GRACE, ContainerSupervisor
+from minikubelet.probe.goclient import go_errno
 from minikubelet.runtime.cgroups import CpuLimiter
 
 log = structlog.get_logger("minikubelet.pod")
@@ -182,7 +183,9 @@ class PodRunner:
         self.start_time = time.time()
         self.sandbox_ready = True
         try:
-            await asyncio.to_thread(self._fresh_pod_dir)
+            error = await asyncio.to_thread(self._fresh_pod_dir)
+            if error is not None:
+                self._sandbox_failed(error)
             self.changed()
             async with asyncio.TaskGroup() as tg:
                 deadline = tg.create_task(self._deadline(), name=f"deadline:{self.pod.name}")
@@ -197,21 +200,37 @@ class PodRunner:
             self.finished.set()
             self._log.info("pod finished", phase=str(self.status.phase))
 
-    def _fresh_pod_dir(self) -> None:
+    def _fresh_pod_dir(self) -> str | None:
         """Each run has its own logs (the kubelet gives each new pod a new UID, so a new log
         directory): the previous run's directory is moved aside to `<dir>.previous`,
-        replacing the one before it, and this run starts with empty logs."""
+        replacing the one before it, and this run starts with empty logs. Returns the error
+        if a container's log directory cannot be made (run in a thread: no events here)."""
         current = self.pod_dir
         previous = current.with_name(current.name + ".previous")
         try:
             if current.exists():
                 shutil.rmtree(previous, ignore_errors=True)
                 current.rename(previous)
-            for sup in self.init_supervisors + self.supervisors:
-                self.log_dir(sup.container.name).mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            # the log writer reports what it cannot write; the containers still run
-            self._log.warning("cannot prepare the log directory", path=str(current), error=str(e))
+            self._log.warning("cannot move the previous run's logs aside", error=str(e))
+        for sup in self.init_supervisors + self.supervisors:
+            path = self.log_dir(sup.container.name)
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                return f"mkdir {e.filename or path}: {go_errno(e)}"
+        return None
+
+    def _sandbox_failed(self, error: str) -> None:
+        """kubelet: kuberuntime_sandbox.go createPodSandbox makes the pod's log directory and
+        reports a failure as FailedCreatePodSandBox. Here the pod goes on: each container's
+        start then fails on its log file (RunContainerError, with the restart policy and
+        backoff), so the pod's status says what is wrong and nothing else is touched."""
+        message = f"Failed to create pod sandbox: create pod log directory: {error}"
+        self.events.record(
+            self.pod, reason="FailedCreatePodSandBox", message=message, type=ev.WARNING
+        )
+        self._log.warning("cannot create the pod's log directory", error=error)
 
     # --- phases of a run -----------------------------------------------------------------
 

@@ -38,6 +38,7 @@ from minikubelet.core.restart import (
 from minikubelet.core.settings import Settings
 from minikubelet.core.spec import Container, Handler, Pod, Probe, ProbeType, RestartPolicy
 from minikubelet.probe import hooks
+from minikubelet.probe.goclient import go_errno
 from minikubelet.probe.handlers import ProbeOutcome, run_probe
 from minikubelet.probe.worker import ContainerView, ProbeWorker, Result
 from minikubelet.runtime import metrics
@@ -267,7 +268,11 @@ class ContainerSupervisor:
                         break
                     if not await self._wait_backoff(cur.terminated):
                         break
-                await self._run_instance()
+                before = cur
+                try:
+                    await self._run_instance()
+                except Exception:  # supervising one container must not fail the pod
+                    await self._instance_failed(before)
         finally:
             self._launched.set()
             await asyncio.shield(self._stop_now())
@@ -340,6 +345,31 @@ class ContainerSupervisor:
                 stop_probes.set()
         self._workers = {}
 
+    async def _instance_failed(self, before: Instance | None) -> None:
+        """An unexpected error while the instance ran: it is killed and recorded as exited,
+        and the restart policy goes on as for any exit. An error before a new instance
+        existed waits one backoff period, so that a fault that repeats cannot spin."""
+        self._log.exception("container supervision failed")
+        self._event("Failed", "Error: the container's supervision failed", ev.WARNING)
+        cur = self.current
+        if cur is None or cur is before:
+            self.pod.changed()
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(
+                    max(self.backoff.get(), self.pod.settings.backoff_initial, 0.1)
+                ):
+                    await self._wake.wait()
+            return
+        if cur.terminated is not None:
+            return
+        if cur.process is None:
+            self._start_failed(cur, "the container could not be started")
+            return
+        cur.process.kill()
+        info = await cur.process.wait()
+        self._record_exit(cur, info.exit_code, info.signal, info.finished_at)
+
     def _new_instance(self) -> Instance:
         prev = self.current
         count = 0 if prev is None else prev.restart_count + 1
@@ -359,25 +389,24 @@ class ContainerSupervisor:
         return inst
 
     async def _start(self, inst: Instance) -> bool:
-        c, s = self.container, self.pod.settings
-        env, own = self._env()
-        writer = LogWriter(
-            inst.log_path, max_bytes=s.log_max_bytes, max_files=s.log_max_files, echo=self._echo
-        )
+        """kubelet: kuberuntime_container.go startContainer. Whatever fails here (the log
+        file, the environment, the exec) is this container's start error, never the pod's
+        or the daemon's: the instance ends as StartError / 128, the container waits with
+        RunContainerError, and the restart policy and backoff decide the next try."""
+        c = self.container
         self._event("Created", f"Created container: {c.name}")
         try:
+            env, own = self._env()
+            writer = self._open_log(inst)
             inst.process = await spawn(
                 container_argv(c, own), env=env, cwd=c.working_dir or None, writer=writer
             )
         except StartError as e:
-            now = time.time()
-            inst.terminated = Terminated(
-                exit_code=128, reason="StartError", message=str(e), started_at=now,
-                finished_at=now, container_id=inst.container_id,
-            )  # fmt: skip
-            self.waiting = Waiting(reason="RunContainerError", message=str(e))
-            self._event("Failed", f"Error: {e}", ev.WARNING)
-            self.pod.changed()
+            self._start_failed(inst, str(e))
+            return False
+        except Exception as e:  # a fault of one container's start stays with it
+            self._log.exception("container start failed")
+            self._start_failed(inst, f"{type(e).__name__}: {e}")
             return False
         inst.started_at = inst.process.started_at
         self._limit_cpu(inst, inst.process.pid)
@@ -386,6 +415,55 @@ class ContainerSupervisor:
         self._event("Started", f"Started container {c.name}")
         self._log.info("container started", pid=inst.process.pid, restart_count=inst.restart_count)
         return True
+
+    def _open_log(self, inst: Instance) -> LogWriter:
+        """containerd opens the container's log file when it starts the task (cri
+        container_start.go createContainerLoggers); failing that fails the start."""
+        s = self.pod.settings
+        try:
+            return LogWriter(
+                inst.log_path,
+                max_bytes=s.log_max_bytes,
+                max_files=s.log_max_files,
+                echo=self._echo,
+                on_loss=functools.partial(self._log_lost, inst),
+                on_loss_end=functools.partial(self._log_loss_ended, inst),
+            )
+        except OSError as e:
+            op = "open" if e.filename in (None, str(inst.log_path)) else "mkdir"
+            where = e.filename or inst.log_path
+            raise StartError(
+                "failed to create container loggers: failed to create and open log file: "
+                f"{op} {where}: {go_errno(e)}"
+            ) from e
+
+    def _start_failed(self, inst: Instance, message: str) -> None:
+        now = time.time()
+        inst.terminated = Terminated(
+            exit_code=128, reason="StartError", message=message, started_at=now,
+            finished_at=now, container_id=inst.container_id,
+        )  # fmt: skip
+        self.waiting = Waiting(reason="RunContainerError", message=message)
+        self._event("Failed", f"Error: {message}", ev.WARNING)
+        self._log.warning("container start failed", message=message)
+        self.pod.changed()
+
+    def _log_lost(self, inst: Instance, lines: int, error: str, first: bool) -> None:
+        """Counted always; said once per run of failed writes (disk full, read-only)."""
+        p = self.pod.pod
+        metrics.LOG_LINES_DROPPED.labels(p.name, p.namespace, self.container.name).inc(lines)
+        if not first:
+            return
+        self._event(
+            "LogLinesDropped",
+            f"Cannot write the log of container {self.container.name} ({error}): its output "
+            "is dropped until a write succeeds again",
+            ev.WARNING,
+        )
+        self._log.warning("container log lines dropped", path=str(inst.log_path), error=error)
+
+    def _log_loss_ended(self, inst: Instance, lines: int) -> None:
+        self._log.info("container log lines were dropped", path=str(inst.log_path), lines=lines)
 
     async def _post_start(self, inst: Instance) -> bool:
         """kubelet: startContainer runs postStart synchronously; on failure the container is
@@ -662,7 +740,8 @@ class ContainerSupervisor:
     def _echo(self, stream: str, line: bytes) -> None:
         if self.pod.settings.echo_logs:
             text = line.decode("utf-8", "replace")
-            print(f"[{self.pod.pod.name}/{self.container.name}] {text}", flush=False)
+            with contextlib.suppress(OSError, ValueError):  # a closed or full console
+                print(f"[{self.pod.pod.name}/{self.container.name}] {text}", flush=False)
 
 
 def tree_rss(pid: int) -> int:

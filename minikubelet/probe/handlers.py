@@ -49,6 +49,7 @@ from minikubelet.probe.goclient import (
     join_host_port,
 )
 from minikubelet.runtime import watchdog
+from minikubelet.runtime.process import exec_in_new_session
 
 MAX_OUTPUT = 10 * 1024  # kubelet: exec.go maxReadLength, http.go maxRespBodyLength
 
@@ -191,18 +192,19 @@ async def _spawn(
     if not argv:
         raise ProbeError("exec: no command")
     try:
-        transport, capture = await loop.subprocess_exec(
+        transport, capture = await exec_in_new_session(
             lambda: _Capture(loop),
-            *argv,
+            argv,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=dict(env),
             cwd=cwd,
-            start_new_session=True,
         )
     except OSError as exc:
         raise ProbeError(_start_error(argv[0], cwd, exc)) from None
+    except (ValueError, UnicodeError):  # a NUL byte or a lone surrogate: execve's EINVAL
+        raise ProbeError(f"fork/exec {argv[0]}: invalid argument") from None
     watchdog.track(transport.get_pid())
     return transport, capture
 

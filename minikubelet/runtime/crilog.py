@@ -7,6 +7,12 @@ than `MAX_LINE` (the runtime's split), as containerd writes them. When the live 
 `max_bytes` it is renamed to `.1` (older ones shift to `.2`, ...), keeping `max_files` files in
 all, like the kubelet's containerLogMaxSize / containerLogMaxFiles.
 
+A write that fails (the disk is full, the file system went read-only, the file cannot be
+reopened after a rotation) never raises: the lines are dropped and counted, `on_loss` hears of
+each loss (and whether it starts a run of them), and `on_loss_end` how many were lost when the
+run ends (a later write succeeds, or the writer closes). The container goes on, and its exit
+is recorded, whatever the disk does.
+
 This module owns the writing side only; the API reads the files back. A reader that follows
 a file asks `write_waiter(path)` for an event the writer sets after each write (and when it
 closes), so it wakes on new lines rather than on a timer: writer and readers share the one
@@ -21,8 +27,8 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from io import FileIO
 from pathlib import Path
-from typing import BinaryIO
 
 from minikubelet.core.gotext import rfc3339_nano_fixed
 
@@ -41,7 +47,15 @@ def rotated(path: Path, index: int) -> Path:
 def log_files(path: Path, max_files: int) -> tuple[Path, ...]:
     """The files of one instance, oldest first, the live one last."""
     older = [rotated(path, i) for i in range(max_files - 1, 0, -1)]
-    return tuple(p for p in [*older, path] if p.exists())
+    return tuple(p for p in [*older, path] if _exists(p))
+
+
+def _exists(path: Path) -> bool:
+    """`Path.exists`, False too where the path cannot be looked at (name too long, EACCES)."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
 
 
 def remove_logs(path: Path, max_files: int) -> None:
@@ -73,9 +87,16 @@ def _notify(path: Path) -> None:
         event.set()
 
 
+LossCallback = Callable[[int, str, bool], None]  # (lines dropped, the error, starts a run)
+LossEndCallback = Callable[[int], None]  # (lines dropped in the run that just ended)
+
+
 class LogWriter:
     """Writes one instance's stdout and stderr lines to its file. Not thread-safe; used from
-    the event loop only. `echo(stream, text)` gets every complete line too (the console)."""
+    the event loop only. `echo(stream, text)` gets every complete line too (the console).
+
+    The constructor raises OSError when the file cannot be created (the caller's start
+    error); after that nothing raises. `dropped_lines` counts every line lost."""
 
     def __init__(
         self,
@@ -84,15 +105,23 @@ class LogWriter:
         max_bytes: int = 10 * 1024 * 1024,
         max_files: int = 5,
         echo: Callable[[str, bytes], None] | None = None,
+        on_loss: LossCallback | None = None,
+        on_loss_end: LossEndCallback | None = None,
     ) -> None:
         self.path = path
         self._max_bytes = max(max_bytes, 1024)
         self._max_files = max(max_files, 1)
         self._echo = echo
+        self._on_loss = on_loss
+        self._on_loss_end = on_loss_end
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: BinaryIO = open(path, "ab")  # noqa: SIM115 - lives as long as the instance
+        # unbuffered: one write(2) per batch, and nothing held back when a write fails
+        self._file: FileIO | None = open(path, "ab", buffering=0)  # noqa: SIM115
         self._size = self._file.tell()
         self._pending: dict[str, bytes] = {"stdout": b"", "stderr": b""}
+        self.dropped_lines = 0
+        self._run_dropped = 0  # lines lost since the last write that succeeded
+        self._written = 0  # of the batch being written
 
     def feed(self, stream: str, data: bytes) -> None:
         """Takes a chunk as read from the pipe; writes every complete line of it. The lines
@@ -124,14 +153,16 @@ class LogWriter:
                 self._echo(stream, line)
 
     def close(self) -> None:
-        """Flushes what is left of an unterminated last line as a full line, then closes."""
+        """Writes what is left of an unterminated last line as a full line, then closes."""
         for stream, rest in self._pending.items():
             if rest:
                 self._write(self._line(stream, rest, b"F"))
                 if self._echo is not None:
                     self._echo(stream, rest)
         self._pending = {"stdout": b"", "stderr": b""}
-        self._file.close()
+        self._close_file()
+        if self._run_dropped:
+            self._end_loss()
         _notify(self.path)
 
     @staticmethod
@@ -144,23 +175,68 @@ class LogWriter:
         return b"%s %s %s %s\n" % (stamp, stream.encode(), tag, text)
 
     def _write(self, data: bytes) -> None:
-        """Writes whole lines, rotating first when they would pass the cap; a batch larger
-        than the cap is cut at line ends so that no file grows past it."""
-        while data:
-            if self._size + len(data) > self._max_bytes and self._size > 0:
-                self._rotate()
-            part = data
-            if len(data) > self._max_bytes:
-                cut = data.rfind(b"\n", 0, self._max_bytes) + 1
-                part = data[: cut or self._max_bytes]
-            self._file.write(part)
-            self._size += len(part)
-            data = data[len(part) :]
-        self._file.flush()
+        """Writes whole lines; what cannot be written is dropped and counted."""
+        try:
+            self._write_all(data)
+        except OSError as e:
+            self._lost(data, e)
+            return
+        if self._run_dropped:
+            self._end_loss()
         _notify(self.path)
 
+    def _write_all(self, data: bytes) -> None:
+        """Rotates first when the lines would pass the cap; a batch larger than the cap is
+        cut at line ends so that no file grows past it. `_written` follows how much of
+        `data` is in the file (on an error, the rest was not written)."""
+        pos, end, self._written = 0, len(data), 0
+        while pos < end:
+            if self._file is None:
+                self._file = open(self.path, "ab", buffering=0)  # noqa: SIM115
+                self._size = self._file.tell()
+            if self._size + (end - pos) > self._max_bytes and self._size > 0:
+                self._rotate()
+                continue
+            stop = end
+            if end - pos > self._max_bytes:
+                stop = (data.rfind(b"\n", pos, pos + self._max_bytes) + 1) or pos + self._max_bytes
+            written = self._file.write(memoryview(data)[pos:stop]) or 0
+            self._size += written
+            pos += written
+            self._written = pos
+
+    def _lost(self, data: bytes, error: OSError) -> None:
+        lines = data.count(b"\n", self._written)
+        torn = self._written - (data.rfind(b"\n", 0, self._written) + 1)
+        if torn:
+            self._drop_torn_line(torn)  # a line cut short is lost whole: the file stays CRI
+        self.dropped_lines += lines
+        first = self._run_dropped == 0
+        self._run_dropped += lines
+        if self._on_loss is not None:
+            self._on_loss(lines, f"{error.strerror or error}", first)
+
+    def _drop_torn_line(self, length: int) -> None:
+        """Truncating frees space, so this works on a full disk too."""
+        if self._file is None:
+            return
+        with contextlib.suppress(OSError):
+            os.ftruncate(self._file.fileno(), self._size - length)
+            self._size -= length
+
+    def _end_loss(self) -> None:
+        lines, self._run_dropped = self._run_dropped, 0
+        if self._on_loss_end is not None:
+            self._on_loss_end(lines)
+
+    def _close_file(self) -> None:
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None
+
     def _rotate(self) -> None:
-        self._file.close()
+        self._close_file()
         if self._max_files <= 1:
             os.truncate(self.path, 0)
         else:
@@ -168,7 +244,7 @@ class LogWriter:
                 if rotated(self.path, i - 1).exists():
                     os.replace(rotated(self.path, i - 1), rotated(self.path, i))
             os.replace(self.path, rotated(self.path, 1))
-        self._file = open(self.path, "ab")  # noqa: SIM115
+        self._file = open(self.path, "ab", buffering=0)  # noqa: SIM115
         self._size = 0
 
 

@@ -71,6 +71,14 @@ ASYNCIO_TASKS = Gauge(
 )
 ASYNCIO_TASKS.set_function(_tasks)
 
+LOG_LINES_DROPPED = Counter(
+    "minikubelet_log_lines_dropped",
+    "Container log lines that could not be written (disk full, read-only file system).",
+    ["pod", "namespace", "container"],
+    registry=DAEMON,
+)
+
+
 # every collector with series labelled by pod and namespace
 _PER_POD = (PROBE_TOTAL, PROBE_DURATION, CONTAINER_RESTARTS)
 

@@ -18,9 +18,10 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
+from typing import Any, TypeVar
 
 import psutil
 import structlog
@@ -373,17 +374,15 @@ async def spawn(
             raise StartError(
                 f"chdir to cwd ({cwd!r}) set in config.json failed: {e.strerror}"
             ) from e
-    loop = asyncio.get_running_loop()
     try:
-        transport, pump = await loop.subprocess_exec(
+        transport, pump = await exec_in_new_session(
             lambda: _Pump(writer),
-            *argv,
+            argv,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=dict(env),
             cwd=cwd or None,
-            start_new_session=True,
         )
     except FileNotFoundError as e:
         writer.close()
@@ -396,8 +395,54 @@ async def spawn(
     except OSError as e:
         writer.close()
         raise StartError(f'exec: "{argv[0]}": {e.strerror or e}') from e
+    except (ValueError, UnicodeError) as e:  # a NUL byte or a lone surrogate: execve's EINVAL
+        writer.close()
+        raise StartError(f'exec: "{argv[0]}": invalid argument') from e
+    except BaseException:
+        writer.close()
+        raise
     watchdog.track(transport.get_pid())
     return ContainerProcess(transport, pump, writer, time.time())
+
+
+P = TypeVar("P", bound=asyncio.SubprocessProtocol)
+
+
+async def exec_in_new_session(
+    factory: Callable[[], P], argv: Sequence[str], **kwargs: Any
+) -> tuple[asyncio.SubprocessTransport, P]:
+    """`loop.subprocess_exec` in a new session, safe to cancel.
+
+    Cancelled while asyncio connects the pipes (the process already exists), asyncio kills
+    only the main process and then waits for the pipes to close, which takes as long as any
+    child of it lives. Here the spawn runs on, shielded, until the process and its pipes are
+    there (an instant), and then its whole process group is SIGKILLed before the caller's
+    cancellation goes on."""
+    loop = asyncio.get_running_loop()
+    spawning = loop.create_task(
+        loop.subprocess_exec(factory, *argv, start_new_session=True, **kwargs),
+        name=f"spawn:{argv[0] if argv else ''}",
+    )
+    try:
+        return await asyncio.shield(spawning)
+    except asyncio.CancelledError:
+        try:
+            await asyncio.wait({spawning})  # the pipes connect at once: the children don't matter
+        finally:
+            if spawning.done():
+                _kill_spawned(spawning)
+            else:  # cancelled once more: kill it the moment it is there
+                spawning.add_done_callback(_kill_spawned)
+        raise
+
+
+def _kill_spawned(spawning: asyncio.Task[tuple[asyncio.SubprocessTransport, Any]]) -> None:
+    if spawning.cancelled() or spawning.exception() is not None:
+        return
+    transport, _protocol = spawning.result()
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(transport.get_pid(), signal.SIGKILL)
+    transport.close()  # the event loop's child watcher reaps it
 
 
 async def kill_all_descendants() -> None:
