@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from minikubelet import __version__, logs
+from minikubelet import __version__, kubeconfig, logs
 from minikubelet.core.settings import Settings, default_node_name, default_state_dir
 from minikubelet.core.spec import Pod
 from minikubelet.daemon import Daemon, ServeOptions
@@ -119,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--log-max-files", type=int, default=5, help="log files kept [5]")
     validate = sub.add_parser("validate", help="check manifests and exit (0 valid, 2 invalid)")
     validate.add_argument("manifests", nargs="+", metavar="MANIFEST")
+    kubeconfig.add_parser(sub, default_state_dir())
     return parser
 
 
@@ -126,6 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "run" and args.timeout is not None and args.until is None:
         build_parser().error("--timeout needs --until")
+    if args.command == "kubeconfig":
+        return kubeconfig.run(args, default_state_dir())
     node = (getattr(args, "node_name", None) or default_node_name()).lower()
     try:
         loaded = manifest.load_manifests(args.manifests, stdin=sys.stdin, node_name=node)
@@ -226,8 +229,21 @@ async def _serve(settings: Settings, options: ServeOptions, pods: list[Pod]) -> 
         # the collector's full passes, which otherwise stall the loop for tens of ms.
         gc.freeze()
         print(f"minikubelet: serving on {url}", flush=True)
+        try:
+            recorded.append(kubeconfig.record(settings.state_dir, url, token=options.token,
+                                              tls=options.tls is not None))  # fmt: skip
+        except OSError as e:
+            print(f"minikubelet: no kubeconfig in {settings.state_dir}: {e.strerror or e}",
+                  file=sys.stderr, flush=True)  # fmt: skip
+        else:
+            print(f"minikubelet: kubectl: export KUBECONFIG={recorded[0]}", flush=True)
 
-    code = await daemon.run(pods, on_ready=announce)
+    recorded: list[Path] = []
+    try:
+        code = await daemon.run(pods, on_ready=announce)
+    finally:
+        for path in recorded:
+            kubeconfig.forget(path)
     if options.until is not None:
         snapshot = daemon.verdict_snapshot or report.take(
             daemon.runners.values(), "stopped", daemon.settings.daemon_started_at

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from minikubelet.api import patch
+from minikubelet.api import patch, warning_headers
 from minikubelet.api import status_errors as se
 from minikubelet.api import table as tbl
 from minikubelet.api.appkeys import registry
@@ -110,7 +110,9 @@ async def create_pod(request: web.Request) -> web.Response:
         raise se.bad_request("; ".join(exc.lines)) from None
     except PodExists as exc:
         raise se.already_exists("pods", exc.name) from None
-    return web.json_response(pod, status=201)
+    return warning_headers.add(
+        web.json_response(pod, status=201), warning_headers.for_document(document)
+    )
 
 
 async def _delete_options(request: web.Request) -> JSON:
@@ -180,7 +182,8 @@ async def patch_pod(request: web.Request) -> web.Response:
         updated = patch.apply(request.content_type, pod, body)
     except ValueError as exc:
         raise se.StatusError(422, "Invalid", str(exc)) from None
-    return await _update(request, pod, updated)
+    response = await _update(request, pod, updated)
+    return warning_headers.add(response, warning_headers.for_document(body, update=True))
 
 
 async def replace_pod(request: web.Request) -> web.Response:
@@ -197,7 +200,8 @@ async def replace_pod(request: web.Request) -> web.Response:
     if version and version != pod.get("metadata", {}).get("resourceVersion"):
         raise _conflict(name, "the object has been modified; please apply your changes to the "
                         "latest version and try again")  # fmt: skip
-    return await _update(request, pod, body)
+    response = await _update(request, pod, body)
+    return warning_headers.add(response, warning_headers.for_document(body, update=True))
 
 
 async def _update(request: web.Request, pod: JSON, updated: JSON) -> web.Response:

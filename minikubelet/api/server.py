@@ -8,10 +8,24 @@ cache's subscription, lives and dies with the app (`cleanup_ctx`).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from aiohttp import web
 
-from minikubelet.api import discovery, kubelet, logs, middleware, openapi, pods, resources, stats
+from minikubelet.api import (
+    authorization,
+    discovery,
+    kubelet,
+    logs,
+    metrics_api,
+    middleware,
+    nodes,
+    openapi,
+    pods,
+    resources,
+    services,
+    stats,
+)
 from minikubelet.api.appkeys import REGISTRY, SETTINGS, WATCH_CACHE, Settings
 from minikubelet.api.registry import Registry
 from minikubelet.api.watch import run_cache
@@ -30,10 +44,16 @@ async def _watch_cache(app: web.Application) -> AsyncIterator[None]:
 
 
 def make_app(
-    registry: Registry, *, token: str | None = None, node_name: str, started_at: float
+    registry: Registry,
+    *,
+    token: str | None = None,
+    node_name: str,
+    started_at: float,
+    state_dir: Path | None = None,
 ) -> web.Application:
     """`token`: when set, every request must carry `Authorization: Bearer <token>`.
-    `started_at`: the daemon's start (epoch seconds)."""
+    `started_at`: the daemon's start (epoch seconds). `state_dir`: whose filesystem is the
+    node's ephemeral storage (the root filesystem when not given)."""
     app = web.Application(
         middlewares=[middleware.errors, middleware.authenticate, middleware.loopback_writes],
         client_max_size=MAX_BODY_BYTES,
@@ -42,7 +62,10 @@ def make_app(
     app[REGISTRY] = registry
     app[SETTINGS] = Settings(token=token, node_name=node_name, started_at=started_at)
     app[stats.SAMPLER] = stats.CpuSampler()
+    if state_dir is not None:
+        app[nodes.STATE_DIR] = state_dir
     app.cleanup_ctx.append(_watch_cache)
-    for module in (kubelet, stats, logs, discovery, openapi, pods, resources):
+    for module in (kubelet, stats, logs, discovery, openapi, pods, resources, nodes, services,
+                   authorization, metrics_api):  # fmt: skip
         module.add_routes(app.router)
     return app
