@@ -62,6 +62,7 @@ def make_app(
     app[REGISTRY] = registry
     app[SETTINGS] = Settings(token=token, node_name=node_name, started_at=started_at)
     app[stats.SAMPLER] = stats.CpuSampler()
+    app[openapi.DOCUMENTS] = openapi.Documents()
     if state_dir is not None:
         app[nodes.STATE_DIR] = state_dir
     app.cleanup_ctx.append(_watch_cache)
