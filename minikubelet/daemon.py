@@ -175,6 +175,7 @@ class Daemon:
             token=self.options.token,
             node_name=self.settings.node_name,
             started_at=self.settings.daemon_started_at or time.time(),
+            state_dir=self.settings.state_dir,
         )
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()

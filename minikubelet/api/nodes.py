@@ -134,6 +134,7 @@ def node_info() -> JSON:
         "osImage": os_image(_read("/etc/os-release")),
         "containerRuntimeVersion": f"minikubelet://{__version__}",
         "kubeletVersion": f"v{major}.{minor}.{patch}",
+        "kubeProxyVersion": "",  # deprecated, no longer set by the kubelet, but not omitempty
         "operatingSystem": "linux",
         "architecture": architecture(),
     }
