@@ -256,10 +256,17 @@ async def test_apply_prints_the_warnings(server: Server, tmp_path: Path) -> None
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: picky\nspec:\n  nodeSelector:\n"
         "    disk: ssd\n  containers:\n  - name: app\n    image: busybox\n"
     )
+    warning = ("Warning: spec.nodeSelector: has no local meaning in minikubelet and is ignored "
+               "(there is one node)\n")  # fmt: skip
     result = await kubectl(server, "apply", "-f", str(manifest))
-    assert result.out == "pod/picky created\n"
-    assert result.err == ("Warning: spec.nodeSelector: has no local meaning in minikubelet and "
-                          "is ignored (there is one node)\n")  # fmt: skip
+    assert (result.out, result.err) == ("pod/picky created\n", warning)
+    replaced = await kubectl(server, "replace", "-f", str(manifest))
+    assert (replaced.out, replaced.err) == ("pod/picky replaced\n", warning)
+    # what the server filled in (the status, the node name) is not warned about on the way back
+    served = await kubectl(server, "get", "pod", "picky", "-o", "yaml")
+    manifest.write_text(served.out)
+    again = await kubectl(server, "replace", "-f", str(manifest))
+    assert (again.out, again.err) == ("pod/picky replaced\n", warning)
 
 
 def test_warning_header_is_quoted_as_the_api_server_quotes_it() -> None:
