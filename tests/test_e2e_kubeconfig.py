@@ -54,6 +54,10 @@ def test_the_daemon_records_a_kubeconfig_kubectl_uses(tmp_path: Path) -> None:
                     "jsonpath={.contexts[0].context.namespace} {.clusters[0].cluster.server}"],
                    home, KUBECONFIG=str(path))  # fmt: skip
         assert view.stdout == f"default {mk.url}"
+        top = run([KUBECTL, "top", "pod", "web", "--no-headers"], home, KUBECONFIG=str(path))
+        assert (top.stdout.split()[0], top.stderr) == ("web", "")
+        node = run([KUBECTL, "describe", "node"], home, KUBECONFIG=str(path))
+        assert "Non-terminated Pods:          (1 in total)" in node.stdout, node.stderr
         # a manifest with a field that has no local meaning: kubectl prints the warning
         picky = write_manifest(tmp_path, """
             apiVersion: v1
