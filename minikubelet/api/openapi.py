@@ -27,7 +27,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from minikubelet import KUBERNETES_VERSION
+from minikubelet import API_SERVER_VERSION, KUBERNETES_VERSION
 from minikubelet.api import discovery, openapi_schemas
 from minikubelet.api import status_errors as se
 
@@ -115,7 +115,7 @@ class Document:
 
 def build_documents() -> dict[str, Document]:
     """Every served group-version's document, by path (`api/v1`). Blocking."""
-    major, minor, patch = KUBERNETES_VERSION
+    major, minor, patch = API_SERVER_VERSION  # info.version is the binary's, as /version
     try:
         definitions = openapi_schemas.load_definitions(KUBERNETES_VERSION)
     except openapi_schemas.SchemasUnavailable as exc:
