@@ -48,16 +48,17 @@ spec:
 
 
 def test_closed_stdout_is_still_tracked(tmp_path: Path) -> None:
-    pod = """
+    release = tmp_path / "release"
+    pod = f"""
 apiVersion: v1
 kind: Pod
-metadata: {name: mute}
+metadata: {{name: mute}}
 spec:
   restartPolicy: Never
   containers:
   - name: app
     image: busybox
-    command: ["sh", "-c", "echo before; exec >&- 2>&-; sleep 2; exit 3"]
+    command: ["sh", "-c", "echo before; exec >&- 2>&-; while [ ! -e {release} ]; do sleep 0.05; done; exit 3"]
 """
     mk = start(tmp_path, pod)
     try:
@@ -65,12 +66,13 @@ spec:
             "its last output read",
             lambda: mk.get("/api/v1/namespaces/default/pods/mute/log") == (200, b"before\n"),
         )
-        # It has closed stdout and stderr (the pipes are at end of file) yet keeps running for
-        # 2 s: for the next second it must still be Running, not mistaken for exited.
+        # It has closed stdout and stderr (the pipes are at end of file) yet keeps running until
+        # released: for the next second it must still be Running, not mistaken for exited.
         held = time.monotonic() + 1
         while time.monotonic() < held:
             assert "running" in mk.container("mute", "app")["state"]
             time.sleep(0.05)
+        release.touch()
         state = mk.wait_for(
             "terminated", lambda: mk.container("mute", "app")["state"].get("terminated"), 10
         )
