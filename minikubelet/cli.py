@@ -230,20 +230,21 @@ async def _serve(settings: Settings, options: ServeOptions, pods: list[Pod]) -> 
         gc.freeze()
         print(f"minikubelet: serving on {url}", flush=True)
         try:
-            recorded.append(kubeconfig.record(settings.state_dir, url, token=options.token,
-                                              tls=options.tls is not None))  # fmt: skip
+            path = kubeconfig.record(settings.state_dir, url, token=options.token,
+                                     tls=options.tls is not None)  # fmt: skip
         except OSError as e:
             print(f"minikubelet: no kubeconfig in {settings.state_dir}: {e.strerror or e}",
                   file=sys.stderr, flush=True)  # fmt: skip
         else:
-            print(f"minikubelet: kubectl: export KUBECONFIG={recorded[0]}", flush=True)
+            recorded.append((path, url))
+            print(f"minikubelet: kubectl: export KUBECONFIG={path}", flush=True)
 
-    recorded: list[Path] = []
+    recorded: list[tuple[Path, str]] = []
     try:
         code = await daemon.run(pods, on_ready=announce)
     finally:
-        for path in recorded:
-            kubeconfig.forget(path)
+        for path, url in recorded:
+            kubeconfig.forget(path, url)
     if options.until is not None:
         snapshot = daemon.verdict_snapshot or report.take(
             daemon.runners.values(), "stopped", daemon.settings.daemon_started_at

@@ -79,9 +79,12 @@ def record(state_dir: Path, server: str, *, token: str | None, tls: bool) -> Pat
     return path
 
 
-def forget(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        path.unlink()
+def forget(path: Path, server: str) -> None:
+    """Removes the record at exit, unless another daemon on the same state dir has since
+    replaced it with its own."""
+    with contextlib.suppress(OSError, yaml.YAMLError, KeyError, IndexError, TypeError):
+        if yaml.safe_load(path.read_text())["clusters"][0]["cluster"]["server"] == server:
+            path.unlink()
 
 
 def _protected(path: Path) -> bool:

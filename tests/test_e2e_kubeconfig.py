@@ -155,3 +155,14 @@ def test_token_and_tls_are_in_the_recorded_kubeconfig(tmp_path: Path) -> None:
                                                     "insecure-skip-tls-verify": True}  # fmt: skip
         got = run([KUBECTL, "auth", "can-i", "create", "pods"], home, KUBECONFIG=str(path))
         assert (got.stdout, got.stderr) == ("yes\n", "")
+
+
+def test_a_daemon_removes_only_its_own_record(tmp_path: Path) -> None:
+    from minikubelet import kubeconfig
+
+    path = kubeconfig.record(tmp_path, "http://127.0.0.1:1", token=None, tls=False)
+    kubeconfig.record(tmp_path, "http://127.0.0.1:2", token=None, tls=False)  # a second daemon
+    kubeconfig.forget(path, "http://127.0.0.1:1")
+    assert path.exists()
+    kubeconfig.forget(path, "http://127.0.0.1:2")
+    assert not path.exists()
