@@ -152,6 +152,8 @@ def add_parser(sub: Any, default_state_dir: Path) -> None:
 
 def run(args: argparse.Namespace, default_state_dir: Path) -> int:
     """`minikubelet kubeconfig`; exit 0, or 2 with an error naming the flag."""
+    if args.token_file is not None and args.server is None:
+        return _error("--token-file goes with --server (the recorded kubeconfig has the token)")
     if args.server is not None:
         server, token = args.server, None
         if args.token_file is not None:
