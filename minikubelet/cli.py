@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from minikubelet import __version__, explain, logs
+from minikubelet import __version__, explain, kubeconfig, logs
 from minikubelet.core.settings import Settings, default_node_name, default_state_dir
 from minikubelet.core.spec import Pod
 from minikubelet.daemon import Daemon, ServeOptions
@@ -124,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="check manifests and exit (0 valid, 2 invalid)")
     validate.add_argument("manifests", nargs="+", metavar="MANIFEST")
     explain.add_parser(sub, _positive_float)
+    kubeconfig.add_parser(sub, default_state_dir())
     return parser
 
 
@@ -131,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "run" and args.timeout is not None and args.until is None:
         build_parser().error("--timeout needs --until")
+    if args.command == "kubeconfig":
+        return kubeconfig.run(args, default_state_dir())
     node = (getattr(args, "node_name", None) or default_node_name()).lower()
     try:
         loaded = manifest.load_manifests(args.manifests, stdin=sys.stdin, node_name=node)
@@ -301,8 +304,22 @@ async def _serve(settings: Settings, options: ServeOptions, pods: list[Pod]) -> 
         gc.freeze()
         gcpolicy.watch()
         print(f"minikubelet: serving on {url}", flush=True)
+        try:
+            path = kubeconfig.record(settings.state_dir, url, token=options.token,
+                                     tls=options.tls is not None)  # fmt: skip
+        except OSError as e:
+            print(f"minikubelet: no kubeconfig in {settings.state_dir}: {e.strerror or e}",
+                  file=sys.stderr, flush=True)  # fmt: skip
+        else:
+            recorded.append((path, url))
+            print(f"minikubelet: kubectl: export KUBECONFIG={path}", flush=True)
 
-    code = await daemon.run(pods, on_ready=announce)
+    recorded: list[tuple[Path, str]] = []
+    try:
+        code = await daemon.run(pods, on_ready=announce)
+    finally:
+        for path, url in recorded:
+            kubeconfig.forget(path, url)
     if options.until is not None:
         snapshot = daemon.verdict_snapshot or report.take(
             daemon.agent.runners.values(), "stopped", daemon.settings.daemon_started_at

@@ -178,6 +178,7 @@ class Daemon:
             token=self.options.token,
             node_name=self.settings.node_name,
             started_at=self.settings.daemon_started_at or time.time(),
+            state_dir=self.settings.state_dir,
         )
         # At shutdown the pods are already stopped: a watch or a log follow still open has
         # nothing more to say, and must not hold the exit for aiohttp's 2 x 60 s

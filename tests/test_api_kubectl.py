@@ -234,5 +234,12 @@ async def test_token_is_required(tmp_path: Path) -> None:
 
 
 async def test_version(server: Server) -> None:
+    """The API server is v1.36 emulating 1.34: the kubectl in use (1.37) prints no skew
+    warning, and the emulated version says whose behaviour the daemon follows."""
     result = await kubectl(server, "version", "-o", "json")
-    assert json.loads(result.out)["serverVersion"]["gitVersion"] == "v1.34.0"
+    server_version = json.loads(result.out)["serverVersion"]
+    assert server_version["gitVersion"] == "v1.36.0"
+    assert (server_version["emulationMajor"], server_version["emulationMinor"]) == ("1", "34")
+    plain = await kubectl(server, "version")
+    assert "Server Version: v1.36.0" in plain.out
+    assert (plain.code, plain.err) == (0, "")

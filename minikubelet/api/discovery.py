@@ -1,110 +1,190 @@
-"""Discovery: `/version`, `/api`, `/api/v1`, `/apis`, in the legacy and aggregated forms.
+"""Discovery: `/version`, `/api`, `/api/v1`, `/apis`, `/apis/{group}[/{version}]`, in the legacy
+and aggregated forms.
 
 kubectl 1.30+ asks `/api` and `/apis` for the aggregated form
 (`application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList`) and, when it gets it,
-needs nothing else to map `pods`, `po`, `events` or `ns` to paths. The legacy forms serve older
-clients. We serve only the core group: kubectl maps `events` to core v1 events by preference.
-There is no OpenAPI document; kubectl works without one for everything we serve.
+needs nothing else to map `pods`, `po`, `no` or `top` to paths; the legacy forms serve older
+clients and `kubectl api-versions`. `GROUPS` is the one list of what is served: each resource
+with exactly the verbs its handlers implement, so `kubectl api-resources` and `auth can-i`
+answer from the same table (upstream: `pkg/registry/*/rest/storage_*.go` for the names, short
+names and categories).
 """
 
 from __future__ import annotations
 
 import platform
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from minikubelet import KUBERNETES_VERSION
+from minikubelet import API_SERVER_VERSION, KUBERNETES_VERSION
 from minikubelet.api.negotiate import accepted
+from minikubelet.api.status_errors import path_not_found
 
 JSON = dict[str, Any]
 DISCOVERY_GROUP = "apidiscovery.k8s.io"
+READ = ("get", "list", "watch")
 
-# name, singular, kind, namespaced, verbs, short names, categories, subresources (name, verbs)
-_Resource = tuple[str, str, str, bool, list[str], list[str], list[str], list[tuple[str, list[str]]]]
-RESOURCES: tuple[_Resource, ...] = (
-    (
-        "pods",
-        "pod",
-        "Pod",
-        True,
-        ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
-        ["po"],
-        ["all"],
-        [("log", ["get"]), ("status", ["get", "patch", "update"])],
-    ),
-    ("events", "event", "Event", True, ["get", "list", "watch"], ["ev"], [], []),
-    ("namespaces", "namespace", "Namespace", False, ["get", "list"], ["ns"], [], []),
-)
+
+@dataclass(frozen=True, slots=True)
+class ApiResource:
+    name: str  # "pods"
+    singular: str
+    kind: str
+    namespaced: bool
+    verbs: tuple[str, ...]
+    short: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    subresources: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class GroupVersion:
+    group: str  # "" for the core group
+    version: str
+    resources: tuple[ApiResource, ...]
+
+    @property
+    def group_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+
+_POD_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+CORE = GroupVersion("", "v1", (
+    ApiResource("events", "event", "Event", True, READ, ("ev",)),
+    ApiResource("namespaces", "namespace", "Namespace", False, ("get", "list"), ("ns",)),
+    ApiResource("nodes", "node", "Node", False, ("get", "list"), ("no",)),
+    ApiResource("pods", "pod", "Pod", True, _POD_VERBS, ("po",), ("all",),
+                (("log", ("get",)), ("status", ("get", "patch", "update")))),
+    ApiResource("services", "service", "Service", True, ("get", "list"), ("svc",), ("all",)),
+))  # fmt: skip
+AUTHORIZATION = GroupVersion("authorization.k8s.io", "v1", (
+    ApiResource("selfsubjectaccessreviews", "selfsubjectaccessreview",
+                "SelfSubjectAccessReview", False, ("create",)),
+    ApiResource("selfsubjectrulesreviews", "selfsubjectrulesreview",
+                "SelfSubjectRulesReview", False, ("create",)),
+))  # fmt: skip
+COORDINATION = GroupVersion("coordination.k8s.io", "v1", (
+    ApiResource("leases", "lease", "Lease", True, ("get",)),
+))  # fmt: skip
+METRICS = GroupVersion("metrics.k8s.io", "v1beta1", (
+    ApiResource("nodes", "", "NodeMetrics", False, ("get", "list")),
+    ApiResource("pods", "", "PodMetrics", True, ("get", "list")),
+))  # fmt: skip
+GROUPS: tuple[GroupVersion, ...] = (
+    AUTHORIZATION,
+    COORDINATION,
+    METRICS,
+)  # under /apis, in this order
+RESOURCES = CORE.resources
+
+
+def served(group: str, resource: str, subresource: str = "") -> ApiResource | None:
+    """The resource (or the resource a served subresource belongs to), if it is served."""
+    for gv in (CORE, *GROUPS):
+        if gv.group != group:
+            continue
+        for r in gv.resources:
+            if r.name == resource and (not subresource or subresource in dict(r.subresources)):
+                return r
+    return None
+
+
+def verbs_of(resource: ApiResource, subresource: str = "") -> tuple[str, ...]:
+    return dict(resource.subresources)[subresource] if subresource else resource.verbs
+
+
+def _machine() -> str:
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
 
 
 def version_info() -> JSON:
-    major, minor, patch = KUBERNETES_VERSION
-    machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    """The API server's `/version`: v1.36 emulating 1.34, as a 1.36 kube-apiserver started
+    with `--emulated-version=1.34` reports itself (KEP-4330 compatibility versions). The
+    behaviour stays 1.34's (the node's kubelet is v1.34.0, two minors under its control plane
+    as the skew policy allows); the binary version is the one kubectl compares
+    (`kubectl version`: `printVersionSkewWarning` parses `gitVersion` and warns past +/-1
+    minor), so kubectl 1.35, 1.36 and 1.37, the releases supported today, print no warning."""
+    major, minor, patch = API_SERVER_VERSION
+    emulated_major, emulated_minor = KUBERNETES_VERSION[0], KUBERNETES_VERSION[1]
     return {
         "major": str(major),
         "minor": str(minor),
-        "emulationMajor": str(major),
-        "emulationMinor": str(minor),
-        "minCompatibilityMajor": str(major),
-        "minCompatibilityMinor": str(minor - 1),
+        "emulationMajor": str(emulated_major),
+        "emulationMinor": str(emulated_minor),
+        "minCompatibilityMajor": str(emulated_major),
+        "minCompatibilityMinor": str(emulated_minor - 1),
         "gitVersion": f"v{major}.{minor}.{patch}",
         "gitCommit": "",
         "gitTreeState": "clean",
         "buildDate": "",
         "goVersion": "",
         "compiler": "minikubelet",
-        "platform": f"linux/{machine}",
+        "platform": f"linux/{_machine()}",
     }
 
 
-def _legacy_resources() -> list[JSON]:
+def _legacy_resources(gv: GroupVersion) -> list[JSON]:
     out: list[JSON] = []
-    for name, singular, kind, namespaced, verbs, short, categories, subs in RESOURCES:
+    for r in gv.resources:
         entry: JSON = {
-            "name": name,
-            "singularName": singular,
-            "namespaced": namespaced,
-            "kind": kind,
-            "verbs": verbs,
+            "name": r.name,
+            "singularName": r.singular,
+            "namespaced": r.namespaced,
+            "kind": r.kind,
+            "verbs": list(r.verbs),
         }
-        if short:
-            entry["shortNames"] = short
-        if categories:
-            entry["categories"] = categories
+        if r.short:
+            entry["shortNames"] = list(r.short)
+        if r.categories:
+            entry["categories"] = list(r.categories)
         out.append(entry)
-        for sub, sub_verbs in subs:
+        for sub, sub_verbs in r.subresources:
             out.append({
-                "name": f"{name}/{sub}",
+                "name": f"{r.name}/{sub}",
                 "singularName": "",
-                "namespaced": namespaced,
-                "kind": kind,
-                "verbs": sub_verbs,
+                "namespaced": r.namespaced,
+                "kind": r.kind,
+                "verbs": list(sub_verbs),
             })  # fmt: skip
     return out
 
 
-def _aggregated_resources() -> list[JSON]:
+def _aggregated_resources(gv: GroupVersion) -> list[JSON]:
     out: list[JSON] = []
-    for name, singular, kind, namespaced, verbs, short, categories, subs in RESOURCES:
-        response_kind = {"group": "", "version": "v1", "kind": kind}
+    for r in gv.resources:
+        response_kind = {"group": gv.group, "version": gv.version, "kind": r.kind}
         entry: JSON = {
-            "resource": name,
+            "resource": r.name,
             "responseKind": response_kind,
-            "scope": "Namespaced" if namespaced else "Cluster",
-            "singularResource": singular,
-            "verbs": verbs,
+            "scope": "Namespaced" if r.namespaced else "Cluster",
+            "singularResource": r.singular,
+            "verbs": list(r.verbs),
         }
-        if short:
-            entry["shortNames"] = short
-        if categories:
-            entry["categories"] = categories
-        if subs:
+        if r.short:
+            entry["shortNames"] = list(r.short)
+        if r.categories:
+            entry["categories"] = list(r.categories)
+        if r.subresources:
             entry["subresources"] = [
-                {"subresource": s, "responseKind": response_kind, "verbs": v} for s, v in subs
+                {"subresource": s, "responseKind": response_kind, "verbs": list(v)}
+                for s, v in r.subresources
             ]
         out.append(entry)
     return out
+
+
+def _aggregated_group(gv: GroupVersion) -> JSON:
+    metadata: JSON = {"creationTimestamp": None}
+    if gv.group:
+        metadata["name"] = gv.group
+    version = {
+        "version": gv.version,
+        "resources": _aggregated_resources(gv),
+        "freshness": "Current",
+    }
+    return {"metadata": metadata, "versions": [version]}
 
 
 def _aggregated_version(request: web.Request) -> str | None:
@@ -131,6 +211,11 @@ def _aggregated(version: str, items: list[JSON]) -> web.Response:
     return response
 
 
+def _api_group(gv: GroupVersion) -> JSON:
+    version = {"groupVersion": gv.group_version, "version": gv.version}
+    return {"name": gv.group, "versions": [version], "preferredVersion": version}
+
+
 async def get_version(request: web.Request) -> web.Response:
     return web.json_response(version_info())
 
@@ -138,13 +223,7 @@ async def get_version(request: web.Request) -> web.Response:
 async def get_api(request: web.Request) -> web.Response:
     version = _aggregated_version(request)
     if version is not None:
-        core = {
-            "metadata": {"creationTimestamp": None},
-            "versions": [
-                {"version": "v1", "resources": _aggregated_resources(), "freshness": "Current"}
-            ],
-        }
-        return _aggregated(version, [core])
+        return _aggregated(version, [_aggregated_group(CORE)])
     host = request.host or "127.0.0.1"
     return web.json_response({
         "kind": "APIVersions",
@@ -156,24 +235,51 @@ async def get_api(request: web.Request) -> web.Response:
 async def get_apis(request: web.Request) -> web.Response:
     version = _aggregated_version(request)
     if version is not None:
-        return _aggregated(version, [])
-    return web.json_response({"kind": "APIGroupList", "apiVersion": "v1", "groups": []})
+        return _aggregated(version, [_aggregated_group(gv) for gv in GROUPS])
+    groups = [_api_group(gv) for gv in GROUPS]
+    return web.json_response({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 
 
-async def get_api_v1(request: web.Request) -> web.Response:
+def _resource_list(gv: GroupVersion) -> web.Response:
     return web.json_response({
         "kind": "APIResourceList",
-        "groupVersion": "v1",
-        "resources": _legacy_resources(),
+        "apiVersion": "v1",
+        "groupVersion": gv.group_version,
+        "resources": _legacy_resources(gv),
     })  # fmt: skip
 
 
+async def get_api_v1(request: web.Request) -> web.Response:
+    return _resource_list(CORE)
+
+
+def _group(request: web.Request) -> GroupVersion:
+    for gv in GROUPS:
+        if gv.group == request.match_info["group"]:
+            return gv
+    raise path_not_found()
+
+
+async def get_group(request: web.Request) -> web.Response:
+    body = {"kind": "APIGroup", "apiVersion": "v1", **_api_group(_group(request))}
+    return web.json_response(body)
+
+
+async def get_group_version(request: web.Request) -> web.Response:
+    gv = _group(request)
+    if request.match_info["version"] != gv.version:
+        raise path_not_found()
+    return _resource_list(gv)
+
+
 def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get("/version", get_version)
-    router.add_get("/version/", get_version)
-    router.add_get("/api", get_api)
-    router.add_get("/api/", get_api)
-    router.add_get("/apis", get_apis)
-    router.add_get("/apis/", get_apis)
-    router.add_get("/api/v1", get_api_v1)
-    router.add_get("/api/v1/", get_api_v1)
+    for path, handler in (
+        ("/version", get_version),
+        ("/api", get_api),
+        ("/apis", get_apis),
+        ("/api/v1", get_api_v1),
+        ("/apis/{group}", get_group),
+        ("/apis/{group}/{version}", get_group_version),
+    ):
+        router.add_get(path, handler)
+        router.add_get(path + "/", handler)

@@ -30,6 +30,11 @@ from minikubelet.api.bodies import BODY_TYPES, unsupported_media_type
 log = structlog.get_logger("minikubelet.api")
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Reviews are questions, not writes: the API server answers them for any authenticated caller.
+REVIEWS = frozenset({
+    "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+    "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+})  # fmt: skip
 MAX_HEADER_BYTES = 1 << 20  # the kubelet's http.Server MaxHeaderBytes
 
 _HTTP_REASONS = {
@@ -111,7 +116,11 @@ def is_loopback(peer: str | None) -> bool:
 
 @web.middleware
 async def loopback_writes(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.method in MUTATING and not is_loopback(request.remote):
+    if (
+        request.method in MUTATING
+        and request.path not in REVIEWS
+        and not is_loopback(request.remote)
+    ):
         raise se.forbidden(
             f"{request.method} requests are accepted from the local machine only "
             f"(peer {request.remote})"

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from minikubelet.api import bodies, patch
+from minikubelet.api import bodies, patch, warning_headers
 from minikubelet.api import status_errors as se
 from minikubelet.api import table as tbl
 from minikubelet.api.appkeys import registry
@@ -144,7 +144,9 @@ async def create_pod(request: web.Request) -> web.Response:
         raise se.bad_request("; ".join(exc.lines)) from None
     except PodExists as exc:
         raise se.already_exists("pods", exc.name) from None
-    return web.json_response(pod, status=201)
+    return warning_headers.add(
+        web.json_response(pod, status=201), warning_headers.for_document(document)
+    )
 
 
 async def _delete_options(request: web.Request) -> bodies.DeleteOptions:
@@ -242,8 +244,9 @@ def _check_preconditions(pod: JSON, options: bodies.DeleteOptions) -> None:
         )
 
 
-async def _patched(request: web.Request) -> tuple[JSON, JSON]:
-    """The current pod and the pod with the request's patch applied (or a 404/415/422)."""
+async def _patched(request: web.Request) -> tuple[JSON, JSON, Any]:
+    """The current pod, the pod with the request's patch applied (or a 404/415/422), and
+    the patch."""
     _, name, pod = current_pod(request)
     if request.content_type not in patch.PATCH_TYPES:
         raise bodies.unsupported_media_type(", ".join(patch.PATCH_TYPES))
@@ -254,12 +257,13 @@ async def _patched(request: web.Request) -> tuple[JSON, JSON]:
         updated = patch.apply(request.content_type, pod, body)
     except ValueError as exc:
         raise se.StatusError(422, "Invalid", str(exc)) from None
-    return pod, updated
+    return pod, updated, body
 
 
 async def patch_pod(request: web.Request) -> web.Response:
-    pod, updated = await _patched(request)
-    return await _update(request, pod, updated)
+    pod, updated, body = await _patched(request)
+    response = await _update(request, pod, updated)
+    return warning_headers.add(response, warning_headers.for_document(body, update=True))
 
 
 async def _replacement(request: web.Request) -> tuple[JSON, JSON]:
@@ -282,11 +286,12 @@ async def _replacement(request: web.Request) -> tuple[JSON, JSON]:
 
 async def replace_pod(request: web.Request) -> web.Response:
     pod, body = await _replacement(request)
-    return await _update(request, pod, body)
+    response = await _update(request, pod, body)
+    return warning_headers.add(response, warning_headers.for_document(body, update=True))
 
 
 async def patch_status(request: web.Request) -> web.Response:
-    pod, updated = await _patched(request)
+    pod, updated, _ = await _patched(request)
     return await _update_status(request, pod, updated)
 
 

@@ -54,7 +54,7 @@ def namespace_object(name: str, created: float) -> JSON:
 
 
 def namespaces(request: web.Request) -> list[JSON]:
-    names = {"default"}
+    names = {"default", "kube-node-lease"}  # the node's Lease lives in kube-node-lease
     names.update(p.get("metadata", {}).get("namespace", "default")
                  for p in registry(request).list_pods())  # fmt: skip
     started = settings(request).started_at

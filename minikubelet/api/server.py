@@ -18,12 +18,26 @@ import asyncio
 import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import structlog
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
-from minikubelet.api import discovery, kubelet, logs, middleware, openapi, pods, resources, stats
+from minikubelet.api import (
+    authorization,
+    discovery,
+    kubelet,
+    logs,
+    metrics_api,
+    middleware,
+    nodes,
+    openapi,
+    pods,
+    resources,
+    services,
+    stats,
+)
 from minikubelet.api.appkeys import REGISTRY, SETTINGS, WATCH_CACHE, Settings
 from minikubelet.api.registry import Registry
 from minikubelet.api.watch import run_cache
@@ -130,10 +144,16 @@ async def _watch_cache(app: web.Application) -> AsyncIterator[None]:
 
 
 def make_app(
-    registry: Registry, *, token: str | None = None, node_name: str, started_at: float
+    registry: Registry,
+    *,
+    token: str | None = None,
+    node_name: str,
+    started_at: float,
+    state_dir: Path | None = None,
 ) -> web.Application:
     """`token`: when set, every request must carry `Authorization: Bearer <token>`.
-    `started_at`: the daemon's start (epoch seconds)."""
+    `started_at`: the daemon's start (epoch seconds). `state_dir`: whose filesystem is the
+    node's ephemeral storage (the root filesystem when not given)."""
     app = web.Application(
         middlewares=[
             _in_flight,
@@ -149,7 +169,11 @@ def make_app(
     app[REGISTRY] = registry
     app[SETTINGS] = Settings(token=token, node_name=node_name, started_at=started_at)
     app[stats.SAMPLER] = stats.CpuSampler()
+    app[openapi.DOCUMENTS] = openapi.Documents()
+    if state_dir is not None:
+        app[nodes.STATE_DIR] = state_dir
     app.cleanup_ctx.append(_watch_cache)
-    for module in (kubelet, stats, logs, discovery, openapi, pods, resources):
+    for module in (kubelet, stats, logs, discovery, openapi, pods, resources, nodes, services,
+                   authorization, metrics_api):  # fmt: skip
         module.add_routes(app.router)
     return app

@@ -5,10 +5,12 @@ the process-group leader that `container_pids()` names and all its descendants (
 stands in for the working set. `usageNanoCores` is a rate: the change since this endpoint's
 previous sample of the same container, or the average since the process started on the first.
 The node block is the machine's (psutil), the `kubelet` system container is this daemon.
+The walk costs in proportion to the processes, so it runs in a thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Iterable
@@ -157,21 +159,41 @@ def _started_at(pod: JSON, name: str) -> str | None:
     return None
 
 
-def _log_stats(request: web.Request, ns: str, pod: str, container: str, now: float) -> JSON:
-    try:
-        files = registry(request).log_source(ns, pod, container).files
-    except LookupError:
+def _log_stats(files: tuple[Path, ...] | None, now: float) -> JSON:
+    if files is None:
         return {"time": rfc3339(now)}
     used = sum(p.stat().st_size for p in files if p.exists())
     return fs_stats(files[-1].parent if files else "/", now, used)
 
 
-def _pod_stats(request: web.Request, pod: JSON, sampler: CpuSampler, now: float) -> JSON:
+@dataclass(frozen=True, slots=True)
+class PodInput:
+    """What the registry says about one pod, read on the loop; the rest is read in a thread."""
+
+    pod: JSON
+    pids: dict[str, int]
+    logs: dict[str, tuple[Path, ...] | None]
+
+
+def pod_input(request: web.Request, pod: JSON) -> PodInput:
     meta = pod.get("metadata", {})
+    ns, name = meta.get("namespace", "default"), meta.get("name", "")
+    pids = dict(registry(request).container_pids(ns, name))
+    logs: dict[str, tuple[Path, ...] | None] = {}
+    for container in pids:
+        try:
+            logs[container] = registry(request).log_source(ns, name, container).files
+        except LookupError:
+            logs[container] = None
+    return PodInput(pod, pids, logs)
+
+
+def _pod_stats(source: PodInput, sampler: CpuSampler, now: float) -> JSON:
+    """Blocking: walks the containers' process trees and stats their logs."""
+    pod, meta = source.pod, source.pod.get("metadata", {})
     ns, name, uid = meta.get("namespace", "default"), meta.get("name", ""), meta.get("uid", "")
-    pids = registry(request).container_pids(ns, name)
     total, containers = Usage(), []
-    for container, pid in sorted(pids.items()):
+    for container, pid in sorted(source.pids.items()):
         usage = Usage()
         usage.add(process_tree(pid))
         total.add(process_tree(pid))
@@ -181,7 +203,7 @@ def _pod_stats(request: web.Request, pod: JSON, sampler: CpuSampler, now: float)
             entry["startTime"] = started
         entry["cpu"] = usage.cpu(sampler, f"{uid}/{container}", now)
         entry["memory"] = usage.memory(now, _container_limit(pod, container))
-        entry["logs"] = _log_stats(request, ns, name, container, now)
+        entry["logs"] = _log_stats(source.logs.get(container), now)
         containers.append(entry)
     stats: JSON = {"podRef": {"name": name, "namespace": ns, "uid": uid}}
     if pod.get("status", {}).get("startTime"):
@@ -238,12 +260,11 @@ def _rlimit(now: float) -> JSON:
     return {"time": rfc3339(now), "maxpid": maxpid, "curproc": len(psutil.pids())}
 
 
-def _node(request: web.Request, sampler: CpuSampler, now: float) -> JSON:
+def _node(node_name: str, started: float, sampler: CpuSampler, now: float) -> JSON:
     daemon = Usage()
     daemon.add([psutil.Process()])
-    started = settings(request).started_at
     return {
-        "nodeName": settings(request).node_name,
+        "nodeName": node_name,
         "systemContainers": [{
             "name": "kubelet",
             "startTime": rfc3339(started),
@@ -261,9 +282,17 @@ def _node(request: web.Request, sampler: CpuSampler, now: float) -> JSON:
 
 
 async def summary(request: web.Request) -> web.Response:
-    sampler, now = request.app[SAMPLER], time.time()
-    pods = [_pod_stats(request, p, sampler, now) for p in registry(request).list_pods()]
-    return web.json_response({"node": _node(request, sampler, now), "pods": pods})
+    """The registry is read on the loop; process trees, /proc and the logs' sizes, whose cost
+    grows with the processes and files, in a thread."""
+    sampler, config = request.app[SAMPLER], settings(request)
+    inputs = [pod_input(request, p) for p in registry(request).list_pods()]
+
+    def compute() -> JSON:
+        now = time.time()
+        pods = [_pod_stats(source, sampler, now) for source in inputs]
+        return {"node": _node(config.node_name, config.started_at, sampler, now), "pods": pods}
+
+    return web.json_response(await asyncio.to_thread(compute))
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

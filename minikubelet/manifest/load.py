@@ -165,6 +165,13 @@ def pod_from_document(
     return build_pod(pod, source=source), warnings
 
 
+def ignored_fields(doc: Mapping[str, Any]) -> list[str]:
+    """The warnings `pod_from_document` gives for fields with no local meaning, for any pod
+    document or part of one (a patch, a replacement); nothing else is checked."""
+    present = decode_pod(doc).present
+    return [f"{path}: {note}" for path, note in IGNORED.items() if path in present]
+
+
 def _check_kind(doc: Mapping[str, Any]) -> None:
     kind, version = doc.get("kind"), doc.get("apiVersion")
     if not kind:
