@@ -80,13 +80,17 @@ class Daemon:
     async def run(self, pods: list[Pod], *, on_ready: Callable[[str], None] | None = None) -> int:
         runtime.use_pidfd_child_watcher()
         runtime.become_subreaper()
+        reaper = runtime.install_orphan_reaper()
         self._main = asyncio.current_task()
         if self._watchdog is not None:
             self._watchdog.start()
+            runtime.own_child(self._watchdog.pid or 0)  # its Popen reaps it
             watchdog.install(self._watchdog)
         try:
             return await self._run(pods, on_ready)
         finally:
+            if reaper:
+                runtime.remove_orphan_reaper()
             if self._watchdog is not None:
                 watchdog.install(None)
                 self._watchdog.close()  # it kills whatever of ours left our tree

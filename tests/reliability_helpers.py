@@ -74,3 +74,23 @@ def start(tmp_path: Path, text: str, *args: str) -> Minikubelet:
 def container_state(mk: Minikubelet, pod: str, name: str) -> dict[str, object]:
     state: dict[str, object] = mk.container(pod, name)["state"]
     return state
+
+
+def daemon_process(mk: Minikubelet) -> psutil.Process:
+    """The process that runs the pods: the child of `minikubelet run`'s guard (the same
+    command line, forked), or that process itself where there is no guard."""
+    top = psutil.Process(mk.proc.pid)
+    for child in top.children():
+        with contextlib.suppress(psutil.Error):
+            if child.cmdline() == top.cmdline():
+                return child
+    return top
+
+
+def zombie_children(proc: psutil.Process) -> list[int]:
+    out = []
+    for child in proc.children():
+        with contextlib.suppress(psutil.Error):
+            if child.status() == psutil.STATUS_ZOMBIE:
+                out.append(child.pid)
+    return out
