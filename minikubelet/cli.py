@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from minikubelet import __version__, logs, manifest, report
+from minikubelet import __version__, guard, logs, manifest, report
 from minikubelet.daemon import Daemon, ServeOptions
 from minikubelet.settings import Settings, default_node_name, default_state_dir
 from minikubelet.spec import Pod
@@ -156,6 +156,7 @@ def _run(args: argparse.Namespace, pods: list[Pod], node: str) -> int:
     if problem is not None:
         print(f"error: --state-dir {state_dir}: {problem}", file=sys.stderr)
         return 2
+    guarded = guard.start() if guard.available() else None  # returns in the daemon only
     logs.configure(args.log_format)
     settings = Settings(
         state_dir=state_dir,
@@ -175,6 +176,7 @@ def _run(args: argparse.Namespace, pods: list[Pod], node: str) -> int:
         tls=tls,
         timeout=args.timeout,
         sweep_descendants=True,
+        guarded=guarded,
     )
     try:
         return asyncio.run(_serve(settings, options, pods))

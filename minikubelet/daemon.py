@@ -9,6 +9,7 @@ own grace period); a second signal cancels everything, which kills at once.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 import ssl
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 
-from minikubelet import manifest, report, runtime, serialize, watchdog
+from minikubelet import guard, manifest, report, runtime, serialize, watchdog
 from minikubelet.api.registry import JSON, LogSource, PodExists, WatchEvent
 from minikubelet.cgroups import CpuLimiter
 from minikubelet.crilog import log_files
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("minikubelet.daemon")
 
 MAX_QUEUE = 10_000
+MAX_SWEEPER_RESTARTS = 10
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,6 +50,7 @@ class ServeOptions:
     # kills whatever carries our marker if we die without running any code (SIGKILL)
     sweep_descendants: bool = False
     tls: ssl.SSLContext | None = None  # serve HTTPS
+    guarded: guard.Guarded | None = None  # the CLI's guards above us (see guard.py)
 
 
 class Daemon:
@@ -74,6 +77,8 @@ class Daemon:
         self.cpu_limiter: CpuLimiter | None = None
         self._detect_cpu_limiter: Callable[[], CpuLimiter | None] = CpuLimiter.detect
         self._main: asyncio.Task[Any] | None = None
+        self._closing = False
+        self._sweeper_restarts = 0
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -83,17 +88,20 @@ class Daemon:
         reaper = runtime.install_orphan_reaper()
         self._main = asyncio.current_task()
         if self._watchdog is not None:
-            self._watchdog.start()
-            runtime.own_child(self._watchdog.pid or 0)  # its Popen reaps it
+            self._start_sweeper()
             watchdog.install(self._watchdog)
+        self._watch_guards()
         try:
             return await self._run(pods, on_ready)
         finally:
+            self._closing = True
             if reaper:
                 runtime.remove_orphan_reaper()
             if self._watchdog is not None:
                 watchdog.install(None)
+                pid = self._watchdog.pid
                 self._watchdog.close()  # it kills whatever of ours left our tree
+                runtime.disown_child(pid or 0)
             if self.options.sweep_descendants:
                 await runtime.kill_all_descendants()
 
@@ -149,9 +157,72 @@ class Daemon:
         self._stop.set()
 
     def install_signal_handlers(self) -> None:
+        """SIGINT, SIGTERM and SIGHUP (the terminal closed) stop gracefully: preStop hooks,
+        stop signals, grace periods; a second one stops at once."""
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(sig, self._on_signal, sig)
+
+    # --- the guards and the sweeper ------------------------------------------------------------
+
+    def _watch_guards(self) -> None:
+        guarded = self.options.guarded
+        if guarded is None:
+            return
+        loop = asyncio.get_running_loop()
+        loop.add_reader(guarded.outer_fd, self._outer_guard_died)
+        loop.add_reader(guarded.inner_fd, self._inner_guard_died)
+
+    def _outer_guard_died(self) -> None:
+        """`minikubelet run` itself was killed (SIGKILL: it forwards every other signal):
+        nothing may outlive it, so everything is killed now, before we can be killed too."""
+        guarded = self.options.guarded
+        assert guarded is not None
+        asyncio.get_running_loop().remove_reader(guarded.outer_fd)
+        log.error("the guard process died; killing every container now", pid=guarded.outer_pid)
+        sweeper = self._watchdog.pid if self._watchdog is not None else None
+        guard.sweep_tree(os.getpid(), frozenset({sweeper} if sweeper else ()))
+        if self._main is not None:
+            self._main.cancel()
+
+    def _inner_guard_died(self) -> None:
+        guarded = self.options.guarded
+        assert guarded is not None
+        asyncio.get_running_loop().remove_reader(guarded.inner_fd)
+        log.error(
+            "the inner guard process died; the outer guard still guards the daemon",
+            pid=guarded.inner_pid,
+        )
+
+    def _start_sweeper(self) -> None:
+        """The sweeper (watchdog.py) is the third line, for when both guards are gone."""
+        assert self._watchdog is not None
+        self._watchdog.start(runtime.own_children_alive())
+        pid = self._watchdog.pid
+        if pid is None:
+            return
+        runtime.own_child(pid)  # its Popen reaps it
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:
+            return
+        loop = asyncio.get_running_loop()
+
+        def died() -> None:
+            loop.remove_reader(fd)
+            os.close(fd)
+            if self._closing or self._watchdog is None:
+                return
+            code = self._watchdog.reap()
+            runtime.disown_child(pid)
+            self._sweeper_restarts += 1
+            if self._sweeper_restarts > MAX_SWEEPER_RESTARTS:
+                log.error("the sweeper process died; not restarting it", exit_code=code)
+                return
+            log.error("the sweeper process died; restarting it", pid=pid, exit_code=code)
+            self._start_sweeper()
+
+        loop.add_reader(fd, died)
 
     def _on_signal(self, sig: int) -> None:
         self._signals += 1

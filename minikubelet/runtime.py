@@ -109,6 +109,11 @@ def disown_child(pid: int) -> None:
     _OWN.discard(pid)
 
 
+def own_children_alive() -> list[int]:
+    """The children something waits for, still running: the session leaders we spawned."""
+    return sorted(_OWN)
+
+
 def install_orphan_reaper() -> bool:
     """Reaps every orphan as soon as it exits: the daemon is a subreaper, so whatever a
     container leaves behind (`(cmd &)`, an exec probe's `setsid` child) becomes our child,

@@ -26,7 +26,7 @@ import secrets
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 MARKER = "MINIKUBELET_SANDBOX"
 PRUNE_EVERY = 4096  # session leaders recorded before dead ones are forgotten
@@ -47,7 +47,11 @@ class Watchdog:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
 
-    def start(self) -> None:
+    def start(self, leaders: Iterable[int] = ()) -> None:
+        """Starts the watchdog (again, after `reap()`), telling it the live `leaders`."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
         read_fd, write_fd = os.pipe()  # both close-on-exec: no container inherits the pipe
         try:
             env = {k: v for k, v in os.environ.items() if k != MARKER}
@@ -65,6 +69,14 @@ class Watchdog:
             os.close(read_fd)
         os.set_blocking(write_fd, False)
         self._fd = write_fd
+        for pid in leaders:
+            if pid != self._proc.pid:
+                self.track(pid)
+
+    def reap(self) -> int | None:
+        """After the watchdog died: its exit code (it is reaped), and forgets it."""
+        proc, self._proc = self._proc, None
+        return proc.poll() if proc is not None else None
 
     def env(self, base: Mapping[str, str]) -> dict[str, str]:
         return {**base, MARKER: self.token}

@@ -76,15 +76,26 @@ def container_state(mk: Minikubelet, pod: str, name: str) -> dict[str, object]:
     return state
 
 
+def guard_chain(mk: Minikubelet) -> list[psutil.Process]:
+    """`minikubelet run` (the outer guard), the inner guard, the daemon: the processes with
+    the CLI's command line, each the fork of the one before (only the first where there are
+    no guards)."""
+    chain = [psutil.Process(mk.proc.pid)]
+    cmdline = chain[0].cmdline()
+    while True:
+        nxt = []
+        for child in chain[-1].children():
+            with contextlib.suppress(psutil.Error):
+                if child.cmdline() == cmdline:
+                    nxt.append(child)
+        if not nxt:
+            return chain
+        chain.append(nxt[0])
+
+
 def daemon_process(mk: Minikubelet) -> psutil.Process:
-    """The process that runs the pods: the child of `minikubelet run`'s guard (the same
-    command line, forked), or that process itself where there is no guard."""
-    top = psutil.Process(mk.proc.pid)
-    for child in top.children():
-        with contextlib.suppress(psutil.Error):
-            if child.cmdline() == top.cmdline():
-                return child
-    return top
+    """The process that runs the pods."""
+    return guard_chain(mk)[-1]
 
 
 def zombie_children(proc: psutil.Process) -> list[int]:
