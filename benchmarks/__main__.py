@@ -28,6 +28,7 @@ import psutil
 from benchmarks import (
     exits,
     footprint,
+    load,
     peer,
     probe_cost,
     probe_timing,
@@ -59,12 +60,16 @@ class Scale:
     footprint_many: int = 500
     idle_seconds: float = 10.0
     settle: float = 3.0
+    memory_containers: int = 100
+    stats_containers: int = 300
+    load_seconds: float = 30.0
 
 
 SMOKE = Scale(
     exit_containers=3, exits=10, exit_timeout=20.0, probe_sizes=(5,), probe_seconds=2.0,
     cost_containers=2, cost_seconds=1.0, api_containers=5, api_requests=300, api_seconds=2.0,
-    startup_runs=1, footprint_many=5, idle_seconds=0.5, settle=0.3,
+    startup_runs=1, footprint_many=5, idle_seconds=0.5, settle=0.3, memory_containers=5,
+    stats_containers=5, load_seconds=1.0,
 )  # fmt: skip
 
 NOTES = [
@@ -98,6 +103,10 @@ NOTES = [
     "same programs; an event listener subscribed to PROCESS_STATE stamps events on arrival. "
     "Detection = EXITED (or BACKOFF) arrival; restart = the next STARTING (process spawned) "
     "and RUNNING. Idle figures are read on the supervisord process as on ours.",
+    "Load: the daemon's CPU over a quiet window with memory-limited sleeping containers "
+    "(the memory watch checks each tree every 50 ms), and `GET /healthz` every 50 ms (its "
+    "round trip stands in for the event loop's lag) while another client polls "
+    "`/stats/summary` back to back.",
     "Background: the CPU used by other processes on the machine during each section, in "
     "cores, is in the JSON (`background`) and below; a busy machine widens the tails.",
 ]
@@ -181,6 +190,10 @@ async def run_all(
             seconds=scale.api_seconds, settle=min(scale.settle, 1.0))),
         ("footprint", do_footprint),
         ("peer", do_peer),
+        ("load", lambda: load.measure(
+            workdir, memory_containers=scale.memory_containers,
+            stats_containers=scale.stats_containers, seconds=scale.load_seconds,
+            settle=scale.settle)),
     ]  # fmt: skip
     cores = os.cpu_count() or 1
     for name, run in sections:
