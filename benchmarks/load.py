@@ -1,4 +1,4 @@
-"""Load (figure 8): the idle daemon with memory-limited containers, and the event loop while
+"""Load (figure 9): the idle daemon with memory-limited containers, and the event loop while
 `/stats/summary` is polled.
 
 - Memory watch: single-container pods sleeping, each with `resources.limits.memory`, so the
@@ -54,7 +54,7 @@ async def memory_idle(workdir: Path, *, containers: int, seconds: float, settle:
     share = cpu_s / wall * 100
     note = f"{cpu_s:.2f} CPU s in {wall:.0f} s"
     return below(
-        "8. load", f"idle CPU, {containers} memory-limited containers", share, "% of a core",
+        "9. load", f"idle CPU, {containers} memory-limited containers", share, "% of a core",
         IDLE_CPU_TARGET, note=note, details={"cpu_s": cpu_s, "wall_s": wall},
     )  # fmt: skip
 
@@ -107,7 +107,7 @@ async def stats_lag(
                 stop.set()
             summaries = await poller
     lag, summ = summary_ms(lags), summary_ms(summaries)
-    section = "8. load"
+    section = "9. load"
     what = f"{containers} containers, /stats/summary polled"
     note = (
         f"{summ['count']:.0f} summaries, p50 {summ['p50_ms']:.0f} ms, p99 {summ['p99_ms']:.0f} ms"

@@ -145,8 +145,9 @@ def _exit_like(status: int | None) -> NoReturn:
     """Exits as the daemon did: the same code, or killed by the same signal."""
     if status is not None and os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError):  # SIGKILL has no handler to reset
             signal.signal(sig, signal.SIG_DFL)
+        with contextlib.suppress(OSError, ValueError):
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {sig})
             os.kill(os.getpid(), sig)
         os._exit(128 + sig)

@@ -174,6 +174,8 @@ def test_nothing_survives_sigkill_of_the_daemon_in_any_order(tmp_path: Path, ord
         daemon.send_signal(signal.SIGKILL)
         wait_until("no tagged process", lambda: tagged(tag) == [], timeout=10)
         wait_until("no process of the daemon's tree", lambda: mk.survivors() == [], timeout=10)
+        if order == "daemon":  # `minikubelet run` exits as its daemon did
+            assert mk.wait_exit(timeout=20) == -signal.SIGKILL
     finally:
         for proc in chain:
             with contextlib.suppress(psutil.Error):
