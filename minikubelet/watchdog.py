@@ -1,9 +1,11 @@
-"""The guard that takes every process the daemon started with it when the daemon dies.
+"""The sweeper: the third line that takes what the daemon started with it when it dies.
 
 A graceful stop kills and reaps everything (`runtime.kill_all_descendants`), but a SIGKILLed
-daemon runs no code: its containers would be re-parented to init and live on. So the daemon
-starts one small watchdog process (in its own session, so a signal to the daemon's process
-group spares it) and holds the only write end of a pipe to it. When the daemon is gone, for any
+daemon runs no code. Under `minikubelet run` two guard processes above the daemon catch every
+orphan of its tree (`guard.py`); this sweeper is for when both guards are gone too (or the
+daemon runs without them). The daemon starts one small watchdog process (in its own session,
+so a signal to the daemon's process group spares it) and holds the only write end of a pipe
+to it; if it dies, the daemon logs an error and starts another. When the daemon is gone, for any
 reason, the pipe reads end-of-file and the watchdog kills:
 
 - every process whose environment carries this daemon's marker (`MINIKUBELET_SANDBOX`, put in
