@@ -14,6 +14,7 @@ The node block is the machine's (psutil), the `kubelet` system container is this
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import threading
@@ -55,6 +56,7 @@ class CpuSampler:
 SAMPLER = web.AppKey("stats_sampler", CpuSampler)
 
 
+@functools.lru_cache(maxsize=16)  # one `now` per summary, used for every entry
 def rfc3339(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
@@ -63,6 +65,11 @@ def quantity(text: object) -> int | None:
     """A resource quantity (`128Mi`, `1G`, `500m`) as an integer, None if unreadable."""
     if not isinstance(text, str) or not text:
         return None
+    return _quantity(text)
+
+
+@functools.lru_cache(maxsize=256)
+def _quantity(text: str) -> int | None:
     number, scale = text, Decimal(1)
     for suffix, factor in _SUFFIXES.items():
         if text.endswith(suffix):
@@ -74,6 +81,7 @@ def quantity(text: object) -> int | None:
         return None
 
 
+GATHER_SLICE = 25  # pods gathered between two yields to the loop
 _TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -202,10 +210,14 @@ class PodInput:
     logs: dict[str, tuple[Path, ...] | None]  # None: no log source
 
 
-def _gather(request: web.Request) -> list[PodInput]:
+async def _gather(request: web.Request) -> list[PodInput]:
+    """On the loop (the registry is the loop's), a few pods at a time: finding a container's
+    log files costs a few stat calls."""
     reg = registry(request)
     inputs = []
-    for pod in reg.list_pods():
+    for i, pod in enumerate(reg.list_pods()):
+        if i and i % GATHER_SLICE == 0:
+            await asyncio.sleep(0)
         meta = pod.get("metadata", {})
         ns, name = meta.get("namespace", "default"), meta.get("name", "")
         pids = dict(reg.container_pids(ns, name))
@@ -331,15 +343,17 @@ def _summary(
 ) -> bytes:
     """In a worker thread: every /proc and file-system read, and the JSON encoding."""
     boot = psutil.boot_time()
-    pods = [_pod_stats(inp, sampler, now, boot) for inp in inputs]
-    node = _node(node_name, started, sampler, now, boot)
-    return json.dumps({"node": node, "pods": pods}).encode()
+    # encoded a pod at a time: one C call holds the GIL throughout; small ones let the loop's
+    # thread in between
+    pods = [json.dumps(_pod_stats(inp, sampler, now, boot)) for inp in inputs]
+    node = json.dumps(_node(node_name, started, sampler, now, boot))
+    return ('{"node": ' + node + ', "pods": [' + ", ".join(pods) + "]}").encode()
 
 
 async def summary(request: web.Request) -> web.Response:
     sampler, now = request.app[SAMPLER], time.time()
     conf = settings(request)
-    inputs = _gather(request)
+    inputs = await _gather(request)
     body = await asyncio.to_thread(_summary, inputs, conf.node_name, conf.started_at, sampler, now)
     return web.Response(body=body, content_type="application/json")
 
