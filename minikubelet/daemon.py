@@ -48,8 +48,9 @@ class ServeOptions:
     token: str | None = None
     until: str | None = None  # "ready" | "complete"
     timeout: float | None = None
-    # the CLI: nothing we start may outlive us; our subtree is killed at exit, and a watchdog
-    # kills whatever carries our marker if we die without running any code (SIGKILL)
+    # the CLI: nothing we start may outlive us; our subtree is killed at exit, the guards above
+    # us kill it if we die without running any code (SIGKILL), and a sweeper process kills
+    # whatever carries our marker if the guards are gone too
     sweep_descendants: bool = False
     tls: ssl.SSLContext | None = None  # serve HTTPS
     guarded: guard.Guarded | None = None  # the CLI's guards above us (see guard.py)
