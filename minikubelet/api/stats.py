@@ -81,7 +81,7 @@ def _quantity(text: str) -> int | None:
         return None
 
 
-GATHER_SLICE = 25  # pods gathered between two yields to the loop
+GATHER_SLICE = 5  # pods gathered between two yields to the loop
 _TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
