@@ -87,6 +87,7 @@ class Daemon:
 
     async def run(self, pods: list[Pod], *, on_ready: Callable[[str], None] | None = None) -> int:
         runtime.use_pidfd_child_watcher()
+        was_subreaper = runtime.is_subreaper()
         runtime.become_subreaper()
         # Worker threads (the HTTP stack's import, /stats/summary) hold the GIL for up to the
         # switch interval each time the loop wants it back, several times per request: 5 ms
@@ -111,6 +112,9 @@ class Daemon:
                 runtime.disown_child(pid or 0)
             if self.options.sweep_descendants:
                 await runtime.kill_all_descendants()
+            runtime.reap_orphans()
+            if not was_subreaper:
+                runtime.become_subreaper(False)
 
     async def _run(self, pods: list[Pod], on_ready: Callable[[str], None] | None) -> int:
         # The port is bound before anything starts (a busy port starts nothing), but the HTTP

@@ -35,6 +35,7 @@ from minikubelet.spec import Container, Pod, Quantity
 log = structlog.get_logger("minikubelet.runtime")
 
 PR_SET_CHILD_SUBREAPER = 36
+PR_GET_CHILD_SUBREAPER = 37
 PIPE_DRAIN_TIMEOUT = 1.0  # a process outside our reach may hold the pipes open
 
 
@@ -49,14 +50,28 @@ class ExitInfo:
     finished_at: float
 
 
-def become_subreaper() -> bool:
+def become_subreaper(on: bool = True) -> bool:
     """Orphaned descendants of our containers are re-parented to the daemon, not to init, so
-    they stay in our tree and can be found and killed. Linux only; best effort."""
+    they stay in our tree and can be found and killed. Linux only; best effort. `on=False`
+    undoes it (a daemon run inside another program, such as a test, leaves it as it was)."""
     if not sys.platform.startswith("linux"):
         return False
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+        return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1 if on else 0, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def is_subreaper() -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        value = ctypes.c_int(0)
+        if int(libc.prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(value), 0, 0, 0)) != 0:
+            return False
+        return value.value != 0
     except (OSError, AttributeError):
         return False
 
