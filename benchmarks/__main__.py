@@ -30,6 +30,7 @@ import psutil
 from benchmarks import (
     exits,
     footprint,
+    load,
     log_flood,
     peer,
     probe_cost,
@@ -64,12 +65,17 @@ class Scale:
     settle: float = 3.0
     flood_bytes: int = 30_000_000
     flood_timeout: float = 120.0
+    memory_containers: int = 100
+    stats_containers: int = 300
+    load_seconds: float = 30.0
 
 
 SMOKE = Scale(
     exit_containers=3, exits=10, exit_timeout=20.0, probe_sizes=(5,), probe_seconds=2.0,
     cost_containers=2, cost_seconds=1.0, api_containers=5, api_requests=300, api_seconds=2.0,
     startup_runs=1, footprint_many=5, idle_seconds=0.5, settle=0.3, flood_bytes=1_000_000,
+    memory_containers=5,
+    stats_containers=5, load_seconds=1.0,
 )  # fmt: skip
 
 NOTES = [
@@ -111,6 +117,10 @@ NOTES = [
     "its log rotating under a 1 MiB cap, once with `--quiet-logs` and once echoed on the "
     "daemon's stdout (read by the benchmark); `/healthz` is asked on a fresh connection "
     "every 20 ms until the container has exited.",
+    "Load: the daemon's CPU over a quiet window with memory-limited sleeping containers "
+    "(the memory watch checks each tree every 50 ms), and `GET /healthz` every 50 ms (its "
+    "round trip stands in for the event loop's lag) while another client polls "
+    "`/stats/summary` back to back.",
     "Background: the CPU used by other processes on the machine during each section, in "
     "cores, is in the JSON (`background`) and below; a busy machine widens the tails.",
 ]
@@ -196,6 +206,10 @@ async def run_all(
             workdir, size=scale.flood_bytes, within=scale.flood_timeout)),
         ("footprint", do_footprint),
         ("peer", do_peer),
+        ("load", lambda: load.measure(
+            workdir, memory_containers=scale.memory_containers,
+            stats_containers=scale.stats_containers, seconds=scale.load_seconds,
+            settle=scale.settle)),
     ]  # fmt: skip
     cores = os.cpu_count() or 1
     for name, run in sections:

@@ -112,6 +112,13 @@ def daemon_env() -> dict[str, str]:
     return env
 
 
+def _cmdline(proc: psutil.Process) -> list[str]:
+    try:
+        return list(proc.cmdline())
+    except psutil.Error:
+        return []
+
+
 class Daemon:
     """One `minikubelet run`; an async context manager that always stops it."""
 
@@ -135,11 +142,24 @@ class Daemon:
         self._url_ready: asyncio.Future[str] | None = None
         self._readers: list[asyncio.Task[None]] = []
         self._seen: dict[int, float] = {}
+        self._daemon_pid: int | None = None
 
     @property
     def pid(self) -> int:
+        """The daemon's own pid: `minikubelet run` is its outer guard, which forks an inner
+        guard, which forks the daemon (all three with the same command line); the figures
+        are the daemon's."""
         assert self.proc is not None
-        return self.proc.pid
+        if self._daemon_pid is None:
+            proc = psutil.Process(self.proc.pid)
+            cmdline = proc.cmdline()
+            for _ in range(2):
+                forks = [c for c in proc.children() if _cmdline(c) == cmdline]
+                if not forks:
+                    break
+                proc = forks[0]
+            self._daemon_pid = proc.pid
+        return self._daemon_pid
 
     def argv(self) -> list[str]:
         port = "0" if self.port is None else str(self.port)
@@ -206,8 +226,9 @@ class Daemon:
         return psutil.Process(self.pid)
 
     def remember_tree(self) -> None:
+        assert self.proc is not None
         with contextlib.suppress(psutil.Error):
-            for child in self.process().children(recursive=True):
+            for child in psutil.Process(self.proc.pid).children(recursive=True):
                 with contextlib.suppress(psutil.Error):
                     self._seen[child.pid] = child.create_time()
 

@@ -25,7 +25,7 @@ from minikubelet.core.spec import Pod
 from minikubelet.daemon import Daemon, ServeOptions
 from minikubelet.manifest import load as manifest
 from minikubelet.node import report
-from minikubelet.runtime import gcpolicy
+from minikubelet.runtime import gcpolicy, guard
 
 
 def _positive_float(text: str) -> float:
@@ -216,6 +216,7 @@ def _run(args: argparse.Namespace, pods: list[Pod], node: str) -> int:
     if problem is not None:
         print(f"error: --state-dir {state_dir}: {problem}", file=sys.stderr)
         return 2
+    guarded = guard.start() if guard.available() else None  # returns in the daemon only
     logs.configure(args.log_format)
     raise_open_files_limit()
     settings = Settings(
@@ -237,6 +238,7 @@ def _run(args: argparse.Namespace, pods: list[Pod], node: str) -> int:
         timeout=args.timeout,
         sweep_descendants=True,
         manage_gc=True,
+        guarded=guarded,
     )
     try:
         return asyncio.run(_serve(settings, options, pods))

@@ -10,10 +10,12 @@ grace period); a second signal cancels everything, which kills at once.
 from __future__ import annotations
 
 import asyncio
+import os
 import resource
 import signal
 import socket
 import ssl
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -27,7 +29,7 @@ from minikubelet.core.spec import Pod
 from minikubelet.node import report
 from minikubelet.node.agent import NodeAgent
 from minikubelet.podregistry import PodRegistry
-from minikubelet.runtime import gcpolicy, watchdog
+from minikubelet.runtime import gcpolicy, guard, watchdog
 from minikubelet.runtime import process as runtime
 from minikubelet.store.objects import ObjectStore
 
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger("minikubelet.daemon")
 
 STREAMS_GRACE = 1.0  # seconds open API streams get to end at shutdown
+MAX_SWEEPER_RESTARTS = 10
+SWITCH_INTERVAL = 0.001  # seconds; CPython's default is 0.005
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,12 +50,14 @@ class ServeOptions:
     token: str | None = None
     until: str | None = None  # "ready" | "complete"
     timeout: float | None = None
-    # the CLI: nothing we start may outlive us; our subtree is killed at exit, and a watchdog
-    # kills whatever carries our marker if we die without running any code (SIGKILL)
+    # the CLI: nothing we start may outlive us; our subtree is killed at exit, the guards above
+    # us kill it if we die without running any code (SIGKILL), and a sweeper process kills
+    # whatever carries our marker if the guards are gone too
     sweep_descendants: bool = False
     tls: ssl.SSLContext | None = None  # serve HTTPS
     # the CLI: the heap is frozen out of the collector's walks as the pod set changes
     manage_gc: bool = False
+    guarded: guard.Guarded | None = None  # the CLI's guards above us (see guard.py)
 
 
 class Daemon:
@@ -76,24 +82,41 @@ class Daemon:
         self._signals = 0
         self._main: asyncio.Task[Any] | None = None
         self._listener: asyncio.AbstractServer | None = None
+        self._closing = False
+        self._sweeper_restarts = 0
 
     # --- lifecycle -------------------------------------------------------------------------
 
     async def run(self, pods: list[Pod], *, on_ready: Callable[[str], None] | None = None) -> int:
         runtime.use_pidfd_child_watcher()
+        was_subreaper = runtime.is_subreaper()
         runtime.become_subreaper()
+        # Worker threads (the HTTP stack's import, /stats/summary) hold the GIL for up to the
+        # switch interval each time the loop wants it back, several times per request: 5 ms
+        # by default, 1 ms here keeps the loop's lag small while they run.
+        sys.setswitchinterval(SWITCH_INTERVAL)
+        reaper = runtime.install_orphan_reaper()
         self._main = asyncio.current_task()
         if self._watchdog is not None:
-            self._watchdog.start()
+            self._start_sweeper()
             watchdog.install(self._watchdog)
+        self._watch_guards()
         try:
             return await self._run(pods, on_ready)
         finally:
+            self._closing = True
+            if reaper:
+                runtime.remove_orphan_reaper()
             if self._watchdog is not None:
                 watchdog.install(None)
+                pid = self._watchdog.pid
                 self._watchdog.close()  # it kills whatever of ours left our tree
+                runtime.disown_child(pid or 0)
             if self.options.sweep_descendants:
                 await runtime.kill_all_descendants()
+            runtime.reap_orphans()
+            if not was_subreaper:
+                runtime.become_subreaper(False)
 
     async def _run(self, pods: list[Pod], on_ready: Callable[[str], None] | None) -> int:
         # The port is bound before anything starts (a busy port starts nothing), but the HTTP
@@ -152,9 +175,72 @@ class Daemon:
         self._stop.set()
 
     def install_signal_handlers(self) -> None:
+        """SIGINT, SIGTERM and SIGHUP (the terminal closed) stop gracefully: preStop hooks,
+        stop signals, grace periods; a second one stops at once."""
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(sig, self._on_signal, sig)
+
+    # --- the guards and the sweeper ------------------------------------------------------------
+
+    def _watch_guards(self) -> None:
+        guarded = self.options.guarded
+        if guarded is None:
+            return
+        loop = asyncio.get_running_loop()
+        loop.add_reader(guarded.outer_fd, self._outer_guard_died)
+        loop.add_reader(guarded.inner_fd, self._inner_guard_died)
+
+    def _outer_guard_died(self) -> None:
+        """`minikubelet run` itself was killed (SIGKILL: it forwards every other signal):
+        nothing may outlive it, so everything is killed now, before we can be killed too."""
+        guarded = self.options.guarded
+        assert guarded is not None
+        asyncio.get_running_loop().remove_reader(guarded.outer_fd)
+        log.error("the guard process died; killing every container now", pid=guarded.outer_pid)
+        sweeper = self._watchdog.pid if self._watchdog is not None else None
+        guard.sweep_tree(os.getpid(), frozenset({sweeper} if sweeper else ()))
+        if self._main is not None:
+            self._main.cancel()
+
+    def _inner_guard_died(self) -> None:
+        guarded = self.options.guarded
+        assert guarded is not None
+        asyncio.get_running_loop().remove_reader(guarded.inner_fd)
+        log.error(
+            "the inner guard process died; the outer guard still guards the daemon",
+            pid=guarded.inner_pid,
+        )
+
+    def _start_sweeper(self) -> None:
+        """The sweeper (watchdog.py) is the third line, for when both guards are gone."""
+        assert self._watchdog is not None
+        self._watchdog.start(runtime.own_children_alive())
+        pid = self._watchdog.pid
+        if pid is None:
+            return
+        runtime.own_child(pid)  # its Popen reaps it
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:
+            return
+        loop = asyncio.get_running_loop()
+
+        def died() -> None:
+            loop.remove_reader(fd)
+            os.close(fd)
+            if self._closing or self._watchdog is None:
+                return
+            code = self._watchdog.reap()
+            runtime.disown_child(pid)
+            self._sweeper_restarts += 1
+            if self._sweeper_restarts > MAX_SWEEPER_RESTARTS:
+                log.error("the sweeper process died; not restarting it", exit_code=code)
+                return
+            log.error("the sweeper process died; restarting it", pid=pid, exit_code=code)
+            self._start_sweeper()
+
+        loop.add_reader(fd, died)
 
     def _on_signal(self, sig: int) -> None:
         self._signals += 1

@@ -105,3 +105,34 @@ def fill(directory: Path) -> Path:
             while True:
                 f.write(chunk)
     return filler
+
+
+def guard_chain(mk: Minikubelet) -> list[psutil.Process]:
+    """`minikubelet run` (the outer guard), the inner guard, the daemon: the processes with
+    the CLI's command line, each the fork of the one before (only the first where there are
+    no guards)."""
+    chain = [psutil.Process(mk.proc.pid)]
+    cmdline = chain[0].cmdline()
+    while True:
+        nxt = []
+        for child in chain[-1].children():
+            with contextlib.suppress(psutil.Error):
+                if child.cmdline() == cmdline:
+                    nxt.append(child)
+        if not nxt:
+            return chain
+        chain.append(nxt[0])
+
+
+def daemon_process(mk: Minikubelet) -> psutil.Process:
+    """The process that runs the pods."""
+    return guard_chain(mk)[-1]
+
+
+def zombie_children(proc: psutil.Process) -> list[int]:
+    out = []
+    for child in proc.children():
+        with contextlib.suppress(psutil.Error):
+            if child.status() == psutil.STATUS_ZOMBIE:
+                out.append(child.pid)
+    return out

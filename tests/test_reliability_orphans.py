@@ -10,6 +10,7 @@ whole table can be searched for survivors, not only the daemon's tree.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -18,7 +19,15 @@ from pathlib import Path
 import psutil
 import pytest
 from daemon_harness import Minikubelet
-from reliability_helpers import TAG, kill_tagged, new_tag, start, tagged, wait_until
+from reliability_helpers import (
+    TAG,
+    guard_chain,
+    kill_tagged,
+    new_tag,
+    start,
+    tagged,
+    wait_until,
+)
 
 from minikubelet.runtime import watchdog
 
@@ -50,6 +59,13 @@ spec:
       exec: {{command: ["sh", "-c", "sleep 1006 & exec sleep 1007"]}}
       periodSeconds: 1
       timeoutSeconds: 600
+  - name: clean-env-setsid
+    image: busybox
+    {env}
+    # a grandchild without the daemon's marker, in a session of its own, orphaned at once
+    command: ["sh", "-c", "(env -i {TAG}={tag} setsid /bin/sh -c 'sleep 1011 & exec sleep 1012' &); exec sleep 1013"]
+  # last: its postStart hook never returns, and containers start one at a time, each after
+  # the previous one's postStart (kubelet: SyncPod, startContainer)
   - name: hooked
     image: busybox
     {env}
@@ -61,7 +77,7 @@ spec:
 
 
 # every process the pod makes: the containers, their children, the probe's and the hook's
-EXPECTED = {f"sleep {n}" for n in range(1000, 1011)}
+EXPECTED = {f"sleep {n}" for n in range(1000, 1014)}
 
 
 def running_commands(tag: str) -> set[str]:
@@ -114,6 +130,119 @@ def test_sigkill_to_the_daemons_process_group(tmp_path: Path) -> None:
     finally:
         mk.close()
         kill_tagged(tag)
+
+
+def sweeper_of(daemon: psutil.Process) -> psutil.Process | None:
+    for child in daemon.children():
+        with contextlib.suppress(psutil.Error):
+            if "minikubelet.runtime.watchdog" in child.cmdline():
+                return child
+    return None
+
+
+# (what is killed or stopped, in order); the last is always the daemon, by SIGKILL
+ORDERS = {
+    "daemon": [],
+    "inner-guard-killed": [("inner", signal.SIGKILL)],
+    "outer-guard-killed": [("outer", signal.SIGKILL)],
+    "inner-guard-stopped": [("inner", signal.SIGSTOP)],
+    "outer-guard-stopped": [("outer", signal.SIGSTOP)],
+    "sweeper-killed": [("sweeper", signal.SIGKILL)],
+    "sweeper-and-inner-killed": [("sweeper", signal.SIGKILL), ("inner", signal.SIGKILL)],
+}
+
+
+@pytest.mark.parametrize("order", sorted(ORDERS))
+def test_nothing_survives_sigkill_of_the_daemon_in_any_order(tmp_path: Path, order: str) -> None:
+    """kill -9 of the daemon process itself, right after a guard or the sweeper was killed or
+    stopped: the guard left (or the sweeper) kills everything, wherever it went."""
+    tag = new_tag()
+    mk = start(tmp_path, escapees_pod(tag))
+    chain: list[psutil.Process] = []
+    try:
+        wait_all_running(mk, tag)
+        chain = guard_chain(mk)
+        assert len(chain) == 3, chain
+        outer, inner, daemon = chain
+        sweeper = sweeper_of(daemon)
+        assert sweeper is not None
+        who = {"outer": outer, "inner": inner, "sweeper": sweeper}
+        mk._remember_tree()
+        for name, sig in ORDERS[order]:
+            who[name].send_signal(sig)
+        daemon.send_signal(signal.SIGKILL)
+        wait_until("no tagged process", lambda: tagged(tag) == [], timeout=10)
+        wait_until("no process of the daemon's tree", lambda: mk.survivors() == [], timeout=10)
+        if order == "daemon":  # `minikubelet run` exits as its daemon did
+            assert mk.wait_exit(timeout=20) == -signal.SIGKILL
+    finally:
+        for proc in chain:
+            with contextlib.suppress(psutil.Error):
+                proc.send_signal(signal.SIGCONT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            mk.wait_exit(timeout=20)
+        mk.close()
+        kill_tagged(tag)
+
+
+def test_the_daemon_notices_a_dead_guard_and_a_dead_sweeper(tmp_path: Path) -> None:
+    tag = new_tag()
+    mk = start(tmp_path, escapees_pod(tag))
+    try:
+        wait_all_running(mk, tag)
+        _outer, inner, daemon = guard_chain(mk)
+        first = sweeper_of(daemon)
+        assert first is not None
+        first.kill()
+        mk.wait_for(
+            "a new sweeper",
+            lambda: (s := sweeper_of(daemon)) is not None and s.pid != first.pid,
+        )
+        inner.kill()
+        mk.wait_for(
+            "the error about the inner guard",
+            lambda: any("the inner guard process died" in line for line in mk.stderr_lines),
+        )
+        assert any("the sweeper process died" in line for line in mk.stderr_lines)
+        assert mk.get("/healthz")[0] == 200
+        # still guarded: the daemon's SIGKILL leaves nothing
+        mk._remember_tree()
+        daemon.kill()
+        wait_until("no tagged process", lambda: tagged(tag) == [], timeout=10)
+    finally:
+        mk.close()
+        kill_tagged(tag)
+
+
+SIGHUP_POD = """
+apiVersion: v1
+kind: Pod
+metadata: {{name: hup}}
+spec:
+  terminationGracePeriodSeconds: 10
+  containers:
+  - name: app
+    image: busybox
+    command: ["sh", "-c", "trap 'echo term > {marks}/term; exit 0' TERM; while true; do sleep 0.1; done"]
+    lifecycle:
+      preStop:
+        exec: {{command: ["sh", "-c", "echo pre > {marks}/prestop"]}}
+"""
+
+
+def test_sighup_stops_gracefully(tmp_path: Path) -> None:
+    """The terminal closed: preStop, the stop signal and the grace period, as for SIGTERM."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    mk = start(tmp_path, SIGHUP_POD.format(marks=marks))
+    try:
+        mk.wait_for("running", lambda: "running" in mk.container("hup", "app")["state"])
+        mk.signal(signal.SIGHUP)
+        assert mk.wait_exit(timeout=30) == 0
+        assert (marks / "prestop").read_text() == "pre\n"
+        assert (marks / "term").read_text() == "term\n"
+    finally:
+        mk.close()
 
 
 FORKER = """

@@ -47,9 +47,10 @@ def pod_metrics(pod: JSON, pids: Mapping[str, int], sampler: stats.CpuSampler,
     meta = pod.get("metadata", {})
     uid = meta.get("uid", "")
     containers, window = [], "0s"
+    boot = psutil.boot_time()
     for name, pid in sorted(pids.items()):
         usage = stats.Usage()
-        usage.add(stats.process_tree(pid))
+        usage.add([st for p in stats.process_tree(pid) if (st := stats.proc_stat(p, boot))])
         if usage.processes == 0:
             continue
         key = f"{uid}/{name}"

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import psutil
 import structlog
 
 from minikubelet.core import containerstatus as cs
@@ -41,7 +40,7 @@ from minikubelet.probe import hooks
 from minikubelet.probe.goclient import go_errno
 from minikubelet.probe.handlers import ProbeOutcome, run_probe
 from minikubelet.probe.worker import ContainerView, ProbeWorker, Result
-from minikubelet.runtime import metrics
+from minikubelet.runtime import memwatch, metrics
 from minikubelet.runtime.cgroups import CpuLimiter
 from minikubelet.runtime.crilog import LogWriter, log_files, remove_logs
 from minikubelet.runtime.process import (
@@ -705,21 +704,32 @@ class ContainerSupervisor:
     # --- memory limit ----------------------------------------------------------------------
 
     async def _watch_memory(self, inst: Instance, stop: asyncio.Event) -> None:
-        """A local stand-in for the cgroup OOM killer: sums the resident set of the process
-        tree and SIGKILLs the group past the limit, reported as OOMKilled / 137."""
+        """A local stand-in for the cgroup OOM killer: the resident set of the process tree
+        is summed on the daemon's one memory timer (`memwatch`: cheap statm reads of a pid
+        set refreshed every half second, no tree walk per tick) and the group is SIGKILLed
+        past the limit, reported as OOMKilled / 137."""
         limit = self.container.memory_limit_bytes
         process = inst.process
-        if limit is None or process is None:
+        if limit is None or process is None or process.exited:
             return
-        interval = self.pod.settings.memory_poll_interval
-        while not stop.is_set() and not process.exited:
-            if tree_rss(process.pid) > limit:
-                self._log.warning("memory limit exceeded", limit_bytes=limit)
-                process.kill("OOMKilled")
-                return
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(interval):
-                    await stop.wait()
+        watch = memwatch.for_loop(self.pod.settings.memory_poll_interval)
+        exceeded = asyncio.Event()
+
+        def on_exceeded(rss: int) -> None:
+            self._log.warning("memory limit exceeded", limit_bytes=limit, rss_bytes=rss)
+            process.kill("OOMKilled")
+            exceeded.set()
+
+        key = watch.watch(process.pid, limit, on_exceeded)
+        try:
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(exceeded.wait())]
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waiters:
+                    w.cancel()
+        finally:
+            watch.unwatch(key)
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -742,19 +752,6 @@ class ContainerSupervisor:
             text = line.decode("utf-8", "replace")
             with contextlib.suppress(OSError, ValueError):  # a closed or full console
                 print(f"[{self.pod.pod.name}/{self.container.name}] {text}", flush=False)
-
-
-def tree_rss(pid: int) -> int:
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0
-    total = 0
-    for proc in procs:
-        with contextlib.suppress(psutil.Error):
-            total += proc.memory_info().rss
-    return total
 
 
 def tail_log_text(files: tuple[Path, ...], *, lines: int, max_bytes: int) -> str:

@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
@@ -34,6 +35,7 @@ from minikubelet.runtime.crilog import LogWriter
 log = structlog.get_logger("minikubelet.runtime")
 
 PR_SET_CHILD_SUBREAPER = 36
+PR_GET_CHILD_SUBREAPER = 37
 PIPE_DRAIN_TIMEOUT = 1.0  # a process outside our reach may hold the pipes open
 
 
@@ -48,26 +50,102 @@ class ExitInfo:
     finished_at: float
 
 
-def become_subreaper() -> bool:
+def become_subreaper(on: bool = True) -> bool:
     """Orphaned descendants of our containers are re-parented to the daemon, not to init, so
-    they stay in our tree and can be found and killed. Linux only; best effort."""
+    they stay in our tree and can be found and killed. Linux only; best effort. `on=False`
+    undoes it (a daemon run inside another program, such as a test, leaves it as it was)."""
     if not sys.platform.startswith("linux"):
         return False
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+        return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1 if on else 0, 0, 0, 0)) == 0
     except (OSError, AttributeError):
         return False
 
 
+def is_subreaper() -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        value = ctypes.c_int(0)
+        if int(libc.prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(value), 0, 0, 0)) != 0:
+            return False
+        return value.value != 0
+    except (OSError, AttributeError):
+        return False
+
+
+_OWN: set[int] = set()  # children someone waits for: asyncio's watcher, the watchdog's Popen
+_tracking = False  # the tracking child watcher is installed: orphans may be reaped
+
+
+class _TrackingChildWatcher(asyncio.PidfdChildWatcher):
+    """asyncio's pidfd watcher, remembering which pids it waits for, so that the orphan
+    reaper never steals the exit status of a process the loop awaits."""
+
+    def add_child_handler(  # type: ignore[override]
+        self, pid: int, callback: Callable[..., object], *args: Any
+    ) -> None:
+        _OWN.add(pid)
+
+        def done(pid: int, returncode: int, *rest: Any) -> None:
+            _OWN.discard(pid)  # reaped by now: the watcher called waitpid before this
+            callback(pid, returncode, *rest)
+
+        super().add_child_handler(pid, done, *args)
+
+    def remove_child_handler(self, pid: int) -> bool:
+        _OWN.discard(pid)
+        return super().remove_child_handler(pid)
+
+
 def use_pidfd_child_watcher() -> None:
     """Python 3.11's default child watcher starts a thread per child; pidfds cost a file
-    descriptor instead and report exits promptly. 3.12+ picks pidfds by itself."""
-    if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
+    descriptor instead and report exits promptly. Ours also records the pids it waits for
+    (`_OWN`), which is what lets `reap_orphans` reap everything else."""
+    global _tracking
+    if not hasattr(os, "pidfd_open") or not hasattr(asyncio, "PidfdChildWatcher"):
         return
-    watcher = asyncio.PidfdChildWatcher()
-    watcher.attach_loop(asyncio.get_running_loop())
-    asyncio.set_child_watcher(watcher)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        watcher = _TrackingChildWatcher()
+        watcher.attach_loop(asyncio.get_running_loop())
+        asyncio.set_child_watcher(watcher)
+    _tracking = True
+
+
+def own_child(pid: int) -> None:
+    """A child started outside asyncio (the watchdog) that its owner will wait for."""
+    _OWN.add(pid)
+
+
+def disown_child(pid: int) -> None:
+    _OWN.discard(pid)
+
+
+def own_children_alive() -> list[int]:
+    """The children something waits for, still running: the session leaders we spawned."""
+    return sorted(_OWN)
+
+
+def install_orphan_reaper() -> bool:
+    """Reaps every orphan as soon as it exits: the daemon is a subreaper, so whatever a
+    container leaves behind (`(cmd &)`, an exec probe's `setsid` child) becomes our child,
+    and its zombie would stay until the daemon exits. SIGCHLD runs `reap_orphans` on the
+    loop; it costs a read of /proc/self/task/*/children and a WNOHANG waitpid per orphan."""
+    if not _tracking:
+        return False
+    try:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGCHLD, reap_orphans)
+    except (ValueError, RuntimeError, NotImplementedError):
+        return False
+    return True
+
+
+def remove_orphan_reaper() -> None:
+    with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+        asyncio.get_running_loop().remove_signal_handler(signal.SIGCHLD)
 
 
 # --- environment -------------------------------------------------------------------------
@@ -296,18 +374,21 @@ async def kill_and_reap(known: Mapping[int, float]) -> None:
 
 def reap_orphans() -> int:
     """Reaps dead processes re-parented to us (we are a subreaper) that nobody waits for: a
-    container's child that outlived its parent by an instant, killed with its group, would
-    otherwise stay a zombie for the daemon's lifetime. Processes we spawned ourselves are
-    session leaders, reaped by the event loop's child watcher, and are left alone."""
+    container's child that outlived its parent, a double-forked exec probe child. Children
+    that asyncio's watcher (or the watchdog's owner) waits for are in `_OWN` and left alone;
+    without the tracking watcher, only non-session-leader zombies are reaped, as before."""
     reaped = 0
     for pid in _own_children():
+        if pid in _OWN:
+            continue
         try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                raw = f.read()
-            fields = raw[raw.rfind(b")") + 2 :].split()
-            if fields[0] != b"Z" or int(fields[3]) == pid:
-                continue
-            if os.waitpid(pid, os.WNOHANG)[0] == pid:  # a zombie: returns at once
+            if not _tracking:
+                with open(f"/proc/{pid}/stat", "rb") as f:
+                    raw = f.read()
+                fields = raw[raw.rfind(b")") + 2 :].split()
+                if fields[0] != b"Z" or int(fields[3]) == pid:
+                    continue
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:  # returns at once, alive or dead
                 reaped += 1
         except (OSError, IndexError, ValueError):
             continue
@@ -331,6 +412,8 @@ def _own_children() -> list[int]:
 
 async def _reap(pid: int) -> None:
     """Waits (on a pidfd, no polling) for a re-parented orphan to die, then reaps it."""
+    if pid in _OWN:
+        return
     try:
         if psutil.Process(pid).ppid() != os.getpid():
             return

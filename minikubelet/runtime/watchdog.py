@@ -1,9 +1,11 @@
-"""The guard that takes every process the daemon started with it when the daemon dies.
+"""The sweeper: the third line that takes what the daemon started with it when it dies.
 
 A graceful stop kills and reaps everything (`runtime.kill_all_descendants`), but a SIGKILLed
-daemon runs no code: its containers would be re-parented to init and live on. So the daemon
-starts one small watchdog process (in its own session, so a signal to the daemon's process
-group spares it) and holds the only write end of a pipe to it. When the daemon is gone, for any
+daemon runs no code. Under `minikubelet run` two guard processes above the daemon catch every
+orphan of its tree (`guard.py`); this sweeper is for when both guards are gone too (or the
+daemon runs without them). The daemon starts one small watchdog process (in its own session,
+so a signal to the daemon's process group spares it) and holds the only write end of a pipe
+to it; if it dies, the daemon logs an error and starts another. When the daemon is gone, for any
 reason, the pipe reads end-of-file and the watchdog kills:
 
 - every process whose environment carries this daemon's marker (`MINIKUBELET_SANDBOX`, put in
@@ -26,7 +28,7 @@ import secrets
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 MARKER = "MINIKUBELET_SANDBOX"
 PRUNE_EVERY = 4096  # session leaders recorded before dead ones are forgotten
@@ -47,7 +49,11 @@ class Watchdog:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
 
-    def start(self) -> None:
+    def start(self, leaders: Iterable[int] = ()) -> None:
+        """Starts the watchdog (again, after `reap()`), telling it the live `leaders`."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
         read_fd, write_fd = os.pipe()  # both close-on-exec: no container inherits the pipe
         try:
             env = {k: v for k, v in os.environ.items() if k != MARKER}
@@ -65,6 +71,14 @@ class Watchdog:
             os.close(read_fd)
         os.set_blocking(write_fd, False)
         self._fd = write_fd
+        for pid in leaders:
+            if pid != self._proc.pid:
+                self.track(pid)
+
+    def reap(self) -> int | None:
+        """After the watchdog died: its exit code (it is reaped), and forgets it."""
+        proc, self._proc = self._proc, None
+        return proc.poll() if proc is not None else None
 
     def env(self, base: Mapping[str, str]) -> dict[str, str]:
         return {**base, MARKER: self.token}
