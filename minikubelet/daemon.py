@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 
-from minikubelet.api.registry import JSON, LogSource, PodExists, WatchEvent
+from minikubelet.api.registry import JSON, ContainerTarget, LogSource, PodExists, WatchEvent
 from minikubelet.core import serialize
 from minikubelet.core.events import Event, EventRecorder
 from minikubelet.core.model import ConditionType, Phase
@@ -417,6 +417,26 @@ class Daemon:
             if cur is not None and cur.process is not None and cur.terminated is None:
                 pids[sup.container.name] = cur.process.pid
         return pids
+
+    def container_target(self, namespace: str, name: str, container: str) -> ContainerTarget:
+        """kubelet: kubelet_pods.go GetExec / GetAttach (findContainer among running ones)."""
+        runner = self.runners.get((namespace, name))
+        sup = runner.supervisor(container) if runner is not None else None
+        cur = sup.current if sup is not None else None
+        if runner is None or sup is None or cur is None or cur.process is None:
+            raise LookupError(f'container not found ("{container}")')
+        if cur.terminated is not None or cur.process.exited:
+            raise LookupError(f'container not found ("{container}")')
+        c, s = sup.container, runner.settings
+        env, _own = runtime.container_env(runner.pod, c, base=s.base_env, service_env=s.service_env)
+        return ContainerTarget(
+            container_id=cur.container_id,
+            env=env,
+            cwd=c.working_dir or None,
+            process=cur.process,
+            stdin=c.stdin,
+            stdin_once=c.stdin_once,
+        )
 
 
 def _is_ready(status: Any) -> bool:

@@ -21,6 +21,7 @@ from typing import Any, Literal, Protocol
 
 from minikubelet.manifest.load import InvalidPod as InvalidPod
 from minikubelet.manifest.load import ManifestError as ManifestError
+from minikubelet.runtime.process import ContainerProcess
 
 JSON = dict[str, Any]
 
@@ -47,6 +48,21 @@ class LogSource:
 
     files: tuple[Path, ...]
     running: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerTarget:
+    """A running container, for `exec` and `attach`: the environment and working directory its
+    process got (an exec'd command gets the same), and the running process itself (its
+    output for attach, its stdin pipe when the container has `stdin: true`, its end, which
+    ends every session in the container)."""
+
+    container_id: str
+    env: Mapping[str, str]
+    cwd: str | None
+    process: ContainerProcess
+    stdin: bool = False
+    stdin_once: bool = False
 
 
 class Registry(Protocol):
@@ -99,4 +115,9 @@ class Registry(Protocol):
 
     def container_pids(self, namespace: str, name: str) -> Mapping[str, int]:
         """Running containers' process ids (process-group leaders), for /stats/summary."""
+        ...
+
+    def container_target(self, namespace: str, name: str, container: str) -> ContainerTarget:
+        """The running instance of a container, for exec and attach. Raises LookupError with
+        the kubelet's message (`container not found ("app")`) when it is not running."""
         ...

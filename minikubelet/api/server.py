@@ -11,7 +11,18 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from minikubelet.api import discovery, kubelet, logs, middleware, openapi, pods, resources, stats
+from minikubelet.api import (
+    discovery,
+    kubelet,
+    logs,
+    middleware,
+    openapi,
+    pods,
+    portforward,
+    resources,
+    stats,
+    streaming,
+)
 from minikubelet.api.appkeys import REGISTRY, SETTINGS, WATCH_CACHE, Settings
 from minikubelet.api.registry import Registry
 from minikubelet.api.watch import run_cache
@@ -30,10 +41,16 @@ async def _watch_cache(app: web.Application) -> AsyncIterator[None]:
 
 
 def make_app(
-    registry: Registry, *, token: str | None = None, node_name: str, started_at: float
+    registry: Registry,
+    *,
+    token: str | None = None,
+    node_name: str,
+    started_at: float,
+    stream_limits: streaming.StreamLimits | None = None,
 ) -> web.Application:
     """`token`: when set, every request must carry `Authorization: Bearer <token>`.
-    `started_at`: the daemon's start (epoch seconds)."""
+    `started_at`: the daemon's start (epoch seconds). `stream_limits`: exec, attach and
+    port-forward sessions."""
     app = web.Application(
         middlewares=[middleware.errors, middleware.authenticate, middleware.loopback_writes],
         client_max_size=MAX_BODY_BYTES,
@@ -45,4 +62,6 @@ def make_app(
     app.cleanup_ctx.append(_watch_cache)
     for module in (kubelet, stats, logs, discovery, openapi, pods, resources):
         module.add_routes(app.router)
+    streaming.add_routes(app, stream_limits)
+    portforward.add_routes(app)
     return app

@@ -321,7 +321,11 @@ class ContainerSupervisor:
         self._event("Created", f"Created container: {c.name}")
         try:
             inst.process = await spawn(
-                container_argv(c, own), env=env, cwd=c.working_dir or None, writer=writer
+                container_argv(c, own),
+                env=env,
+                cwd=c.working_dir or None,
+                writer=writer,
+                stdin=c.stdin,
             )
         except StartError as e:
             now = time.time()

@@ -13,14 +13,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import fcntl
 import math
 import os
 import signal
 import sys
+import termios
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
+from typing import Protocol
 
 import psutil
 import structlog
@@ -28,7 +31,6 @@ import structlog
 from minikubelet.core.expand import expand
 from minikubelet.core.spec import Container, Pod, Quantity
 from minikubelet.runtime import watchdog
-from minikubelet.runtime.crilog import LogWriter
 
 log = structlog.get_logger("minikubelet.runtime")
 
@@ -38,6 +40,18 @@ PIPE_DRAIN_TIMEOUT = 1.0  # a process outside our reach may hold the pipes open
 
 class StartError(Exception):
     """The process could not be started; the message is what the container status shows."""
+
+
+class OutputSink(Protocol):
+    """Where a process's stdout and stderr go: a container's `LogWriter`, or an exec
+    session's stream to its client."""
+
+    def feed(self, stream: str, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+Listener = Callable[[str, bytes], None]  # (stream, chunk): an attached client's copy
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,23 +182,42 @@ def exit_info(returncode: int) -> ExitInfo:
 
 
 class _Pump(asyncio.SubprocessProtocol):
-    """Pipe callbacks: no task per stream, each chunk goes straight to the log writer."""
+    """Pipe callbacks: no task per stream, each chunk goes straight to the log writer (and to
+    the listeners of attached clients)."""
 
-    def __init__(self, writer: LogWriter) -> None:
+    def __init__(self, writer: OutputSink, *, pipes: bool = True) -> None:
         self._writer = writer
         loop = asyncio.get_running_loop()
         self.exited: asyncio.Future[None] = loop.create_future()
         self.drained: asyncio.Future[None] = loop.create_future()
-        self._open = {1, 2}
+        self._open = {1, 2} if pipes else set()
+        if not pipes:
+            self.drained.set_result(None)
+        self.listeners: list[Listener] = []
+        self.writable = asyncio.Event()  # stdin's pipe takes more (flow control)
+        self.writable.set()
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
+        stream = "stdout" if fd == 1 else "stderr"
         with contextlib.suppress(OSError, ValueError):
-            self._writer.feed("stdout" if fd == 1 else "stderr", data)
+            self._writer.feed(stream, data)
+        for listener in list(self.listeners):
+            with contextlib.suppress(Exception):
+                listener(stream, data)
 
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if fd == 0:
+            self.writable.set()  # nothing more can be written: let writers see it
+            return
         self._open.discard(fd)
         if not self._open and not self.drained.done():
             self.drained.set_result(None)
+
+    def pause_writing(self) -> None:
+        self.writable.clear()
+
+    def resume_writing(self) -> None:
+        self.writable.set()
 
     def process_exited(self) -> None:
         if not self.exited.done():
@@ -199,7 +232,7 @@ class ContainerProcess:
         self,
         transport: asyncio.SubprocessTransport,
         pump: _Pump,
-        writer: LogWriter,
+        writer: OutputSink,
         started_at: float,
     ) -> None:
         self._transport = transport
@@ -253,6 +286,48 @@ class ContainerProcess:
             except TimeoutError:
                 self.send_signal(signal.SIGKILL)
         return await self.wait()
+
+    # --- attached clients: kubectl attach, exec sessions ---------------------------------
+
+    def attach_output(self, listener: Listener) -> Callable[[], None]:
+        """`listener(stream, chunk)` gets the output from now on; returns the detach."""
+        self._pump.listeners.append(listener)
+
+        def detach() -> None:
+            with contextlib.suppress(ValueError):
+                self._pump.listeners.remove(listener)
+
+        return detach
+
+    def pause_output(self, paused: bool) -> None:
+        """Stops reading stdout and stderr while a slow client catches up (the pipes fill
+        and the process blocks on write, as it would on a full terminal)."""
+        for fd in (1, 2):
+            pipe = self._transport.get_pipe_transport(fd)
+            if isinstance(pipe, asyncio.ReadTransport):
+                with contextlib.suppress(Exception):
+                    (pipe.pause_reading if paused else pipe.resume_reading)()
+
+    @property
+    def stdin_open(self) -> bool:
+        pipe = self._transport.get_pipe_transport(0)
+        return pipe is not None and not pipe.is_closing()
+
+    async def write_stdin(self, data: bytes) -> bool:
+        """Writes to the process's stdin pipe, waiting while the pipe is full; False when
+        stdin is closed (or was never a pipe)."""
+        pipe = self._transport.get_pipe_transport(0)
+        if not isinstance(pipe, asyncio.WriteTransport) or pipe.is_closing():
+            return False
+        pipe.write(data)
+        await self._pump.writable.wait()
+        return not pipe.is_closing()
+
+    def close_stdin(self) -> None:
+        pipe = self._transport.get_pipe_transport(0)
+        if pipe is not None:
+            with contextlib.suppress(Exception):
+                pipe.close()
 
     def kill(self, reason: str | None = None) -> None:
         if reason is not None and self.killed_by_us is None:
@@ -356,16 +431,30 @@ async def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)  # noqa: ASYNC222 - it has exited: WNOHANG returns at once
 
 
+def _take_terminal() -> None:
+    """In the child, after setsid: the terminal on fd 0 becomes the controlling terminal of
+    the new session, as a runtime does for a `tty: true` process."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 async def spawn(
     argv: Sequence[str],
     *,
     env: Mapping[str, str],
     cwd: str | None,
-    writer: LogWriter,
+    writer: OutputSink,
+    stdin: bool = False,
+    terminal: int | None = None,
 ) -> ContainerProcess:
-    """Starts argv in a new session; raises StartError with a runtime-like message."""
+    """Starts argv in a new session; raises StartError with a runtime-like message.
+
+    `stdin`: a pipe the caller writes to (`write_stdin`), else /dev/null. `terminal`: the
+    slave side of a pseudo-terminal, which becomes stdin, stdout, stderr and the controlling
+    terminal (the caller reads the master side; `writer` then gets nothing)."""
     if not argv:
         raise StartError("no command specified")
+    if any("\0" in part for part in argv):
+        raise StartError(f'exec: "{argv[0]}": invalid argument')
     if cwd:
         try:
             os.makedirs(cwd, exist_ok=True)
@@ -374,16 +463,21 @@ async def spawn(
                 f"chdir to cwd ({cwd!r}) set in config.json failed: {e.strerror}"
             ) from e
     loop = asyncio.get_running_loop()
+    stdin_mode: int = asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL
+    stdout_mode: int = asyncio.subprocess.PIPE
+    if terminal is not None:
+        stdin_mode = stdout_mode = terminal
     try:
         transport, pump = await loop.subprocess_exec(
-            lambda: _Pump(writer),
+            lambda: _Pump(writer, pipes=terminal is None),
             *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+            stdin=stdin_mode,
+            stdout=stdout_mode,
+            stderr=stdout_mode,
             env=dict(env),
             cwd=cwd or None,
             start_new_session=True,
+            preexec_fn=_take_terminal if terminal is not None else None,
         )
     except FileNotFoundError as e:
         writer.close()
