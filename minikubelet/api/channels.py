@@ -61,10 +61,14 @@ class FrameError(ValueError):
     """A message that does not follow the protocol."""
 
 
-def decode(message: bytes | str) -> tuple[int, bytes]:
+def decode(message: bytes | str, *, text: bool = False) -> tuple[int, bytes]:
     """(channel, data) of a client's message; raises FrameError for an empty or undecodable
-    one."""
-    if isinstance(message, str):
+    one. `text`: a base64 protocol. On the binary protocols a text message is taken as its
+    UTF-8 bytes, as wsstream reads both kinds alike (the Python client sends str data as
+    text messages)."""
+    if text:
+        if isinstance(message, bytes):
+            message = message.decode("ascii", "replace")
         if not message:
             raise FrameError("empty message")
         channel = ord(message[0]) - ord("0")
@@ -74,9 +78,10 @@ def decode(message: bytes | str) -> tuple[int, bytes]:
             return channel, base64.b64decode(message[1:], validate=True)
         except (binascii.Error, ValueError) as exc:
             raise FrameError(f"invalid base64 data: {exc}") from None
-    if not message:
+    raw = message.encode() if isinstance(message, str) else message
+    if not raw:
         raise FrameError("empty message")
-    return message[0], bytes(message[1:])
+    return raw[0], bytes(raw[1:])
 
 
 def close_signal(channel: int) -> bytes:

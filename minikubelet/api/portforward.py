@@ -273,7 +273,7 @@ async def run_channels(channel: Channel, ports: list[int], sandbox: str) -> None
             if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
                 break
             channel.touch()
-            number, data = ch.decode(msg.data)
+            number, data = ch.decode(msg.data, text=channel.text)
             if number % 2 == 0 and number // 2 < len(queues) and data:
                 queues[number // 2].put_nowait(data)
         for queue in queues:

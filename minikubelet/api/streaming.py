@@ -380,7 +380,7 @@ async def read_client(channel: Channel, into: _Input) -> None:
         if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
             break
         channel.touch()
-        number, data = ch.decode(msg.data)
+        number, data = ch.decode(msg.data, text=channel.text)
         closed = ch.closed_channel(number, data, channel.protocol)
         if closed is not None:
             if closed == ch.STDIN and into.close is not None:
