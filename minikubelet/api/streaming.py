@@ -25,7 +25,7 @@ import os
 import struct
 import termios
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -271,17 +271,11 @@ class Channel:
                     return
 
 
-async def open_channel(request: web.Request, opts: StreamOptions) -> Channel:
-    ws = web.WebSocketResponse(
-        protocols=ch.REMOTE_COMMAND_PROTOCOLS, max_msg_size=MAX_MESSAGE, autoping=True
-    )
-    await ws.prepare(request)
-    channel = Channel(ws, sessions(request).limits)
-    # apiserver: createWebSocketStreams sends an empty message on the lowest writable
-    # channel to tell the client the connection is established
+async def _announce(channel: Channel, opts: StreamOptions) -> None:
+    """apiserver: createWebSocketStreams sends an empty message on the lowest writable
+    channel to tell the client the connection is established."""
     first = ch.STDOUT if opts.stdout else ch.STDERR if opts.stderr else ch.ERROR
     await channel.send(first, b"")
-    return channel
 
 
 async def pump_output(channel: Channel, sink: ChannelSink) -> None:
@@ -430,25 +424,49 @@ async def exec_handler(request: web.Request) -> web.StreamResponse:
     command = exec_command(request)
     opts = stream_options(request)
     _require_websocket(request)
-    with sessions(request).admit() as stop:
-        channel = await open_channel(request, opts)
-        try:
-            target = registry(request).container_target(namespace, name, container)
-        except LookupError as exc:
-            message = f"unable to upgrade connection: {exc.args[0] if exc.args else exc}"
-            await channel.finish(ch.internal_error_status(message))
-            return channel.ws
-        await _guarded(channel, run_exec(channel, target, command, opts, stop), f"{name}/exec")
-    return channel.ws
+
+    async def session(channel: Channel, stop: asyncio.Event) -> None:
+        target = await _lookup(request, channel, namespace, name, container)
+        if target is not None:
+            await run_exec(channel, target, command, opts, stop)
+
+    return await _serve(request, opts, session, f"{namespace}/{name}/{container} exec")
 
 
-async def _guarded(channel: Channel, session: Any, what: str) -> None:
-    """A session's fault is the session's: logged, reported to its client, never raised."""
+async def _lookup(
+    request: web.Request, channel: Channel, namespace: str, name: str, container: str
+) -> ContainerTarget | None:
+    """The running container, or None once the kubelet's error is reported (after the
+    upgrade, as the API server's stream translator reports it)."""
     try:
-        await session
-    except Exception as exc:
-        log.warning("streaming session failed", session=what, error=repr(exc))
-        await channel.finish(ch.internal_error_status(str(exc) or type(exc).__name__))
+        return registry(request).container_target(namespace, name, container)
+    except LookupError as exc:
+        message = f"unable to upgrade connection: {exc.args[0] if exc.args else exc}"
+        await channel.finish(ch.internal_error_status(message))
+        return None
+
+
+Session = Callable[[Channel, asyncio.Event], Awaitable[None]]
+
+
+async def _serve(
+    request: web.Request, opts: StreamOptions, session: Session, what: str
+) -> web.StreamResponse:
+    """Admits, upgrades and runs one session; from the upgrade on, nothing it raises
+    leaves it (the response is the websocket, whatever happens)."""
+    with sessions(request).admit() as stop:
+        ws = web.WebSocketResponse(
+            protocols=ch.REMOTE_COMMAND_PROTOCOLS, max_msg_size=MAX_MESSAGE, autoping=True
+        )
+        await ws.prepare(request)
+        channel = Channel(ws, sessions(request).limits)
+        try:
+            await _announce(channel, opts)
+            await session(channel, stop)
+        except Exception as exc:
+            log.warning("streaming session failed", session=what, error=repr(exc))
+            await channel.finish(ch.internal_error_status(str(exc) or type(exc).__name__))
+        return ws
 
 
 async def run_exec(
@@ -554,16 +572,13 @@ async def attach_handler(request: web.Request) -> web.StreamResponse:
     opts = stream_options(request)
     opts = StreamOptions(stdin=opts.stdin, stdout=opts.stdout, stderr=opts.stderr, tty=False)
     _require_websocket(request)
-    with sessions(request).admit() as stop:
-        channel = await open_channel(request, opts)
-        try:
-            target = registry(request).container_target(namespace, name, container)
-        except LookupError as exc:
-            message = f"unable to upgrade connection: {exc.args[0] if exc.args else exc}"
-            await channel.finish(ch.internal_error_status(message))
-            return channel.ws
-        await _guarded(channel, run_attach(channel, target, opts, stop), f"{name}/attach")
-    return channel.ws
+
+    async def session(channel: Channel, stop: asyncio.Event) -> None:
+        target = await _lookup(request, channel, namespace, name, container)
+        if target is not None:
+            await run_attach(channel, target, opts, stop)
+
+    return await _serve(request, opts, session, f"{namespace}/{name}/{container} attach")
 
 
 async def run_attach(
