@@ -52,6 +52,7 @@ class ServeOptions:
     # kills whatever carries our marker if we die without running any code (SIGKILL)
     sweep_descendants: bool = False
     tls: ssl.SSLContext | None = None  # serve HTTPS
+    stream_idle_timeout: float = 4 * 3600.0  # kubelet: streamingConnectionIdleTimeout
 
 
 class Daemon:
@@ -169,12 +170,14 @@ class Daemon:
         from aiohttp import web
 
         from minikubelet.api.server import make_app
+        from minikubelet.api.streaming import StreamLimits
 
         app = make_app(
             self,
             token=self.options.token,
             node_name=self.settings.node_name,
             started_at=self.settings.daemon_started_at or time.time(),
+            stream_limits=StreamLimits(idle_timeout=self.options.stream_idle_timeout),
         )
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()

@@ -527,11 +527,16 @@ def test_sessions_end_with_the_container_and_the_daemon(tmp_path: Path) -> None:
         daemon.wait_for("running", lambda: "running" in daemon.container("one", "app")["state"])
         first = start_kubectl(daemon, "exec", "one", "--", "sh", "-c", "echo $$; exec sleep 300")
         pid = int(read_until(first, b"\n").split()[0])
-        # a pod deleted: its container stops, and the exec'd process with it
+        tunnel = start_kubectl(daemon, "port-forward", "pod/one", f":{PORT}")
+        read_until(tunnel, b"Forwarding from")
+        # a pod deleted: its container stops, and the exec'd process with it; its
+        # forwarded ports end with its sandbox
         _, err, code = kubectl(daemon, "delete", "pod", "one", "--wait=false")
         assert code == 0, err
         first.communicate(timeout=30)
         assert not alive(pid)
+        _, tunnel_err = tunnel.communicate(timeout=30)
+        assert b"lost connection to pod" in tunnel_err
         daemon.wait_for(
             "pod gone", lambda: daemon.get("/api/v1/namespaces/default/pods/one")[0] == 404
         )
@@ -553,3 +558,39 @@ def test_sessions_end_with_the_container_and_the_daemon(tmp_path: Path) -> None:
     finally:
         daemon.close()
     assert daemon.survivors() == []
+
+
+def test_idle_sessions_end_after_the_streaming_idle_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "one.yaml"
+    path.write_text(textwrap.dedent(ONE))
+    daemon = Minikubelet(
+        path, "--quiet-logs", "--streaming-connection-idle-timeout", "3s",
+        state_dir=tmp_path / "state",
+    )  # fmt: skip
+    try:
+        daemon.wait_serving()
+        daemon.wait_for("running", lambda: "running" in daemon.container("one", "app")["state"])
+        proc = start_kubectl(daemon, "exec", "one", "--", "sh", "-c", "echo $$; exec sleep 300")
+        pid = int(read_until(proc, b"\n").split()[0])
+        proc.communicate(timeout=30)  # nothing sent either way: the session ends
+        daemon.wait_for("idle process killed", lambda: not alive(pid))
+        # a session with traffic stays: a command writing every 0.2 s outlives the timeout
+        out, err, code = kubectl(
+            daemon, "exec", "one", "--", "sh", "-c",
+            "i=0; while [ $i -lt 25 ]; do i=$((i+1)); echo $i; sleep 0.2; done",
+        )  # fmt: skip
+        assert (out.split(), code) == ([str(i) for i in range(1, 26)], 0), err
+    finally:
+        daemon.close()
+    assert daemon.survivors() == []
+
+
+def test_exec_output_larger_than_any_buffer(mk: Minikubelet) -> None:
+    size = 30 * 1024 * 1024
+    env = {**os.environ, "KUBECONFIG": "/dev/null"}
+    result = subprocess.run(
+        [KUBECTL, "--server", mk.url, "exec", "web", "-c", "app", "--",
+         "sh", "-c", f"head -c {size} /dev/zero; echo done >&2"],
+        capture_output=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert (len(result.stdout), result.stderr, result.returncode) == (size, b"done\n", 0)

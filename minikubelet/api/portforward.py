@@ -292,6 +292,26 @@ async def run_channels(channel: Channel, ports: list[int], sandbox: str) -> None
 # --- the endpoint -------------------------------------------------------------------------
 
 
+async def pod_deleted(request: web.Request, namespace: str, name: str) -> None:
+    """Returns once the pod is gone: its sandbox, and with it every forwarded port, ends."""
+    reg = registry(request)
+    queue = reg.subscribe()
+    try:
+        if reg.get_pod(namespace, name) is None:
+            return
+        while True:
+            event = await queue.get()
+            meta = event.object.get("metadata", {})
+            if (
+                event.type == "DELETED"
+                and event.kind == "Pod"
+                and (meta.get("namespace"), meta.get("name")) == (namespace, name)
+            ):
+                return
+    finally:
+        reg.unsubscribe(queue)
+
+
 async def portforward_handler(request: web.Request) -> web.StreamResponse:
     namespace, name = request.match_info["namespace"], request.match_info["name"]
     pod = registry(request).get_pod(namespace, name)
@@ -319,11 +339,12 @@ async def portforward_handler(request: web.Request) -> web.StreamResponse:
         session = asyncio.ensure_future(work)
         stopped = asyncio.ensure_future(stop.wait())
         idle = asyncio.ensure_future(channel.idle(stop))
+        gone = asyncio.ensure_future(pod_deleted(request, namespace, name))
         try:
-            await asyncio.wait({session, stopped, idle}, return_when="FIRST_COMPLETED")
+            await asyncio.wait({session, stopped, idle, gone}, return_when="FIRST_COMPLETED")
         finally:
-            _cancel(session, stopped, idle)
-            await _settle(session, stopped, idle)
+            _cancel(session, stopped, idle, gone)
+            await _settle(session, stopped, idle, gone)
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(channel.limits.close_timeout):
                     await ws.close()
