@@ -539,7 +539,7 @@ async def _supervise(
     exited = asyncio.ensure_future(process.wait())
     output = asyncio.ensure_future(pump_output(channel, sink))
     client = asyncio.ensure_future(read_client(channel, into))
-    ended = asyncio.ensure_future(container.wait())
+    ended = asyncio.ensure_future(container.until_exited())
     stopped = asyncio.ensure_future(stop.wait())
     idle = asyncio.ensure_future(channel.idle(stop))
     try:
@@ -595,7 +595,7 @@ async def run_attach(
         # the client's end of stdin ends the container's only with stdinOnce (CRI attach)
         close = process.close_stdin if target.stdin_once else None
         into = _Input(write=process.write_stdin, close=close)
-    exited = asyncio.ensure_future(process.wait())
+    exited = asyncio.ensure_future(process.until_exited())  # the supervisor reaps it
     output = asyncio.ensure_future(pump_output(channel, sink))
     client = asyncio.ensure_future(read_client(channel, into))
     stopped = asyncio.ensure_future(stop.wait())

@@ -260,7 +260,9 @@ class ContainerProcess:
             self._exit = exit_info(code if code is not None else -signal.SIGKILL)
             await self._kill_leftovers()
             reap_orphans()
-            # what the process wrote just before exiting may still be in the pipes
+            # what the process wrote just before exiting may still be in the pipes (read
+            # them even if a slow attached client had paused the reading)
+            self.pause_output(False)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(PIPE_DRAIN_TIMEOUT):
                     await asyncio.shield(self._pump.drained)
@@ -270,6 +272,15 @@ class ContainerProcess:
             self._finished.set()
         await self._finished.wait()
         return self._exit
+
+    async def until_exited(self) -> None:
+        """Returns once the main process has exited and its output is read (or a moment
+        later); unlike `wait()` it does none of the cleanup, so an attached client may
+        cancel it at any time."""
+        await asyncio.shield(self._pump.exited)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(PIPE_DRAIN_TIMEOUT):
+                await asyncio.shield(self._pump.drained)
 
     def send_signal(self, sig: int) -> None:
         """To the whole process group (and to descendants that left it, for SIGKILL)."""
