@@ -296,7 +296,9 @@ def test_exec_process_dies_with_its_client(mk: Minikubelet) -> None:
     try:
         pid = int(read_until(proc, b"\n").split()[0])
         assert alive(pid)
-        assert psutil.Process(pid).environ().get("GREETING") == "hello"
+        environ = psutil.Process(pid).environ()
+        assert environ.get("GREETING") == "hello"
+        assert environ.get("MINIKUBELET_SANDBOX")  # the watchdog's marker: it dies with us
     finally:
         stop(proc)  # SIGKILL: the websocket just drops
     mk.wait_for("exec'd process killed", lambda: not alive(pid))
@@ -494,6 +496,17 @@ def test_logs_over_websockets(mk: Minikubelet, protocol: str) -> None:
     assert received.startswith(b"ready\n")
 
 
+def test_the_tunnel_answers_spdy_pings(mk: Minikubelet) -> None:
+    url = mk.url.replace("http", "ws", 1) + "/api/v1/namespaces/default/pods/web/portforward"
+    ws = websocket.create_connection(url, subprotocols=["SPDY/3.1+portforward.k8s.io"], timeout=10)
+    try:
+        assert ws.subprotocol.lower() == "spdy/3.1+portforward.k8s.io"  # it lowercases
+        ws.send_binary(b"\x80\x03\x00\x06\x00\x00\x00\x04\x00\x00\x00\x05")  # PING 5
+        assert ws.recv() == b"\x80\x03\x00\x06\x00\x00\x00\x04\x00\x00\x00\x05"
+    finally:
+        ws.close()
+
+
 def test_a_broken_tunnel_stays_in_its_session(mk: Minikubelet) -> None:
     url = mk.url.replace("http", "ws", 1) + "/api/v1/namespaces/default/pods/web/portforward"
     ws = websocket.create_connection(url, subprotocols=["SPDY/3.1+portforward.k8s.io"], timeout=10)
@@ -594,3 +607,20 @@ def test_exec_output_larger_than_any_buffer(mk: Minikubelet) -> None:
         capture_output=True, timeout=120, env=env,
     )  # fmt: skip
     assert (len(result.stdout), result.stderr, result.returncode) == (size, b"done\n", 0)
+
+
+def test_exec_processes_die_with_a_killed_daemon(tmp_path: Path) -> None:
+    path = tmp_path / "one.yaml"
+    path.write_text(textwrap.dedent(ONE))
+    daemon = Minikubelet(path, "--quiet-logs", state_dir=tmp_path / "state")
+    try:
+        daemon.wait_serving()
+        daemon.wait_for("running", lambda: "running" in daemon.container("one", "app")["state"])
+        proc = start_kubectl(daemon, "exec", "one", "--", "sh", "-c", "echo $$; exec sleep 300")
+        pid = int(read_until(proc, b"\n").split()[0])
+        daemon.signal(signal.SIGKILL)  # no code of the daemon runs: the watchdog acts
+        daemon.wait_exit(30)
+        daemon.wait_for("exec'd process killed by the watchdog", lambda: not alive(pid))
+        proc.communicate(timeout=30)
+    finally:
+        daemon.close()

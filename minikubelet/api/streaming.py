@@ -476,9 +476,8 @@ async def run_exec(
     opts: StreamOptions,
     stop: asyncio.Event,
 ) -> None:
-    sink = ChannelSink({"stdout": ch.STDOUT, "stderr": ch.STDERR} if not opts.tty else {})
-    if opts.tty:
-        sink = ChannelSink({"stdout": ch.STDOUT})
+    # with a terminal, stdout and stderr are one stream, the terminal's
+    sink = ChannelSink({"stdout": ch.STDOUT, "stderr": ch.STDERR})
     terminal = _Terminal() if opts.tty else None
     try:
         try:
