@@ -170,7 +170,7 @@ class Daemon:
         from aiohttp import web
 
         from minikubelet.api.server import make_app
-        from minikubelet.api.streaming import StreamLimits
+        from minikubelet.api.sessions import StreamLimits
 
         app = make_app(
             self,

@@ -17,7 +17,7 @@ from api_fakes import FakeRegistry, Server, serve
 
 from minikubelet.api import channels as ch
 from minikubelet.api.registry import ContainerTarget
-from minikubelet.api.streaming import SESSIONS, StreamLimits
+from minikubelet.api.sessions import SESSIONS, StreamLimits
 from minikubelet.runtime.process import ContainerProcess, spawn
 
 

@@ -29,7 +29,7 @@ from minikubelet.api import channels as ch
 from minikubelet.api import spdy
 from minikubelet.api import status_errors as se
 from minikubelet.api.appkeys import registry
-from minikubelet.api.streaming import MAX_MESSAGE, Channel, _cancel, _settle, sessions
+from minikubelet.api.sessions import MAX_MESSAGE, Channel, cancel, sessions, settle
 from minikubelet.probe.goclient import go_errno
 
 log = structlog.get_logger("minikubelet.api.portforward")
@@ -116,8 +116,8 @@ async def copy_connection(
         if pending:
             await asyncio.wait(pending, timeout=HALF_CLOSE_GRACE)
     finally:
-        _cancel(*tasks)
-        await _settle(*tasks)
+        cancel(*tasks)
+        await settle(*tasks)
         sock.close()
 
 
@@ -165,8 +165,8 @@ class SpdySession:
                         return
         finally:
             tasks = [p.task for p in self.pairs.values() if p.task is not None]
-            _cancel(*tasks)
-            await _settle(*tasks)
+            cancel(*tasks)
+            await settle(*tasks)
 
     async def handle(self, frame: spdy.Frame) -> bool:
         """False ends the session (GOAWAY)."""
@@ -285,8 +285,8 @@ async def run_channels(channel: Channel, ports: list[int], sandbox: str) -> None
     try:
         await asyncio.wait([reader, everything], return_when="FIRST_COMPLETED")
     finally:
-        _cancel(reader, everything, *forwards)
-        await _settle(reader, everything, *forwards)
+        cancel(reader, everything, *forwards)
+        await settle(reader, everything, *forwards)
 
 
 # --- the endpoint -------------------------------------------------------------------------
@@ -343,8 +343,8 @@ async def portforward_handler(request: web.Request) -> web.StreamResponse:
         try:
             await asyncio.wait({session, stopped, idle, gone}, return_when="FIRST_COMPLETED")
         finally:
-            _cancel(session, stopped, idle, gone)
-            await _settle(session, stopped, idle, gone)
+            cancel(session, stopped, idle, gone)
+            await settle(session, stopped, idle, gone)
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(channel.limits.close_timeout):
                     await ws.close()

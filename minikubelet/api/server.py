@@ -25,6 +25,7 @@ from minikubelet.api import (
 )
 from minikubelet.api.appkeys import REGISTRY, SETTINGS, WATCH_CACHE, Settings
 from minikubelet.api.registry import Registry
+from minikubelet.api.sessions import StreamLimits
 from minikubelet.api.watch import run_cache
 
 # Header lines up to the kubelet's MaxHeaderBytes reach the middleware, which answers a
@@ -46,7 +47,7 @@ def make_app(
     token: str | None = None,
     node_name: str,
     started_at: float,
-    stream_limits: streaming.StreamLimits | None = None,
+    stream_limits: StreamLimits | None = None,
 ) -> web.Application:
     """`token`: when set, every request must carry `Authorization: Bearer <token>`.
     `started_at`: the daemon's start (epoch seconds). `stream_limits`: exec, attach and
