@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +18,7 @@ from minikubelet.core.settings import Settings
 from minikubelet.daemon import Daemon, ServeOptions
 from minikubelet.manifest.load import pod_from_document
 from minikubelet.runtime.cgroups import DAEMON_LEAF, CpuLimiter, cpu_max
+from minikubelet.runtime.process import PR_SET_CHILD_SUBREAPER
 
 
 @pytest.mark.parametrize(
@@ -125,4 +127,6 @@ async def test_daemon_puts_a_limited_container_in_its_cgroup(tmp_path: Path) -> 
         daemon.stop()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(run, 40)
+        # the daemon made this test process a subreaper; later tests in it count children
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
     assert run.result() == 0
