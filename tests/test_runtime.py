@@ -70,6 +70,12 @@ async def test_sigterm_ignored_is_killed_after_grace(tmp_path: Path) -> None:
         cwd=None,
         writer=writer(tmp_path),
     )
+    # the trap must be set before SIGTERM is sent (under load the shell may not have run yet)
+    log = tmp_path / "0.log"
+    deadline = time.monotonic() + 20
+    while b"ready" not in (log.read_bytes() if log.exists() else b""):
+        assert time.monotonic() < deadline, "the shell never said ready"
+        await asyncio.sleep(0.01)
     started = time.monotonic()
     info = await proc.stop(grace=0.5)
     elapsed = time.monotonic() - started
