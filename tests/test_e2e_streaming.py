@@ -323,12 +323,14 @@ def test_cp_both_ways(mk: Minikubelet, tmp_path: Path) -> None:
 
 
 def test_attach_to_output(mk: Minikubelet) -> None:
+    log = "/api/v1/namespaces/default/pods/web/log?container=ticker"
+    mk.wait_for("ticking", lambda: b"tick 2\n" in mk.get(log)[1])
     proc = start_kubectl(mk, "attach", "web", "-c", "ticker")
     try:
         out = read_until(proc, b"tick")
         out += read_until(proc, b"\n")
         first = int(out.split(b"tick ")[1].split()[0])
-        assert first > 1  # from now on: earlier output is the log's, not attach's
+        assert first > 2  # from now on: earlier output is the log's, not attach's
         read_until(proc, f"tick {first + 2}\n".encode())
     finally:
         stop(proc)
