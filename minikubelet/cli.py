@@ -38,6 +38,21 @@ def _positive_float(text: str) -> float:
     return value
 
 
+_GO_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def _duration(text: str) -> float:
+    """A Go duration (`4h0m0s`, `30s`, `1.5m`) or a number of seconds."""
+    import re
+
+    if re.fullmatch(r"[0-9]+(\.[0-9]+)?", text):
+        return float(text)
+    parts = re.findall(r"([0-9]+(?:\.[0-9]+)?)(ms|h|m|s)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise argparse.ArgumentTypeError(f'time: invalid duration "{text}"')
+    return sum(float(n) * _GO_UNITS[u] for n, u in parts)
+
+
 def _port(text: str) -> int:
     try:
         value = int(text)
@@ -84,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve HTTPS with this certificate (PEM); kubectl sends a --token only over HTTPS",
     )
     net.add_argument("--tls-private-key-file", type=Path, help="the certificate's key (PEM)")
+    net.add_argument(
+        "--streaming-connection-idle-timeout",
+        type=_duration,
+        default=4 * 3600.0,
+        metavar="DURATION",
+        help="end an exec, attach or port-forward session idle this long [4h0m0s]",
+    )
     ci = run.add_argument_group("CI mode")
     ci.add_argument(
         "--until",
@@ -239,6 +261,7 @@ def _run(args: argparse.Namespace, pods: list[Pod], node: str) -> int:
         sweep_descendants=True,
         manage_gc=True,
         guarded=guarded,
+        stream_idle_timeout=args.streaming_connection_idle_timeout,
     )
     try:
         return asyncio.run(_serve(settings, options, pods))

@@ -58,6 +58,7 @@ class ServeOptions:
     # the CLI: the heap is frozen out of the collector's walks as the pod set changes
     manage_gc: bool = False
     guarded: guard.Guarded | None = None  # the CLI's guards above us (see guard.py)
+    stream_idle_timeout: float = 4 * 3600.0  # kubelet: streamingConnectionIdleTimeout
 
 
 class Daemon:
@@ -258,6 +259,7 @@ class Daemon:
         from aiohttp import web
 
         from minikubelet.api import server
+        from minikubelet.api.sessions import StreamLimits
 
         app = server.make_app(
             self.registry,
@@ -265,6 +267,7 @@ class Daemon:
             node_name=self.settings.node_name,
             started_at=self.settings.daemon_started_at or time.time(),
             state_dir=self.settings.state_dir,
+            stream_limits=StreamLimits(idle_timeout=self.options.stream_idle_timeout),
         )
         # At shutdown the pods are already stopped: a watch or a log follow still open has
         # nothing more to say, and must not hold the exit for aiohttp's 2 x 60 s

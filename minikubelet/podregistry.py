@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 
-from minikubelet.api.registry import JSON, LogSource, PodExists, WatchEvent
+from minikubelet.api.registry import JSON, ContainerTarget, LogSource, PodExists, WatchEvent
 from minikubelet.core import deletion, serialize
 from minikubelet.manifest import load as manifest
 from minikubelet.manifest import statusupdate
@@ -171,3 +171,6 @@ class PodRegistry:
 
     def container_pids(self, namespace: str, name: str) -> Mapping[str, int]:
         return self.agent.container_pids(namespace, name)
+
+    def container_target(self, namespace: str, name: str, container: str) -> ContainerTarget:
+        return self.agent.container_target(namespace, name, container)

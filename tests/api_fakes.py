@@ -16,7 +16,13 @@ from typing import Any
 
 from aiohttp import web
 
-from minikubelet.api.registry import InvalidPod, LogSource, PodExists, WatchEvent
+from minikubelet.api.registry import (
+    ContainerTarget,
+    InvalidPod,
+    LogSource,
+    PodExists,
+    WatchEvent,
+)
 from minikubelet.api.server import make_app
 
 JSON = dict[str, Any]
@@ -271,6 +277,7 @@ class FakeRegistry:
     events: list[JSON] = field(default_factory=list)
     logs: dict[tuple[str, str, str, bool], LogSource] = field(default_factory=dict)
     pids: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+    targets: dict[tuple[str, str, str], ContainerTarget] = field(default_factory=dict)
     version: int = 1
     queues: list[asyncio.Queue[WatchEvent]] = field(default_factory=list)
     delete_delay: float = 0.3
@@ -425,6 +432,12 @@ class FakeRegistry:
 
     def container_pids(self, namespace: str, name: str) -> Mapping[str, int]:
         return self.pids.get((namespace, name), {})
+
+    def container_target(self, namespace: str, name: str, container: str) -> ContainerTarget:
+        target = self.targets.get((namespace, name, container))
+        if target is None:
+            raise LookupError(f'container not found ("{container}")')
+        return target
 
 
 @dataclass

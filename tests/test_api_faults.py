@@ -311,3 +311,43 @@ def test_a_manifest_with_a_huge_integer_is_exit_2(tmp_path: Path) -> None:
         assert done.returncode == 2, done.stderr
         assert "an integer of 5000 digits is out of range" in done.stderr
         assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "refused"),
+    [
+        ("GET", "/api/v1/namespaces/default/pods/web/exec", True),
+        ("GET", "/api/v1/namespaces/default/pods/web/attach", True),
+        ("GET", "/api/v1/namespaces/default/pods/web/portforward", True),
+        ("POST", "/api/v1/namespaces/default/pods", True),
+        ("GET", "/api/v1/namespaces/default/pods/web", False),
+        ("GET", "/api/v1/namespaces/default/pods/web/log", False),
+    ],
+)
+async def test_streaming_sessions_are_writes_for_the_loopback_rule(
+    method: str, path: str, refused: bool
+) -> None:
+    """exec, attach and port-forward start processes and connections in a container: from
+    another machine they are refused like any write, whatever the method of the upgrade."""
+    from unittest import mock
+
+    from aiohttp.test_utils import make_mocked_request
+
+    from minikubelet.api import middleware
+    from minikubelet.api.status_errors import StatusError
+
+    transport = mock.Mock()
+    transport.get_extra_info.side_effect = lambda key, default=None: (
+        ("192.0.2.7", 40000) if key == "peername" else default
+    )
+    request = make_mocked_request(method, path, transport=transport)
+
+    async def handler(_: object) -> str:
+        return "served"
+
+    if refused:
+        with pytest.raises(StatusError) as raised:
+            await middleware.loopback_writes(request, handler)  # type: ignore[arg-type]
+        assert raised.value.code == 403
+    else:
+        assert await middleware.loopback_writes(request, handler) == "served"  # type: ignore[arg-type]

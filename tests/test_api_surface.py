@@ -179,8 +179,12 @@ def test_writes_are_allowed_from_loopback_only() -> None:
     assert authorization.decide({"verb": "list", "resource": "pods"}, local=False) == (True, "")
     top = {"verb": "list", "group": "metrics.k8s.io", "resource": "pods"}
     assert authorization.decide(top, local=False) == (True, "")
-    assert not authorization.decide({"verb": "get", "resource": "pods", "subresource": "exec"},
-                                    local=True)[0]  # fmt: skip
+    exec_ = {"verb": "create", "resource": "pods", "subresource": "exec"}
+    assert authorization.decide(exec_, local=True) == (True, "")
+    # exec starts a process in the container: a write, whatever the verb of its upgrade
+    for verb in ("create", "get"):
+        assert not authorization.decide({**exec_, "verb": verb}, local=False)[0]
+    assert not authorization.decide({**exec_, "subresource": "bogus"}, local=True)[0]
 
 
 async def test_review_is_not_a_write(server: Server) -> None:

@@ -17,12 +17,16 @@ from aiohttp import web
 
 from minikubelet.api import discovery, protowire
 from minikubelet.api import status_errors as se
+from minikubelet.api.middleware import STREAMING as _STREAMING_PATHS
 from minikubelet.api.middleware import is_loopback
 from minikubelet.api.pods import read_body
 from minikubelet.api.registry import JSON
 
 GROUP = "authorization.k8s.io"
 WRITES = frozenset({"create", "update", "patch", "delete"})
+
+
+STREAMING = tuple(p.lstrip("/") for p in _STREAMING_PATHS)  # subresources that are writes
 
 
 def decide(attributes: JSON, *, local: bool) -> tuple[bool, str]:
@@ -38,7 +42,7 @@ def decide(attributes: JSON, *, local: bool) -> tuple[bool, str]:
         return False, f"minikubelet does not serve {what}"
     if verb not in discovery.verbs_of(served, subresource):
         return False, f"minikubelet does not serve {verb} on {what}"
-    if verb in WRITES and not local:
+    if (verb in WRITES or subresource in STREAMING) and not local:
         return False, "minikubelet accepts writes from the local machine only"
     return True, ""
 

@@ -56,7 +56,9 @@ CORE = GroupVersion("", "v1", (
     ApiResource("namespaces", "namespace", "Namespace", False, ("get", "list"), ("ns",)),
     ApiResource("nodes", "node", "Node", False, ("get", "list"), ("no",)),
     ApiResource("pods", "pod", "Pod", True, _POD_VERBS, ("po",), ("all",),
-                (("log", ("get",)), ("status", ("get", "patch", "update")))),
+                (("attach", ("create", "get")), ("exec", ("create", "get")),
+                 ("log", ("get",)), ("portforward", ("create", "get")),
+                 ("status", ("get", "patch", "update")))),
     ApiResource("services", "service", "Service", True, ("get", "list"), ("svc",), ("all",)),
 ))  # fmt: skip
 AUTHORIZATION = GroupVersion("authorization.k8s.io", "v1", (

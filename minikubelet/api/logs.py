@@ -8,12 +8,16 @@ reader errors as 400 BadRequest, invalid options as 422 `PodLogOptions "web" is 
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import time
+from collections.abc import Callable
 
 from aiohttp import web
 
 from minikubelet.api import status_errors as se
 from minikubelet.api.appkeys import registry
+from minikubelet.api.channels import LOG_PROTOCOLS
 from minikubelet.api.crireader import LogOptions, LogReader, parse_time_ns
 from minikubelet.api.listing import query_bool, query_int
 from minikubelet.api.registry import JSON, LogSource
@@ -99,6 +103,8 @@ async def stream_log(
         return registry(request).log_source(namespace, pod, container, previous=options.previous)
 
     source = refresh()
+    if request.headers.get("Upgrade", "").lower() == "websocket":
+        return await _stream_log_websocket(request, options, source, refresh)
     response = web.StreamResponse(headers={"Content-Type": "text/plain"})
     response.enable_chunked_encoding()
     await response.prepare(request)
@@ -109,6 +115,30 @@ async def stream_log(
     except ConnectionResetError:
         pass  # the client left; nothing to answer
     return response
+
+
+async def _stream_log_websocket(
+    request: web.Request, options: LogOptions, source: LogSource, refresh: Callable[[], LogSource]
+) -> web.WebSocketResponse:
+    """apiserver: generic/rest/streamer.go over wsstream.NewReader: every chunk one binary
+    message (`binary.k8s.io`, also with no subprotocol) or one base64 text message
+    (`base64.binary.k8s.io`); the socket closes at the end of the log."""
+    ws = web.WebSocketResponse(protocols=LOG_PROTOCOLS)
+    await ws.prepare(request)
+    text = ws.ws_protocol == "base64.binary.k8s.io"
+
+    async def write(chunk: bytes) -> None:
+        if text:
+            await ws.send_str(base64.b64encode(chunk).decode("ascii"))
+        else:
+            await ws.send_bytes(chunk)
+
+    reader = LogReader(options, write, lambda: ws.closed or client_gone(request))
+    with contextlib.suppress(ConnectionResetError):
+        await reader.run(source, refresh)
+    with contextlib.suppress(Exception):
+        await ws.close()
+    return ws
 
 
 # --- the API server's pods/log ------------------------------------------------------------

@@ -114,10 +114,15 @@ def is_loopback(peer: str | None) -> bool:
     return address.is_loopback
 
 
+# exec, attach and port-forward start processes and connections in a container: writes, whatever
+# the method of their websocket upgrade (RBAC asks `create` on pods/exec too)
+STREAMING = ("/exec", "/attach", "/portforward")
+
+
 @web.middleware
 async def loopback_writes(request: web.Request, handler: Handler) -> web.StreamResponse:
     if (
-        request.method in MUTATING
+        (request.method in MUTATING or request.path.endswith(STREAMING))
         and request.path not in REVIEWS
         and not is_loopback(request.remote)
     ):

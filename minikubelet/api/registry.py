@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from minikubelet.manifest.load import InvalidPod as InvalidPod
 from minikubelet.manifest.load import ManifestError as ManifestError
-from minikubelet.runtime import crilog
+from minikubelet.runtime import crilog, process
 from minikubelet.store.objects import Change
 
 JSON = dict[str, Any]
@@ -36,6 +36,9 @@ class PodExists(Exception):
 
 
 LogSource = crilog.LogSource
+
+
+ContainerTarget = process.ContainerTarget
 
 
 class Registry(Protocol):
@@ -113,4 +116,9 @@ class Registry(Protocol):
 
     def container_pids(self, namespace: str, name: str) -> Mapping[str, int]:
         """Running containers' process ids (process-group leaders), for /stats/summary."""
+        ...
+
+    def container_target(self, namespace: str, name: str, container: str) -> ContainerTarget:
+        """The running instance of a container, for exec and attach. Raises LookupError with
+        the kubelet's message (`container not found ("app")`) when it is not running."""
         ...

@@ -34,12 +34,15 @@ from minikubelet.api import (
     nodes,
     openapi,
     pods,
+    portforward,
     resources,
     services,
     stats,
+    streaming,
 )
 from minikubelet.api.appkeys import REGISTRY, SETTINGS, WATCH_CACHE, Settings
 from minikubelet.api.registry import Registry
+from minikubelet.api.sessions import StreamLimits
 from minikubelet.api.watch import run_cache
 
 # Header lines up to the kubelet's MaxHeaderBytes reach the middleware, which answers a
@@ -150,10 +153,12 @@ def make_app(
     node_name: str,
     started_at: float,
     state_dir: Path | None = None,
+    stream_limits: StreamLimits | None = None,
 ) -> web.Application:
     """`token`: when set, every request must carry `Authorization: Bearer <token>`.
     `started_at`: the daemon's start (epoch seconds). `state_dir`: whose filesystem is the
-    node's ephemeral storage (the root filesystem when not given)."""
+    node's ephemeral storage (the root filesystem when not given). `stream_limits`: exec,
+    attach and port-forward sessions."""
     app = web.Application(
         middlewares=[
             _in_flight,
@@ -176,4 +181,6 @@ def make_app(
     for module in (kubelet, stats, logs, discovery, openapi, pods, resources, nodes, services,
                    authorization, metrics_api):  # fmt: skip
         module.add_routes(app.router)
+    streaming.add_routes(app, stream_limits)
+    portforward.add_routes(app)
     return app

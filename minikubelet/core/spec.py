@@ -150,6 +150,10 @@ class Container:
     termination_message_path: str = "/dev/termination-log"
     termination_message_policy: str = "File"
     image_pull_policy: str = "IfNotPresent"
+    # stdin: the process's stdin is a pipe that `kubectl attach` writes to (else /dev/null);
+    # stdin_once: closed when the first attached client detaches
+    stdin: bool = False
+    stdin_once: bool = False
 
     @property
     def is_sidecar(self) -> bool:

@@ -59,6 +59,8 @@ def build_container(c: JSON) -> spec.Container:
         termination_message_path=c["terminationMessagePath"],
         termination_message_policy=c["terminationMessagePolicy"],
         image_pull_policy=c["imagePullPolicy"],
+        stdin=bool(c.get("stdin", False)),
+        stdin_once=bool(c.get("stdinOnce", False)),
     )
 
 

@@ -25,6 +25,7 @@ from minikubelet.runtime import metrics
 from minikubelet.runtime.cgroups import CpuLimiter
 from minikubelet.runtime.crilog import LogSource, log_files
 from minikubelet.runtime.gcpolicy import Freezer
+from minikubelet.runtime.process import ContainerTarget, container_env
 from minikubelet.store.objects import JSON, ObjectStore
 
 log = structlog.get_logger("minikubelet.daemon")
@@ -200,6 +201,26 @@ class NodeAgent:
         inst = instances[-1]
         running = inst.terminated is None and not previous
         return LogSource(log_files(inst.log_path, self.settings.log_max_files), running)
+
+    def container_target(self, namespace: str, name: str, container: str) -> ContainerTarget:
+        """kubelet: kubelet_pods.go GetExec / GetAttach (findContainer among running ones)."""
+        runner = self.runners.get((namespace, name))
+        sup = runner.supervisor(container) if runner is not None else None
+        cur = sup.current if sup is not None else None
+        if runner is None or sup is None or cur is None or cur.process is None:
+            raise LookupError(f'container not found ("{container}")')
+        if cur.terminated is not None or cur.process.exited:
+            raise LookupError(f'container not found ("{container}")')
+        c, s = sup.container, runner.settings
+        env, _own = container_env(runner.pod, c, base=s.base_env, service_env=s.service_env)
+        return ContainerTarget(
+            container_id=cur.container_id,
+            env=env,
+            cwd=c.working_dir or None,
+            process=cur.process,
+            stdin=c.stdin,
+            stdin_once=c.stdin_once,
+        )
 
     def container_pids(self, namespace: str, name: str) -> Mapping[str, int]:
         runner = self.runners.get((namespace, name))

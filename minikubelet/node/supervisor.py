@@ -398,7 +398,11 @@ class ContainerSupervisor:
             env, own = self._env()
             writer = self._open_log(inst)
             inst.process = await spawn(
-                container_argv(c, own), env=env, cwd=c.working_dir or None, writer=writer
+                container_argv(c, own),
+                env=env,
+                cwd=c.working_dir or None,
+                writer=writer,
+                stdin=c.stdin,
             )
         except StartError as e:
             self._start_failed(inst, str(e))

@@ -13,16 +13,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import fcntl
 import math
 import os
 import signal
 import sys
+import termios
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import psutil
 import structlog
@@ -30,7 +32,6 @@ import structlog
 from minikubelet.core.expand import expand
 from minikubelet.core.spec import Container, Pod, Quantity
 from minikubelet.runtime import watchdog
-from minikubelet.runtime.crilog import LogWriter
 
 log = structlog.get_logger("minikubelet.runtime")
 
@@ -41,6 +42,18 @@ PIPE_DRAIN_TIMEOUT = 1.0  # a process outside our reach may hold the pipes open
 
 class StartError(Exception):
     """The process could not be started; the message is what the container status shows."""
+
+
+class OutputSink(Protocol):
+    """Where a process's stdout and stderr go: a container's `LogWriter`, or an exec
+    session's stream to its client."""
+
+    def feed(self, stream: str, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+Listener = Callable[[str, bytes], None]  # (stream, chunk): an attached client's copy
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,23 +260,42 @@ def exit_info(returncode: int) -> ExitInfo:
 
 
 class _Pump(asyncio.SubprocessProtocol):
-    """Pipe callbacks: no task per stream, each chunk goes straight to the log writer."""
+    """Pipe callbacks: no task per stream, each chunk goes straight to the log writer (and to
+    the listeners of attached clients)."""
 
-    def __init__(self, writer: LogWriter) -> None:
+    def __init__(self, writer: OutputSink, *, pipes: bool = True) -> None:
         self._writer = writer
         loop = asyncio.get_running_loop()
         self.exited: asyncio.Future[None] = loop.create_future()
         self.drained: asyncio.Future[None] = loop.create_future()
-        self._open = {1, 2}
+        self._open = {1, 2} if pipes else set()
+        if not pipes:
+            self.drained.set_result(None)
+        self.listeners: list[Listener] = []
+        self.writable = asyncio.Event()  # stdin's pipe takes more (flow control)
+        self.writable.set()
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
+        stream = "stdout" if fd == 1 else "stderr"
         with contextlib.suppress(OSError, ValueError):
-            self._writer.feed("stdout" if fd == 1 else "stderr", data)
+            self._writer.feed(stream, data)
+        for listener in list(self.listeners):
+            with contextlib.suppress(Exception):
+                listener(stream, data)
 
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if fd == 0:
+            self.writable.set()  # nothing more can be written: let writers see it
+            return
         self._open.discard(fd)
         if not self._open and not self.drained.done():
             self.drained.set_result(None)
+
+    def pause_writing(self) -> None:
+        self.writable.clear()
+
+    def resume_writing(self) -> None:
+        self.writable.set()
 
     def process_exited(self) -> None:
         if not self.exited.done():
@@ -278,7 +310,7 @@ class ContainerProcess:
         self,
         transport: asyncio.SubprocessTransport,
         pump: _Pump,
-        writer: LogWriter,
+        writer: OutputSink,
         started_at: float,
     ) -> None:
         self._transport = transport
@@ -306,7 +338,9 @@ class ContainerProcess:
             self._exit = exit_info(code if code is not None else -signal.SIGKILL)
             await self._kill_leftovers()
             reap_orphans()
-            # what the process wrote just before exiting may still be in the pipes
+            # what the process wrote just before exiting may still be in the pipes (read
+            # them even if a slow attached client had paused the reading)
+            self.pause_output(False)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(PIPE_DRAIN_TIMEOUT):
                     await asyncio.shield(self._pump.drained)
@@ -316,6 +350,15 @@ class ContainerProcess:
             self._finished.set()
         await self._finished.wait()
         return self._exit
+
+    async def until_exited(self) -> None:
+        """Returns once the main process has exited and its output is read (or a moment
+        later); unlike `wait()` it does none of the cleanup, so an attached client may
+        cancel it at any time."""
+        await asyncio.shield(self._pump.exited)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(PIPE_DRAIN_TIMEOUT):
+                await asyncio.shield(self._pump.drained)
 
     def send_signal(self, sig: int) -> None:
         """To the whole process group (and to descendants that left it, for SIGKILL)."""
@@ -332,6 +375,48 @@ class ContainerProcess:
             except TimeoutError:
                 self.send_signal(signal.SIGKILL)
         return await self.wait()
+
+    # --- attached clients: kubectl attach, exec sessions ---------------------------------
+
+    def attach_output(self, listener: Listener) -> Callable[[], None]:
+        """`listener(stream, chunk)` gets the output from now on; returns the detach."""
+        self._pump.listeners.append(listener)
+
+        def detach() -> None:
+            with contextlib.suppress(ValueError):
+                self._pump.listeners.remove(listener)
+
+        return detach
+
+    def pause_output(self, paused: bool) -> None:
+        """Stops reading stdout and stderr while a slow client catches up (the pipes fill
+        and the process blocks on write, as it would on a full terminal)."""
+        for fd in (1, 2):
+            pipe = self._transport.get_pipe_transport(fd)
+            if isinstance(pipe, asyncio.ReadTransport):
+                with contextlib.suppress(Exception):
+                    (pipe.pause_reading if paused else pipe.resume_reading)()
+
+    @property
+    def stdin_open(self) -> bool:
+        pipe = self._transport.get_pipe_transport(0)
+        return pipe is not None and not pipe.is_closing()
+
+    async def write_stdin(self, data: bytes) -> bool:
+        """Writes to the process's stdin pipe, waiting while the pipe is full; False when
+        stdin is closed (or was never a pipe)."""
+        pipe = self._transport.get_pipe_transport(0)
+        if not isinstance(pipe, asyncio.WriteTransport) or pipe.is_closing():
+            return False
+        pipe.write(data)
+        await self._pump.writable.wait()
+        return not pipe.is_closing()
+
+    def close_stdin(self) -> None:
+        pipe = self._transport.get_pipe_transport(0)
+        if pipe is not None:
+            with contextlib.suppress(Exception):
+                pipe.close()
 
     def kill(self, reason: str | None = None) -> None:
         if reason is not None and self.killed_by_us is None:
@@ -440,16 +525,30 @@ async def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)  # noqa: ASYNC222 - it has exited: WNOHANG returns at once
 
 
+def _take_terminal() -> None:
+    """In the child, after setsid: the terminal on fd 0 becomes the controlling terminal of
+    the new session, as a runtime does for a `tty: true` process."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 async def spawn(
     argv: Sequence[str],
     *,
     env: Mapping[str, str],
     cwd: str | None,
-    writer: LogWriter,
+    writer: OutputSink,
+    stdin: bool = False,
+    terminal: int | None = None,
 ) -> ContainerProcess:
-    """Starts argv in a new session; raises StartError with a runtime-like message."""
+    """Starts argv in a new session; raises StartError with a runtime-like message.
+
+    `stdin`: a pipe the caller writes to (`write_stdin`), else /dev/null. `terminal`: the
+    slave side of a pseudo-terminal, which becomes stdin, stdout, stderr and the controlling
+    terminal (the caller reads the master side; `writer` then gets nothing)."""
     if not argv:
         raise StartError("no command specified")
+    if any("\0" in part for part in argv):
+        raise StartError(f'exec: "{argv[0]}": invalid argument')
     if cwd:
         try:
             os.makedirs(cwd, exist_ok=True)
@@ -457,15 +556,20 @@ async def spawn(
             raise StartError(
                 f"chdir to cwd ({cwd!r}) set in config.json failed: {e.strerror}"
             ) from e
+    stdin_mode: int = asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL
+    stdout_mode: int = asyncio.subprocess.PIPE
+    if terminal is not None:
+        stdin_mode = stdout_mode = terminal
     try:
         transport, pump = await exec_in_new_session(
-            lambda: _Pump(writer),
+            lambda: _Pump(writer, pipes=terminal is None),
             argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+            stdin=stdin_mode,
+            stdout=stdout_mode,
+            stderr=stdout_mode,
             env=dict(env),
             cwd=cwd or None,
+            preexec_fn=_take_terminal if terminal is not None else None,
         )
     except FileNotFoundError as e:
         writer.close()
@@ -540,3 +644,18 @@ async def kill_all_descendants() -> None:
         with contextlib.suppress(psutil.Error):
             known[child.pid] = child.create_time()
     await kill_and_reap(known)
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerTarget:
+    """A running container, for `exec` and `attach`: the environment and working directory its
+    process got (an exec'd command gets the same), and the running process itself (its
+    output for attach, its stdin pipe when the container has `stdin: true`, its end, which
+    ends every session in the container)."""
+
+    container_id: str
+    env: Mapping[str, str]
+    cwd: str | None
+    process: ContainerProcess
+    stdin: bool = False
+    stdin_once: bool = False
