@@ -17,22 +17,19 @@ that the instance stopped.
 from __future__ import annotations
 
 import asyncio
-import calendar
 import contextlib
 import os
-import re
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from minikubelet.api.registry import LogSource
-from minikubelet.runtime.crilog import write_waiter
+from minikubelet.core.gotext import rfc3339_nano_fixed as format_time_ns
+from minikubelet.runtime.crilog import CriLine, parse_line, write_waiter
 
 FOLLOW_INTERVAL = 0.2
 _BLOCK = 64 * 1024
-_TIME = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,44 +41,6 @@ class LogOptions:
     since_ns: int | None = None
     limit_bytes: int | None = None
     stream: str | None = None  # "stdout" or "stderr"; None for both
-
-
-@dataclass(frozen=True, slots=True)
-class CriLine:
-    time_ns: int
-    stream: str
-    partial: bool
-    text: bytes
-
-
-def parse_time_ns(text: bytes) -> int | None:
-    m = _TIME.match(text)
-    if m is None:
-        return None
-    seconds = calendar.timegm(time.strptime(m[1].decode(), "%Y-%m-%dT%H:%M:%S"))
-    if m[3] != b"Z":
-        sign = 1 if m[3][:1] == b"+" else -1
-        seconds -= sign * (int(m[3][1:3]) * 3600 + int(m[3][4:6]) * 60)
-    return seconds * 1_000_000_000 + int((m[2] or b"0").ljust(9, b"0"))
-
-
-def format_time_ns(ns: int) -> str:
-    """The kubelet's `timeFormatOut`: RFC 3339 with exactly nine fraction digits, UTC."""
-    seconds, fraction = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{fraction:09d}Z"
-
-
-def parse_line(raw: bytes) -> CriLine | None:
-    """One file line (without its newline); None if it is not in the CRI format."""
-    parts = raw.split(b" ", 3)
-    if len(parts) < 3 or parts[1] not in (b"stdout", b"stderr"):
-        return None
-    ns = parse_time_ns(parts[0])
-    if ns is None:
-        return None
-    tag = parts[2].split(b":")[0]
-    text = parts[3] if len(parts) == 4 else b""
-    return CriLine(ns, parts[1].decode(), tag == b"P", text)
 
 
 class LogFormatter:

@@ -18,10 +18,11 @@ from aiohttp import web
 from minikubelet.api import status_errors as se
 from minikubelet.api.appkeys import registry
 from minikubelet.api.channels import LOG_PROTOCOLS
-from minikubelet.api.crireader import LogOptions, LogReader, parse_time_ns
+from minikubelet.api.crireader import LogOptions, LogReader
 from minikubelet.api.listing import query_bool, query_int
 from minikubelet.api.registry import JSON, LogSource
 from minikubelet.api.watch import client_gone
+from minikubelet.runtime.crilog import parse_time_ns
 
 _STREAMS = {"Stdout": "stdout", "Stderr": "stderr", "All": None}
 

@@ -42,7 +42,7 @@ from minikubelet.probe.handlers import ProbeOutcome, run_probe
 from minikubelet.probe.worker import ContainerView, ProbeWorker, Result
 from minikubelet.runtime import memwatch, metrics
 from minikubelet.runtime.cgroups import CpuLimiter
-from minikubelet.runtime.crilog import LogWriter, log_files, remove_logs
+from minikubelet.runtime.crilog import LogWriter, log_files, parse_line, remove_logs
 from minikubelet.runtime.process import (
     ContainerProcess,
     StartError,
@@ -764,7 +764,7 @@ def tail_log_text(files: tuple[Path, ...], *, lines: int, max_bytes: int) -> str
     for path in reversed(files):
         with contextlib.suppress(OSError):
             raw = path.read_bytes()[-(max_bytes * 4 + 4096) :]
-            texts = [_cri_text(line) for line in raw.splitlines()] + texts
+            texts = [_text(line) for line in raw.splitlines()] + texts
         if len(texts) >= lines:
             break
     text = "\n".join(texts[-lines:])
@@ -772,6 +772,6 @@ def tail_log_text(files: tuple[Path, ...], *, lines: int, max_bytes: int) -> str
     return encoded.decode("utf-8", "ignore")
 
 
-def _cri_text(line: bytes) -> str:
-    parts = line.split(b" ", 3)
-    return parts[3].decode("utf-8", "replace") if len(parts) == 4 else ""
+def _text(raw: bytes) -> str:
+    line = parse_line(raw)
+    return line.text.decode("utf-8", "replace") if line is not None else ""
