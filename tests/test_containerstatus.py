@@ -131,3 +131,17 @@ def test_running_waiting_and_terminated_states() -> None:
     assert (waiting.state, waiting.last_state) == (back_off, FAILED)
     done = _status(_facts(terminated=FAILED), waiting=back_off, will_restart=False)
     assert done.state == FAILED
+
+
+@pytest.mark.parametrize(
+    ("code", "killed_by", "expected"),
+    [
+        (0, None, ("Completed", 0)),
+        (3, None, ("Error", 3)),
+        (143, None, ("Error", 143)),
+        (-9, "OOMKilled", ("OOMKilled", 137)),
+        (137, "liveness", ("Error", 137)),
+    ],
+)
+def test_exit_reason(code: int, killed_by: str | None, expected: tuple[str, int]) -> None:
+    assert cs.exit_reason(code, killed_by=killed_by) == expected

@@ -76,6 +76,15 @@ def restarts(
     )
 
 
+def exit_reason(exit_code: int, *, killed_by: str | None) -> tuple[str, int]:
+    """The terminated state's reason and exit code: `Completed` for 0, `Error` otherwise,
+    `OOMKilled` (137, SIGKILL's code) when the memory limit killed it, as the runtime
+    reports an OOM kill."""
+    if killed_by == "OOMKilled":
+        return "OOMKilled", 137
+    return ("Completed" if exit_code == 0 else "Error"), exit_code
+
+
 def container_status(
     container: Container,
     *,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from minikubelet.core.model import ContainerStatus, Running, Terminated
 from minikubelet.core.serialize import rfc3339
-from minikubelet.node.supervisor import tail_log_text
+from minikubelet.node.termination import tail_log_text
 from minikubelet.runtime.crilog import log_files
 
 if TYPE_CHECKING:

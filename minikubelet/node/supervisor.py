@@ -36,13 +36,14 @@ from minikubelet.core.restart import (
 )
 from minikubelet.core.settings import Settings
 from minikubelet.core.spec import Container, Handler, Pod, Probe, ProbeType, RestartPolicy
+from minikubelet.node import termination
 from minikubelet.probe import hooks
 from minikubelet.probe.goclient import go_errno
 from minikubelet.probe.handlers import ProbeOutcome, run_probe
 from minikubelet.probe.worker import ContainerView, ProbeWorker, Result
 from minikubelet.runtime import memwatch, metrics
 from minikubelet.runtime.cgroups import CpuLimiter
-from minikubelet.runtime.crilog import LogWriter, log_files, parse_line, remove_logs
+from minikubelet.runtime.crilog import LogWriter, log_files, remove_logs
 from minikubelet.runtime.process import (
     ContainerProcess,
     StartError,
@@ -54,9 +55,6 @@ from minikubelet.runtime.process import (
 log = structlog.get_logger("minikubelet.supervisor")
 
 MIN_GRACE = 2  # kubelet: minimumGracePeriodInSeconds
-TERMINATION_LOG_LINES = 80  # kubelet: MaxContainerTerminationMessageLogLines
-TERMINATION_LOG_BYTES = 2048  # kubelet: MaxContainerTerminationMessageLogLength
-TERMINATION_FILE_BYTES = 4096  # kubelet: MaxContainerTerminationMessageLength
 
 
 class PodHandle(Protocol):
@@ -581,9 +579,8 @@ class ContainerSupervisor:
             CpuLimiter.release(inst.cgroup)
             inst.cgroup = None
         process = inst.process
-        reason = "Completed" if exit_code == 0 else "Error"
-        if process is not None and process.killed_by_us == "OOMKilled":
-            reason, exit_code = "OOMKilled", 137
+        killed_by = process.killed_by_us if process is not None else None
+        reason, exit_code = cs.exit_reason(exit_code, killed_by=killed_by)
         inst.running = False
         inst.terminated = Terminated(
             exit_code=exit_code,
@@ -600,22 +597,11 @@ class ContainerSupervisor:
         self.pod.changed()
 
     def _termination_message(self, inst: Instance, exit_code: int) -> str:
-        """kubelet: kuberuntime_container.go getTerminationMessage."""
-        c = self.container
-        path = c.termination_message_path
-        if path and path != "/dev/termination-log":
-            with contextlib.suppress(OSError):
-                with open(path, "rb") as f:
-                    text = f.read(TERMINATION_FILE_BYTES).decode("utf-8", "replace")
-                if text:
-                    return text
-        if c.termination_message_policy == "FallbackToLogsOnError" and exit_code != 0:
-            return tail_log_text(
-                log_files(inst.log_path, self.pod.settings.log_max_files),
-                lines=TERMINATION_LOG_LINES,
-                max_bytes=TERMINATION_LOG_BYTES,
-            )
-        return ""
+        return termination.message(
+            self.container,
+            log_files(inst.log_path, self.pod.settings.log_max_files),
+            exit_code=exit_code,
+        )
 
     async def _stop_now(self) -> None:
         """On cancellation: nothing may outlive us. Kill at once and reap."""
@@ -756,22 +742,3 @@ class ContainerSupervisor:
             text = line.decode("utf-8", "replace")
             with contextlib.suppress(OSError, ValueError):  # a closed or full console
                 print(f"[{self.pod.pod.name}/{self.container.name}] {text}", flush=False)
-
-
-def tail_log_text(files: tuple[Path, ...], *, lines: int, max_bytes: int) -> str:
-    """The last lines of an instance's CRI log as plain text, for FallbackToLogsOnError."""
-    texts: list[str] = []
-    for path in reversed(files):
-        with contextlib.suppress(OSError):
-            raw = path.read_bytes()[-(max_bytes * 4 + 4096) :]
-            texts = [_text(line) for line in raw.splitlines()] + texts
-        if len(texts) >= lines:
-            break
-    text = "\n".join(texts[-lines:])
-    encoded = text.encode()[-max_bytes:]
-    return encoded.decode("utf-8", "ignore")
-
-
-def _text(raw: bytes) -> str:
-    line = parse_line(raw)
-    return line.text.decode("utf-8", "replace") if line is not None else ""
