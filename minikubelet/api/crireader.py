@@ -16,7 +16,6 @@ that the instance stopped.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 from collections.abc import Awaitable, Callable
@@ -26,6 +25,7 @@ from typing import BinaryIO
 
 from minikubelet.api.registry import LogSource
 from minikubelet.core.gotext import rfc3339_nano_fixed as format_time_ns
+from minikubelet.runtime.aio import wait_event
 from minikubelet.runtime.crilog import CriLine, parse_line, write_waiter
 
 FOLLOW_INTERVAL = 0.2
@@ -189,9 +189,7 @@ class LogReader:
                     if not _still_live(path, refresh):
                         await self._drain(f, final=True)
                         return
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(FOLLOW_INTERVAL):
-                            await written.wait()
+                    await wait_event(written, FOLLOW_INTERVAL)
         finally:
             f.close()
 

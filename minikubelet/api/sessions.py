@@ -23,6 +23,7 @@ from aiohttp import WSMsgType, web
 
 from minikubelet.api import channels as ch
 from minikubelet.api import status_errors as se
+from minikubelet.runtime.aio import wait_event
 
 HIGH_WATER = 1 << 20  # output queued for a slow client before the process is paused
 LOW_WATER = 1 << 18
@@ -166,10 +167,8 @@ class Channel:
             remaining = self.last_activity + self.limits.idle_timeout - loop.time()
             if remaining <= 0:
                 return
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(remaining):
-                    await stop.wait()
-                    return
+            if await wait_event(stop, remaining):
+                return
 
 
 async def pump_output(channel: Channel, sink: ChannelSink) -> None:

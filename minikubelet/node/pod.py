@@ -31,6 +31,7 @@ from minikubelet.core.spec import Pod
 from minikubelet.core.status import generate_pod_status
 from minikubelet.node.supervisor import MIN_GRACE, ContainerSupervisor
 from minikubelet.probe.goclient import go_errno
+from minikubelet.runtime.aio import race
 from minikubelet.runtime.cgroups import CpuLimiter
 
 log = structlog.get_logger("minikubelet.pod")
@@ -273,19 +274,21 @@ class PodRunner:
     async def _until_terminate(self, aw: Awaitable[int | None] | Awaitable[object]) -> object:
         """Awaits `aw`, or returns None early once termination is requested."""
         fut = asyncio.ensure_future(aw)
-        stop = asyncio.ensure_future(self._terminate.wait())
+        # the supervisors' own tasks live in the pod's TaskGroup: the shield stops only the
+        # waiting for them, not them
         try:
-            await asyncio.wait({fut, stop}, return_when=asyncio.FIRST_COMPLETED)
+            first, result = await race(done=asyncio.shield(fut), stop=self._terminate.wait())
+        except Exception:
+            return None  # the supervisor's task failed; the TaskGroup has its error
+        except asyncio.CancelledError:
+            me = asyncio.current_task()
+            if fut.cancelled() and me is not None and not me.cancelling():
+                return None  # the supervisor's task was cancelled, not this one
+            raise
         finally:
-            stop.cancel()
             if not fut.done():
-                # the supervisors' own tasks live in the pod's TaskGroup; this only stops
-                # waiting for them (a gather would otherwise cancel them too)
-                fut.remove_done_callback(_consume)
                 fut.add_done_callback(_consume)
-        if fut.done() and not fut.cancelled() and fut.exception() is None:
-            return fut.result()
-        return None
+        return result if first == "done" else None
 
     async def _stop_all(self) -> None:
         """Regular containers (and a running init container) first, all at once; then

@@ -42,6 +42,7 @@ from minikubelet.probe.goclient import go_errno
 from minikubelet.probe.handlers import ProbeOutcome, run_probe
 from minikubelet.probe.worker import ContainerView, ProbeWorker, Result
 from minikubelet.runtime import memwatch, metrics
+from minikubelet.runtime.aio import race, wait_event
 from minikubelet.runtime.cgroups import CpuLimiter
 from minikubelet.runtime.crilog import LogWriter, log_files, remove_logs
 from minikubelet.runtime.process import (
@@ -310,9 +311,7 @@ class ContainerSupervisor:
             self.pod.changed()
             self._wake.clear()
             remaining = self.backoff.remaining(finished, now)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(remaining):
-                    await self._wake.wait()
+            await wait_event(self._wake, remaining)
             if self.stopping:
                 return False
         self.backoff = self.backoff.next(finished, time.time())
@@ -352,11 +351,9 @@ class ContainerSupervisor:
         if cur is None or cur is before:
             self.pod.changed()
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(
-                    max(self.backoff.get(), self.pod.settings.backoff_initial, 0.1)
-                ):
-                    await self._wake.wait()
+            await wait_event(
+                self._wake, max(self.backoff.get(), self.pod.settings.backoff_initial, 0.1)
+            )
             return
         if cur.terminated is not None:
             return
@@ -473,31 +470,23 @@ class ContainerSupervisor:
         if lc is None or lc.post_start is None:
             return True
         env, _own = self._env()
-        hook = asyncio.ensure_future(
-            hooks.run_hook(
+        assert inst.process is not None
+        # a kill (pod deletion, daemon shutdown) must not wait for a hook that never returns
+        first, error = await race(
+            hook=hooks.run_hook(
                 lc.post_start,
                 pod=self.pod.pod,
                 container=self.container,
                 env=env,
                 cwd=self.container.working_dir or None,
-            )
+            ),
+            exited=inst.process.wait(),
+            killed=self._kill_event.wait(),
         )
-        assert inst.process is not None
-        exited = asyncio.ensure_future(self._process_exited(inst.process))
-        # a kill (pod deletion, daemon shutdown) must not wait for a hook that never returns
-        killed = asyncio.ensure_future(self._kill_event.wait())
-        try:
-            await asyncio.wait({hook, exited, killed}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            exited.cancel()
-            killed.cancel()
-            if not hook.done():
-                hook.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await hook
-        error = hook.result() if hook.done() and not hook.cancelled() else None
+        if first != "hook":
+            return False
         if error is None:
-            return hook.done() and not hook.cancelled()
+            return True
         self._event("FailedPostStartHook", "PostStartHook failed", ev.WARNING)
         self._log.warning("postStart hook failed", message=error)
         self.waiting = Waiting(reason="PostStartHookError", message=error)
@@ -506,23 +495,13 @@ class ContainerSupervisor:
         )
         return False
 
-    @staticmethod
-    async def _process_exited(process: ContainerProcess) -> None:
-        await process.wait()
-
     async def _wait_exit_or_kill(self, inst: Instance) -> None:
         process = inst.process
         assert process is not None
-        exited = asyncio.ensure_future(process.wait())
-        killed = asyncio.ensure_future(self._kill_event.wait())
-        try:
-            await asyncio.wait({exited, killed}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            killed.cancel()
-        if not exited.done() and self._kill is not None:
+        first, _ = await race(exited=process.wait(), killed=self._kill_event.wait())
+        if first == "killed" and self._kill is not None:
             await self._kill_instance(inst, self._kill)
         info = await process.wait()
-        exited.cancel()
         self._record_exit(inst, info.exit_code, info.signal, info.finished_at)
 
     async def _kill_instance(self, inst: Instance, req: KillRequest) -> None:
