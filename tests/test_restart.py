@@ -9,6 +9,7 @@ import pytest
 
 from minikubelet.core.restart import (
     Backoff,
+    back_off,
     backoff_event_message,
     crash_loop_message,
     format_duration,
@@ -118,10 +119,9 @@ def test_in_backoff_since_update_table() -> None:
 
 
 def crash(b: Backoff, finished_at: float) -> tuple[Backoff, float]:
-    """What the supervisor does after an exit: wait out the window, then Next and start.
-    Returns the new backoff and the time the container starts again."""
-    wait = b.remaining(finished_at, finished_at)
-    start = finished_at + wait
+    """What the supervisor does after an exit (`back_off`, the same function it calls): wait
+    out the window, then Next and start. Returns the new backoff and the start time."""
+    start = finished_at + (back_off(b, finished_at, finished_at) or 0.0)
     return b.next(finished_at, now=start), start
 
 
@@ -247,3 +247,11 @@ def test_crash_loop_message_prints_go_duration() -> None:
         crash_loop_message(delay=20, container="app", pod_full_name=POD)
         == "back-off 20s restarting failed container=app pod=web_default(6f1c)"
     )
+
+
+def test_back_off_is_none_outside_the_window_and_the_rest_of_it_inside() -> None:
+    fresh = Backoff()
+    assert back_off(fresh, 100.0, 100.5) is None  # the first exit restarts at once
+    b = fresh.next(100.0, now=100.0)  # started again at once: the window is 10 s
+    assert back_off(b, 105.0, 106.0) == pytest.approx(9.0)
+    assert back_off(b, 105.0, 115.0) is None

@@ -97,6 +97,15 @@ class Backoff:
         return replace(self, entry=0.0, last_update=None)
 
 
+def back_off(backoff: Backoff, finished: float, now: float) -> float | None:
+    """kubelet: kuberuntime_manager.go doBackOff. The seconds a start must still wait after
+    an exit that finished at `finished`, or None when it may start now. After the wait (or at
+    once), the start is recorded with `backoff.next(finished, start_time)`."""
+    if not backoff.in_backoff_since(finished, now):
+        return None
+    return backoff.remaining(finished, now)
+
+
 def crash_loop_message(*, delay: float, container: str, pod_full_name: str) -> str:
     """The waiting message while a start is refused (kubelet: kuberuntime_manager.go doBackOff)."""
     return (

@@ -31,6 +31,7 @@ from minikubelet.core.events import EventRecorder
 from minikubelet.core.model import ContainerStatus, Phase, Terminated, Waiting
 from minikubelet.core.restart import (
     Backoff,
+    back_off,
     backoff_event_message,
     crash_loop_message,
 )
@@ -295,8 +296,8 @@ class ContainerSupervisor:
     async def _wait_backoff(self, last: Terminated) -> bool:
         """kubelet: kuberuntime_manager.go doBackOff. False if stopped while waiting."""
         finished = last.finished_at or time.time()
-        now = time.time()
-        if self.backoff.in_backoff_since(finished, now):
+        wait = back_off(self.backoff, finished, time.time())
+        if wait is not None:
             delay = self.backoff.get()
             full_name = self.pod.pod.full_name
             self.waiting = Waiting(
@@ -310,8 +311,7 @@ class ContainerSupervisor:
             )
             self.pod.changed()
             self._wake.clear()
-            remaining = self.backoff.remaining(finished, now)
-            await wait_event(self._wake, remaining)
+            await wait_event(self._wake, wait)
             if self.stopping:
                 return False
         self.backoff = self.backoff.next(finished, time.time())
