@@ -13,11 +13,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import ssl
 import sys
 import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +94,11 @@ def _protected(path: Path) -> bool:
 
 def _answers(server: str, token: str | None) -> bool:
     """Whether a daemon answers `/healthz` at `server`."""
+    # imported here: the HTTP client costs tens of ms, and `run` starts without it
+    import ssl
+    import urllib.error
+    import urllib.request
+
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
     request = urllib.request.Request(server.rstrip("/") + "/healthz")
