@@ -29,7 +29,7 @@ from aiohttp import web
 
 from minikubelet.api.appkeys import registry, settings
 from minikubelet.api.registry import JSON
-from minikubelet.runtime import memwatch
+from minikubelet.runtime import proctree
 
 _SUFFIXES: dict[str, int | Decimal] = {
     "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
@@ -88,15 +88,7 @@ _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 def process_tree(pid: int) -> list[int]:
     """The leader and every descendant, from the `children` files (no process-table walk)."""
-    seen: list[int] = []
-    frontier = [pid]
-    while frontier:
-        p = frontier.pop()
-        if p in seen:
-            continue
-        seen.append(p)
-        frontier += memwatch.children(p)
-    return seen
+    return proctree.tree(pid)
 
 
 @dataclass(frozen=True, slots=True)

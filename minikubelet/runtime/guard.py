@@ -35,9 +35,10 @@ import time
 from dataclasses import dataclass
 from typing import NoReturn
 
+from minikubelet.runtime import proctree
+
 PR_SET_CHILD_SUBREAPER = 36
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
-MAX_ROUNDS = 1000  # freeze rounds; each finds at least one new process or ends
 INNER_EXIT_WAIT = 3.0  # the outer guard waits this long for the inner one to finish
 REAP_WAIT = 10.0  # then reaps what it killed for at most this long
 
@@ -64,48 +65,10 @@ def _subreaper() -> bool:
         return False
 
 
-def children(pid: int) -> list[int]:
-    out: list[int] = []
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return out
-    for tid in tids:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
-                out += [int(p) for p in f.read().split()]
-        except (OSError, ValueError):
-            continue
-    return out
-
-
-def descendants(root: int) -> set[int]:
-    seen: set[int] = set()
-    frontier = children(root)
-    while frontier:
-        pid = frontier.pop()
-        if pid not in seen:
-            seen.add(pid)
-            frontier += children(pid)
-    return seen
-
-
 def sweep_tree(root: int, spare: frozenset[int] = frozenset()) -> int:
     """Freezes every descendant of root (but `spare`, whose own descendants are swept) until
-    no new one appears, then SIGKILLs them all and resumes them so they die at once."""
-    stopped: set[int] = set()
-    for _ in range(MAX_ROUNDS):
-        found = descendants(root) - stopped - spare
-        if not found:
-            break
-        for pid in found:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGSTOP)
-        stopped |= found
-    for pid in stopped:
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-    return len(stopped)
+    no new one appears, then SIGKILLs them all."""
+    return proctree.freeze_and_kill(lambda stopped: proctree.descendants(root) - stopped - spare)
 
 
 def _reap_all(deadline: float) -> None:

@@ -19,25 +19,11 @@ import contextlib
 import os
 from collections.abc import Callable
 
+from minikubelet.runtime.proctree import children
+
 REFRESH_EVERY = 10  # ticks between refreshes of a tree's pid set
 FDS_PER_TREE = 32  # descriptors kept open per tree; further processes are opened per read
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-
-def children(pid: int) -> list[int]:
-    """Direct children of pid, from every thread's `children` file."""
-    out: list[int] = []
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return out
-    for tid in tids:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
-                out += [int(p) for p in f.read().split()]
-        except (OSError, ValueError):
-            continue
-    return out
 
 
 def _open_statm(pid: int) -> int | None:

@@ -30,9 +30,10 @@ import subprocess
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 
+from minikubelet.runtime import proctree
+
 MARKER = "MINIKUBELET_SANDBOX"
 PRUNE_EVERY = 4096  # session leaders recorded before dead ones are forgotten
-MAX_ROUNDS = 1000  # freeze rounds; each finds at least one new process or ends
 
 # --- the daemon's side ----------------------------------------------------------------------
 
@@ -173,19 +174,7 @@ def sweep(token: str, leaders: Mapping[int, int]) -> int:
     """Freezes every process of ours until no new one appears, then kills them all."""
     marker = f"{MARKER}={token}".encode()
     me = os.getpid()
-    stopped: set[int] = set()
-    for _ in range(MAX_ROUNDS):
-        found = scan(marker, leaders, stopped | {me})
-        if not found:
-            break
-        for pid in found:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGSTOP)
-        stopped |= found
-    for pid in stopped:
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-    return len(stopped)
+    return proctree.freeze_and_kill(lambda stopped: scan(marker, leaders, stopped | {me}))
 
 
 def _prune(leaders: dict[int, int]) -> None:

@@ -1,0 +1,66 @@
+"""Process trees from /proc, without a walk of the whole process table, and the one way to
+kill a set of processes that may keep forking: freeze (SIGSTOP) what is found until a search
+finds nothing new, then SIGKILL all of it. Standard library only: the watchdog and the guards
+import it in processes of their own."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from collections.abc import Callable
+
+MAX_ROUNDS = 1000  # freeze rounds; each finds at least one new process or ends
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of pid, from every thread's `children` file."""
+    out: list[int] = []
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
+                out += [int(p) for p in f.read().split()]
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def tree(pid: int) -> list[int]:
+    """pid and every descendant, parents before children."""
+    seen: list[int] = []
+    known: set[int] = set()
+    frontier = [pid]
+    while frontier:
+        p = frontier.pop()
+        if p in known:
+            continue
+        known.add(p)
+        seen.append(p)
+        frontier += children(p)
+    return seen
+
+
+def descendants(root: int) -> set[int]:
+    return set(tree(root)) - {root}
+
+
+def freeze_and_kill(find: Callable[[set[int]], set[int]]) -> int:
+    """`find(stopped)` names the processes still to stop (not among `stopped`); they are
+    frozen round after round until it names none, then all are SIGKILLed. Returns how many."""
+    stopped: set[int] = set()
+    for _ in range(MAX_ROUNDS):
+        found = find(stopped)
+        if not found:
+            break
+        for pid in found:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGSTOP)
+        stopped |= found
+    for pid in stopped:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    return len(stopped)
