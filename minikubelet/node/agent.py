@@ -216,7 +216,7 @@ class NodeAgent:
         return ContainerTarget(
             container_id=cur.container_id,
             env=env,
-            cwd=c.working_dir or None,
+            cwd=sup.cwd,
             process=cur.process,
             stdin=c.stdin,
             stdin_once=c.stdin_once,
