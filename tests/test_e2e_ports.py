@@ -33,6 +33,13 @@ PODS = """
     ---
     apiVersion: v1
     kind: Pod
+    metadata: {name: third}
+    spec:
+      containers:
+      - {name: app, image: busybox, command: [sleep, "600"], ports: [{containerPort: 7}]}
+    ---
+    apiVersion: v1
+    kind: Pod
     metadata: {name: udp}
     spec:
       containers:
@@ -63,12 +70,17 @@ def test_a_pod_whose_ports_are_taken_is_pending_until_they_free_up(tmp_path: Pat
         assert "default-scheduler" in describe
         assert "didn't have free ports for the requested pod ports" in describe
         assert NO_FREE_PORTS in event_messages(mk, "FailedScheduling")
+        assert mk.pod("third")["status"]["phase"] == "Pending"
+        _out, err, code = kubectl(mk, "delete", "pod", "third", "--wait=true", timeout=60)
+        assert code == 0, err
+        assert mk.get("/api/v1/namespaces/default/pods/third")[0] == 404
         _out, err, code = kubectl(mk, "delete", "pod", "first", "--wait=true", timeout=60)
         assert code == 0, err
         mk.wait_for("second runs", lambda: mk.pod("second")["status"]["phase"] == "Running")
         assert condition(mk.pod("second"), "PodScheduled")["status"] == "True"  # type: ignore[index]
         assert any("Successfully assigned default/second" in m
                    for m in event_messages(mk, "Scheduled"))  # fmt: skip
+        assert "third" not in rows(kubectl(mk, "get", "pods")[0])
 
 
 def test_a_finished_pod_frees_its_ports(tmp_path: Path) -> None:
