@@ -77,7 +77,7 @@ def test_an_unmapped_image_waits_in_image_pull_backoff_and_its_sibling_runs(
           - {name: side, image: busybox, args: [sh, -c, "echo side; exec sleep 600"]}
         """,
     )
-    args = ["--backoff-initial", "1", "--backoff-max", "2"]
+    args = ["--backoff-initial", "2", "--backoff-max", "4", "--image", "ghcr.io/ok*=sleep 600"]
     with Minikubelet(manifest, *args, state_dir=tmp_path / "state") as mk:
         mk.wait_serving()
         mk.wait_for("sibling runs", lambda: "side" in _log(mk, "app", "side"))
@@ -87,7 +87,7 @@ def test_an_unmapped_image_waits_in_image_pull_backoff_and_its_sibling_runs(
             seen.add(rows(kubectl(mk, "get", "pods")[0])["app"][2])
             return {"ErrImagePull", "ImagePullBackOff"} <= seen
 
-        mk.wait_for("ErrImagePull then ImagePullBackOff", status)
+        mk.wait_for("ErrImagePull then ImagePullBackOff", status, timeout=90)
         waiting = mk.container("app", "web")["state"]["waiting"]
         assert waiting["reason"] in ("ErrImagePull", "ImagePullBackOff")
         assert 'no local command for image "nginx:1.25"' in waiting["message"]
@@ -97,10 +97,14 @@ def test_an_unmapped_image_waits_in_image_pull_backoff_and_its_sibling_runs(
         pulls = event_messages(mk, "Failed")
         assert any(m.startswith('Failed to pull image "nginx:1.25": no local') for m in pulls)
         assert "Error: ErrImagePull" in pulls
-        mk.wait_for("BackOff event", lambda: event_messages(mk, "BackOff"))
+        mk.wait_for("BackOff event", lambda: event_messages(mk, "BackOff"), timeout=60)
         assert 'Back-off pulling image "nginx:1.25"' in event_messages(mk, "BackOff")
         describe = kubectl(mk, "describe", "pod", "app")[0]
         assert "Pulling image" in describe
+        # a new image with a local command is taken at once (the next sync pulls it)
+        _out, err, code = kubectl(mk, "set", "image", "pod/app", "web=ghcr.io/ok:1")
+        assert code == 0, err
+        mk.wait_for("web runs", lambda: mk.container("app", "web")["state"].get("running"))
 
 
 def _validate(*args: str) -> subprocess.CompletedProcess[str]:
