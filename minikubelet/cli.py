@@ -20,10 +20,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from minikubelet import __version__, explain, kubeconfig, logs
+from minikubelet.core.images import LOCAL_FILE, ImageOverlay, NoMapping, resolve
 from minikubelet.core.settings import Settings, default_node_name, default_state_dir
 from minikubelet.core.spec import Pod
 from minikubelet.daemon import Daemon, ServeOptions
 from minikubelet.manifest import load as manifest
+from minikubelet.manifest.overlay import OverlayError, load_overlay
 from minikubelet.node import report
 from minikubelet.runtime import gcpolicy, guard
 
@@ -146,8 +148,40 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="check manifests and exit (0 valid, 2 invalid)")
     validate.add_argument("manifests", nargs="+", metavar="MANIFEST")
     explain.add_parser(sub, _positive_float)
+    for name in ("run", "validate", "explain"):
+        _add_image_flags(sub.choices[name])
     kubeconfig.add_parser(sub, default_state_dir())
     return parser
+
+
+def _add_image_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("images (what an image-only container runs)")
+    group.add_argument(
+        "--overlay",
+        metavar="FILE",
+        default=None,
+        help=f"the local file of image commands [{LOCAL_FILE} beside the first manifest]",
+    )
+    group.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="GLOB=CMD",
+        help="what images matching GLOB run (their ENTRYPOINT), e.g. 'nginx:*=python3 -m "
+        "http.server 80'; wins over the file; repeatable",
+    )
+
+
+def unmapped_warnings(pods: Sequence[Pod], overlay: ImageOverlay) -> list[str]:
+    """One line per container whose image has no local command (it would wait in
+    ErrImagePull)."""
+    lines = []
+    for pod in pods:
+        for c in pod.spec.all_containers():
+            result = resolve(c, overlay)
+            if isinstance(result, NoMapping):
+                lines.append(f'Pod "{pod.name}": container "{c.name}": {result.message}')
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -165,7 +199,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     for warning in loaded.warnings:
         print(f"Warning: {warning}", file=sys.stderr)
+    try:
+        images = load_overlay(
+            overlay_file=args.overlay, manifests=args.manifests, image_flags=args.image
+        )
+    except OverlayError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if args.command == "validate":
+        for warning in unmapped_warnings(loaded.pods, images):
+            print(f"Warning: {warning}", file=sys.stderr)
         print(f"{len(loaded.pods)} pod(s) valid")
         return 0
     if args.command == "explain":
@@ -178,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    return _run(args, loaded.pods, node)
+    return _run(args, loaded.pods, node, images)
 
 
 def read_token(path: Path) -> str:
@@ -218,7 +261,7 @@ def _is_loopback_address(address: str) -> bool:
         return False  # a host name: assume it reaches the network
 
 
-def _run(args: argparse.Namespace, pods: list[Pod], node: str) -> int:
+def _run(args: argparse.Namespace, pods: list[Pod], node: str, images: ImageOverlay) -> int:
     token = None
     if args.token_file is not None:
         try:
@@ -250,6 +293,7 @@ def _run(args: argparse.Namespace, pods: list[Pod], node: str) -> int:
         log_max_files=max(args.log_max_files, 1),
         echo_logs=not args.quiet_logs,
         daemon_started_at=time.time(),
+        images=images,
     )
     options = ServeOptions(
         address=args.address,

@@ -84,6 +84,8 @@ class PodRegistry:
         period = deletion.graceful_delete_period(
             runner.status.phase, grace_period_seconds, spec_grace
         )
+        if not runner.placed:  # apiserver: pod strategy.go CheckGracefulDelete, no nodeName
+            period = 0
         current = deletion_mark(runner)
         mark, changed = deletion.before_delete(current, grace_period_seconds, period, time.time())
         if dry_run:

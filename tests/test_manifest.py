@@ -53,10 +53,6 @@ KEY_MSG = (
 )
 C0 = "spec.containers[0]"
 DECODE = 'Pod in version "v1" cannot be handled as a Pod: '
-NO_ENTRYPOINT = (
-    "minikubelet runs no images, so there is no image entrypoint to fall back on: "
-    "set command or args"
-)
 
 
 def with_(*changes: tuple[str, Any]) -> dict[str, Any]:
@@ -278,11 +274,6 @@ INVALID: list[tuple[str, dict[str, Any], list[str] | None]] = [
         "image-required",
         with_((f"{C0}.image", DELETE)),
         [f"{C0}.image: Required value"],
-    ),
-    (
-        "no-command-or-args",
-        with_((f"{C0}.command", DELETE)),
-        [f"{C0}.command: Required value: {NO_ENTRYPOINT}"],
     ),
     (
         "port-name",

@@ -39,6 +39,7 @@ class Event:
     last_timestamp: float
     source_host: str = ""
     resource_version: int = 0
+    component: str = "kubelet"  # the source: the kubelet, or "default-scheduler"
 
 
 def container_field_path(name: str, *, init: bool = False) -> str:
@@ -72,6 +73,7 @@ class EventRecorder:
         message: str,
         type: str = NORMAL,
         field_path: str = "",
+        component: str = "kubelet",
     ) -> Event:
         now = self._clock()
         key = (pod.namespace, pod.name, pod.uid, field_path, type, reason, message)
@@ -93,7 +95,8 @@ class EventRecorder:
                 count=1,
                 first_timestamp=now,
                 last_timestamp=now,
-                source_host=self._node,
+                source_host=self._node if component == "kubelet" else "",
+                component=component,
             )
         if self._on_change is not None:
             event = self._on_change(event)

@@ -102,13 +102,11 @@ def pod_status_json(status: PodStatus) -> Json:
     obj: Json = {"phase": str(status.phase)}
     obj["conditions"] = [condition_json(c) for c in status.conditions]
     obj |= _omit_empty({"message": status.message, "reason": status.reason})
-    obj |= {
-        "hostIP": status.host_ip,
-        "hostIPs": [{"ip": status.host_ip}],
-        "podIP": status.pod_ip,
-        "podIPs": [{"ip": status.pod_ip}],
-        "startTime": rfc3339(status.start_time),
-    }
+    if status.host_ip:  # none before the pod is scheduled
+        obj |= {"hostIP": status.host_ip, "hostIPs": [{"ip": status.host_ip}]}
+    if status.pod_ip:
+        obj |= {"podIP": status.pod_ip, "podIPs": [{"ip": status.pod_ip}]}
+    obj["startTime"] = rfc3339(status.start_time)
     if status.init_container_statuses:
         obj["initContainerStatuses"] = [
             container_status_json(s) for s in status.init_container_statuses
@@ -253,14 +251,14 @@ def event_json(event: Event) -> Json:
         "involvedObject": involved,
         "reason": event.reason,
         "message": event.message,
-        "source": _omit_empty({"component": KUBELET, "host": event.source_host}),
+        "source": _omit_empty({"component": event.component, "host": event.source_host}),
         "firstTimestamp": rfc3339(event.first_timestamp),
         "lastTimestamp": rfc3339(event.last_timestamp),
         "count": event.count,
         "type": event.type,
         "eventTime": None,
-        "reportingComponent": KUBELET,
-        "reportingInstance": event.source_host,
+        "reportingComponent": event.component,
+        "reportingInstance": event.source_host if event.component == KUBELET else event.component,
     }
 
 

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from minikubelet.core.images import ImageOverlay
+
 
 def default_state_dir() -> Path:
     """Per user: $XDG_STATE_HOME/minikubelet, else ~/.local/state/minikubelet."""
@@ -36,6 +38,8 @@ class Settings:
     # the `kubernetes` Service's variables, which the kubelet gives every container; here
     # they point at minikubelet's own API (set by the daemon once it listens)
     service_env: Mapping[str, str] = field(default_factory=dict)
+    # what images run: `--image` flags, the local file, the built-in base images
+    images: ImageOverlay = field(default_factory=ImageOverlay)
 
 
 def kubernetes_service_env(host: str, port: int) -> dict[str, str]:

@@ -481,3 +481,25 @@ def _settle_phase(
 
 def _first_of(*times: float | None) -> float | None:
     return next((t for t in times if t is not None), None)
+
+
+def unscheduled_pod_status(
+    pod: Pod, *, reason: str, message: str, previous: PodStatus | None, now: float
+) -> PodStatus:
+    """A pod the scheduler could not place: Pending with `PodScheduled=False` (its reason
+    and message, e.g. Unschedulable and the FitError), no IPs, start time or container
+    statuses, as the scheduler leaves it (kube-scheduler: schedule_one.go handleSchedulingFailure
+    and updatePod, `podutil.UpdatePodCondition`)."""
+    condition = PodCondition(
+        type=ConditionType.POD_SCHEDULED, status=FALSE, reason=reason, message=message
+    )
+    before = next(
+        (c for c in (previous.conditions if previous else ()) if c.type == condition.type), None
+    )
+    return PodStatus(
+        phase=Phase.PENDING,
+        conditions=(_stamped(condition, before, now),),
+        host_ip="",
+        pod_ip="",
+        qos_class=qos_class(pod.spec),
+    )

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from minikubelet.core import gotext
+from minikubelet.core.images import LOCAL_FILE
 from minikubelet.core.spec import Pod
 from minikubelet.manifest import defaults
 from minikubelet.manifest.documents import DocumentError, parse_text
@@ -351,8 +352,11 @@ def _read_stdin(stdin: TextIO | None) -> str:
 
 
 def _directory_files(directory: Path) -> list[Path]:
-    """kubelet: file.go lists `dir/[^.]*`, sorted, regular files only, no recursion."""
-    names = sorted(p for p in directory.iterdir() if not p.name.startswith("."))
+    """kubelet: file.go lists `dir/[^.]*`, sorted, regular files only, no recursion; the
+    local file (`minikubelet.local.yaml`) is not a manifest."""
+    names = sorted(
+        p for p in directory.iterdir() if not p.name.startswith(".") and p.name != LOCAL_FILE
+    )
     return [p for p in names if p.is_file()]
 
 

@@ -2,7 +2,7 @@
 
 Owns the API server's rules for the fields minikubelet acts on (`pkg/apis/core/validation/
 validation.go`: metadata, containers, ports, env, probes, handlers, lifecycle, resources,
-restart policies) and the few rules a pod needs to run as local processes (a command line, no
+restart policies) and the few rules a pod needs to run as local processes (no
 Secret or ConfigMap sources, the gRPC extra for gRPC probes). Input is the camelCase dict that
 `schema.decode_pod` cleaned and `defaults.apply` filled in, so types are already right. Output
 is a list of field errors; the order follows upstream's.
@@ -20,10 +20,6 @@ from minikubelet.manifest import fielderrors as fe
 
 JSON = Mapping[str, Any]
 GRPC_EXTRA = "pip install 'minikubelet[grpc]'"
-NO_ENTRYPOINT = (
-    "minikubelet runs no images, so there is no image entrypoint to fall back on: "
-    "set command or args"
-)
 _ANNOTATIONS_LIMIT = 256 * 1024
 
 
@@ -205,8 +201,6 @@ def validate_container_common(container: JSON, path: str, ctx: _Ctx) -> list[str
         errors.append(
             fe.invalid(f"{path}.image", image, "must not have leading or trailing whitespace")
         )
-    if not container.get("command") and not container.get("args"):
-        errors.append(fe.required(f"{path}.command", NO_ENTRYPOINT))
     for key in ("command", "args"):
         errors += exec_strings(container.get(key, []), f"{path}.{key}")
     errors += exec_string(container.get("workingDir", ""), f"{path}.workingDir")

@@ -16,7 +16,8 @@ from typing import Literal
 
 import structlog
 
-from minikubelet.core import deletion, serialize
+from minikubelet.core import deletion, ports, serialize
+from minikubelet.core import events as ev
 from minikubelet.core.events import Event, EventRecorder
 from minikubelet.core.settings import Settings
 from minikubelet.core.spec import Pod
@@ -54,6 +55,7 @@ class NodeAgent:
         self._cpu_checked = False
         self.cpu_limiter: CpuLimiter | None = None
         self._detect_cpu_limiter: Callable[[], CpuLimiter | None] = CpuLimiter.detect
+        self._unplaced: list[PodRunner] = []  # waiting for their ports, in arrival order
 
     def attach(self, tg: asyncio.TaskGroup | None) -> None:
         """The task group pods run in (None once it is gone: nothing more starts)."""
@@ -78,12 +80,50 @@ class NodeAgent:
             on_change=self.pod_changed,
             cpu_limiter=self.cpu_limiter,
         )
+        held = self._held_ports()
         self.runners[pod.key] = runner
+        if not ports.fits(pod, held):
+            self._unplaced.append(runner)
+            runner.hold(ports.UNSCHEDULABLE, ports.NO_FREE_PORTS)
+            self._scheduler_event(runner, "FailedScheduling", ports.NO_FREE_PORTS, ev.WARNING)
         if self._freezer is not None:
             self._freezer.changed()
         self.pod_changed(runner, kind="ADDED")
         self._tg.create_task(self._run_pod(runner), name=f"pod:{pod.namespace}/{pod.name}")
         return runner
+
+    # --- ports on the one shared network (the scheduler's NodePorts fit) ---------------------
+
+    def _held_ports(self) -> set[ports.Port]:
+        """The ports of the placed pods that are not finished (kube-scheduler drops a
+        terminal pod from its cache: eventhandlers.go updatePodInCache)."""
+        held: set[ports.Port] = set()
+        for r in self.runners.values():
+            if r.unschedulable is None and not r.status.phase.terminal and not r.finished.is_set():
+                held |= ports.pod_ports(r.pod)
+        return held
+
+    def _place_waiting(self) -> None:
+        """Pods whose ports were taken start once they are free (another pod went away or
+        finished), in the order they came; of two wanting the same port the first gets it."""
+        if not self._unplaced or self._tg is None:
+            return
+        waiting = [r for r in self._unplaced if self.runners.get(r.pod.key) is r]
+        placed = ports.schedule([r.pod for r in waiting], self._held_ports())
+        keys = {p.key for p in placed}
+        self._unplaced = [r for r in waiting if r.pod.key not in keys]
+        for runner in waiting:
+            if runner.pod.key in keys:
+                p = runner.pod
+                node = self.settings.node_name
+                message = f"Successfully assigned {p.namespace}/{p.name} to {node}"
+                self._scheduler_event(runner, "Scheduled", message, ev.NORMAL)
+                runner.schedule()
+
+    def _scheduler_event(self, runner: PodRunner, reason: str, message: str, type: str) -> None:
+        self.events.record(
+            runner.pod, reason=reason, message=message, type=type, component="default-scheduler"
+        )
 
     def _prepare_cpu_limits(self, pod: Pod) -> None:
         """At the first pod with a CPU limit: use cgroup v2 `cpu.max` where the daemon may
@@ -124,7 +164,9 @@ class NodeAgent:
         metrics.forget_pod(runner.pod.namespace, runner.pod.name)
         if self._freezer is not None:
             self._freezer.changed(removed=True)
-        return self.store.remove("pods", *key)
+        removed = self.store.remove("pods", *key)
+        self._place_waiting()
+        return removed
 
     def pod_object(
         self, runner: PodRunner, mark: deletion.DeletionMark | None, resource_version: int
@@ -144,6 +186,8 @@ class NodeAgent:
             return
         self.store.put("pods", self.pod_object(runner, deletion_mark(runner), 0))
         self._on_change()
+        if self._unplaced and runner.status.phase.terminal:
+            self._place_waiting()
 
     def _event_changed(self, event: Event) -> Event:
         stored = self.store.put("events", serialize.event_json(event))
@@ -216,7 +260,7 @@ class NodeAgent:
         return ContainerTarget(
             container_id=cur.container_id,
             env=env,
-            cwd=c.working_dir or None,
+            cwd=sup.cwd,
             process=cur.process,
             stdin=c.stdin,
             stdin_once=c.stdin_once,

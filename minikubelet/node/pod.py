@@ -28,7 +28,7 @@ from minikubelet.core.events import EventRecorder
 from minikubelet.core.model import Phase, PodCondition, PodStatus
 from minikubelet.core.settings import Settings
 from minikubelet.core.spec import Pod
-from minikubelet.core.status import generate_pod_status
+from minikubelet.core.status import generate_pod_status, unscheduled_pod_status
 from minikubelet.node.supervisor import MIN_GRACE, ContainerSupervisor
 from minikubelet.probe.goclient import go_errno
 from minikubelet.runtime.aio import race
@@ -77,6 +77,10 @@ class PodRunner:
         self._api_reason = ""
         self._api_message = ""
         self.status = PodStatus()
+        # (reason, message) while the pod cannot be placed (its ports are taken): it waits
+        # Pending, unscheduled, until `schedule()`
+        self.unschedulable: tuple[str, str] | None = None
+        self._scheduled = asyncio.Event()
         self.finished = asyncio.Event()  # every container stopped and reaped
         self._terminate = asyncio.Event()
         self._deadline_changed = asyncio.Event()
@@ -112,6 +116,15 @@ class PodRunner:
         )
 
     def changed(self) -> None:
+        if self.unschedulable is not None:
+            reason, message = self.unschedulable
+            held = unscheduled_pod_status(
+                self.pod, reason=reason, message=message, previous=self.status, now=time.time()
+            )
+            if held != self.status:
+                self.status = held
+                self._on_change(self)
+            return
         has_init = bool(self.init_supervisors)
         new = generate_pod_status(
             self.pod,
@@ -180,7 +193,27 @@ class PodRunner:
         self._terminate.set()
         self.changed()
 
+    @property
+    def placed(self) -> bool:
+        return self.unschedulable is None
+
+    def hold(self, reason: str, message: str) -> None:
+        """Not placed: the pod waits unscheduled (before `run()` starts anything)."""
+        self.unschedulable = (reason, message)
+        self.changed()
+
+    def schedule(self) -> None:
+        """Placed: `run()` goes on to start the pod."""
+        self.unschedulable = None
+        self._scheduled.set()
+        self.changed()
+
     async def run(self) -> None:
+        if self.unschedulable is not None:
+            await self._until_terminate(self._scheduled.wait())
+            if not self.placed or self._terminate.is_set():
+                self.finished.set()  # deleted (or the daemon stopped) before it was placed
+                return
         self.start_time = time.time()
         self.sandbox_ready = True
         try:

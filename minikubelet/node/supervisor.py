@@ -28,6 +28,8 @@ import structlog
 from minikubelet.core import containerstatus as cs
 from minikubelet.core import events as ev
 from minikubelet.core.events import EventRecorder
+from minikubelet.core.expand import expand
+from minikubelet.core.images import Command, resolve
 from minikubelet.core.model import ContainerStatus, Phase, Terminated, Waiting
 from minikubelet.core.restart import (
     Backoff,
@@ -49,7 +51,6 @@ from minikubelet.runtime.crilog import LogWriter, log_files, remove_logs
 from minikubelet.runtime.process import (
     ContainerProcess,
     StartError,
-    container_argv,
     container_env,
     spawn,
 )
@@ -57,6 +58,7 @@ from minikubelet.runtime.process import (
 log = structlog.get_logger("minikubelet.supervisor")
 
 MIN_GRACE = 2  # kubelet: minimumGracePeriodInSeconds
+PULL_REASONS = ("ErrImagePull", "ImagePullBackOff")
 
 
 class PodHandle(Protocol):
@@ -119,6 +121,9 @@ class ContainerSupervisor:
         self.waiting: Waiting | None = None  # kubelet's reasonCache entry
         s = pod.settings
         self.backoff = Backoff(initial=s.backoff_initial, max=s.backoff_max)
+        # kubelet: images/image_manager.go, the pull backoff (10 s doubling to 300 s)
+        self.pull_backoff = Backoff(initial=s.backoff_initial, max=s.backoff_max)
+        self._command: Command | None = None  # what the image runs, once resolved
         self.results: dict[ProbeType, Result] = {}
         self.stopping = False  # terminating: no more restarts
         self._restart_changed = False  # killed for a new definition: start again at once
@@ -220,6 +225,9 @@ class ContainerSupervisor:
         if container == self.container:
             return
         self.container = container
+        self._command = None
+        if self.waiting is not None and self.waiting.reason in PULL_REASONS:
+            self._wake.set()  # a new image is pulled at the next sync
         s = self.pod.settings
         self.backoff = Backoff(initial=s.backoff_initial, max=s.backoff_max)
         cur = self.current
@@ -268,6 +276,8 @@ class ContainerSupervisor:
                     if not await self._wait_backoff(cur.terminated):
                         break
                 before = cur
+                if not await self._ensure_image():
+                    break
                 try:
                     await self._run_instance()
                 except Exception:  # supervising one container must not fail the pod
@@ -316,6 +326,56 @@ class ContainerSupervisor:
                 return False
         self.backoff = self.backoff.next(finished, time.time())
         return True
+
+    async def _ensure_image(self) -> bool:
+        """The image's local command (`core.images.resolve`); an image without one waits as
+        one that cannot be pulled. False if stopped while waiting."""
+        while not self.stopping:
+            resolved = resolve(self.container, self.pod.settings.images)
+            if isinstance(resolved, Command):
+                self._command = resolved
+                return True
+            await self._pull_failed(resolved.message)
+        return False
+
+    async def _pull_failed(self, message: str) -> None:
+        """kubelet: images/image_manager.go EnsureImageExists and kuberuntime_container.go
+        startContainer: `Pulling`, `Failed to pull image`, `Error: ErrImagePull`; the pull
+        backoff opens (`backOff.Next`). A sync inside the window gives `BackOff` (`Back-off
+        pulling image`) and `Error: ImagePullBackOff`, the waiting message wrapping the last
+        pull error; once it closes, the pull is tried again. The pod worker's resync after an
+        error is taken as half the window. The pod's other containers go on starting."""
+        image = self.container.image
+        self._event("Pulling", f'Pulling image "{image}"')
+        self._event("Failed", f'Failed to pull image "{image}": {message}', ev.WARNING)
+        self._event("Failed", "Error: ErrImagePull", ev.WARNING)
+        self._log.warning("no local command for the image", image=image)
+        now = time.time()
+        self.pull_backoff = self.pull_backoff.next(now, now)
+        delay = self.pull_backoff.get()
+        self.waiting = Waiting(reason="ErrImagePull", message=message)
+        self._launched.set()
+        self.pod.changed()
+        if not await self._pause(delay / 2):
+            return
+        back = f'Back-off pulling image "{image}"'
+        self._event("BackOff", back)
+        self._event("Failed", "Error: ImagePullBackOff", ev.WARNING)
+        self.waiting = Waiting(
+            reason="ImagePullBackOff", message=f"{back}: ErrImagePull: {message}"
+        )
+        self.pod.changed()
+        await self._pause(delay - delay / 2)
+
+    async def _pause(self, seconds: float) -> bool:
+        """Sleeps, cut short by a stop or a new definition; False if cut short."""
+        self._wake.clear()
+        try:
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
+        except TimeoutError:
+            return not self.stopping
+        return False
 
     async def _run_instance(self) -> None:
         inst = self._new_instance()
@@ -388,14 +448,15 @@ class ContainerSupervisor:
         or the daemon's: the instance ends as StartError / 128, the container waits with
         RunContainerError, and the restart policy and backoff decide the next try."""
         c = self.container
+        command = self._command or Command(c.argv, c.working_dir)
         self._event("Created", f"Created container: {c.name}")
         try:
             env, own = self._env()
             writer = self._open_log(inst)
             inst.process = await spawn(
-                container_argv(c, own),
+                [expand(part, own) for part in command.argv],
                 env=env,
-                cwd=c.working_dir or None,
+                cwd=command.working_dir or None,
                 writer=writer,
                 stdin=c.stdin,
             )
@@ -478,7 +539,7 @@ class ContainerSupervisor:
                 pod=self.pod.pod,
                 container=self.container,
                 env=env,
-                cwd=self.container.working_dir or None,
+                cwd=self.cwd,
             ),
             exited=inst.process.wait(),
             killed=self._kill_event.wait(),
@@ -539,7 +600,7 @@ class ContainerSupervisor:
                     pod=self.pod.pod,
                     container=self.container,
                     env=env,
-                    cwd=self.container.working_dir or None,
+                    cwd=self.cwd,
                 )
         except TimeoutError:
             return
@@ -615,7 +676,7 @@ class ContainerSupervisor:
 
     def _probe_runner(self, probe: Probe) -> Callable[[], Awaitable[ProbeOutcome]]:
         env, _own = self._env()
-        cwd = self.container.working_dir or None
+        cwd = self.cwd
 
         async def run() -> ProbeOutcome:
             return await run_probe(probe, container=self.container, env=env, cwd=cwd)
@@ -707,6 +768,13 @@ class ContainerSupervisor:
         return container_env(
             self.pod.pod, self.container, base=s.base_env, service_env=s.service_env
         )
+
+    @property
+    def cwd(self) -> str | None:
+        """The container's workingDir, else its image's (the local file's)."""
+        if self._command is not None:
+            return self._command.working_dir or None
+        return self.container.working_dir or None
 
     def _pod_grace(self) -> float:
         return float(self.pod.pod.spec.termination_grace_period_seconds)
