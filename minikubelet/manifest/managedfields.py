@@ -362,7 +362,8 @@ def remove_paths(obj: Any, paths: FieldSet) -> Any:
     """The object without the given leaves and keyed items (merge/update.go prune,
     typed.RemoveItems)."""
     result = copy.deepcopy(obj)
-    for path in sorted(paths, key=len, reverse=True):
+    # an item before its fields, which find it by its key
+    for path in sorted(paths, key=lambda p: len(p) - (p[-1:] == (".",))):
         _remove(result, path[:-1] if path[-1] == "." else path)
     return result
 
