@@ -132,12 +132,19 @@ def test_dry_run_and_diff_change_nothing(mk: Minikubelet) -> None:
     assert mk.pod("ssa-dry")["metadata"]["labels"] == {"app": "web"}
 
 
-def _patch(mk: Minikubelet, path: str, body: str) -> tuple[int, dict[str, Any]]:
+def _patch(
+    mk: Minikubelet,
+    path: str,
+    body: str,
+    *,
+    method: str = "PATCH",
+    content_type: str = "application/apply-patch+yaml",
+) -> tuple[int, dict[str, Any]]:
     request = urllib.request.Request(
         mk.url + path,
         data=body.encode(),
-        method="PATCH",
-        headers={"Content-Type": "application/apply-patch+yaml"},
+        method=method,
+        headers={"Content-Type": content_type, "User-Agent": "my-tool/1.2 (linux)"},
     )
     try:
         with urllib.request.urlopen(request, timeout=20) as response:
@@ -210,3 +217,26 @@ def test_image_change_restarts_the_container(tmp_path: Path) -> None:
             ),
         )
         assert "Container app definition changed, will be restarted" in events_of(mk, "Killing")
+
+
+def test_a_write_without_field_manager_is_named_by_its_user_agent(mk: Minikubelet) -> None:
+    body = json.dumps({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "ssa-agent"},
+        "spec": {"containers": [{"name": "app", "image": "busybox", "command": ["true"]}]},
+    })  # fmt: skip
+    path = "/api/v1/namespaces/default/pods"
+    code, created = _patch(mk, path, body, method="POST", content_type="application/json")
+    assert code == 201
+    [entry] = created["metadata"]["managedFields"]
+    assert (entry["manager"], entry["operation"]) == ("my-tool", "Update")
+    code, status = _patch(
+        mk, path + "/ssa-agent?force=true", '{"metadata":{"labels":{"a":"b"}}}',
+        content_type="application/merge-patch+json",
+    )  # fmt: skip
+    assert (code, status["message"]) == (
+        422,
+        'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified for '
+        "non-apply patch",
+    )

@@ -415,14 +415,15 @@ async def apply_pod(request: web.Request) -> web.Response:
     not exist is created from it (201); otherwise it is merged in, what the manager applied
     before and no longer applies is pruned, and the result is an update as any other, with
     a 409 for a changed field another manager owns unless `force=true`."""
-    namespace, name, pod = current_pod(request)
+    _check_field_validation(request)
+    dry_run = _dry_run(request, "PatchOptions")  # the options are checked before all else
     manager = _field_manager(request, "PatchOptions", apply=True)
     force = request.query.get("force", "false").lower() == "true"
-    config = _apply_config(await read_body(request), namespace, name)
+    body = await read_body(request)
+    namespace, name, pod = current_pod(request)  # after the body: no await until the write
+    config = _apply_config(body, namespace, name)
     now = _now()
     if pod is None:
-        _check_field_validation(request)
-        dry_run = _dry_run(request, "PatchOptions")
         applied = managedfields.field_set(managedfields.owned_view(config))
         document = _check_pod_document(json.loads(json.dumps(config)), namespace)
         return await _create(request, document, dry_run, lambda created: managedfields.encode(
