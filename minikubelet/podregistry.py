@@ -107,12 +107,15 @@ class PodRegistry:
         labels: Mapping[str, str],
         annotations: Mapping[str, str],
         spec: Mapping[str, Any] | None = None,
+        managed_fields: list[JSON] | None = None,
     ) -> JSON | None:
         runner = self.agent.runners.get((namespace, name))
         if runner is None:
             return None
         pod = runner.pod
         meta = {**pod.manifest.get("metadata", {})}
+        if managed_fields is not None:
+            meta["managedFields"] = managed_fields
         for key, value in (("labels", labels), ("annotations", annotations)):
             if value:
                 meta[key] = dict(value)

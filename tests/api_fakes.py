@@ -389,11 +389,14 @@ class FakeRegistry:
         labels: Mapping[str, str],
         annotations: Mapping[str, str],
         spec: Mapping[str, Any] | None = None,
+        managed_fields: list[JSON] | None = None,
     ) -> JSON | None:
         found = self.pods.get((namespace, name))
         if found is None:
             return None
         found["metadata"].update(labels=dict(labels), annotations=dict(annotations))
+        if managed_fields is not None:
+            found["metadata"]["managedFields"] = copy.deepcopy(managed_fields)
         if spec is not None:
             found["spec"] = copy.deepcopy(dict(spec))
         self.publish("MODIFIED", found)

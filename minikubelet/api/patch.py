@@ -17,7 +17,8 @@ JSON = dict[str, Any]
 MERGE = "application/merge-patch+json"
 STRATEGIC = "application/strategic-merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
-PATCH_TYPES = (JSON_PATCH, MERGE, STRATEGIC)
+APPLY = "application/apply-patch+yaml"  # server-side apply: `manifest/managedfields.py`
+PATCH_TYPES = (JSON_PATCH, MERGE, STRATEGIC, APPLY)
 
 # merge keys of the pod's lists of objects (`patchMergeKey` in the v1 types)
 MERGE_KEYS = {

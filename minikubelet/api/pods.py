@@ -4,6 +4,9 @@ answers them (status codes, `Status` errors and bodies that kubectl prints from)
 from __future__ import annotations
 
 import json
+import time
+import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -15,8 +18,9 @@ from minikubelet.api.appkeys import registry
 from minikubelet.api.listing import Resource, get_one, list_or_watch, query_int, selector
 from minikubelet.api.registry import JSON, InvalidPod, ManifestError, PodExists
 from minikubelet.api.selectors import POD_FIELDS
+from minikubelet.core.serialize import rfc3339
 from minikubelet.manifest import load as manifest
-from minikubelet.manifest import statusupdate, validation
+from minikubelet.manifest import managedfields, statusupdate, validation
 from minikubelet.manifest.validation import validate_annotations, validate_labels
 
 PODS = Resource("Pod", "pods", POD_FIELDS, tbl.POD_COLUMNS, tbl.pod_row)
@@ -51,14 +55,51 @@ def _dry_run(request: web.Request, options: str, more: Any = None) -> bool:
         values += [str(v) for v in more]
     if any(value != "All" for value in values):
         shown = "[]string{" + ", ".join(json.dumps(v) for v in values) + "}"
-        error = f'dryRun: Unsupported value: {shown}: supported values: "All"'
-        raise se.StatusError(
-            422,
-            "Invalid",
-            f'{options}.meta.k8s.io "" is invalid: {error}',
-            {"group": "meta.k8s.io", "kind": options, "causes": [se.split_field_error(error)]},
+        raise _invalid_options(
+            options, [f'dryRun: Unsupported value: {shown}: supported values: "All"']
         )
     return bool(values)
+
+
+def _invalid_options(options: str, errors: list[str]) -> se.StatusError:
+    """The `{options}.meta.k8s.io "" is invalid` Status of an options object that fails its
+    validation (apimachinery: pkg/apis/meta/v1/validation)."""
+    shown = errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
+    return se.StatusError(
+        422,
+        "Invalid",
+        f'{options}.meta.k8s.io "" is invalid: {shown}',
+        {
+            "group": "meta.k8s.io",
+            "kind": options,
+            "causes": [se.split_field_error(e) for e in errors],
+        },
+    )
+
+
+def _field_manager(request: web.Request, options: str, *, apply: bool = False) -> str:
+    """The request's field manager: `?fieldManager=`, else (not for apply, where it is
+    required) the user agent's first part (apiserver: endpoints/handlers/rest.go
+    managerOrUserAgent, prefixFromUserAgent); validated as ValidatePatchOptions and
+    ValidateFieldManager validate it."""
+    manager = request.query.get("fieldManager", "")
+    errors = []
+    if apply and not manager:
+        errors.append("fieldManager: Required value: is required for apply patch")
+    if not apply and options == "PatchOptions" and "force" in request.query:
+        errors.append("force: Forbidden: may not be specified for non-apply patch")
+    if len(manager) > 128:
+        errors.append("fieldManager: Too long: may not be more than 128 bytes")
+    if errors:
+        raise _invalid_options(options, errors)
+    if manager:
+        return manager
+    agent = request.headers.get("User-Agent", "").split("/", 1)[0]
+    return "".join(c for c in agent if unicodedata.category(c)[0] not in "CZ" or c == " ")[:128]
+
+
+def _now() -> str:
+    return rfc3339(time.time()) or ""
 
 
 def _check_field_validation(request: web.Request) -> None:
@@ -135,7 +176,28 @@ async def create_pod(request: web.Request) -> web.Response:
     namespace = request.match_info["namespace"]
     _check_field_validation(request)
     dry_run = _dry_run(request, "CreateOptions")
+    manager = _field_manager(request, "CreateOptions")
     document = _check_pod_document(await read_body(request), namespace)
+    return await _create(request, document, dry_run, lambda pod: managedfields.update(
+        {}, pod, None, manager, _now()
+    ))  # fmt: skip
+
+
+async def _create(
+    request: web.Request,
+    document: JSON,
+    dry_run: bool,
+    ownership: Callable[[JSON], list[JSON]],
+) -> web.Response:
+    """A create (POST, or an apply of a pod that does not exist): the document's
+    `metadata.managedFields` are `ownership` of the pod as it is decoded and defaulted (the
+    create refuses one that does not decode, in the registry's words)."""
+    try:
+        candidate, _ = manifest.pod_from_document(document, source="api", node_name="")
+        defaulted = dict(candidate.manifest)
+    except (InvalidPod, ManifestError):
+        defaulted = document
+    document["metadata"]["managedFields"] = ownership(defaulted)
     try:
         pod = await registry(request).create_pod(document, dry_run=dry_run)
     except InvalidPod as exc:
@@ -248,8 +310,8 @@ async def _patched(request: web.Request) -> tuple[JSON, JSON, Any]:
     """The current pod, the pod with the request's patch applied (or a 404/415/422), and
     the patch."""
     _, name, pod = current_pod(request)
-    if request.content_type not in patch.PATCH_TYPES:
-        raise bodies.unsupported_media_type(", ".join(patch.PATCH_TYPES))
+    if request.content_type not in patch.PATCH_TYPES or request.content_type == patch.APPLY:
+        raise bodies.unsupported_media_type(", ".join(patch.PATCH_TYPES[:-1]))
     body = await read_body(request)
     if pod is None:
         raise se.not_found("pods", name)
@@ -261,8 +323,11 @@ async def _patched(request: web.Request) -> tuple[JSON, JSON, Any]:
 
 
 async def patch_pod(request: web.Request) -> web.Response:
+    if request.content_type == patch.APPLY:
+        return await apply_pod(request)
+    manager = _field_manager(request, "PatchOptions")
     pod, updated, body = await _patched(request)
-    response = await _update(request, pod, updated)
+    response = await _update(request, pod, updated, _update_ownership(pod, manager))
     return warning_headers.add(response, warning_headers.for_document(body, update=True))
 
 
@@ -285,8 +350,9 @@ async def _replacement(request: web.Request) -> tuple[JSON, JSON]:
 
 
 async def replace_pod(request: web.Request) -> web.Response:
+    manager = _field_manager(request, "UpdateOptions")
     pod, body = await _replacement(request)
-    response = await _update(request, pod, body)
+    response = await _update(request, pod, body, _update_ownership(pod, manager))
     return warning_headers.add(response, warning_headers.for_document(body, update=True))
 
 
@@ -333,9 +399,92 @@ async def _update_status(request: web.Request, pod: JSON, written: JSON) -> web.
     return web.json_response(result)
 
 
-async def _update(request: web.Request, pod: JSON, updated: JSON) -> web.Response:
+Ownership = Callable[[JSON], list[JSON]]
+
+
+def _update_ownership(pod: JSON, manager: str) -> Ownership:
+    """A PUT's or a non-apply PATCH's managedFields: an `Update` entry for the request's
+    manager over what it changed (the body's own managedFields are not taken)."""
+    entries = pod.get("metadata", {}).get("managedFields")
+    return lambda new: managedfields.update(pod, new, entries, manager, _now())
+
+
+async def apply_pod(request: web.Request) -> web.Response:
+    """PATCH with `application/apply-patch+yaml`: server-side apply (apiserver: endpoints/
+    handlers/patch.go applyPatcher). The body is the manager's whole intent: a pod that does
+    not exist is created from it (201); otherwise it is merged in, what the manager applied
+    before and no longer applies is pruned, and the result is an update as any other, with
+    a 409 for a changed field another manager owns unless `force=true`."""
+    _check_field_validation(request)
+    dry_run = _dry_run(request, "PatchOptions")  # the options are checked before all else
+    manager = _field_manager(request, "PatchOptions", apply=True)
+    force = request.query.get("force", "false").lower() == "true"
+    body = await read_body(request)
+    namespace, name, pod = current_pod(request)  # after the body: no await until the write
+    config = _apply_config(body, namespace, name)
+    now = _now()
+    if pod is None:
+        applied = managedfields.field_set(managedfields.owned_view(config))
+        document = _check_pod_document(json.loads(json.dumps(config)), namespace)
+        return await _create(request, document, dry_run, lambda created: managedfields.encode(
+            [managedfields.Manager(manager, managedfields.APPLY, "v1", applied, now)]
+        ))  # fmt: skip
+    entries = pod.get("metadata", {}).get("managedFields")
+    merged, applied = managedfields.apply(pod, config, entries, manager, force=force)
+
+    def ownership(new: JSON) -> list[JSON]:
+        try:
+            return managedfields.apply_ownership(
+                pod, new, entries, manager, applied, now, force=force
+            )
+        except managedfields.ApplyConflict as exc:
+            raise se.StatusError(
+                409,
+                "Conflict",
+                str(exc),
+                {"causes": managedfields.conflict_causes(exc.conflicts)},
+            ) from None
+
+    response = await _update(request, pod, merged, ownership)
+    return warning_headers.add(response, warning_headers.for_document(config, update=True))
+
+
+def _apply_config(body: Any, namespace: str, name: str) -> JSON:
+    """The applied configuration, checked as the API server checks it (managedfields/
+    internal/structuredmerge.go Apply, handlers/patch.go checkName)."""
+    if not isinstance(body, dict):
+        raise se.bad_request("error decoding YAML: the apply patch is not an object")
+    version, kind = body.get("apiVersion"), body.get("kind")
+    if version != "v1":
+        raise se.bad_request(
+            "Incorrect version specified in apply patch. Specified patch version: "
+            f"{version or ''}, expected: v1"
+        )
+    if kind != "Pod":
+        _check_pod_document(dict(body, kind=kind or "Pod"), namespace)  # its 400
+    metadata = body.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = body["metadata"] = {}
+    if metadata.get("managedFields") is not None:
+        raise se.bad_request("metadata.managedFields must be nil")
+    if metadata.setdefault("namespace", namespace) != namespace:
+        raise se.bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request"
+        )
+    if metadata.setdefault("name", name) != name:
+        raise se.bad_request(
+            f"the name of the object ({metadata['name']}) does not match the name on the URL "
+            f"({name})"
+        )
+    return body
+
+
+async def _update(
+    request: web.Request, pod: JSON, updated: JSON, ownership: Ownership
+) -> web.Response:
     """Labels, annotations and what ValidatePodUpdate lets a spec change (images, a set or
-    lowered activeDeadlineSeconds, added tolerations); the status in a body is ignored."""
+    lowered activeDeadlineSeconds, added tolerations); the status in a body is ignored.
+    `ownership` gives the managedFields of the pod as it will be."""
     bodies.check_pod_shape(updated)
     metadata, new_metadata = pod.get("metadata", {}), updated.get("metadata") or {}
     name = metadata.get("name", "")
@@ -345,20 +494,29 @@ async def _update(request: web.Request, pod: JSON, updated: JSON) -> web.Respons
     errors = validate_labels(labels, "metadata.labels") + validate_annotations(annotations)
     if errors:
         raise se.invalid("Pod", name, errors)
-    unchanged = labels == (metadata.get("labels") or {}) and annotations == (
-        metadata.get("annotations") or {}
+    would_be = _with_metadata(pod, labels, annotations)
+    if spec is not None:
+        would_be["spec"] = spec
+    managed = ownership(would_be)
+    unchanged = (
+        labels == (metadata.get("labels") or {})
+        and annotations == (metadata.get("annotations") or {})
+        and managed == (metadata.get("managedFields") or [])
     )
     options = "PatchOptions" if request.method == "PATCH" else "UpdateOptions"
     if unchanged and spec is None:
         _dry_run(request, options)
         return web.json_response(pod)
     if _dry_run(request, options):
-        would_be = _with_metadata(pod, labels, annotations)
-        if spec is not None:
-            would_be["spec"] = spec
+        would_be["metadata"]["managedFields"] = managed
         return web.json_response(would_be)
     result = await registry(request).update_pod_metadata(
-        metadata.get("namespace", ""), name, labels=labels, annotations=annotations, spec=spec
+        metadata.get("namespace", ""),
+        name,
+        labels=labels,
+        annotations=annotations,
+        spec=spec,
+        managed_fields=managed,
     )
     if result is None:
         raise se.not_found("pods", name)
