@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 import structlog
 
@@ -36,6 +36,7 @@ from minikubelet.core.restart import (
 )
 from minikubelet.core.settings import Settings
 from minikubelet.core.spec import Container, Handler, Pod, Probe, ProbeType, RestartPolicy
+from minikubelet.node.timeline import Recorder
 from minikubelet.probe import hooks
 from minikubelet.probe.goclient import go_errno
 from minikubelet.probe.handlers import ProbeOutcome, run_probe
@@ -66,6 +67,7 @@ class PodHandle(Protocol):
     settings: Settings
     events: EventRecorder
     cpu_limiter: CpuLimiter | None
+    timeline: Recorder
 
     @property
     def phase(self) -> Phase: ...
@@ -129,6 +131,8 @@ class ContainerSupervisor:
         self._launched = asyncio.Event()  # the first start returned (postStart included)
         self._workers: dict[ProbeType, ProbeWorker] = {}
         self._log = log.bind(pod=f"{pod.pod.namespace}/{pod.pod.name}", container=container.name)
+        key = f"{pod.pod.namespace}/{pod.pod.name}"
+        self._tl = functools.partial(pod.timeline.record, key, container=container.name)
 
     # --- state, read by the pod --------------------------------------------------------
 
@@ -312,6 +316,7 @@ class ContainerSupervisor:
             self.pod.changed()
             self._wake.clear()
             remaining = self.backoff.remaining(finished, now)
+            self._tl("backoff", delay=delay, remaining=remaining)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(remaining):
                     await self._wake.wait()
@@ -476,12 +481,15 @@ class ContainerSupervisor:
             return True
         env, _own = self._env()
         hook = asyncio.ensure_future(
-            hooks.run_hook(
-                lc.post_start,
-                pod=self.pod.pod,
-                container=self.container,
-                env=env,
-                cwd=self.container.working_dir or None,
+            self._hook_span(
+                "postStart",
+                hooks.run_hook(
+                    lc.post_start,
+                    pod=self.pod.pod,
+                    container=self.container,
+                    env=env,
+                    cwd=self.container.working_dir or None,
+                ),
             )
         )
         assert inst.process is not None
@@ -535,6 +543,8 @@ class ContainerSupervisor:
         self._log.info("killing container", message=req.message, grace_s=req.grace)
         grace = req.grace
         lc = self.container.lifecycle
+        stop_signal = signal_number(lc.stop_signal if lc is not None else None)
+        self._tl("kill", message=req.message, grace=grace, signal=signal.Signals(stop_signal).name)
         try:
             async with asyncio.timeout(None) as self._kill_timeout:
                 if req.run_pre_stop and lc is not None and lc.pre_stop is not None and grace > 0:
@@ -544,11 +554,12 @@ class ContainerSupervisor:
                 grace = max(grace, MIN_GRACE)
                 if req.reason:
                     process.killed_by_us = req.reason
-                sig = signal_number(lc.stop_signal if lc is not None else None)
-                await process.stop(grace, sig)
+                info = await process.stop(grace, stop_signal)
+                self._tl("killed", signal=_signal_name(info.signal))
         except TimeoutError:  # shortened (shorten_kill) and over
             process.kill()
             await process.wait()
+            self._tl("killed", signal="SIGKILL")
         finally:
             self._kill_timeout = None
 
@@ -557,18 +568,30 @@ class ContainerSupervisor:
         error: str | None = None
         try:
             async with asyncio.timeout(grace):
-                error = await hooks.run_hook(
-                    handler,
-                    pod=self.pod.pod,
-                    container=self.container,
-                    env=env,
-                    cwd=self.container.working_dir or None,
+                error = await self._hook_span(
+                    "preStop",
+                    hooks.run_hook(
+                        handler,
+                        pod=self.pod.pod,
+                        container=self.container,
+                        env=env,
+                        cwd=self.container.working_dir or None,
+                    ),
                 )
         except TimeoutError:
             return
         if error is not None:
             self._event("FailedPreStopHook", "PreStopHook failed", ev.WARNING)
             self._log.warning("preStop hook failed", message=error)
+
+    async def _hook_span(self, name: str, hook: Awaitable[str | None]) -> str | None:
+        """Runs a hook, recording its span (and its error) in the pod's timeline."""
+        began, error = time.time(), cast(str | None, "did not finish")
+        try:
+            error = await hook
+            return error
+        finally:
+            self._tl("hook", hook=name, began=began, seconds=time.time() - began, error=error)
 
     def _limit_cpu(self, inst: Instance, pid: int) -> None:
         limiter, cpu = self.pod.cpu_limiter, self.container.resources.limits.get("cpu")
@@ -641,6 +664,7 @@ class ContainerSupervisor:
                 run=self._probe_runner(probe),
                 view=functools.partial(self._view, inst),
                 on_result=self._on_result,
+                on_probe=functools.partial(self._tl, "probe"),
                 record_event=self._probe_event,
                 daemon_started_at=self.pod.settings.daemon_started_at,
             )
@@ -756,6 +780,13 @@ class ContainerSupervisor:
             text = line.decode("utf-8", "replace")
             with contextlib.suppress(OSError, ValueError):  # a closed or full console
                 print(f"[{self.pod.pod.name}/{self.container.name}] {text}", flush=False)
+
+
+def _signal_name(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return str(sig) if sig else ""
 
 
 def tail_log_text(files: tuple[Path, ...], *, lines: int, max_bytes: int) -> str:
