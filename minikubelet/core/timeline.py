@@ -179,6 +179,14 @@ def _probe_words(rec: Mapping[str, Any]) -> str | None:
     return text + (f": {rec['output']}" if rec.get("output") and result != "success" else "")
 
 
+def _condition_words(rec: Mapping[str, Any]) -> str | None:
+    """The Ready condition only: the others follow from the containers' lines."""
+    if rec.get("type") != "Ready":
+        return None
+    text = "pod Ready" if rec.get("status") == "True" else "pod not Ready"
+    return text + (f" ({rec['reason']})" if rec.get("reason") else "")
+
+
 def _kill_words(rec: Mapping[str, Any]) -> str:
     why, sig = rec.get("message", ""), rec.get("signal", "SIGTERM")
     return f"killing ({why}): {sig}, grace {rec.get('grace', 0):g}s"
@@ -204,11 +212,9 @@ _WORDS: dict[str, Any] = {
     "created": lambda r: "created",
     "deleted": lambda r: "deleted",
     "phase": lambda r: f"phase {r.get('phase')}",
-    "condition": lambda r: (
-        f"{r.get('type')}={r.get('status')}" + (f" ({r['reason']})" if r.get("reason") else "")
-    ),
+    "condition": _condition_words,
     "state": _state_words,
-    "started": lambda r: "started" if r.get("value") else "not started",
+    "started": _nothing,  # Running says it (and a startup probe's success, where there is one)
     "ready": lambda r: "Ready" if r.get("value") else "not Ready",
     "probe": _probe_words,
     "kill": _kill_words,
