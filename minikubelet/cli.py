@@ -143,6 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"container logs and state [{default_state_dir()}]",
     )
     out.add_argument("--quiet-logs", action="store_true", help="do not echo container output")
+    out.add_argument(
+        "--echo-probe-logs",
+        action="store_true",
+        help="echo the lines a container logs for its HTTP probes' requests too "
+        "(they are always in its log)",
+    )
     out.add_argument("--log-format", choices=["auto", "console", "json"], default="auto")
     out.add_argument(
         "--log-max-size",
@@ -277,6 +283,7 @@ def _run(args: argparse.Namespace, pods: list[Pod], node: str) -> int:
         log_max_bytes=args.log_max_size,
         log_max_files=max(args.log_max_files, 1),
         echo_logs=not args.quiet_logs,
+        echo_probe_logs=args.echo_probe_logs,
         daemon_started_at=time.time(),
     )
     options = ServeOptions(

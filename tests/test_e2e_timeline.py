@@ -9,6 +9,7 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -276,3 +277,31 @@ def test_ui_draws_the_recorded_timeline(tmp_path: Path) -> None:
     flip = [r for r in recs if r["pod"] == "default/flip" and r["kind"] == "ready"]
     ready = [bands[r["seq"]]["class"] for r in flip]
     assert [c.split()[0] for c in ready] == ["flag-true", "flag-false"]
+
+
+def test_probe_access_logs_stay_off_the_console(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = f"echo serving; exec {sys.executable} -m http.server {port} --bind 127.0.0.1"
+    text = f"""
+    apiVersion: v1
+    kind: Pod
+    metadata: {{name: web}}
+    spec:
+      containers:
+      - name: web
+        image: python
+        command: ["sh", "-c", "{server}"]
+        readinessProbe:
+          httpGet: {{path: /, port: {port}}}
+          periodSeconds: 1
+    """
+    mk = run_manifest(tmp_path, text)
+    with mk:
+        mk.wait_for("two probe runs", lambda: len(records(mk, "web", "probe")) >= 2)
+        code, body = mk.get("/api/v1/namespaces/default/pods/web/log", accept="*/*")
+        assert code == 200
+        assert b'"GET / HTTP/1.1" 200' in body  # in the container's log
+        mk.wait_for("the first line", lambda: "[web/web] serving" in mk.stdout_lines)
+    assert not [line for line in mk.stdout_lines if "GET / " in line]  # not on the console

@@ -35,7 +35,15 @@ from minikubelet.core.restart import (
     crash_loop_message,
 )
 from minikubelet.core.settings import Settings
-from minikubelet.core.spec import Container, Handler, Pod, Probe, ProbeType, RestartPolicy
+from minikubelet.core.spec import (
+    Container,
+    Handler,
+    HTTPGetAction,
+    Pod,
+    Probe,
+    ProbeType,
+    RestartPolicy,
+)
 from minikubelet.node.timeline import Recorder
 from minikubelet.probe import hooks
 from minikubelet.probe.goclient import go_errno
@@ -778,8 +786,25 @@ class ContainerSupervisor:
     def _echo(self, stream: str, line: bytes) -> None:
         if self.pod.settings.echo_logs:
             text = line.decode("utf-8", "replace")
+            if not self.pod.settings.echo_probe_logs and _is_probe_request(self.container, text):
+                return  # a probe's access-log line: in the container's log, not the console
             with contextlib.suppress(OSError, ValueError):  # a closed or full console
                 print(f"[{self.pod.pod.name}/{self.container.name}] {text}", flush=False)
+
+
+def probe_request_markers(container: Container) -> tuple[str, ...]:
+    """What an access-log line of one of the container's HTTP probes holds: `GET /path `."""
+    found = []
+    for ptype in (ProbeType.STARTUP, ProbeType.READINESS, ProbeType.LIVENESS):
+        probe = container.probe(ptype)
+        action = probe.handler if probe is not None else None
+        if isinstance(action, HTTPGetAction):
+            found.append(f"GET {action.path or '/'} ")
+    return tuple(dict.fromkeys(found))
+
+
+def _is_probe_request(container: Container, text: str) -> bool:
+    return any(marker in text for marker in probe_request_markers(container))
 
 
 def _signal_name(sig: int) -> str:
