@@ -127,11 +127,11 @@ def test_readiness_flips_in_the_timeline_and_the_story(tmp_path: Path) -> None:
         conditions = [r["status"] for r in records(mk, "flip", "condition") if r["type"] == "Ready"]
         assert conditions[-3:] == ["True", "False", "True"]
         story = mk.wait_for("the story", lambda: (
-            len(lines := [s for s in mk.stderr_lines if s.startswith("» flip: ")]) >= 5 and lines
+            len(lines := [s for s in mk.stderr_lines if s.startswith("» flip")]) >= 5 and lines
         ))  # fmt: skip
-        assert "» flip: web: Ready" in story
-        assert "» flip: web: readiness probe failed (2/2)" in story
-        assert story.index("» flip: web: not Ready") > story.index("» flip: web: Ready")
+        assert "» flip/web: Ready" in story
+        assert "» flip/web: readiness probe failed (2/2)" in story
+        assert story.index("» flip/web: not Ready") > story.index("» flip/web: Ready")
         assert not any("\x1b[" in s for s in story)  # not a terminal: no colours
         assert not any(line.startswith("»") for line in mk.stdout_lines)
 

@@ -163,6 +163,8 @@ def test_event_fields() -> None:
         ({"kind": "probe", "container": "app", "probe": "liveness", "result": "failure", "run": 3,
           "threshold": 3, "output": "HTTP probe failed with statuscode: 500"},
          "app: liveness probe failed (3/3): HTTP probe failed with statuscode: 500"),
+        ({"kind": "probe", "container": "app", "probe": "readiness", "result": "failure",
+          "run": 4, "threshold": 3, "output": "x"}, None),
         ({"kind": "probe", "container": "app", "probe": "readiness", "result": "success",
           "run": 1, "threshold": 1, "fired": True}, None),
         ({"kind": "probe", "container": "app", "probe": "startup", "result": "success",
@@ -248,7 +250,8 @@ def test_story_marks_its_lines_and_colours_only_when_asked() -> None:
     story = timeline.Story(out, colour=False)
     story({"pod": "default/web", "kind": "ready", "container": "web", "value": True})
     story({"pod": "default/web", "kind": "probe", "result": "success", "probe": "liveness"})
-    assert out.getvalue() == "» web: web: Ready\n"
+    story({"pod": "default/web", "kind": "phase", "phase": "Running"})
+    assert out.getvalue() == "» web/web: Ready\n» web: phase Running\n"
     painted = io.StringIO()
     timeline.Story(painted, colour=True)({"pod": "d/w", "kind": "backoff", "delay": 1})
     assert painted.getvalue().startswith("\x1b[31m»")
@@ -272,6 +275,20 @@ async def test_follow_derives_transitions_and_events_from_the_change_feed() -> N
     kinds = [r["kind"] for r in rec.since(0, "default/p")]
     assert kinds[0] == "created"
     assert kinds[-4:] == ["ready", "phase", "event", "deleted"]
+
+
+async def test_an_explicit_record_comes_after_the_transitions_before_it() -> None:
+    store = ObjectStore()
+    rec = timeline.Recorder()
+    task = asyncio.create_task(timeline.follow(store, rec))
+    await asyncio.sleep(0)
+    store.put("pods", pod(containers=[cstatus(CRASHED)]))
+    rec.record("default/p", "backoff", container="app", delay=10.0)  # the feed not yet read
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    kinds = [r["kind"] for r in rec.since(0, "default/p")]
+    assert kinds.index("state") < kinds.index("backoff")
 
 
 # --- the probe worker's report of each run ----------------------------------------------------

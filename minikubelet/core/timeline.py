@@ -139,14 +139,13 @@ def event_fields(event: Mapping[str, Any]) -> tuple[str, JSON] | None:
 # --- words -----------------------------------------------------------------------------------
 
 
-def describe(rec: Mapping[str, Any]) -> str | None:
+def describe(rec: Mapping[str, Any], *, prefix: bool = True) -> str | None:
     """A record in plain words (`web: Ready`, `app: liveness probe failed (3/3): ...`), or None
     for what a reader does not need line by line (successful probes, unchanged results)."""
     kind = rec.get("kind")
     who = rec.get("container")
-    prefix = f"{who}: " if who else ""
     text = _WORDS.get(str(kind), _nothing)(rec)
-    return None if text is None else prefix + text
+    return None if text is None else (f"{who}: " if who and prefix else "") + text
 
 
 def _nothing(rec: Mapping[str, Any]) -> str | None:
@@ -171,6 +170,8 @@ def _probe_words(rec: Mapping[str, Any]) -> str | None:
     if result == "success" and not (rec.get("fired") and rec.get("probe") == "startup"):
         return None
     name = rec.get("probe", "")
+    if result == "failure" and rec.get("run", 0) > rec.get("threshold", 0):
+        return None  # said up to the threshold; the result stands until it changes
     if result == "error":
         return f"{name} probe errored: {rec.get('output', '')}"
     count = f" ({rec.get('run')}/{rec.get('threshold')})" if rec.get("threshold") else ""

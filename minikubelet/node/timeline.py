@@ -44,9 +44,22 @@ class Recorder:
         self._clock = clock
         self._pods: OrderedDict[str, deque[JSON]] = OrderedDict()
         self._listeners: list[Listener] = []
+        self._catch_up: Callable[[], None] | None = None
         self.seq = 0
 
     def record(self, pod: str, kind: str, /, **fields: Any) -> None:
+        """An explicit record (a probe run, a kill, a hook, a back-off). The transitions the
+        change feed holds happened before it, and are recorded first (a queue check)."""
+        if self._catch_up is not None:
+            self._catch_up()
+        self.derived(pod, kind, **fields)
+
+    def catch_up_with(self, catch_up: Callable[[], None] | None) -> None:
+        """What records the change feed's pending transitions (follow() sets it)."""
+        self._catch_up = catch_up
+
+    def derived(self, pod: str, kind: str, /, **fields: Any) -> None:
+        """A record derived from the change feed (follow())."""
         self.seq += 1
         rec = {"seq": self.seq, "t": self._clock(), "pod": pod, "kind": kind, **fields}
         lane = self._pods.get(pod)
@@ -80,14 +93,20 @@ async def follow(store: ObjectStore, recorder: Recorder) -> None:
     carries, until cancelled. The store's current pods are the starting point."""
     queue = store.subscribe()
     last: dict[str, JSON] = {}
+
+    def catch_up() -> None:
+        while not queue.empty():
+            _changed(recorder, last, queue.get_nowait())
+
+    recorder.catch_up_with(catch_up)
     try:
         for obj in store.list("pods"):
             _pod_changed(recorder, last, obj, deleted=False)
         while True:
             _changed(recorder, last, await queue.get())
     finally:  # cancelled: what the feed holds still happened (the last exits at shutdown)
-        while not queue.empty():
-            _changed(recorder, last, queue.get_nowait())
+        catch_up()
+        recorder.catch_up_with(None)
         store.unsubscribe(queue)
 
 
@@ -97,7 +116,7 @@ def _changed(recorder: Recorder, last: dict[str, JSON], change: Change) -> None:
     elif change.kind == "Event" and change.type != "DELETED":
         found = core.event_fields(change.object)
         if found is not None:
-            recorder.record(found[0], "event", **found[1])
+            recorder.derived(found[0], "event", **found[1])
 
 
 def _pod_changed(recorder: Recorder, last: dict[str, JSON], obj: JSON, *, deleted: bool) -> None:
@@ -107,7 +126,7 @@ def _pod_changed(recorder: Recorder, last: dict[str, JSON], obj: JSON, *, delete
     if not deleted:
         last[key] = obj
     for kind, fields in core.diff_pod(old, None if deleted else obj):
-        recorder.record(key, kind, **fields)
+        recorder.derived(key, kind, **fields)
 
 
 class RecordFile:
@@ -161,11 +180,13 @@ class Story:
         self._colour = self._out.isatty() if colour is None else colour
 
     def __call__(self, rec: JSON) -> None:
-        text = core.describe(rec)
+        text = core.describe(rec, prefix=False)
         if text is None:
             return
-        pod = str(rec.get("pod", "")).split("/", 1)[-1]
-        line = f"» {pod}: {text}"
+        who = str(rec.get("pod", "")).split("/", 1)[-1]
+        if rec.get("container"):
+            who += f"/{rec['container']}"
+        line = f"» {who}: {text}"
         if self._colour:
             line = _paint(rec, line)
         with contextlib.suppress(OSError, ValueError):

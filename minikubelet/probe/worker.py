@@ -138,9 +138,7 @@ class ProbeWorker:
             self._report(None, probed)
             return True
         self._observe(result, time.perf_counter() - began)
-        keep = self._count(result)  # steps 11-13
-        self._report(result, probed)
-        return keep
+        return self._count(result, probed)  # steps 11-13
 
     def _report(self, result: Result | None, began: float) -> None:
         """One run for the timeline: a call with a few values, nothing encoded."""
@@ -186,7 +184,7 @@ class ProbeWorker:
             return self._type != ProbeType.STARTUP
         return self._type == ProbeType.STARTUP
 
-    def _count(self, result: Result) -> bool:
+    def _count(self, result: Result, probed: float = 0.0) -> bool:
         """kubelet: worker.go doProbe steps 11-13: thresholds count consecutive results."""
         if result == self.last_result:
             self.result_run += 1
@@ -196,8 +194,10 @@ class ProbeWorker:
         if (result == Result.FAILURE and self.result_run < self._spec.failure_threshold) or (
             result == Result.SUCCESS and self.result_run < self._spec.success_threshold
         ):
+            self._report(result, probed)
             return True
         self._fired_run = self.result_run  # the threshold is reached on this run
+        self._report(result, probed)  # before what the result changes
         self._set(result)
         if (self._type == ProbeType.LIVENESS and result == Result.FAILURE) or (
             self._type == ProbeType.STARTUP

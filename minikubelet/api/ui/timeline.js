@@ -60,7 +60,7 @@ function lanesOf(recs, end) {
     const states = rs.filter(r => r.kind === "state");
     lanes.push({
       id: "container:" + name, label: `${name} (${kind})`, container: name, header: true,
-      bands: bands(states, end, stateLabel, r => "state-" + r.state),
+      bands: bands(states, end, stateLabel, r => "state-" + r.state + (r.exitCode === 0 ? " exit-0" : "")),
       backoffs: rs.filter(r => r.kind === "backoff"),
     });
     lanes.push({ id: "container:" + name + ":started", label: "  started", container: name,
@@ -84,6 +84,7 @@ function lanesOf(recs, end) {
 
 function stateLabel(r) {
   if (r.state === "terminated") return `${r.reason || "Error"} (${r.exitCode})`;
+  if (r.reason === "CrashLoopBackOff") return "";  // the hatched wait over it says it
   return r.reason || r.state;
 }
 
@@ -97,10 +98,10 @@ function bands(rs, end, label, cls) {
 }
 
 function spans(rs, end) {
-  const out = [];
+  const out = [], hooks = [];
   let kill = null;
   for (const r of rs) {
-    if (r.kind === "hook") out.push({ from: r.began, to: r.began + r.seconds, cls: "hook", label: r.hook, rec: r,
+    if (r.kind === "hook") hooks.push({ from: r.began, to: r.began + r.seconds, cls: "hook", label: r.hook, rec: r,
       title: `${r.hook} hook, ${r.seconds.toFixed(2)}s${r.error ? ": " + r.error : ""}` });
     if (r.kind === "kill") kill = { from: r.t, to: end, cls: "grace", label: `${r.signal}, grace ${r.grace}s`, rec: r,
       title: `${r.message}: ${r.signal}, grace ${r.grace}s` };
@@ -109,18 +110,17 @@ function spans(rs, end) {
     }
   }
   if (kill) out.push(kill);
-  return out;
+  return out.concat(hooks);  // drawn over the grace period they run in
 }
 
 // --- drawing -----------------------------------------------------------------------------------
 
-function draw(podKey, recs, now) {
+function draw(podKey, recs, now, viewWidth) {
   const t0 = recs[0].t;
   const end = Math.max(now, recs[recs.length - 1].t);
   const lanes = lanesOf(recs, end);
   const span = Math.max(end - t0, 1);
-  const scroller = document.getElementById("pods");
-  const fit = Math.max(((scroller.clientWidth || 1200) - LABEL_W - 40) / span, 0.5);
+  const fit = Math.max(((viewWidth || 1200) - LABEL_W - 24) / span, 0.5);
   const px = state.pxPerSec || fit;
   const width = LABEL_W + span * px + 20;
   const height = AXIS_H + lanes.length * (LANE_H + GAP) + 10;
@@ -135,7 +135,7 @@ function draw(podKey, recs, now) {
     const y = AXIS_H + i * (LANE_H + GAP);
     const g = el("g", { class: "lane", "data-lane": lane.id, transform: `translate(0,${y})` }, svg);
     el("rect", { class: "lane-bg", x: LABEL_W, y: 0, width: width - LABEL_W, height: LANE_H }, g);
-    el("text", { class: lane.header ? "lane-label" : "", x: 4, y: LANE_H - 5 }, g, lane.label);
+    g.texts = el("g", { class: "texts" });
     for (const b of lane.bands || []) band(g, b, x, b.cls + " band");
     for (const b of lane.backoffs || []) {
       const r = band(g, { from: b.t, to: b.t + b.delay, label: `back-off ${b.delay}s`, rec: b }, x, "backoff");
@@ -155,6 +155,14 @@ function draw(podKey, recs, now) {
       const m = el("path", { class: "event event-" + e.type, d: `M${cx} 2 L${cx + 5} 9 L${cx} 16 L${cx - 5} 9 Z`, "data-seq": e.seq, "data-reason": e.reason }, g);
       title(m, `${fmtTime(e.t)} ${e.container ? e.container + ": " : ""}${e.reason}: ${e.message}${e.count > 1 ? " (x" + e.count + ")" : ""}`);
     }
+    g.appendChild(g.texts);
+  });
+  // the lane names stay in view as the lanes scroll (render() moves this group)
+  const names = el("g", { class: "names" }, svg);
+  el("rect", { x: 0, y: 0, width: LABEL_W - 2, height, fill: "#fff" }, names);
+  lanes.forEach((lane, i) => {
+    const y = AXIS_H + i * (LANE_H + GAP) + LANE_H - 5;
+    el("text", { class: lane.header ? "lane-label" : "", x: 4, y }, names, lane.label);
   });
   return svg;
 }
@@ -164,7 +172,7 @@ function band(g, b, x, cls) {
   const r = el("rect", { class: cls, x: x(b.from), y: 1, width: w, height: LANE_H - 2, "data-seq": b.rec.seq, "data-label": b.label || "" }, g);
   title(r, `${fmtTime(b.from)} ${b.label || ""}${b.rec.message ? ": " + b.rec.message : ""}`);
   const labelCls = cls === "backoff" ? "band-label on-hatch" : "band-label";
-  if (b.label && w > b.label.length * 6.2 + 6) el("text", { class: labelCls, x: x(b.from) + 3, y: LANE_H - 5 }, g, b.label);
+  if (b.label && w > b.label.length * 6.2 + 6) el("text", { class: labelCls, x: x(b.from) + 3, y: LANE_H - 5 }, g.texts || g, b.label);
   return r;
 }
 
@@ -173,7 +181,7 @@ function tick(g, t, x) {
   const line = el("line", { class: "tick tick-" + t.result, x1: cx, x2: cx, y1: 2, y2: LANE_H - 2, "data-seq": t.seq, "data-result": t.result }, g);
   if (t.fired) line.setAttribute("data-fired", `${t.run}/${t.threshold}`);
   title(line, `${fmtTime(t.t)} ${t.probe} ${t.result}${t.threshold ? ` (${t.run}/${t.threshold})` : ""} in ${(t.seconds * 1000).toFixed(1)} ms${t.output ? ": " + t.output : ""}`);
-  if (t.fired && t.result !== "success") el("text", { class: "fire", x: cx + 3, y: 10 }, g, `${t.run}/${t.threshold}`);
+  if (t.fired && t.result !== "success") el("text", { class: "fire", x: cx + 3, y: 10 }, g.texts || g, `${t.run}/${t.threshold}`);
 }
 
 function axis(svg, t0, end, x, height) {
@@ -213,16 +221,24 @@ function render() {
       h.appendChild(a);
       const scroller = document.createElement("div");
       scroller.className = "scroller";
+      scroller.addEventListener("scroll", () => pinNames(scroller));
       section.append(h, scroller);
       main.appendChild(section);
     }
     const scroller = section.querySelector(".scroller");
     const atEnd = scroller.scrollLeft + scroller.clientWidth >= scroller.scrollWidth - 5;
     const live = document.getElementById("follow").checked;
-    scroller.replaceChildren(draw(pod, recs, live ? Math.max(now, recs[recs.length - 1].t) : recs[recs.length - 1].t));
+    const end = live ? Math.max(now, recs[recs.length - 1].t) : recs[recs.length - 1].t;
+    scroller.replaceChildren(draw(pod, recs, end, scroller.clientWidth));
     if (atEnd) scroller.scrollLeft = scroller.scrollWidth;
+    pinNames(scroller);
   }
   for (const section of main.querySelectorAll("section.pod")) if (!keep.has(section.dataset.pod)) section.remove();
+}
+
+function pinNames(scroller) {
+  const names = scroller.querySelector("g.names");
+  if (names) names.setAttribute("transform", `translate(${scroller.scrollLeft},0)`);
 }
 
 async function poll() {
