@@ -171,6 +171,9 @@ def test_event_fields() -> None:
           "run": 1, "threshold": 1, "fired": True}, "app: startup probe succeeded (1/1)"),
         ({"kind": "probe", "container": "app", "probe": "liveness", "result": "error",
           "output": "boom"}, "app: liveness probe errored: boom"),
+        ({"kind": "probe", "container": "app", "probe": "readiness", "result": "failure",
+          "run": 1, "threshold": 3, "output": "not yet\n  really\n"},
+         "app: readiness probe failed (1/3): not yet really"),
         ({"kind": "state", "container": "app", "state": "terminated", "reason": "Error",
           "exitCode": 3, "restartCount": 2}, "app: Terminated: Error (exit code 3), restarts 2"),
         ({"kind": "state", "container": "app", "state": "waiting", "reason": "CrashLoopBackOff"},
@@ -207,7 +210,7 @@ def test_render_text_groups_by_pod_and_counts_quiet_probes() -> None:
     assert lines[0] == "pod ns/a:"
     assert lines[1].split() == ["+0.0s", core.clock_text(100.0), "created"]
     assert lines[2].split() == ["+12.3s", core.clock_text(112.3), "app:", "Ready"]
-    assert lines[3] == "  (1 successful probe runs not shown)"
+    assert lines[3] == "  (1 more probe runs not shown: successes, failures past the threshold)"
     assert "ns/b" not in text
 
 

@@ -173,11 +173,12 @@ def _probe_words(rec: Mapping[str, Any]) -> str | None:
     if result == "failure" and rec.get("run", 0) > rec.get("threshold", 0):
         return None  # said up to the threshold; the result stands until it changes
     if result == "error":
-        return f"{name} probe errored: {rec.get('output', '')}"
+        return f"{name} probe errored: {_one_line(str(rec.get('output', '')))}"
     count = f" ({rec.get('run')}/{rec.get('threshold')})" if rec.get("threshold") else ""
     verb = "succeeded" if result == "success" else "failed"
     text = f"{name} probe {verb}{count}"
-    return text + (f": {rec['output']}" if rec.get("output") and result != "success" else "")
+    output = _one_line(str(rec.get("output") or ""))
+    return text + (f": {output}" if output and result != "success" else "")
 
 
 def _condition_words(rec: Mapping[str, Any]) -> str | None:
@@ -186,6 +187,12 @@ def _condition_words(rec: Mapping[str, Any]) -> str | None:
         return None
     text = "pod Ready" if rec.get("status") == "True" else "pod not Ready"
     return text + (f" ({rec['reason']})" if rec.get("reason") else "")
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    """A probe's output on one line (an HTTP body or a script's output may have many)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _kill_words(rec: Mapping[str, Any]) -> str:
@@ -233,7 +240,8 @@ def clock_text(t: float) -> str:
 def render_text(records: Iterable[Mapping[str, Any]], *, pods: set[str] | None = None) -> str:
     """The text timeline of records, grouped by pod, each line with its time and its offset
     from the pod's first record: `  +12.3s 23:01:02.345 app: Terminated: Error (exit code 1)`.
-    Successful probe runs are counted, not listed."""
+    Probe runs that change nothing (successes, failures past the threshold) are counted, not
+    listed."""
     by_pod: dict[str, list[Mapping[str, Any]]] = {}
     for rec in records:
         pod = str(rec.get("pod", ""))
@@ -253,5 +261,7 @@ def render_text(records: Iterable[Mapping[str, Any]], *, pods: set[str] | None =
             t = float(rec.get("t", 0))
             out.append(f"  {'+' + format(t - first, '.1f') + 's':>9} {clock_text(t)} {text}")
         if quiet:
-            out.append(f"  ({quiet} successful probe runs not shown)")
+            out.append(
+                f"  ({quiet} more probe runs not shown: successes, failures past the threshold)"
+            )
     return "\n".join(out)

@@ -68,7 +68,8 @@ def describe_state(status: ContainerStatus) -> str:
 def _container(runner: PodRunner, sup: ContainerSupervisor, has_init: bool) -> ContainerReport:
     status = sup.status(pod_has_init=has_init)
     failures = [
-        f"{rfc3339(e.last_timestamp)} {e.message}" + (f" (x{e.count})" if e.count > 1 else "")
+        f"{rfc3339(e.last_timestamp)} {e.message.strip()}"
+        + (f" (x{e.count})" if e.count > 1 else "")
         for e in runner.events.for_pod(runner.pod)
         if e.field_path == sup.field_path and e.reason in ("Unhealthy", "ProbeWarning")
     ]
