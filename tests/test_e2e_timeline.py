@@ -305,3 +305,52 @@ def test_probe_access_logs_stay_off_the_console(tmp_path: Path) -> None:
         assert b'"GET / HTTP/1.1" 200' in body  # in the container's log
         mk.wait_for("the first line", lambda: "[web/web] serving" in mk.stdout_lines)
     assert not [line for line in mk.stdout_lines if "GET / " in line]  # not on the console
+
+
+STUBBORN = """
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: stubborn}
+    spec:
+      terminationGracePeriodSeconds: 2
+      containers:
+      - name: app
+        image: busybox
+        command: ["sh", "-c", "trap '' TERM; while true; do sleep 0.2; done"]
+        lifecycle:
+          preStop:
+            exec: {command: ["sh", "-c", "sleep 0.5; exit 1"]}
+        livenessProbe:
+          exec: {command: ["false"]}
+          periodSeconds: 1
+          failureThreshold: 1
+"""
+
+
+def test_kill_hook_and_sigkill_in_the_timeline(tmp_path: Path) -> None:
+    mk = run_manifest(tmp_path, STUBBORN, "--log-format", "console")
+    with mk:
+        mk.wait_for("SIGKILL", lambda: records(mk, "stubborn", "killed"), timeout=60)
+        recs = records(mk, "stubborn")
+        kinds = [r["kind"] for r in recs]
+        kill = recs[kinds.index("kill")]
+        assert kill["message"] == "Container app failed liveness probe, will be restarted"
+        assert (kill["signal"], kill["grace"]) == ("SIGTERM", 2.0)
+        fired = [r for r in recs[: kinds.index("kill")] if r["kind"] == "probe"][-1]
+        assert (fired["result"], fired["fired"]) == ("failure", True)
+        hook = recs[kinds.index("hook")]
+        assert hook["hook"] == "preStop"
+        assert hook["error"]  # it exited 1
+        assert hook["seconds"] >= 0.5
+        assert hook["began"] >= kill["t"]
+        killed = recs[kinds.index("killed")]
+        assert killed["signal"] == "SIGKILL"
+        assert killed["t"] - kill["t"] >= 2.0  # the grace period ran out first
+        mk.wait_for("the exit", lambda: [
+            r for r in records(mk, "stubborn", "state") if r["state"] == "terminated"
+        ])  # fmt: skip
+        story = mk.wait_for("the story of the kill", lambda: (
+            any("grace period over: SIGKILL" in s for s in mk.stderr_lines) and mk.stderr_lines
+        ))  # fmt: skip
+        assert "» stubborn/app: liveness probe failed (1/1)" in story
+        assert any(s.startswith("» stubborn/app: preStop hook ran") for s in story)
