@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import sys
 import time
@@ -82,7 +83,10 @@ class Recorder:
     def since(self, seq: int = 0, pod: str | None = None) -> list[JSON]:
         """Records after `seq`, oldest first; of one pod (`namespace/name`) or of all."""
         lanes = [self._pods.get(pod, deque())] if pod is not None else list(self._pods.values())
-        found = [rec for lane in lanes for rec in lane if rec["seq"] > seq]
+        found: list[JSON] = []
+        for lane in lanes:  # each lane is in order: only its tail is read (a page's poll)
+            tail = list(itertools.takewhile(lambda r: r["seq"] > seq, reversed(lane)))
+            found += reversed(tail)
         if pod is None and len(lanes) > 1:
             found.sort(key=lambda r: r["seq"])
         return found
