@@ -86,6 +86,7 @@ def test_crash_loop_timeline_and_its_replay(tmp_path: Path) -> None:
         assert code == 400
         assert b"since" in body
     assert mk.wait_exit() == 0
+    assert not any(line.startswith("»") for line in mk.stderr_lines)  # JSON logs: no story
     replay = subprocess.run(
         [sys.executable, "-m", "minikubelet", "timeline", str(record)],
         capture_output=True, text=True, timeout=60, check=True,
@@ -95,6 +96,11 @@ def test_crash_loop_timeline_and_its_replay(tmp_path: Path) -> None:
     assert "app: Terminated: Error (exit code 3)" in out
     assert "app: CrashLoopBackOff: restart in 0.2s" in out
     assert "app: CrashLoopBackOff: restart in 0.4s" in out
+    other = subprocess.run(
+        [sys.executable, "-m", "minikubelet", "timeline", str(record), "--pod", "other"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert other.stdout.strip() == ""
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"seq": 1, "kind": "created"}\nnot json\n')
     failed = subprocess.run([sys.executable, "-m", "minikubelet", "timeline", str(bad)],
