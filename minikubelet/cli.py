@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import gc
 import ipaddress
+import json
 import os
 import resource
 import ssl
@@ -18,6 +19,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from minikubelet import __version__, explain, kubeconfig, logs
 from minikubelet.core.images import LOCAL_FILE, ImageOverlay, NoMapping, resolve
@@ -115,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit once every pod is Ready (ready) or has finished (complete)",
     )
     ci.add_argument("--timeout", type=_positive_float, help="give up after SECONDS (exit 1)")
+    ci.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE",
+        help="with --until: write the verdict as JUnit XML (a test case per pod)",
+    )
     life = run.add_argument_group("lifecycle")
     life.add_argument(
         "--backoff-initial",
@@ -137,6 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"container logs and state [{default_state_dir()}]",
     )
     out.add_argument("--quiet-logs", action="store_true", help="do not echo container output")
+    out.add_argument(
+        "--echo-probe-logs",
+        action="store_true",
+        help="echo the lines a container logs for its HTTP probes' requests too "
+        "(they are always in its log)",
+    )
     out.add_argument("--log-format", choices=["auto", "console", "json"], default="auto")
     out.add_argument(
         "--log-max-size",
@@ -145,6 +159,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="rotate a container log past this size [10Mi]",
     )
     out.add_argument("--log-max-files", type=int, default=5, help="log files kept [5]")
+    out.add_argument(
+        "--record",
+        type=Path,
+        metavar="FILE",
+        help="write the pods' timeline to FILE as JSON lines (replay: minikubelet timeline FILE)",
+    )
+    show = sub.add_parser("timeline", help="print a timeline recorded with run --record")
+    show.add_argument("file", type=Path, metavar="FILE")
+    show.add_argument("--pod", action="append", help="only this pod (namespace/name); repeatable")
     validate = sub.add_parser("validate", help="check manifests and exit (0 valid, 2 invalid)")
     validate.add_argument("manifests", nargs="+", metavar="MANIFEST")
     explain.add_parser(sub, _positive_float)
@@ -190,6 +213,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         build_parser().error("--timeout needs --until")
     if args.command == "kubeconfig":
         return kubeconfig.run(args, default_state_dir())
+    if args.command == "timeline":
+        return show_timeline(args.file, args.pod)
+    if args.command == "run" and args.report is not None and args.until is None:
+        build_parser().error("--report needs --until")
     node = (getattr(args, "node_name", None) or default_node_name()).lower()
     try:
         loaded = manifest.load_manifests(args.manifests, stdin=sys.stdin, node_name=node)
@@ -281,8 +308,15 @@ def _run(args: argparse.Namespace, pods: list[Pod], node: str, images: ImageOver
     if problem is not None:
         print(f"error: --state-dir {state_dir}: {problem}", file=sys.stderr)
         return 2
+    record = None
+    if args.record is not None:
+        try:
+            record = open(args.record, "w", encoding="utf-8")  # noqa: SIM115 (the daemon's)
+        except OSError as e:
+            print(f"error: --record {args.record}: {e.strerror or e}", file=sys.stderr)
+            return 2
     guarded = guard.start() if guard.available() else None  # returns in the daemon only
-    logs.configure(args.log_format)
+    console = logs.configure(args.log_format)
     raise_open_files_limit()
     settings = Settings(
         state_dir=state_dir,
@@ -292,6 +326,7 @@ def _run(args: argparse.Namespace, pods: list[Pod], node: str, images: ImageOver
         log_max_bytes=args.log_max_size,
         log_max_files=max(args.log_max_files, 1),
         echo_logs=not args.quiet_logs,
+        echo_probe_logs=args.echo_probe_logs,
         daemon_started_at=time.time(),
         images=images,
     )
@@ -306,9 +341,11 @@ def _run(args: argparse.Namespace, pods: list[Pod], node: str, images: ImageOver
         manage_gc=True,
         guarded=guarded,
         stream_idle_timeout=args.streaming_connection_idle_timeout,
+        record=record,
+        story=console,
     )
     try:
-        return asyncio.run(_serve(settings, options, pods))
+        return asyncio.run(_serve(settings, options, pods, args.report))
     except OSError as e:
         print(f"error: cannot serve on {args.address}:{args.port}: {e.strerror}", file=sys.stderr)
         return 2
@@ -362,7 +399,9 @@ def _tls_context(args: argparse.Namespace) -> ssl.SSLContext | str | None:
     return context
 
 
-async def _serve(settings: Settings, options: ServeOptions, pods: list[Pod]) -> int:
+async def _serve(
+    settings: Settings, options: ServeOptions, pods: list[Pod], junit: Path | None = None
+) -> int:
     daemon = Daemon(settings, options)
     daemon.install_signal_handlers()
 
@@ -382,6 +421,7 @@ async def _serve(settings: Settings, options: ServeOptions, pods: list[Pod]) -> 
         else:
             recorded.append((path, url))
             print(f"minikubelet: kubectl: export KUBECONFIG={path}", flush=True)
+        print(f"minikubelet: timeline: {url}/ui", flush=True)
 
     recorded: list[tuple[Path, str]] = []
     try:
@@ -394,7 +434,48 @@ async def _serve(settings: Settings, options: ServeOptions, pods: list[Pod]) -> 
             daemon.agent.runners.values(), "stopped", daemon.settings.daemon_started_at
         )
         print(report.render(snapshot), flush=True)
+        failed = report.failed_pods(snapshot, options.until)
+        if failed:
+            print(report.render_timeline(daemon.timeline.since(0), failed), flush=True)
+        if junit is not None:
+            write_junit(junit, snapshot, options.until, daemon.timeline.since(0))
     return code
+
+
+def write_junit(
+    path: Path, snapshot: report.Snapshot, until: str, records: list[dict[str, Any]]
+) -> None:
+    try:
+        path.write_text(report.junit(snapshot, until, records), encoding="utf-8")
+    except OSError as e:
+        print(f"minikubelet: --report {path}: {e.strerror or e}", file=sys.stderr, flush=True)
+
+
+def show_timeline(path: Path, pods: list[str] | None) -> int:
+    """`minikubelet timeline FILE`: a recorded timeline as text."""
+    from minikubelet.core import timeline
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        print(f"error: {path}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    records = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError as e:
+            print(f"error: {path}:{number}: not a timeline record: {e}", file=sys.stderr)
+            return 2
+        if not isinstance(rec, dict) or "kind" not in rec:
+            print(f"error: {path}:{number}: not a timeline record", file=sys.stderr)
+            return 2
+        records.append(rec)
+    wanted = {p if "/" in p else f"default/{p}" for p in pods} if pods else None
+    print(timeline.render_text(records, pods=wanted))
+    return 0
 
 
 if __name__ == "__main__":

@@ -19,14 +19,14 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import structlog
 
 from minikubelet.core import verdict
 from minikubelet.core.settings import Settings, kubernetes_service_env
 from minikubelet.core.spec import Pod
-from minikubelet.node import report
+from minikubelet.node import report, timeline
 from minikubelet.node.agent import NodeAgent
 from minikubelet.podregistry import PodRegistry
 from minikubelet.runtime import gcpolicy, guard, watchdog
@@ -59,6 +59,8 @@ class ServeOptions:
     manage_gc: bool = False
     guarded: guard.Guarded | None = None  # the CLI's guards above us (see guard.py)
     stream_idle_timeout: float = 4 * 3600.0  # kubelet: streamingConnectionIdleTimeout
+    record: IO[str] | None = None  # --record: the timeline as JSON lines
+    story: bool = False  # the lifecycle in plain words on stderr (console logs)
 
 
 class Daemon:
@@ -71,8 +73,19 @@ class Daemon:
         self.settings = settings
         self.store = ObjectStore()
         self._freezer = gcpolicy.Freezer() if self.options.manage_gc else None
+        self.timeline = timeline.Recorder()
+        self._record_file: timeline.RecordFile | None = None
+        if self.options.record is not None:
+            self._record_file = timeline.RecordFile(self.options.record)
+            self.timeline.listen(self._record_file)
+        if self.options.story:
+            self.timeline.listen(timeline.Story())
         self.agent = NodeAgent(
-            settings, self.store, on_change=self._check_until, freezer=self._freezer
+            settings,
+            self.store,
+            on_change=self._check_until,
+            freezer=self._freezer,
+            timeline=self.timeline,
         )
         self.registry = PodRegistry(self.agent)
         self.url = ""
@@ -128,6 +141,9 @@ class Daemon:
         try:
             async with asyncio.TaskGroup() as tg:
                 self.agent.attach(tg)
+                follower = tg.create_task(
+                    timeline.follow(self.store, self.timeline), name="timeline"
+                )
                 for pod in pods:
                     self.agent.start_pod(pod)
                 site_runner = await self._serve(sock)
@@ -137,8 +153,11 @@ class Daemon:
                 self._check_until()
                 await self._wait_stop()
                 await self.agent.terminate_all()
+                follower.cancel()
         finally:
             self.agent.attach(None)
+            if self._record_file is not None:
+                self._record_file.close()
             if self._freezer is not None:
                 self._freezer.cancel()
             if self._listener is not None:
@@ -268,6 +287,7 @@ class Daemon:
             started_at=self.settings.daemon_started_at or time.time(),
             state_dir=self.settings.state_dir,
             stream_limits=StreamLimits(idle_timeout=self.options.stream_idle_timeout),
+            timeline=self.timeline,
         )
         # At shutdown the pods are already stopped: a watch or a log follow still open has
         # nothing more to say, and must not hold the exit for aiohttp's 2 x 60 s

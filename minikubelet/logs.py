@@ -13,8 +13,9 @@ import sys
 import structlog
 
 
-def configure(fmt: str = "auto", *, level: int = logging.INFO) -> None:
-    """`fmt`: "auto" (console on a TTY, else JSON), "console" or "json"."""
+def configure(fmt: str = "auto", *, level: int = logging.INFO) -> bool:
+    """`fmt`: "auto" (console on a TTY, else JSON), "console" or "json". Returns whether the
+    console rendering is in use (the daemon then tells the lifecycle's story there too)."""
     use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
     processors: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -33,3 +34,4 @@ def configure(fmt: str = "auto", *, level: int = logging.INFO) -> None:
     )
     # aiohttp and asyncio speak through the standard library; keep their errors visible
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
+    return use_console

@@ -12,6 +12,7 @@ from minikubelet.core.settings import Settings
 from minikubelet.core.spec import Pod
 from minikubelet.manifest import load as manifest
 from minikubelet.node.supervisor import ContainerSupervisor
+from minikubelet.node.timeline import Recorder
 from minikubelet.runtime.cgroups import CpuLimiter
 
 POD = {
@@ -34,6 +35,7 @@ class FlakyPod:
                                  backoff_max=0.1, echo_logs=False)  # fmt: skip
         self.events = EventRecorder(node_name="n")
         self.cpu_limiter: CpuLimiter | None = None
+        self.timeline = Recorder()
         self.failures = failures
         self.calls = 0
 

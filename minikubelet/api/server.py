@@ -40,9 +40,11 @@ from minikubelet.api import (
     stats,
     streaming,
 )
+from minikubelet.api import timeline as timeline_api
 from minikubelet.api.appkeys import REGISTRY, SETTINGS, WATCH_CACHE, Settings
 from minikubelet.api.registry import Registry
 from minikubelet.api.sessions import StreamLimits
+from minikubelet.api.timeline import TimelineSource
 from minikubelet.api.watch import run_cache
 
 # Header lines up to the kubelet's MaxHeaderBytes reach the middleware, which answers a
@@ -154,6 +156,7 @@ def make_app(
     started_at: float,
     state_dir: Path | None = None,
     stream_limits: StreamLimits | None = None,
+    timeline: TimelineSource | None = None,
 ) -> web.Application:
     """`token`: when set, every request must carry `Authorization: Bearer <token>`.
     `started_at`: the daemon's start (epoch seconds). `state_dir`: whose filesystem is the
@@ -183,4 +186,5 @@ def make_app(
         module.add_routes(app.router)
     streaming.add_routes(app, stream_limits)
     portforward.add_routes(app)
+    timeline_api.add_routes(app, timeline)
     return app

@@ -32,6 +32,7 @@ class Settings:
     log_max_bytes: int = 10 * 1024 * 1024  # kubelet: containerLogMaxSize 10Mi
     log_max_files: int = 5  # kubelet: containerLogMaxFiles
     echo_logs: bool = True
+    echo_probe_logs: bool = False  # echo a container's access-log lines of its HTTP probes
     base_env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     daemon_started_at: float = 0.0
     memory_poll_interval: float = 0.05

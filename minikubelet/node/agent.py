@@ -22,6 +22,7 @@ from minikubelet.core.events import Event, EventRecorder
 from minikubelet.core.settings import Settings
 from minikubelet.core.spec import Pod
 from minikubelet.node.pod import PodRunner
+from minikubelet.node.timeline import Recorder
 from minikubelet.runtime import metrics
 from minikubelet.runtime.cgroups import CpuLimiter
 from minikubelet.runtime.crilog import LogSource, log_files
@@ -40,8 +41,10 @@ class NodeAgent:
         *,
         on_change: Callable[[], None] = lambda: None,
         freezer: Freezer | None = None,
+        timeline: Recorder | None = None,
     ) -> None:
         self.settings = settings
+        self.timeline = timeline if timeline is not None else Recorder()
         self._freezer = freezer
         self.store = store
         self.runners: dict[tuple[str, str], PodRunner] = {}
@@ -79,6 +82,7 @@ class NodeAgent:
             events=self.events,
             on_change=self.pod_changed,
             cpu_limiter=self.cpu_limiter,
+            timeline=self.timeline,
         )
         held = self._held_ports()
         self.runners[pod.key] = runner

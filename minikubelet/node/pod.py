@@ -30,6 +30,7 @@ from minikubelet.core.settings import Settings
 from minikubelet.core.spec import Pod
 from minikubelet.core.status import generate_pod_status, unscheduled_pod_status
 from minikubelet.node.supervisor import MIN_GRACE, ContainerSupervisor
+from minikubelet.node.timeline import Recorder
 from minikubelet.probe.goclient import go_errno
 from minikubelet.runtime.aio import race
 from minikubelet.runtime.cgroups import CpuLimiter
@@ -55,8 +56,10 @@ class PodRunner:
         events: EventRecorder,
         on_change: Callable[[PodRunner], None] = lambda runner: None,
         cpu_limiter: CpuLimiter | None = None,
+        timeline: Recorder | None = None,
     ) -> None:
         self.pod = pod
+        self.timeline = timeline if timeline is not None else Recorder(per_pod=1, max_pods=1)
         self.settings = settings
         self.cpu_limiter = cpu_limiter  # where cgroup v2 lets the daemon limit CPU
         self.events = events

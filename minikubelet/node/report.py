@@ -8,11 +8,14 @@ failures with their messages, and the last lines of its log.
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Iterable
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from minikubelet.core import timeline
 from minikubelet.core.model import ContainerStatus, Running, Terminated
 from minikubelet.core.serialize import rfc3339
 from minikubelet.node.termination import tail_log_text
@@ -65,7 +68,8 @@ def describe_state(status: ContainerStatus) -> str:
 def _container(runner: PodRunner, sup: ContainerSupervisor, has_init: bool) -> ContainerReport:
     status = sup.status(pod_has_init=has_init)
     failures = [
-        f"{rfc3339(e.last_timestamp)} {e.message}" + (f" (x{e.count})" if e.count > 1 else "")
+        f"{rfc3339(e.last_timestamp)} {e.message.strip()}"
+        + (f" (x{e.count})" if e.count > 1 else "")
         for e in runner.events.for_pod(runner.pod)
         if e.field_path == sup.field_path and e.reason in ("Unhealthy", "ProbeWarning")
     ]
@@ -109,15 +113,73 @@ def take(runners: Iterable[PodRunner], verdict: str, started: float) -> Snapshot
 def render(snap: Snapshot) -> str:
     out = [f"minikubelet: {snap.verdict} after {snap.elapsed:.1f}s"]
     for pod in snap.pods:
-        out.append(f"pod {pod.name}: {pod.phase}")
-        out.append("  conditions: " + ", ".join(pod.conditions))
-        for c in pod.containers:
-            ready = "ready" if c.ready else "not ready"
-            out.append(f"  {c.kind} {c.name}: {c.state}; {ready}; restarts {c.restarts}")
-            if c.probe_failures:
-                out.append("    last probe failures:")
-                out += [f"      {line}" for line in c.probe_failures]
-            if c.log_tail:
-                out.append(f"    last {len(c.log_tail)} log lines:")
-                out += [f"      | {line}" for line in c.log_tail]
+        out += _render_pod(pod)
     return "\n".join(out)
+
+
+def pod_ok(pod: PodReport, until: str) -> bool:
+    """Whether the pod met `--until` (core/verdict.py's rule for one pod)."""
+    if until == "complete":
+        return pod.phase == "Succeeded"
+    return any(c.startswith("Ready=True") for c in pod.conditions)
+
+
+def failed_pods(snap: Snapshot, until: str) -> list[str]:
+    """The pods (namespace/name) that did not meet `--until`; none when the verdict is OK."""
+    if snap.verdict.startswith("OK"):
+        return []
+    return [p.name for p in snap.pods if not pod_ok(p, until)]
+
+
+def render_timeline(records: Iterable[Mapping[str, Any]], pods: Iterable[str]) -> str:
+    """The text timeline of the pods that failed, after the report."""
+    text = timeline.render_text(records, pods=set(pods))
+    return "minikubelet: timeline of the pods that failed:\n" + text if text else ""
+
+
+def junit(snap: Snapshot, until: str, records: Iterable[Mapping[str, Any]]) -> str:
+    """`--report FILE`: JUnit XML, one test case per pod, its report and timeline in the
+    failure text (testsuites/testsuite/testcase/failure, as GitHub and GitLab read it)."""
+    records = list(records)
+    failed = [p for p in snap.pods if not snap.verdict.startswith("OK") and not pod_ok(p, until)]
+    suites = ET.Element("testsuites", name="minikubelet", tests=str(len(snap.pods)),
+                        failures=str(len(failed)), time=f"{snap.elapsed:.3f}")  # fmt: skip
+    suite = ET.SubElement(suites, "testsuite", name=f"minikubelet --until {until}",
+                          tests=str(len(snap.pods)), failures=str(len(failed)), errors="0",
+                          skipped="0", time=f"{snap.elapsed:.3f}")  # fmt: skip
+    for pod in snap.pods:
+        case = ET.SubElement(suite, "testcase", name=pod.name, classname=f"minikubelet.{until}",
+                             time=f"{snap.elapsed:.3f}")  # fmt: skip
+        text = "\n".join(_render_pod(pod))
+        if pod in failed:
+            failure = ET.SubElement(case, "failure", message=snap.verdict, type=until)
+            story = timeline.render_text(records, pods={pod.name})
+            failure.text = _xml_text(text + ("\n\n" + story if story else ""))
+        else:
+            ET.SubElement(case, "system-out").text = _xml_text(text)
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, "unicode") + "\n"
+
+
+def _xml_text(text: str) -> str:
+    """Without the characters XML 1.0 cannot hold (a container's log may have any)."""
+    return _NOT_XML.sub("\ufffd", text)
+
+
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _render_pod(pod: PodReport) -> list[str]:
+    out: list[str] = []
+    out.append(f"pod {pod.name}: {pod.phase}")
+    out.append("  conditions: " + ", ".join(pod.conditions))
+    for c in pod.containers:
+        ready = "ready" if c.ready else "not ready"
+        out.append(f"  {c.kind} {c.name}: {c.state}; {ready}; restarts {c.restarts}")
+        if c.probe_failures:
+            out.append("    last probe failures:")
+            out += [f"      {line}" for line in c.probe_failures]
+        if c.log_tail:
+            out.append(f"    last {len(c.log_tail)} log lines:")
+            out += [f"      | {line}" for line in c.log_tail]
+    return out

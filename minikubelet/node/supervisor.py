@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 import structlog
 
@@ -38,8 +38,17 @@ from minikubelet.core.restart import (
     crash_loop_message,
 )
 from minikubelet.core.settings import Settings
-from minikubelet.core.spec import Container, Handler, Pod, Probe, ProbeType, RestartPolicy
+from minikubelet.core.spec import (
+    Container,
+    Handler,
+    HTTPGetAction,
+    Pod,
+    Probe,
+    ProbeType,
+    RestartPolicy,
+)
 from minikubelet.node import termination
+from minikubelet.node.timeline import Recorder
 from minikubelet.probe import hooks
 from minikubelet.probe.goclient import go_errno
 from minikubelet.probe.handlers import ProbeOutcome, run_probe
@@ -68,6 +77,7 @@ class PodHandle(Protocol):
     settings: Settings
     events: EventRecorder
     cpu_limiter: CpuLimiter | None
+    timeline: Recorder
 
     @property
     def phase(self) -> Phase: ...
@@ -134,6 +144,8 @@ class ContainerSupervisor:
         self._launched = asyncio.Event()  # the first start returned (postStart included)
         self._workers: dict[ProbeType, ProbeWorker] = {}
         self._log = log.bind(pod=f"{pod.pod.namespace}/{pod.pod.name}", container=container.name)
+        key = f"{pod.pod.namespace}/{pod.pod.name}"
+        self._tl = functools.partial(pod.timeline.record, key, container=container.name)
 
     # --- state, read by the pod --------------------------------------------------------
 
@@ -321,6 +333,7 @@ class ContainerSupervisor:
             )
             self.pod.changed()
             self._wake.clear()
+            self._tl("backoff", delay=delay, remaining=wait)
             await wait_event(self._wake, wait)
             if self.stopping:
                 return False
@@ -534,12 +547,15 @@ class ContainerSupervisor:
         assert inst.process is not None
         # a kill (pod deletion, daemon shutdown) must not wait for a hook that never returns
         first, error = await race(
-            hook=hooks.run_hook(
-                lc.post_start,
-                pod=self.pod.pod,
-                container=self.container,
-                env=env,
-                cwd=self.cwd,
+            hook=self._hook_span(
+                "postStart",
+                hooks.run_hook(
+                    lc.post_start,
+                    pod=self.pod.pod,
+                    container=self.container,
+                    env=env,
+                    cwd=self.cwd,
+                ),
             ),
             exited=inst.process.wait(),
             killed=self._kill_event.wait(),
@@ -573,6 +589,8 @@ class ContainerSupervisor:
         self._log.info("killing container", message=req.message, grace_s=req.grace)
         grace = req.grace
         lc = self.container.lifecycle
+        stop_signal = signal_number(lc.stop_signal if lc is not None else None)
+        self._tl("kill", message=req.message, grace=grace, signal=signal.Signals(stop_signal).name)
         try:
             async with asyncio.timeout(None) as self._kill_timeout:
                 if req.run_pre_stop and lc is not None and lc.pre_stop is not None and grace > 0:
@@ -582,11 +600,12 @@ class ContainerSupervisor:
                 grace = max(grace, MIN_GRACE)
                 if req.reason:
                     process.killed_by_us = req.reason
-                sig = signal_number(lc.stop_signal if lc is not None else None)
-                await process.stop(grace, sig)
+                info = await process.stop(grace, stop_signal)
+                self._tl("killed", signal=_signal_name(info.signal))
         except TimeoutError:  # shortened (shorten_kill) and over
             process.kill()
             await process.wait()
+            self._tl("killed", signal="SIGKILL")
         finally:
             self._kill_timeout = None
 
@@ -595,18 +614,30 @@ class ContainerSupervisor:
         error: str | None = None
         try:
             async with asyncio.timeout(grace):
-                error = await hooks.run_hook(
-                    handler,
-                    pod=self.pod.pod,
-                    container=self.container,
-                    env=env,
-                    cwd=self.cwd,
+                error = await self._hook_span(
+                    "preStop",
+                    hooks.run_hook(
+                        handler,
+                        pod=self.pod.pod,
+                        container=self.container,
+                        env=env,
+                        cwd=self.cwd,
+                    ),
                 )
         except TimeoutError:
             return
         if error is not None:
             self._event("FailedPreStopHook", "PreStopHook failed", ev.WARNING)
             self._log.warning("preStop hook failed", message=error)
+
+    async def _hook_span(self, name: str, hook: Awaitable[str | None]) -> str | None:
+        """Runs a hook, recording its span (and its error) in the pod's timeline."""
+        began, error = time.time(), cast(str | None, "did not finish")
+        try:
+            error = await hook
+            return error
+        finally:
+            self._tl("hook", hook=name, began=began, seconds=time.time() - began, error=error)
 
     def _limit_cpu(self, inst: Instance, pid: int) -> None:
         limiter, cpu = self.pod.cpu_limiter, self.container.resources.limits.get("cpu")
@@ -667,6 +698,7 @@ class ContainerSupervisor:
                 run=self._probe_runner(probe),
                 view=functools.partial(self._view, inst),
                 on_result=self._on_result,
+                on_probe=functools.partial(self._tl, "probe"),
                 record_event=self._probe_event,
                 daemon_started_at=self.pod.settings.daemon_started_at,
             )
@@ -787,5 +819,29 @@ class ContainerSupervisor:
     def _echo(self, stream: str, line: bytes) -> None:
         if self.pod.settings.echo_logs:
             text = line.decode("utf-8", "replace")
+            if not self.pod.settings.echo_probe_logs and _is_probe_request(self.container, text):
+                return  # a probe's access-log line: in the container's log, not the console
             with contextlib.suppress(OSError, ValueError):  # a closed or full console
                 print(f"[{self.pod.pod.name}/{self.container.name}] {text}", flush=False)
+
+
+def probe_request_markers(container: Container) -> tuple[str, ...]:
+    """What an access-log line of one of the container's HTTP probes holds: `GET /path `."""
+    found = []
+    for ptype in (ProbeType.STARTUP, ProbeType.READINESS, ProbeType.LIVENESS):
+        probe = container.probe(ptype)
+        action = probe.handler if probe is not None else None
+        if isinstance(action, HTTPGetAction):
+            found.append(f"GET {action.path or '/'} ")
+    return tuple(dict.fromkeys(found))
+
+
+def _is_probe_request(container: Container, text: str) -> bool:
+    return any(marker in text for marker in probe_request_markers(container))
+
+
+def _signal_name(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return str(sig) if sig else ""

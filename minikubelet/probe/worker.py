@@ -85,6 +85,7 @@ class ProbeWorker:
         wall_clock: Callable[[], float] = time.time,
         daemon_started_at: float | None = None,
         period: float | None = None,  # seconds between probes; None: periodSeconds
+        on_probe: Callable[..., None] | None = None,  # each run, for the pod's timeline
     ) -> None:
         spec = container.probe(probe_type)
         if spec is None:
@@ -95,6 +96,9 @@ class ProbeWorker:
         self._record_event, self._clock = record_event, wall_clock
         self._daemon_started_at = daemon_started_at
         self._period = float(spec.period_seconds) if period is None else period
+        self._on_probe = on_probe
+        self._output = ""
+        self._fired_run = 0
         self._handler = handler_name(spec.handler)
         self._wake = asyncio.Event()
         self._manual = False
@@ -128,11 +132,29 @@ class ProbeWorker:
             return False
         if not self._initial_delay_passed(view) or not self._gate_open(view):  # steps 8, 9
             return True
+        probed = time.perf_counter()
         result = await self._probe()  # step 10
         if result is None:  # a probe error: the result is thrown away
+            self._report(None, probed)
             return True
         self._observe(result, time.perf_counter() - began)
-        return self._count(result)  # steps 11-13
+        return self._count(result, probed)  # steps 11-13
+
+    def _report(self, result: Result | None, began: float) -> None:
+        """One run for the timeline: a call with a few values, nothing encoded."""
+        if self._on_probe is None:
+            return
+        spec, run = self._spec, self._fired_run or self.result_run
+        threshold = spec.success_threshold if result == Result.SUCCESS else spec.failure_threshold
+        self._on_probe(
+            probe=self._type.lower(),
+            result="error" if result is None else result.lower(),
+            seconds=time.perf_counter() - began,
+            output=self._output,
+            run=run if result is not None else 0,
+            threshold=threshold if result is not None else 0,
+            fired=result is not None and self._fired_run == threshold,
+        )
 
     def _new_container(self, container_id: str) -> None:
         """kubelet: worker.go doProbe step 4. lastResult and resultRun are kept, as upstream."""
@@ -162,16 +184,20 @@ class ProbeWorker:
             return self._type != ProbeType.STARTUP
         return self._type == ProbeType.STARTUP
 
-    def _count(self, result: Result) -> bool:
+    def _count(self, result: Result, probed: float = 0.0) -> bool:
         """kubelet: worker.go doProbe steps 11-13: thresholds count consecutive results."""
         if result == self.last_result:
             self.result_run += 1
         else:
             self.last_result, self.result_run = result, 1
+        self._fired_run = 0
         if (result == Result.FAILURE and self.result_run < self._spec.failure_threshold) or (
             result == Result.SUCCESS and self.result_run < self._spec.success_threshold
         ):
+            self._report(result, probed)
             return True
+        self._fired_run = self.result_run  # the threshold is reached on this run
+        self._report(result, probed)  # before what the result changes
         self._set(result)
         if (self._type == ProbeType.LIVENESS and result == Result.FAILURE) or (
             self._type == ProbeType.STARTUP
@@ -200,6 +226,7 @@ class ProbeWorker:
                 continue
             return self._map(outcome)
         assert error is not None
+        self._output = str(error)
         self._event("Unhealthy", f"probe errored and resulted in {error.result} state: {error}")
         return None
 
@@ -216,6 +243,7 @@ class ProbeWorker:
     def _map(self, outcome: ProbeOutcome) -> Result:
         """kubelet: prober.go probe: probe.Result to the cached result, with its event."""
         kind = outcome.result
+        self._output = outcome.output
         if kind == ProbeResultKind.SUCCESS:
             return Result.SUCCESS
         if kind == ProbeResultKind.WARNING:
