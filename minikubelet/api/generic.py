@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from minikubelet.api import bodies, patch, resources, services, warning_headers
+from minikubelet.api import bodies, patch, protowire, resources, services, warning_headers
 from minikubelet.api import status_errors as se
 from minikubelet.api import table as tbl
 from minikubelet.api.appkeys import STORE
@@ -110,15 +110,27 @@ def _document(body: Any, kind: Kind, namespace: str) -> JSON:
     if not isinstance(metadata, dict):
         raise se.bad_request("metadata: expected an object")
     if kind.namespaced:
-        if metadata.setdefault("namespace", namespace) != namespace:
+        if (metadata.get("namespace") or namespace) != namespace:
             raise se.bad_request(
                 "the namespace of the provided object does not match the namespace sent on "
                 "the request"
             )
+        metadata["namespace"] = namespace
     else:
         metadata.pop("namespace", None)
     body.pop("status", None)
     return body
+
+
+async def _body(request: web.Request) -> Any:
+    """JSON or YAML, or the protobuf kubectl's typed clients send (`kubectl create
+    configmap`)."""
+    if request.content_type == protowire.MEDIA_TYPE:
+        try:
+            return protowire.decode_config_object(await request.read())
+        except ValueError as exc:
+            raise se.bad_request(str(exc)) from None
+    return await read_body(request)
 
 
 def _admit(kind: Kind, obj: JSON, old: JSON | None) -> JSON:
@@ -149,7 +161,7 @@ async def create(request: web.Request, kind: Kind) -> web.Response:
     namespace = request.match_info.get("namespace", "")
     _check_field_validation(request)
     dry_run = _dry_run(request, "CreateOptions")
-    admitted = admit_new(kind, _document(await read_body(request), kind, namespace))
+    admitted = admit_new(kind, _document(await _body(request), kind, namespace))
     name = admitted["metadata"]["name"]
     store = store_of(request)
     exists = store.get(kind.resource, admitted["metadata"].get("namespace", ""), name)
@@ -203,7 +215,7 @@ async def _write(request: web.Request, kind: Kind, old: JSON, new: JSON) -> web.
 async def replace(request: web.Request, kind: Kind) -> web.Response:
     namespace, name, old = _find(request, kind)
     _check_field_validation(request)
-    body = _document(await read_body(request), kind, namespace)
+    body = _document(await _body(request), kind, namespace)
     if old is None:
         raise se.not_found(kind.resource, name)
     return await _write(request, kind, old, body)

@@ -49,11 +49,13 @@ def _string_map(obj: JSON, field: str, kind: str) -> dict[str, str]:
     if value is None:
         return {}
     where = f"Go struct field {kind}.{field}"
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise ObjectUndecodable(
-            f'{kind} in version "v1" cannot be handled as a {kind}: json: cannot unmarshal '
-            f"{_json_type(value)} into {where} of type map[string]string"
-        )
+    prefix = f'{kind} in version "v1" cannot be handled as a {kind}: json: cannot unmarshal'
+    if not isinstance(value, dict):
+        raise ObjectUndecodable(f"{prefix} {_json_type(value)} into {where} of type "
+                                "map[string]string")  # fmt: skip
+    for item in value.values():
+        if not isinstance(item, str):
+            raise ObjectUndecodable(f"{prefix} {_json_type(item)} into {where} of type string")
     return dict(value)
 
 
