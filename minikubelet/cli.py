@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from minikubelet import __version__, explain, kubeconfig, logs
 from minikubelet.core.settings import Settings, default_node_name, default_state_dir
@@ -26,6 +27,7 @@ from minikubelet.daemon import Daemon, ServeOptions
 from minikubelet.manifest import load as manifest
 from minikubelet.node import report
 from minikubelet.runtime import gcpolicy, guard
+from minikubelet.store import kinds
 
 
 def _positive_float(text: str) -> float:
@@ -158,7 +160,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return kubeconfig.run(args, default_state_dir())
     node = (getattr(args, "node_name", None) or default_node_name()).lower()
     try:
-        loaded = manifest.load_manifests(args.manifests, stdin=sys.stdin, node_name=node)
+        loaded = manifest.load_manifests(
+            args.manifests, stdin=sys.stdin, node_name=node, kinds=kinds.BY_KIND
+        )
     except manifest.ManifestError as e:
         for line in e.lines:
             print(f"error: {line}", file=sys.stderr)
@@ -178,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    return _run(args, loaded.pods, node)
+    return _run(args, loaded.pods, node, loaded.objects)
 
 
 def read_token(path: Path) -> str:
@@ -218,7 +222,7 @@ def _is_loopback_address(address: str) -> bool:
         return False  # a host name: assume it reaches the network
 
 
-def _run(args: argparse.Namespace, pods: list[Pod], node: str) -> int:
+def _run(args: argparse.Namespace, pods: list[Pod], node: str, objects: Sequence[Any] = ()) -> int:
     token = None
     if args.token_file is not None:
         try:
@@ -264,7 +268,7 @@ def _run(args: argparse.Namespace, pods: list[Pod], node: str) -> int:
         stream_idle_timeout=args.streaming_connection_idle_timeout,
     )
     try:
-        return asyncio.run(_serve(settings, options, pods))
+        return asyncio.run(_serve(settings, options, pods, objects))
     except OSError as e:
         print(f"error: cannot serve on {args.address}:{args.port}: {e.strerror}", file=sys.stderr)
         return 2
@@ -318,7 +322,9 @@ def _tls_context(args: argparse.Namespace) -> ssl.SSLContext | str | None:
     return context
 
 
-async def _serve(settings: Settings, options: ServeOptions, pods: list[Pod]) -> int:
+async def _serve(
+    settings: Settings, options: ServeOptions, pods: list[Pod], objects: Sequence[Any] = ()
+) -> int:
     daemon = Daemon(settings, options)
     daemon.install_signal_handlers()
 
@@ -341,7 +347,7 @@ async def _serve(settings: Settings, options: ServeOptions, pods: list[Pod]) -> 
 
     recorded: list[tuple[Path, str]] = []
     try:
-        code = await daemon.run(pods, on_ready=announce)
+        code = await daemon.run(pods, on_ready=announce, objects=objects)
     finally:
         for path, url in recorded:
             kubeconfig.forget(path, url)
