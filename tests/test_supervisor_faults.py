@@ -34,6 +34,7 @@ class FlakyPod:
                                  backoff_max=0.1, echo_logs=False)  # fmt: skip
         self.events = EventRecorder(node_name="n")
         self.cpu_limiter: CpuLimiter | None = None
+        self.config_lookup = None
         self.failures = failures
         self.calls = 0
 

@@ -77,6 +77,7 @@ class NodeAgent:
             events=self.events,
             on_change=self.pod_changed,
             cpu_limiter=self.cpu_limiter,
+            config_lookup=self.store.get,
         )
         self.runners[pod.key] = runner
         if self._freezer is not None:
