@@ -154,6 +154,8 @@ def _go_json_error(raw: bytes) -> str | None:
     try:
         value = json.loads(raw.decode("utf-8", "replace"))
     except json.JSONDecodeError as exc:
+        if exc.pos >= len(exc.doc.rstrip()):
+            return "unexpected end of JSON input"
         if exc.msg.startswith("Expecting value"):
             char = exc.doc[exc.pos : exc.pos + 1]
             if not char:
