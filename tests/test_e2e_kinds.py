@@ -112,6 +112,8 @@ def test_environment_from_configmap_and_secret(mk: Minikubelet) -> None:
     assert "CFG_1st=y" in lines  # the prefix makes it a valid name
     assert "MODE=demo" in lines
     assert not any(line.startswith("1st") for line in lines)
+    out, err, code = kubectl(mk, "exec", "app", "-n", "team", "--", "sh", "-c", "echo $PASSWORD")
+    assert (out, err, code) == ("hunter2\n", "", 0)  # exec gets the container's environment
     out, _, _ = kubectl(mk, "get", "events", "-n", "team", "--field-selector",
                         "reason=InvalidEnvironmentVariableNames", "-o",
                         "jsonpath={.items[*].message}")  # fmt: skip

@@ -213,7 +213,8 @@ class NodeAgent:
         if cur.terminated is not None or cur.process.exited:
             raise LookupError(f'container not found ("{container}")')
         c, s = sup.container, runner.settings
-        env, _own = container_env(runner.pod, c, base=s.base_env, service_env=s.service_env)
+        env, _own = container_env(runner.pod, c, base=s.base_env, service_env=s.service_env,
+                                  resolved=sup.resolved_env)  # fmt: skip
         return ContainerTarget(
             container_id=cur.container_id,
             env=env,

@@ -376,6 +376,11 @@ class ContainerSupervisor:
         info = await cur.process.wait()
         self._record_exit(cur, info.exit_code, info.signal, info.finished_at)
 
+    @property
+    def resolved_env(self) -> ResolvedEnv | None:
+        """What the current start read from ConfigMaps and Secrets (exec gets the same)."""
+        return self._resolved
+
     async def _configure(self) -> bool:
         """The values of the container's ConfigMap and Secret references, read now (a later
         edit reaches the next start). A missing object or key leaves the container waiting
