@@ -195,6 +195,13 @@ def test_create_apply_edit_delete(mk: Minikubelet, tmp_path: Path) -> None:
     assert code == 1
     assert err.startswith('error: failed to create configmap: ConfigMap "Bad" is invalid: '
                           'metadata.name: Invalid value: "Bad": a lowercase RFC 1123 subdomain')  # fmt: skip
+    _, err, code = kubectl(mk, "apply", "-f", "-",
+                           stdin="{apiVersion: v1, kind: Secret, metadata: {name: x}, datum: {}}")  # fmt: skip
+    assert (err, code) == (
+        'Error from server (BadRequest): error when creating "STDIN": Secret in version "v1" '
+        'cannot be handled as a Secret: strict decoding error: unknown field "datum"\n',
+        1,
+    )
     out, err, code = kubectl(mk, "delete", "cm", "frozen")
     assert (err, code) == ("", 0)
     _, err, code = kubectl(mk, "get", "cm", "frozen")

@@ -273,6 +273,17 @@ type: kubernetes.io/tls
     ]
 
 
+def test_unknown_fields_are_a_strict_decoding_error(tmp_path: Path) -> None:
+    with pytest.raises(load.ManifestError) as err:
+        _load(tmp_path, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, colour: red}\n"
+                        "datas: {a: b}\n")  # fmt: skip
+    assert err.value.lines == [
+        f'{tmp_path / "all.yaml"}: ConfigMap in version "v1" cannot be handled as a '
+        'ConfigMap: strict decoding error: unknown field "datas", unknown field '
+        '"metadata.colour"'
+    ]
+
+
 def test_cli_exits_2_and_starts_nothing(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: A}\n")

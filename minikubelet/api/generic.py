@@ -22,7 +22,12 @@ from minikubelet.api import table as tbl
 from minikubelet.api.appkeys import STORE
 from minikubelet.api.listing import Resource, get_one, list_or_watch
 from minikubelet.api.pods import _check_field_validation, _dry_run, read_body
-from minikubelet.manifest.configmaps import ObjectInvalid, ObjectUndecodable
+from minikubelet.manifest.configmaps import (
+    ObjectInvalid,
+    ObjectUndecodable,
+    strict_decoding_error,
+    unknown_fields,
+)
 from minikubelet.store.kinds import KINDS, Kind, default_service_account
 from minikubelet.store.objects import JSON, AlreadyExists, ObjectStore
 
@@ -146,6 +151,18 @@ def _warnings(kind: Kind) -> list[str]:
     return [kind.no_effect_warning] if kind.effect == "none" else []
 
 
+def _field_validation(request: web.Request, kind: Kind, body: JSON) -> list[str]:
+    """`?fieldValidation=`: Strict refuses unknown fields (400), Warn (the default) warns of
+    each, Ignore says nothing (apiserver: endpoints/handlers/rest.go fieldValidation)."""
+    unknown = unknown_fields(kind.kind, body)
+    mode = request.query.get("fieldValidation", "Warn")
+    if not unknown or mode == "Ignore":
+        return []
+    if mode == "Strict":
+        raise se.bad_request(strict_decoding_error(kind.kind, unknown))
+    return unknown
+
+
 def admit_new(kind: Kind, document: JSON) -> JSON:
     """A new object as the store is to take it (a generated name filled in, admitted)."""
     meta = document.setdefault("metadata", {})
@@ -161,7 +178,9 @@ async def create(request: web.Request, kind: Kind) -> web.Response:
     namespace = request.match_info.get("namespace", "")
     _check_field_validation(request)
     dry_run = _dry_run(request, "CreateOptions")
-    admitted = admit_new(kind, _document(await _body(request), kind, namespace))
+    document = _document(await _body(request), kind, namespace)
+    unknown = _field_validation(request, kind, document)
+    admitted = admit_new(kind, document)
     name = admitted["metadata"]["name"]
     store = store_of(request)
     exists = store.get(kind.resource, admitted["metadata"].get("namespace", ""), name)
@@ -177,7 +196,7 @@ async def create(request: web.Request, kind: Kind) -> web.Response:
         if kind.resource == "namespaces":
             default_service_account(store, name)
     response = web.json_response(result, status=201)
-    return warning_headers.add(response, _warnings(kind))
+    return warning_headers.add(response, unknown + _warnings(kind))
 
 
 async def _write(request: web.Request, kind: Kind, old: JSON, new: JSON) -> web.Response:
@@ -216,9 +235,10 @@ async def replace(request: web.Request, kind: Kind) -> web.Response:
     namespace, name, old = _find(request, kind)
     _check_field_validation(request)
     body = _document(await _body(request), kind, namespace)
+    unknown = _field_validation(request, kind, body)
     if old is None:
         raise se.not_found(kind.resource, name)
-    return await _write(request, kind, old, body)
+    return warning_headers.add(await _write(request, kind, old, body), unknown)
 
 
 async def patch_object(request: web.Request, kind: Kind) -> web.Response:
@@ -232,7 +252,8 @@ async def patch_object(request: web.Request, kind: Kind) -> web.Response:
         updated = patch.apply(request.content_type, old, body)
     except ValueError as exc:
         raise se.StatusError(422, "Invalid", str(exc)) from None
-    return await _write(request, kind, old, updated)
+    unknown = _field_validation(request, kind, updated)
+    return warning_headers.add(await _write(request, kind, old, updated), unknown)
 
 
 async def delete(request: web.Request, kind: Kind) -> web.Response:

@@ -266,3 +266,36 @@ def admit_stored(kind: str, namespaced: bool) -> Any:
         return obj
 
     return admit
+
+
+_META_FIELDS = frozenset({
+    "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
+    "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels",
+    "annotations", "ownerReferences", "finalizers", "managedFields",
+})  # fmt: skip
+_TOP_FIELDS = {
+    "ConfigMap": frozenset({"data", "binaryData", "immutable"}),
+    "Secret": frozenset({"data", "stringData", "type", "immutable"}),
+    "Namespace": frozenset({"spec", "status"}),
+    "ServiceAccount": frozenset({"secrets", "imagePullSecrets", "automountServiceAccountToken"}),
+}
+
+
+def unknown_fields(kind: str, obj: Mapping[str, Any]) -> list[str]:
+    """The strict decoder's complaints (`unknown field "x"`, `unknown field "metadata.x"`)
+    for the kinds whose fields are known here; none for the others."""
+    if kind not in _TOP_FIELDS:
+        return []
+    known = _TOP_FIELDS[kind] | {"apiVersion", "kind", "metadata"}
+    found = [f'unknown field "{key}"' for key in obj if key not in known]
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        found += [f'unknown field "metadata.{key}"' for key in meta if key not in _META_FIELDS]
+    return found
+
+
+def strict_decoding_error(kind: str, unknown: list[str]) -> str:
+    return (
+        f'{kind} in version "v1" cannot be handled as a {kind}: strict decoding error: '
+        + ", ".join(unknown)
+    )

@@ -27,7 +27,12 @@ from typing import Any, Protocol, TextIO
 from minikubelet.core import gotext
 from minikubelet.core.spec import Pod
 from minikubelet.manifest import defaults
-from minikubelet.manifest.configmaps import ObjectInvalid, ObjectUndecodable
+from minikubelet.manifest.configmaps import (
+    ObjectInvalid,
+    ObjectUndecodable,
+    strict_decoding_error,
+    unknown_fields,
+)
 from minikubelet.manifest.documents import DocumentError, parse_text
 from minikubelet.manifest.schema import decode_pod
 from minikubelet.manifest.specbuild import build_pod
@@ -363,6 +368,10 @@ class _Loader:
                 f'{where}: {kind} "{name}" ({version}) is skipped: minikubelet does not know '
                 "this kind"
             )
+            return
+        unknown = unknown_fields(kind, document)
+        if unknown:
+            self.lines.append(f"{where}: {strict_decoding_error(kind, unknown)}")
             return
         obj = copy.deepcopy(document)
         if other.namespaced:
