@@ -216,3 +216,22 @@ def test_served_objects_validate_against_the_schema(mk: Minikubelet) -> None:
     assert {i["kind"] for i in items} == {"ConfigMap", "Secret", "Namespace", "ServiceAccount"}
     for item in items:
         kubernetes_validate.validate(item, "1.34", strict=True)
+
+
+def test_deleting_a_namespace_deletes_what_it_holds(mk: Minikubelet) -> None:
+    for args in (("create", "namespace", "scratch"),
+                 ("create", "configmap", "c", "-n", "scratch", "--from-literal=a=1")):  # fmt: skip
+        _, err, code = kubectl(mk, *args)
+        assert (err, code) == ("", 0)
+    out, err, code = kubectl(mk, "get", "sa", "-n", "scratch")
+    assert set(rows(out)) == {"default"}
+    out, err, code = kubectl(mk, "delete", "namespace", "scratch")
+    assert (out, err, code) == ('namespace "scratch" deleted\n', "", 0)
+    out, err, code = kubectl(mk, "get", "cm,sa", "-n", "scratch")
+    assert (out, code) == ("", 0)
+    _, err, code = kubectl(mk, "delete", "namespace", "default")
+    assert (err, code) == (
+        'Error from server (Forbidden): namespaces "default" is forbidden: this namespace may '
+        "not be deleted\n",
+        1,
+    )

@@ -19,7 +19,7 @@ from aiohttp import web
 from minikubelet.api import bodies, patch, protowire, resources, services, warning_headers
 from minikubelet.api import status_errors as se
 from minikubelet.api import table as tbl
-from minikubelet.api.appkeys import STORE
+from minikubelet.api.appkeys import STORE, registry
 from minikubelet.api.listing import Resource, get_one, list_or_watch
 from minikubelet.api.pods import _check_field_validation, _dry_run, read_body
 from minikubelet.manifest.configmaps import (
@@ -269,11 +269,26 @@ async def delete(request: web.Request, kind: Kind) -> web.Response:
     if store_of(request).get(kind.resource, namespace, name) is None:
         raise se.forbidden(f'{kind.resource} "{name}" is forbidden: it is the server\'s own')
     if not dry_run:
+        if kind.resource == "namespaces":
+            await _empty_namespace(request, name)
         store_of(request).remove(kind.resource, namespace, name)
     details = {"name": name, "group": kind.group, "kind": kind.resource, "uid":
                old["metadata"].get("uid", "")}  # fmt: skip
     status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
     return web.json_response({**status, "details": details})
+
+
+async def _empty_namespace(request: web.Request, namespace: str) -> None:
+    """What the namespace controller does before a namespace goes: its objects are deleted,
+    its pods gracefully (they finish terminating after the namespace is gone)."""
+    store = store_of(request)
+    for kind in KINDS:
+        if kind.namespaced:
+            for obj in store.list(kind.resource, namespace):
+                store.remove(kind.resource, namespace, obj["metadata"]["name"])
+    pods = registry(request)
+    for pod in pods.list_pods(namespace):
+        await pods.delete_pod(namespace, pod["metadata"]["name"])
 
 
 async def list_objects(request: web.Request, kind: Kind) -> web.StreamResponse:
