@@ -30,6 +30,7 @@ from minikubelet.manifest import load as manifest
 from minikubelet.manifest.overlay import OverlayError, load_overlay
 from minikubelet.node import report
 from minikubelet.runtime import gcpolicy, guard
+from minikubelet.store import kinds
 
 
 def _positive_float(text: str) -> float:
@@ -219,7 +220,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         build_parser().error("--report needs --until")
     node = (getattr(args, "node_name", None) or default_node_name()).lower()
     try:
-        loaded = manifest.load_manifests(args.manifests, stdin=sys.stdin, node_name=node)
+        loaded = manifest.load_manifests(
+            args.manifests, stdin=sys.stdin, node_name=node, kinds=kinds.BY_KIND
+        )
     except manifest.ManifestError as e:
         for line in e.lines:
             print(f"error: {line}", file=sys.stderr)
@@ -248,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    return _run(args, loaded.pods, node, images)
+    return _run(args, loaded.pods, node, images, loaded.objects)
 
 
 def read_token(path: Path) -> str:
@@ -288,7 +291,13 @@ def _is_loopback_address(address: str) -> bool:
         return False  # a host name: assume it reaches the network
 
 
-def _run(args: argparse.Namespace, pods: list[Pod], node: str, images: ImageOverlay) -> int:
+def _run(
+    args: argparse.Namespace,
+    pods: list[Pod],
+    node: str,
+    images: ImageOverlay,
+    objects: Sequence[Any] = (),
+) -> int:
     token = None
     if args.token_file is not None:
         try:
@@ -345,7 +354,7 @@ def _run(args: argparse.Namespace, pods: list[Pod], node: str, images: ImageOver
         story=console,
     )
     try:
-        return asyncio.run(_serve(settings, options, pods, args.report))
+        return asyncio.run(_serve(settings, options, pods, args.report, objects))
     except OSError as e:
         print(f"error: cannot serve on {args.address}:{args.port}: {e.strerror}", file=sys.stderr)
         return 2
@@ -400,7 +409,11 @@ def _tls_context(args: argparse.Namespace) -> ssl.SSLContext | str | None:
 
 
 async def _serve(
-    settings: Settings, options: ServeOptions, pods: list[Pod], junit: Path | None = None
+    settings: Settings,
+    options: ServeOptions,
+    pods: list[Pod],
+    junit: Path | None = None,
+    objects: Sequence[Any] = (),
 ) -> int:
     daemon = Daemon(settings, options)
     daemon.install_signal_handlers()
@@ -425,7 +438,7 @@ async def _serve(
 
     recorded: list[tuple[Path, str]] = []
     try:
-        code = await daemon.run(pods, on_ready=announce)
+        code = await daemon.run(pods, on_ready=announce, objects=objects)
     finally:
         for path, url in recorded:
             kubeconfig.forget(path, url)

@@ -17,7 +17,7 @@ import socket
 import ssl
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import IO, TYPE_CHECKING, Any
 
@@ -31,7 +31,8 @@ from minikubelet.node.agent import NodeAgent
 from minikubelet.podregistry import PodRegistry
 from minikubelet.runtime import gcpolicy, guard, watchdog
 from minikubelet.runtime import process as runtime
-from minikubelet.store.objects import ObjectStore
+from minikubelet.store import kinds
+from minikubelet.store.objects import JSON, ObjectStore
 
 if TYPE_CHECKING:
     from aiohttp.web import AppRunner
@@ -72,6 +73,7 @@ class Daemon:
             settings = replace(settings, base_env=self._watchdog.env(settings.base_env))
         self.settings = settings
         self.store = ObjectStore()
+        kinds.seed(self.store)
         self._freezer = gcpolicy.Freezer() if self.options.manage_gc else None
         self.timeline = timeline.Recorder()
         self._record_file: timeline.RecordFile | None = None
@@ -101,7 +103,17 @@ class Daemon:
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    async def run(self, pods: list[Pod], *, on_ready: Callable[[str], None] | None = None) -> int:
+    async def run(
+        self,
+        pods: list[Pod],
+        *,
+        on_ready: Callable[[str], None] | None = None,
+        objects: Sequence[tuple[kinds.Kind, JSON]] = (),
+    ) -> int:
+        """`objects`: the admitted objects of other kinds the files hold, stored before any
+        pod starts (a pod's ConfigMap may come after it in a file)."""
+        for kind, obj in objects:
+            kinds.put_object(self.store, kind, obj)
         runtime.use_pidfd_child_watcher()
         was_subreaper = runtime.is_subreaper()
         runtime.become_subreaper()
@@ -288,6 +300,7 @@ class Daemon:
             state_dir=self.settings.state_dir,
             stream_limits=StreamLimits(idle_timeout=self.options.stream_idle_timeout),
             timeline=self.timeline,
+            store=self.store,
         )
         # At shutdown the pods are already stopped: a watch or a log follow still open has
         # nothing more to say, and must not hold the exit for aiohttp's 2 x 60 s

@@ -133,20 +133,39 @@ async def test_api_resources_are_what_is_served(server: Server) -> None:
         "all",
     ]
     assert table[("nodes", "v1")][1:6] == ["no", "v1", "false", "Node", "get,list"]
-    assert table[("namespaces", "v1")][1:6] == ["ns", "v1", "false", "Namespace", "get,list"]
+    registered = "create,delete,get,list,patch,update,watch"
+    assert table[("namespaces", "v1")][1:6] == ["ns", "v1", "false", "Namespace", registered]
+    assert table[("configmaps", "v1")][1:6] == ["cm", "v1", "true", "ConfigMap", registered]
     assert {(name, version) for name, version in table} == {
         ("events", "v1"), ("namespaces", "v1"), ("nodes", "v1"), ("pods", "v1"),
         ("services", "v1"), ("selfsubjectaccessreviews", "authorization.k8s.io/v1"),
         ("selfsubjectrulesreviews", "authorization.k8s.io/v1"),
         ("leases", "coordination.k8s.io/v1"), ("nodes", "metrics.k8s.io/v1beta1"),
         ("pods", "metrics.k8s.io/v1beta1"),
+        ("configmaps", "v1"), ("secrets", "v1"), ("serviceaccounts", "v1"),
+        ("persistentvolumeclaims", "v1"), ("ingresses", "networking.k8s.io/v1"),
+        ("networkpolicies", "networking.k8s.io/v1"),
+        ("horizontalpodautoscalers", "autoscaling/v2"), ("poddisruptionbudgets", "policy/v1"),
+        ("roles", "rbac.authorization.k8s.io/v1"),
+        ("rolebindings", "rbac.authorization.k8s.io/v1"),
+        ("clusterroles", "rbac.authorization.k8s.io/v1"),
+        ("clusterrolebindings", "rbac.authorization.k8s.io/v1"),
     }  # fmt: skip
 
 
 async def test_api_versions(server: Server) -> None:
     result = await kubectl(server, "api-versions")
     assert (result.out.split(), result.err) == (
-        ["authorization.k8s.io/v1", "coordination.k8s.io/v1", "metrics.k8s.io/v1beta1", "v1"],
+        [
+            "authorization.k8s.io/v1",
+            "autoscaling/v2",
+            "coordination.k8s.io/v1",
+            "metrics.k8s.io/v1beta1",
+            "networking.k8s.io/v1",
+            "policy/v1",
+            "rbac.authorization.k8s.io/v1",
+            "v1",
+        ],
         "",
     )
 

@@ -379,14 +379,9 @@ INVALID: list[tuple[str, dict[str, Any], list[str] | None]] = [
         ],
     ),
     (
-        "env-secret",
-        with_(
-            (f"{C0}.env", [{"name": "A", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}])
-        ),
-        [
-            f"{C0}.env[0].valueFrom.secretKeyRef: Forbidden: minikubelet has no API server to "
-            "read a Secret from, so a process cannot get its value: set value instead"
-        ],
+        "env-secret-key",
+        with_((f"{C0}.env", [{"name": "A", "valueFrom": {"secretKeyRef": {"name": "s"}}}])),
+        [f"{C0}.env[0].valueFrom.secretKeyRef.key: Required value"],
     ),
     (
         "probe-handlers",

@@ -36,6 +36,7 @@ class FlakyPod:
         self.events = EventRecorder(node_name="n")
         self.cpu_limiter: CpuLimiter | None = None
         self.timeline = Recorder()
+        self.config_lookup = None
         self.failures = failures
         self.calls = 0
 

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from minikubelet.api.registry import Registry
 from minikubelet.api.watch import WatchCache
+from minikubelet.store.objects import ObjectStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +21,7 @@ class Settings:
 REGISTRY = web.AppKey[Registry]("registry")
 SETTINGS = web.AppKey("settings", Settings)
 WATCH_CACHE = web.AppKey("watch_cache", WatchCache)
+STORE = web.AppKey("store", ObjectStore)  # the registered kinds' objects (api/generic.py)
 
 
 def registry(request: web.Request) -> Registry:

@@ -21,6 +21,7 @@ from aiohttp import web
 from minikubelet import API_SERVER_VERSION, KUBERNETES_VERSION
 from minikubelet.api.negotiate import accepted
 from minikubelet.api.status_errors import path_not_found
+from minikubelet.store import kinds as registered
 
 JSON = dict[str, Any]
 DISCOVERY_GROUP = "apidiscovery.k8s.io"
@@ -51,16 +52,37 @@ class GroupVersion:
 
 
 _POD_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
-CORE = GroupVersion("", "v1", (
+_KIND_VERBS = ("create", "delete", "get", "list", "patch", "update", "watch")  # api/generic.py
+_CATEGORIES = {"services": ("all",)}
+
+
+def _registered(group: str) -> tuple[ApiResource, ...]:
+    """The registered kinds of a group (store/kinds.py), all served by api/generic.py."""
+    return tuple(
+        ApiResource(k.resource, k.singular, k.kind, k.namespaced, _KIND_VERBS, k.short,
+                    _CATEGORIES.get(k.resource, ()))
+        for k in registered.KINDS if k.group == group
+    )  # fmt: skip
+
+
+def _registered_groups() -> tuple[GroupVersion, ...]:
+    groups = dict.fromkeys(k.group for k in registered.KINDS if k.group)
+    return tuple(
+        GroupVersion(g, next(k.version for k in registered.KINDS if k.group == g),
+                     _registered(g))
+        for g in groups
+    )  # fmt: skip
+
+
+CORE = GroupVersion("", "v1", tuple(sorted((
     ApiResource("events", "event", "Event", True, READ, ("ev",)),
-    ApiResource("namespaces", "namespace", "Namespace", False, ("get", "list"), ("ns",)),
     ApiResource("nodes", "node", "Node", False, ("get", "list"), ("no",)),
     ApiResource("pods", "pod", "Pod", True, _POD_VERBS, ("po",), ("all",),
                 (("attach", ("create", "get")), ("exec", ("create", "get")),
                  ("log", ("get",)), ("portforward", ("create", "get")),
                  ("status", ("get", "patch", "update")))),
-    ApiResource("services", "service", "Service", True, ("get", "list"), ("svc",), ("all",)),
-))  # fmt: skip
+    *_registered(""),
+), key=lambda r: r.name)))  # fmt: skip
 AUTHORIZATION = GroupVersion("authorization.k8s.io", "v1", (
     ApiResource("selfsubjectaccessreviews", "selfsubjectaccessreview",
                 "SelfSubjectAccessReview", False, ("create",)),
@@ -78,6 +100,7 @@ GROUPS: tuple[GroupVersion, ...] = (
     AUTHORIZATION,
     COORDINATION,
     METRICS,
+    *_registered_groups(),
 )  # under /apis, in this order
 RESOURCES = CORE.resources
 

@@ -67,6 +67,7 @@ class Resource:
     fields: frozenset[str]
     columns: Sequence[tbl.Column]
     row: RowMaker
+    api_version: str = "v1"
 
 
 def _selector(request: web.Request, resource: Resource) -> Predicate:
@@ -97,9 +98,14 @@ def _include_object(request: web.Request) -> str:
 
 
 async def list_or_watch(
-    request: web.Request, resource: Resource, current: Callable[[], list[JSON]]
+    request: web.Request,
+    resource: Resource,
+    current: Callable[[], list[JSON]],
+    scope: Predicate | None = None,
 ) -> web.StreamResponse:
-    matches = _selector(request, resource)
+    """`scope`: what a watch's events must match beside the selectors (the namespace)."""
+    selected = _selector(request, resource)
+    matches = selected if scope is None else (lambda obj: scope(obj) and selected(obj))
     query_int(request, "limit", minimum=0)
     as_table = table_version(request)
     include = _include_object(request)
@@ -116,7 +122,7 @@ async def list_or_watch(
         return web.json_response(body)
     return web.json_response({
         "kind": f"{resource.kind}List",
-        "apiVersion": "v1",
+        "apiVersion": resource.api_version,
         "metadata": {"resourceVersion": str(version)},
         "items": items,
     })  # fmt: skip

@@ -10,6 +10,7 @@ Pure; raises ValueError on anything malformed.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -102,3 +103,83 @@ def _raw(unknown: bytes) -> bytes:
         if number == 2 and isinstance(value, bytes):
             return value
     return b""
+
+
+# --- the kinds `kubectl create configmap|secret|namespace|serviceaccount` send -------------
+# (k8s.io/api/core/v1/generated.proto: ObjectMeta, ConfigMap, Secret, Namespace,
+# ServiceAccount); maps are repeated {key = 1, value = 2} entries
+
+
+def _entries(data: bytes, number: int) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    for field, value in fields(data):
+        if field == number and isinstance(value, bytes):
+            entry = {n: v for n, v in fields(value) if isinstance(v, bytes)}
+            out[entry.get(1, b"").decode("utf-8", "replace")] = entry.get(2, b"")
+    return out
+
+
+def _text_map(data: bytes, number: int) -> dict[str, str]:
+    return {k: v.decode("utf-8", "replace") for k, v in _entries(data, number).items()}
+
+
+def _b64_map(data: bytes, number: int) -> dict[str, str]:
+    return {k: base64.b64encode(v).decode() for k, v in _entries(data, number).items()}
+
+
+def _object_meta(data: bytes) -> dict[str, Any]:
+    meta: dict[str, Any] = decode(data, {1: ("name", None), 2: ("generateName", None),
+                                         3: ("namespace", None)})  # fmt: skip
+    meta = {k: v for k, v in meta.items() if v}
+    for number, name in ((11, "labels"), (12, "annotations")):
+        if values := _text_map(data, number):
+            meta[name] = values
+    return meta
+
+
+# kind -> (field -> (name, how)): "text" a string, "bool" a varint, "map" map<string,string>,
+# "bytes" map<string,bytes> (base64 in JSON)
+_CONFIG_KINDS: dict[str, dict[int, tuple[str, str]]] = {
+    "ConfigMap": {2: ("data", "map"), 3: ("binaryData", "bytes"), 4: ("immutable", "bool")},
+    "Secret": {
+        2: ("data", "bytes"),
+        3: ("type", "text"),
+        4: ("stringData", "map"),
+        5: ("immutable", "bool"),
+    },
+    "Namespace": {},
+    "ServiceAccount": {},
+}
+
+
+def decode_config_object(body: bytes) -> dict[str, Any]:
+    """A protobuf-encoded ConfigMap, Secret, Namespace or ServiceAccount as JSON (their
+    metadata's name, namespace, labels and annotations, and their data)."""
+    if not body.startswith(MAGIC):
+        raise ValueError("provided data does not appear to be a protobuf message")
+    unknown = decode(body[len(MAGIC) :], {1: ("typeMeta", _TYPE_META)})
+    type_meta = unknown.get("typeMeta") or {}
+    kind = type_meta.get("kind", "")
+    if kind not in _CONFIG_KINDS:
+        raise ValueError(f"no protobuf decoding for kind {kind!r}")
+    raw = _raw(body[len(MAGIC) :])
+    out: dict[str, Any] = {"apiVersion": type_meta.get("apiVersion", ""), "kind": kind}
+    for number, value in fields(raw):
+        if number == 1 and isinstance(value, bytes):
+            out["metadata"] = _object_meta(value)
+    for number, (name, how) in _CONFIG_KINDS[kind].items():
+        if how == "map" and (values := _text_map(raw, number)):
+            out[name] = values
+        elif how == "bytes" and (encoded := _b64_map(raw, number)):
+            out[name] = encoded
+        elif how in ("text", "bool"):
+            for field, value in fields(raw):
+                if field == number:
+                    out[name] = (
+                        bool(value)
+                        if how == "bool"
+                        else (
+                            value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+                        )
+                    )
+    return out

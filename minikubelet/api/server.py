@@ -27,6 +27,7 @@ from aiohttp.web_protocol import RequestHandler
 from minikubelet.api import (
     authorization,
     discovery,
+    generic,
     kubelet,
     logs,
     metrics_api,
@@ -36,16 +37,16 @@ from minikubelet.api import (
     pods,
     portforward,
     resources,
-    services,
     stats,
     streaming,
 )
 from minikubelet.api import timeline as timeline_api
-from minikubelet.api.appkeys import REGISTRY, SETTINGS, WATCH_CACHE, Settings
+from minikubelet.api.appkeys import REGISTRY, SETTINGS, STORE, WATCH_CACHE, Settings
 from minikubelet.api.registry import Registry
 from minikubelet.api.sessions import StreamLimits
 from minikubelet.api.timeline import TimelineSource
 from minikubelet.api.watch import run_cache
+from minikubelet.store.objects import ObjectStore
 
 # Header lines up to the kubelet's MaxHeaderBytes reach the middleware, which answers a
 # `Status`; only beyond that does aiohttp's own parser refuse (400, plain text).
@@ -157,11 +158,13 @@ def make_app(
     state_dir: Path | None = None,
     stream_limits: StreamLimits | None = None,
     timeline: TimelineSource | None = None,
+    store: ObjectStore | None = None,
 ) -> web.Application:
     """`token`: when set, every request must carry `Authorization: Bearer <token>`.
     `started_at`: the daemon's start (epoch seconds). `state_dir`: whose filesystem is the
     node's ephemeral storage (the root filesystem when not given). `stream_limits`: exec,
-    attach and port-forward sessions."""
+    attach and port-forward sessions. `store`: where the registered kinds (ConfigMaps,
+    Secrets...) live, the registry's own (an empty one when not given)."""
     app = web.Application(
         middlewares=[
             _in_flight,
@@ -175,13 +178,14 @@ def make_app(
     )
     app[IN_FLIGHT] = {}
     app[REGISTRY] = registry
+    app[STORE] = store if store is not None else ObjectStore()
     app[SETTINGS] = Settings(token=token, node_name=node_name, started_at=started_at)
     app[stats.SAMPLER] = stats.CpuSampler()
     app[openapi.DOCUMENTS] = openapi.Documents()
     if state_dir is not None:
         app[nodes.STATE_DIR] = state_dir
     app.cleanup_ctx.append(_watch_cache)
-    for module in (kubelet, stats, logs, discovery, openapi, pods, resources, nodes, services,
+    for module in (kubelet, stats, logs, discovery, openapi, pods, resources, nodes, generic,
                    authorization, metrics_api):  # fmt: skip
         module.add_routes(app.router)
     streaming.add_routes(app, stream_limits)

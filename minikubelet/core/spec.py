@@ -118,11 +118,32 @@ class ResourceFieldSelector:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class KeySelector:
+    """configMapKeyRef / secretKeyRef."""
+
+    name: str
+    key: str
+    optional: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EnvVar:
     name: str
     value: str = ""
     field_ref: ObjectFieldSelector | None = None
     resource_field_ref: ResourceFieldSelector | None = None
+    config_map_key_ref: KeySelector | None = None
+    secret_key_ref: KeySelector | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnvFromSource:
+    """envFrom[]: every key of a ConfigMap (`kind` "ConfigMap") or Secret, prefixed."""
+
+    kind: str
+    name: str
+    prefix: str = ""
+    optional: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -139,6 +160,7 @@ class Container:
     args: tuple[str, ...] = ()
     working_dir: str = ""
     env: tuple[EnvVar, ...] = ()
+    env_from: tuple[EnvFromSource, ...] = ()
     ports: tuple[ContainerPort, ...] = ()
     resources: Resources = field(default_factory=Resources)
     liveness_probe: Probe | None = None

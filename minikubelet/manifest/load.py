@@ -19,15 +19,21 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from minikubelet.core import gotext
 from minikubelet.core.images import LOCAL_FILE
 from minikubelet.core.spec import Pod
 from minikubelet.manifest import defaults
+from minikubelet.manifest.configmaps import (
+    ObjectInvalid,
+    ObjectUndecodable,
+    strict_decoding_error,
+    unknown_fields,
+)
 from minikubelet.manifest.documents import DocumentError, parse_text
 from minikubelet.manifest.schema import decode_pod
 from minikubelet.manifest.specbuild import build_pod
@@ -112,6 +118,23 @@ class ManifestError(Exception):
 class LoadResult:
     pods: list[Pod]
     warnings: list[str]
+    objects: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)  # (kind, object)
+
+
+class OtherKind(Protocol):
+    """A kind beside Pod that loading admits (store/kinds.py Kind)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def resource(self) -> str: ...
+    @property
+    def namespaced(self) -> bool: ...
+    @property
+    def effect(self) -> str: ...
+    @property
+    def no_effect_warning(self) -> str: ...
+    def admit(self, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]: ...
 
 
 def parse_documents(text: str, *, source: str) -> list[dict[str, Any]]:
@@ -251,16 +274,20 @@ def load_manifests(
     node_name: str,
     grpc_available: bool | None = None,
     now: datetime | None = None,
+    kinds: Mapping[tuple[str, str], OtherKind] | None = None,
 ) -> LoadResult:
     """Every pod of every file ("-" is stdin; a directory is read as the kubelet reads its
-    static pod path), or ManifestError with every problem found."""
+    static pod path), or ManifestError with every problem found. `kinds`: the other kinds
+    admitted, by (apiVersion, kind), into `objects`; a `List`'s items are read as documents;
+    any other kind is skipped with a warning naming it."""
     loader = _Loader(node_name, grpc_available, now)
+    loader.kinds = kinds or {}
     for path in paths:
         for source, text in _read_sources(path, stdin, loader.lines):
             loader.add_text(text, source)
     if loader.lines:
         raise ManifestError(loader.lines)
-    return LoadResult(loader.pods, loader.warnings)
+    return LoadResult(loader.pods, loader.warnings, loader.objects)
 
 
 class _Loader:
@@ -272,6 +299,9 @@ class _Loader:
         self.warnings: list[str] = []
         self.lines: list[str] = []
         self.seen: dict[tuple[str, str], str] = {}
+        self.kinds: Mapping[tuple[str, str], OtherKind] = {}
+        self.objects: list[tuple[Any, dict[str, Any]]] = []
+        self.seen_objects: dict[tuple[str, str, str], str] = {}
 
     def add_text(self, text: str, source: str) -> None:
         try:
@@ -287,6 +317,12 @@ class _Loader:
                 self.add_document(document, source, _where(source, i, len(documents)))
 
     def add_document(self, document: dict[str, Any], source: str, where: str) -> None:
+        kind, version = document.get("kind"), document.get("apiVersion")
+        if isinstance(kind, str) and isinstance(version, str) and kind and version:
+            if kind == "List" and version == "v1":
+                return self._add_list(document, source, where)
+            if (kind, version) != ("Pod", "v1"):
+                return self._add_other(document, kind, version, where)
         try:
             pod, warnings = pod_from_document(
                 document,
@@ -311,6 +347,54 @@ class _Loader:
         self.seen[pod.key] = where
         self.pods.append(pod)
         self.warnings += [f'{where}: Pod "{pod.name}": {warning}' for warning in warnings]
+
+    def _add_list(self, document: dict[str, Any], source: str, where: str) -> None:
+        items = document.get("items") or []
+        if not isinstance(items, list):
+            self.lines.append(f"{where}: List: items: expected a list")
+            return
+        for i, item in enumerate(items):
+            at = f"{where} items[{i}]"
+            if not isinstance(item, dict):
+                self.lines.append(f"{at}: expected an object, got {_json_type(item)}")
+            else:
+                self.add_document(item, source, at)
+
+    def _add_other(self, document: dict[str, Any], kind: str, version: str, where: str) -> None:
+        meta = document.get("metadata") if isinstance(document.get("metadata"), dict) else {}
+        name = str((meta or {}).get("name") or "")
+        other = self.kinds.get((version, kind))
+        if other is None:
+            self.warnings.append(
+                f'{where}: {kind} "{name}" ({version}) is skipped: minikubelet does not know '
+                "this kind"
+            )
+            return
+        unknown = unknown_fields(kind, document)
+        if unknown:
+            self.lines.append(f"{where}: {strict_decoding_error(kind, unknown)}")
+            return
+        obj = copy.deepcopy(document)
+        if other.namespaced:
+            obj.setdefault("metadata", {}).setdefault("namespace", "default")
+        try:
+            admitted = other.admit(obj, None)
+        except ObjectUndecodable as err:
+            self.lines.append(f"{where}: {err}")
+            return
+        except ObjectInvalid as err:
+            self.lines += [f'{where}: {kind} "{err.name}" is invalid: {e}' for e in err.errors]
+            return
+        meta = admitted["metadata"]
+        key = (other.resource, meta.get("namespace", ""), meta["name"])
+        if key in self.seen_objects:
+            self.lines.append(f'{where}: {kind} "{meta["name"]}" is defined twice '
+                              f"(first in {self.seen_objects[key]})")  # fmt: skip
+            return
+        self.seen_objects[key] = where
+        self.objects.append((other, admitted))
+        if other.effect == "none":
+            self.warnings.append(f'{where}: {kind} "{meta["name"]}": {other.no_effect_warning}')
 
 
 def _read_sources(path: str, stdin: TextIO | None, lines: list[str]) -> list[tuple[str, str]]:

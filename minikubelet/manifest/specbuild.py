@@ -49,6 +49,7 @@ def build_container(c: JSON) -> spec.Container:
         args=tuple(c.get("args", ())),
         working_dir=c.get("workingDir", ""),
         env=tuple(build_env(var) for var in c.get("env", [])),
+        env_from=tuple(build_env_from(source) for source in c.get("envFrom", [])),
         ports=tuple(build_port(port) for port in c.get("ports", [])),
         resources=build_resources(c.get("resources", {})),
         liveness_probe=build_probe(c.get("livenessProbe")),
@@ -83,6 +84,29 @@ def build_env(var: JSON) -> spec.EnvVar:
         value=var.get("value", ""),
         field_ref=None if field_ref is None else build_field_ref(field_ref),
         resource_field_ref=None if resource_ref is None else build_resource_ref(resource_ref),
+        config_map_key_ref=_key_selector(source.get("configMapKeyRef")),
+        secret_key_ref=_key_selector(source.get("secretKeyRef")),
+    )
+
+
+def _key_selector(ref: JSON | None) -> spec.KeySelector | None:
+    if ref is None:
+        return None
+    return spec.KeySelector(
+        name=ref.get("name", ""), key=ref.get("key", ""), optional=bool(ref.get("optional"))
+    )
+
+
+def build_env_from(source: JSON) -> spec.EnvFromSource:
+    kind, ref = (
+        ("Secret", source["secretRef"]) if "secretRef" in source
+        else ("ConfigMap", source.get("configMapRef") or {})
+    )  # fmt: skip
+    return spec.EnvFromSource(
+        kind=kind,
+        name=ref.get("name", ""),
+        prefix=source.get("prefix", ""),
+        optional=bool(ref.get("optional")),
     )
 
 

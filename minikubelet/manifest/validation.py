@@ -390,15 +390,7 @@ def _key_selector(selector: JSON, path: str) -> list[str]:
     if not key:
         errors.append(fe.required(f"{path}.key"))
     errors += fe.invalid_each(f"{path}.key", key, fe.config_map_key(key) if key else [])
-    kind = "Secret" if path.endswith("secretKeyRef") else "ConfigMap"
-    return [*errors, fe.forbidden(path, _no_api_objects(kind))]
-
-
-def _no_api_objects(kind: str) -> str:
-    return (
-        f"minikubelet has no API server to read a {kind} from, so a process cannot get its "
-        "value: set value instead"
-    )
+    return errors
 
 
 def validate_env_from(sources: list[JSON], path: str) -> list[str]:
@@ -422,8 +414,6 @@ def validate_env_from(sources: list[JSON], path: str) -> list[str]:
             errors += fe.invalid_each(
                 f"{at}.{key}.name", name, fe.dns1123_subdomain(name) if name else []
             )
-            kind = "Secret" if key == "secretRef" else "ConfigMap"
-            errors.append(fe.forbidden(f"{at}.{key}", _no_api_objects(kind)))
     return errors
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import structlog
 
 from minikubelet.core import events as ev
+from minikubelet.core.envsources import Lookup
 from minikubelet.core.events import EventRecorder
 from minikubelet.core.model import Phase, PodCondition, PodStatus
 from minikubelet.core.settings import Settings
@@ -57,9 +58,12 @@ class PodRunner:
         on_change: Callable[[PodRunner], None] = lambda runner: None,
         cpu_limiter: CpuLimiter | None = None,
         timeline: Recorder | None = None,
+        config_lookup: Lookup | None = None,
     ) -> None:
         self.pod = pod
         self.timeline = timeline if timeline is not None else Recorder(per_pod=1, max_pods=1)
+        # the store's ConfigMaps and Secrets, read at each container start (None: there are none)
+        self.config_lookup = config_lookup
         self.settings = settings
         self.cpu_limiter = cpu_limiter  # where cgroup v2 lets the daemon limit CPU
         self.events = events

@@ -26,7 +26,9 @@ from typing import Protocol, cast
 import structlog
 
 from minikubelet.core import containerstatus as cs
+from minikubelet.core import envsources
 from minikubelet.core import events as ev
+from minikubelet.core.envsources import Lookup, ResolvedEnv
 from minikubelet.core.events import EventRecorder
 from minikubelet.core.expand import expand
 from minikubelet.core.images import Command, resolve
@@ -78,6 +80,7 @@ class PodHandle(Protocol):
     events: EventRecorder
     cpu_limiter: CpuLimiter | None
     timeline: Recorder
+    config_lookup: Lookup | None  # ConfigMaps and Secrets, for the environment
 
     @property
     def phase(self) -> Phase: ...
@@ -143,6 +146,7 @@ class ContainerSupervisor:
         self._wake = asyncio.Event()
         self._launched = asyncio.Event()  # the first start returned (postStart included)
         self._workers: dict[ProbeType, ProbeWorker] = {}
+        self._resolved: ResolvedEnv | None = None  # what the current start read
         self._log = log.bind(pod=f"{pod.pod.namespace}/{pod.pod.name}", container=container.name)
         key = f"{pod.pod.namespace}/{pod.pod.name}"
         self._tl = functools.partial(pod.timeline.record, key, container=container.name)
@@ -391,6 +395,9 @@ class ContainerSupervisor:
         return False
 
     async def _run_instance(self) -> None:
+        if not await self._configure():
+            self._launched.set()
+            return
         inst = self._new_instance()
         if not await self._start(inst):
             self._launched.set()
@@ -436,6 +443,43 @@ class ContainerSupervisor:
         cur.process.kill()
         info = await cur.process.wait()
         self._record_exit(cur, info.exit_code, info.signal, info.finished_at)
+
+    @property
+    def resolved_env(self) -> ResolvedEnv | None:
+        """What the current start read from ConfigMaps and Secrets (exec gets the same)."""
+        return self._resolved
+
+    async def _configure(self) -> bool:
+        """The values of the container's ConfigMap and Secret references, read now (a later
+        edit reaches the next start). A missing object or key leaves the container waiting
+        with CreateContainerConfigError and the kubelet's message, and the start is tried
+        again after the backoff (kuberuntime_container.go startContainer:
+        generateContainerConfig fails before the container is created); False then."""
+        lookup = self.pod.config_lookup
+        if lookup is None or not (self.container.env_from or any(
+            v.config_map_key_ref or v.secret_key_ref for v in self.container.env
+        )):  # fmt: skip
+            self._resolved = None
+            return True
+        try:
+            self._resolved = envsources.resolve(self.container, self.pod.pod.namespace, lookup)
+        except envsources.EnvConfigError as e:
+            message = str(e)
+            self.waiting = Waiting(reason="CreateContainerConfigError", message=message)
+            self._event("Failed", f"Error: {message}", ev.WARNING)
+            self._log.warning("container config failed", message=message)
+            self.pod.changed()
+            self.backoff = self.backoff.next(time.time(), time.time())
+            delay = max(self.backoff.get(), 0.1)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
+            return False
+        for text in self._resolved.invalid:
+            self.pod.events.record(self.pod.pod, reason="InvalidEnvironmentVariableNames",
+                                   message=text, type=ev.WARNING)  # fmt: skip
+        return True
 
     def _new_instance(self) -> Instance:
         prev = self.current
@@ -798,7 +842,11 @@ class ContainerSupervisor:
     def _env(self) -> tuple[dict[str, str], dict[str, str]]:
         s = self.pod.settings
         return container_env(
-            self.pod.pod, self.container, base=s.base_env, service_env=s.service_env
+            self.pod.pod,
+            self.container,
+            base=s.base_env,
+            service_env=s.service_env,
+            resolved=self._resolved,
         )
 
     @property

@@ -29,6 +29,7 @@ from typing import Any, Protocol, TypeVar
 import psutil
 import structlog
 
+from minikubelet.core.envsources import ResolvedEnv
 from minikubelet.core.expand import expand
 from minikubelet.core.spec import Container, Pod, Quantity
 from minikubelet.runtime import watchdog
@@ -219,16 +220,25 @@ def container_env(
     base: Mapping[str, str],
     pod_ip: str = "127.0.0.1",
     service_env: Mapping[str, str] | None = None,
+    resolved: ResolvedEnv | None = None,
 ) -> tuple[dict[str, str], dict[str, str]]:
     """(the process's environment, the container's own variables).
 
     The daemon's environment lies underneath so PATH works; the container's variables are
     resolved in order, each value `$(VAR)`-expanded against those defined before it, as the
     kubelet's `makeEnvironmentVariables` does, over the service variables. The second map is
-    what `$(VAR)` in command, args and exec probes may refer to."""
+    what `$(VAR)` in command, args and exec probes may refer to. `resolved`: the values read
+    from ConfigMaps and Secrets (core/envsources.py): the envFrom variables come first, then
+    `env` in order, a key reference's value taken as it is (an optional one that is missing
+    defines nothing)."""
     service_env = service_env or {}
-    own: dict[str, str] = {"HOSTNAME": pod.name, **service_env}
-    for var in container.env:
+    resolved = resolved or ResolvedEnv()
+    own: dict[str, str] = {"HOSTNAME": pod.name, **service_env, **resolved.sources}
+    for index, var in enumerate(container.env):
+        if var.config_map_key_ref is not None or var.secret_key_ref is not None:
+            if index in resolved.refs:
+                own[var.name] = resolved.refs[index]
+            continue
         if var.field_ref is not None:
             value = _field_value(pod, var.field_ref.field_path, pod_ip=pod_ip)
         elif var.resource_field_ref is not None:

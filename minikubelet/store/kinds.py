@@ -1,0 +1,149 @@
+"""The registered kinds: what the store keeps beside pods and events, and how the API serves
+them, one entry per kind (as the API server's `pkg/registry/*/storage` registers a REST store:
+resource, kind, group/version, scope, the strategy's defaults and validation, the table
+convertor's columns).
+
+Adding a kind is adding a `Kind` here: the HTTP API serves every registered kind from one
+set of handlers (api/generic.py), discovery and OpenAPI list it, and manifest loading stores
+it. `effect` says what the daemon does with one: `local` (ConfigMaps and Secrets feed
+containers' environments; Namespaces and ServiceAccounts exist) or `none` (stored and
+served, with one warning that it has no effect here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from minikubelet.manifest import configmaps as admission
+from minikubelet.store.objects import ObjectStore
+
+JSON = dict[str, Any]
+Admit = Callable[[JSON, JSON | None], JSON]
+# (name, type, priority, description); the cells come from `cells(obj)`, Name first and Age
+# (or Created At) last being added by the API
+Column = tuple[str, str, int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    resource: str  # "configmaps"
+    singular: str
+    kind: str
+    group: str  # "" for the core group
+    version: str
+    namespaced: bool
+    admit: Admit
+    short: tuple[str, ...] = ()
+    columns: tuple[Column, ...] = ()
+    cells: Callable[[JSON], list[Any]] = field(default=lambda obj: [])
+    effect: Literal["local", "none"] = "local"
+    fields: frozenset[str] = frozenset({"metadata.name", "metadata.namespace"})
+    created_at: bool = False  # the default table convertor: Name, Created At
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def no_effect_warning(self) -> str:
+        return (
+            f"{self.api_version} {self.kind} is stored and served but has no effect in "
+            "minikubelet: it runs pods only"
+        )
+
+
+def _count(obj: JSON, *fields: str) -> int:
+    return sum(len(obj.get(f) or {}) for f in fields)
+
+
+_DATA = ("Data", "integer", 0, "Number of data entries.")
+_NO_EFFECT: tuple[tuple[str, str, str, str, bool, tuple[str, ...]], ...] = (
+    ("persistentvolumeclaims", "persistentvolumeclaim", "PersistentVolumeClaim", "", True,
+     ("pvc",)),
+    ("services", "service", "Service", "", True, ("svc",)),
+    ("ingresses", "ingress", "Ingress", "networking.k8s.io", True, ("ing",)),
+    ("networkpolicies", "networkpolicy", "NetworkPolicy", "networking.k8s.io", True,
+     ("netpol",)),
+    ("horizontalpodautoscalers", "horizontalpodautoscaler", "HorizontalPodAutoscaler",
+     "autoscaling", True, ("hpa",)),
+    ("poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", "policy", True,
+     ("pdb",)),
+    ("roles", "role", "Role", "rbac.authorization.k8s.io", True, ()),
+    ("rolebindings", "rolebinding", "RoleBinding", "rbac.authorization.k8s.io", True, ()),
+    ("clusterroles", "clusterrole", "ClusterRole", "rbac.authorization.k8s.io", False, ()),
+    ("clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding",
+     "rbac.authorization.k8s.io", False, ()),
+)  # fmt: skip
+_VERSIONS = {"autoscaling": "v2"}
+
+KINDS: tuple[Kind, ...] = (
+    Kind("configmaps", "configmap", "ConfigMap", "", "v1", True, admission.admit_configmap,
+         ("cm",), (_DATA,), lambda o: [_count(o, "data", "binaryData")]),
+    Kind("secrets", "secret", "Secret", "", "v1", True, admission.admit_secret, (),
+         (("Type", "string", 0, "The type of the secret"), _DATA),
+         lambda o: [o.get("type", ""), _count(o, "data")],
+         fields=frozenset({"metadata.name", "metadata.namespace", "type"})),
+    Kind("namespaces", "namespace", "Namespace", "", "v1", False, admission.admit_namespace,
+         ("ns",), (("Status", "string", 0, "The status of the namespace"),),
+         lambda o: [(o.get("status") or {}).get("phase", "")],
+         fields=frozenset({"metadata.name", "status.phase"})),
+    Kind("serviceaccounts", "serviceaccount", "ServiceAccount", "", "v1", True,
+         admission.admit_service_account, ("sa",),
+         (("Secrets", "string", 0, "Secrets is a list of the secrets in the same namespace "
+           "that pods running using this ServiceAccount are allowed to use."),),
+         lambda o: [len(o.get("secrets") or [])]),
+    *(
+        Kind(resource, singular, kind, group, _VERSIONS.get(group, "v1"), namespaced,
+             admission.admit_stored(kind, namespaced), short, effect="none", created_at=True)
+        for resource, singular, kind, group, namespaced, short in _NO_EFFECT
+    ),
+)  # fmt: skip
+
+BY_RESOURCE: dict[tuple[str, str], Kind] = {(k.group, k.resource): k for k in KINDS}
+BY_KIND: dict[tuple[str, str], Kind] = {(k.api_version, k.kind): k for k in KINDS}
+
+
+def by_kind(api_version: str, kind: str) -> Kind | None:
+    return BY_KIND.get((api_version, kind))
+
+
+def known_group_kind(api_version: str, kind: str) -> Kind | None:
+    """A registered kind of the same group at another version (`autoscaling/v1` HPA)."""
+    group = api_version.rpartition("/")[0] if "/" in api_version else ""
+    return next((k for k in KINDS if k.group == group and k.kind == kind), None)
+
+
+SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
+
+
+def put_object(store: ObjectStore, kind: Kind, obj: JSON) -> JSON:
+    """An admitted object into the store: created, or written over one of the same name (a
+    seeded namespace a file declares again) keeping its uid and creation time."""
+    meta = obj["metadata"]
+    old = store.get(kind.resource, meta.get("namespace", ""), meta["name"])
+    if old is None:
+        stored = store.create(kind.resource, obj)
+        if kind.resource == "namespaces":
+            default_service_account(store, meta["name"])
+        return stored
+    kept = {k: old["metadata"][k] for k in ("uid", "creationTimestamp") if k in old["metadata"]}
+    return store.put(kind.resource, {**obj, "metadata": {**meta, **kept}})
+
+
+def default_service_account(store: ObjectStore, namespace: str) -> None:
+    """The service account controller's `default` account of a namespace."""
+    if store.get("serviceaccounts", namespace, "default") is None:
+        store.create("serviceaccounts", {
+            "apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": "default", "namespace": namespace},
+        })  # fmt: skip
+
+
+def seed(store: ObjectStore) -> None:
+    """What a new cluster has: its system namespaces, each with its `default` account."""
+    namespaces = BY_RESOURCE[("", "namespaces")]
+    for name in SYSTEM_NAMESPACES:
+        document = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        put_object(store, namespaces, namespaces.admit(document, None))
