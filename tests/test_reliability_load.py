@@ -39,8 +39,9 @@ spec:
     env: [{{name: RELIABILITY_TAG, value: "{tag}"}}]
     command: ["sleep", "1000"]
     livenessProbe:
-      # an exec probe that leaves a child in its own session behind
-      exec: {{command: ["sh", "-c", "setsid sh -c 'echo x >> {marks}/probe' & exit 0"]}}
+      # an exec probe that leaves a child in its own session behind (given a moment to leave
+      # the probe's process group, which is killed when the probe ends)
+      exec: {{command: ["sh", "-c", "setsid sh -c 'echo x >> {marks}/probe; sleep 0.5' & sleep 0.3; exit 0"]}}
       periodSeconds: 1
 """
 
@@ -59,7 +60,7 @@ def test_orphans_are_reaped_while_the_pod_runs(tmp_path: Path) -> None:
             except OSError:
                 return 0
 
-        wait_until("3 probe orphans made", lambda: probe_orphans() >= 3, timeout=30)
+        wait_until("3 probe orphans made", lambda: probe_orphans() >= 3, timeout=90)
         # every orphan has exited; none may stay a zombie of the daemon
         wait_until("no zombie child of the daemon", lambda: not zombie_children(daemon))
         assert mk.container("orphans", "bg")["state"].get("running")
