@@ -434,7 +434,9 @@ async def _serve(
         else:
             recorded.append((path, url))
             print(f"minikubelet: kubectl: export KUBECONFIG={path}", flush=True)
-        print(f"minikubelet: timeline: {url}/ui", flush=True)
+        # with a token, the page is opened with it in the fragment (it never leaves the browser)
+        hint = "  (in token mode: append #token=<the token>)" if options.token else ""
+        print(f"minikubelet: timeline: {url}/ui{hint}", flush=True)
 
     recorded: list[tuple[Path, str]] = []
     try:

@@ -351,3 +351,34 @@ async def test_streaming_sessions_are_writes_for_the_loopback_rule(
         assert raised.value.code == 403
     else:
         assert await middleware.loopback_writes(request, handler) == "served"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("path", "served"),
+    [("/ui", True), ("/ui/timeline.js", True), ("/debug/timeline", False), ("/api/v1/pods", False)],
+)
+async def test_in_token_mode_only_the_pages_static_files_go_without_the_token(
+    path: str, served: bool
+) -> None:
+    """The page holds no data and a browser cannot add a bearer token to a page it opens; the
+    page's own requests carry the token (from its `#token=` fragment)."""
+    from unittest import mock
+
+    from aiohttp.test_utils import make_mocked_request
+
+    from minikubelet.api import middleware
+    from minikubelet.api.status_errors import StatusError
+
+    request = make_mocked_request("GET", path)
+    config = mock.Mock(token="s3cret")
+    with mock.patch.object(middleware, "settings", return_value=config):
+
+        async def handler(_: object) -> str:
+            return "served"
+
+        if served:
+            assert await middleware.authenticate(request, handler) == "served"  # type: ignore[arg-type]
+        else:
+            with pytest.raises(StatusError) as raised:
+                await middleware.authenticate(request, handler)  # type: ignore[arg-type]
+            assert raised.value.code == 401

@@ -365,3 +365,20 @@ def test_kill_hook_and_sigkill_in_the_timeline(tmp_path: Path) -> None:
         ))  # fmt: skip
         assert "» stubborn/app: liveness probe failed (1/1)" in story
         assert any(s.startswith("» stubborn/app: preStop hook ran") for s in story)
+
+
+@pytest.mark.skipif(chromium() is None, reason="no chromium: apt-get install -y chromium")
+def test_ui_in_token_mode_sends_the_token_from_its_fragment(tmp_path: Path) -> None:
+    browser = chromium()
+    assert browser is not None
+    token = tmp_path / "token"
+    token.write_text("s3cret-token\n")
+    mk = run_manifest(tmp_path, CRASHER, "--backoff-initial", "0.2", "--token-file", str(token))
+    with mk:
+        without = mk.get("/debug/timeline")
+        assert without[0] == 401  # the data needs the token
+        dom = dump_dom(browser, mk.url + "/ui?once=1#token=s3cret-token", tmp_path / "profile")
+    parser = _Elements()
+    parser.feed(dom)
+    lanes = {a["data-lane"] for tag, a in parser.found if "data-lane" in a}
+    assert {"pod:phase", "container:app"} <= lanes

@@ -87,9 +87,23 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     if _header_bytes(request) > MAX_HEADER_BYTES:
         raise se.StatusError(431, "RequestHeaderFieldsTooLarge", "request header too large")
     token = settings(request).token
-    if token is not None and not bearer_matches(request.headers.get("Authorization", ""), token):
+    if (
+        token is not None
+        and not _page_file(request)
+        and not bearer_matches(request.headers.get("Authorization", ""), token)
+    ):
         raise se.unauthorized()
     return await handler(request)
+
+
+def _page_file(request: web.Request) -> bool:
+    """The timeline page's static files hold no data (a browser cannot attach a bearer token
+    to a page it opens): the page itself sends the token, from its URL's `#token=` fragment,
+    with every request it makes."""
+    path = request.path
+    return request.method in ("GET", "HEAD") and (
+        path in ("/ui", "/ui/") or path.startswith("/ui/")
+    )
 
 
 def bearer_matches(header: str, token: str) -> bool:

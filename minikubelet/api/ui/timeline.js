@@ -241,11 +241,18 @@ function pinNames(scroller) {
   if (names) names.setAttribute("transform", `translate(${scroller.scrollLeft},0)`);
 }
 
+// In token mode the page is opened as /ui#token=TOKEN: the fragment never leaves the browser,
+// and the token goes with each request as the API asks for it.
+function authHeaders() {
+  const token = new URLSearchParams(location.hash.slice(1)).get("token");
+  return token ? { Authorization: "Bearer " + token } : {};
+}
+
 async function poll() {
   const q = new URLSearchParams({ since: String(state.seq) });
   if (onePod) q.set("pod", onePod);
   try {
-    const resp = await fetch("/debug/timeline?" + q, { cache: "no-store" });
+    const resp = await fetch("/debug/timeline?" + q, { cache: "no-store", headers: authHeaders() });
     if (!resp.ok) throw new Error("HTTP " + resp.status);
     const body = await resp.json();
     if (body.seq < state.seq) state.records = [];  // a new daemon: start again
