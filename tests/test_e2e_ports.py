@@ -64,6 +64,7 @@ def test_a_pod_whose_ports_are_taken_is_pending_until_they_free_up(tmp_path: Pat
         assert scheduled["reason"] == "Unschedulable"
         assert scheduled["message"] == NO_FREE_PORTS
         assert "containerStatuses" not in second["status"]
+        assert "nodeName" not in second["spec"]  # not bound to the node yet
         assert rows(kubectl(mk, "get", "pods")[0])["second"][2] == "Pending"
         describe = kubectl(mk, "describe", "pod", "second")[0]
         assert "FailedScheduling" in describe
@@ -78,6 +79,7 @@ def test_a_pod_whose_ports_are_taken_is_pending_until_they_free_up(tmp_path: Pat
         assert code == 0, err
         mk.wait_for("second runs", lambda: mk.pod("second")["status"]["phase"] == "Running")
         assert condition(mk.pod("second"), "PodScheduled")["status"] == "True"  # type: ignore[index]
+        assert mk.pod("second")["spec"]["nodeName"]  # bound once placed
         assert any("Successfully assigned default/second" in m
                    for m in event_messages(mk, "Scheduled"))  # fmt: skip
         assert "third" not in rows(kubectl(mk, "get", "pods")[0])

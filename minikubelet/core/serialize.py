@@ -127,12 +127,16 @@ def pod_json(
     deletion_timestamp: float | None = None,
     deletion_grace_period_seconds: int | None = None,
     creation_timestamp: float | None = None,
+    scheduled: bool = True,
 ) -> Json:
     """The Pod as the API serves it: the defaulted manifest's metadata and spec, the
     server-set metadata, and the computed status. `creation_timestamp` defaults to the
-    manifest's, then to the status's startTime."""
+    manifest's, then to the status's startTime. A pod not `scheduled` (its ports are taken)
+    has no `spec.nodeName` yet, as a pod the scheduler has not bound."""
     manifest = pod.manifest
     spec = copy.deepcopy(manifest.get("spec", {}))
+    if not scheduled:
+        spec.pop("nodeName", None)
     return {
         "kind": "Pod",
         "apiVersion": "v1",

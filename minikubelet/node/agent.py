@@ -182,6 +182,7 @@ class NodeAgent:
             resource_version=resource_version,
             deletion_timestamp=mark.timestamp if mark is not None else None,
             deletion_grace_period_seconds=mark.grace_period_seconds if mark else None,
+            scheduled=runner.placed,
         )
 
     def pod_changed(
