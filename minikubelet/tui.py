@@ -3,7 +3,8 @@ extra).
 
 Every second it polls `GET /api/v1/pods` and `GET /debug/timeline?since=SEQ` (read-only),
 shapes them into rows (core/toprows.py) and redraws: a table of containers (state, ready,
-restarts, the last probe result and the time to the next run, the back-off countdown) above
+restarts, the last probe result and the time to the next run, the back-off countdown: `12s of
+40s`) above
 the text timeline of the last minutes (core/timeline.py render_text). When the daemon does not
 answer it says so and keeps retrying. `q` or Ctrl-C ends it and restores the terminal.
 """
@@ -94,23 +95,29 @@ def render(
     header = Text(f"minikubelet top  {server}  (q to quit)", style="bold")
     if error is not None:
         header.append(f"\ndaemon not reachable: {error} (retrying)", style="bold red")
-    table = Table(expand=True, box=None, header_style="bold")
-    for col in ("POD", "CONTAINER", "STATE", "READY", "RESTARTS", "LAST PROBE", "NEXT PROBE"):
-        table.add_column(col, no_wrap=col != "STATE")
-    table.add_column("BACK-OFF")
+    table = Table(box=None, header_style="bold", padding=(0, 1), pad_edge=False)
+    # fits 80 columns; on a narrower terminal the long cells wrap, none shrinks to nothing
+    table.add_column("POD/CONTAINER", min_width=8, overflow="fold")
+    table.add_column("STATE", min_width=16, overflow="fold")
+    table.add_column("READY", no_wrap=True)
+    table.add_column("RESTARTS", no_wrap=True)
+    table.add_column("PROBE", min_width=8)
+    table.add_column("NEXT", min_width=6)
+    table.add_column("BACK-OFF", min_width=10)
     for row in rows:
         state_style = "green" if row.state == "Running" else "yellow"
-        if "CrashLoopBackOff" in row.state or "Error" in row.state:
+        if "BackOff" in row.state or "Error" in row.state:
             state_style = "red"
+        ns, _, name = row.pod.partition("/")
+        who = (name if ns == "default" else row.pod) + "/" + row.container
         nxt = ""
         if row.next_probe is not None:
-            nxt = f"{row.next_probe_type} in {_seconds(row.next_probe)}"
+            nxt = f"{row.next_probe_type} {_seconds(row.next_probe)}"
         backoff = ""
         if row.backoff_left is not None:
-            backoff = f"restart in {_seconds(row.backoff_left)} (of {row.backoff_delay:g}s)"
+            backoff = f"{_seconds(row.backoff_left)} of {row.backoff_delay:g}s"
         table.add_row(
-            row.pod,
-            row.container + (" (init)" if row.init else ""),
+            who + (" (init)" if row.init else ""),
             Text(row.state, style=state_style),
             Text("yes", style="green") if row.ready else Text("no", style="red"),
             str(row.restarts),
@@ -119,7 +126,7 @@ def render(
             Text(backoff, style="red"),
         )
     if not rows:
-        table.add_row("(no pods)", *[""] * 7)
+        table.add_row("(no pods)", *[""] * 6)
     lines = timeline.render_text(records).splitlines() if records else []
     story = "\n".join(lines[-TIMELINE_LINES:]) or "(nothing in the last minutes)"
     minutes = f"{WINDOW / 60:g}"
@@ -153,7 +160,9 @@ def _wait_key(fd: int | None, timeout: float) -> str:
 def run(server: str, token: str | None, *, interval: float = 1.0) -> int:
     """The live view until `q` or Ctrl-C; exit 0."""
     source = Source(server, token)
-    console = Console()
+    # the terminal's own size, followed as it changes: not a COLUMNS/LINES exported by a parent
+    environ = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    console = Console(_environ=environ)
     try:
         with _keys() as fd, Live(console=console, screen=True, auto_refresh=False) as live:
             pods: dict[str, Any] = {}

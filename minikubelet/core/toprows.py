@@ -1,12 +1,12 @@
 """What `minikubelet top` shows, pure: the pods (a `/api/v1/pods` list) and the timeline's
 records (`/debug/timeline`) at a time `now` -> one row per container.
 
-A row has the container's state (the reason when it waits or ended), ready, restarts, the
-last probe run (its type, result and count against the threshold), the time to the next probe
-run (the probe's `periodSeconds` from the last run's time: prober/worker.go runs a probe every
-period), and while the container waits in CrashLoopBackOff the time left of the back-off (the
-`backoff` record's `remaining` from its time, the wait kuberuntime_manager.go doBackOff
-computed). Nothing here reads a clock or does I/O.
+A row has the container's state (the reason when it waits or ended, as kubectl shows it),
+ready, restarts, the last probe run (its type, result and count against the threshold), the
+time to the next probe run (the probe's `periodSeconds` from the last run's time:
+prober/worker.go runs a probe every period), and while the container waits in
+CrashLoopBackOff the time left of the back-off (the `backoff` record's `remaining` from its
+time, the wait kuberuntime_manager.go doBackOff computed). Nothing here reads a clock or does I/O.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class Row:
     phase: str
     container: str
     init: bool
-    state: str  # Running, Waiting: CrashLoopBackOff, Terminated: Error (exit code 1)
+    state: str  # as kubectl's STATUS: Running, CrashLoopBackOff, Error (exit 1)
     ready: bool
     restarts: int
     last_probe: str | None = None  # "readiness success", "liveness failure (2/3)"
@@ -44,10 +44,9 @@ def _state_text(status: Mapping[str, Any]) -> str:
         return "Running"
     if "terminated" in state:
         t = state["terminated"] or {}
-        return f"Terminated: {t.get('reason') or 'Error'} (exit code {t.get('exitCode')})"
+        return f"{t.get('reason') or 'Error'} (exit {t.get('exitCode')})"
     if "waiting" in state:
-        reason = (state["waiting"] or {}).get("reason")
-        return f"Waiting: {reason}" if reason else "Waiting"
+        return str((state["waiting"] or {}).get("reason") or "Waiting")
     return "Unknown"
 
 
