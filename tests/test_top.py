@@ -240,6 +240,7 @@ MANIFEST = """
     kind: Pod
     metadata: {name: steady}
     spec:
+      terminationGracePeriodSeconds: 1
       containers:
       - name: app
         image: busybox
@@ -279,7 +280,10 @@ def _wait(what: str, check: Any, timeout: float = 60) -> Any:
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
-def test_top_in_a_real_terminal(tmp_path: Path) -> None:
+@pytest.mark.parametrize("key", ["q", "C-c"])
+def test_top_in_a_real_terminal(tmp_path: Path, key: str) -> None:
+    """The pods on the screen; the daemon stopping shows, and the view keeps retrying; `q`
+    or Ctrl-C ends it with exit 0 and the terminal's own screen back."""
     session = f"mk-top-{uuid.uuid4().hex[:8]}"
     with run_manifest(tmp_path, MANIFEST, "--backoff-initial", "30") as daemon:
         daemon.wait_for("steady Ready", lambda: daemon.container("steady", "app").get("ready"))
@@ -292,7 +296,8 @@ def test_top_in_a_real_terminal(tmp_path: Path) -> None:
         )
         argv = [sys.executable, "-m", "minikubelet", "top", "--state-dir", str(daemon.state_dir)]
         exited = tmp_path / "top-exit-code"
-        shell = f'"$@"; echo $? > {exited}; sleep 600'
+        # the shell outlives a Ctrl-C (a trap with a command: the view gets SIGINT as usual)
+        shell = f'trap : INT; "$@"; echo $? > {exited}; sleep 600'
         # a tmux server of its own (-L): other sessions' options do not apply
         tmux = ["tmux", "-L", session, "-f", "/dev/null"]
         subprocess.run(
@@ -320,7 +325,9 @@ def test_top_in_a_real_terminal(tmp_path: Path) -> None:
             assert "Running" in steady
             assert "yes" in steady
             assert "CrashLoopBackOff" in crashy
-            subprocess.run([*tmux, "send-keys", "-t", session, "q"], check=True, timeout=30)
+            daemon.close()
+            _wait("the daemon's absence shown", lambda: "daemon not reachable" in _pane(session))
+            subprocess.run([*tmux, "send-keys", "-t", session, key], check=True, timeout=30)
             _wait("top to exit", lambda: exited.exists() and exited.read_text().strip())
             assert exited.read_text().strip() == "0"
             after = _pane(session)
