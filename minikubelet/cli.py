@@ -175,6 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("run", "validate", "explain"):
         _add_image_flags(sub.choices[name])
     kubeconfig.add_parser(sub, default_state_dir())
+    top = sub.add_parser("top", help="a live terminal view of the running daemon (q quits)")
+    top.add_argument("--server", help="the daemon's URL [the one recorded in --state-dir]")
+    top.add_argument("--token-file", type=Path, help="with --server: the daemon's token")
+    top.add_argument("--state-dir", type=Path, default=None, help="the daemon's --state-dir")
     return parser
 
 
@@ -216,6 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return kubeconfig.run(args, default_state_dir())
     if args.command == "timeline":
         return show_timeline(args.file, args.pod)
+    if args.command == "top":
+        return top(args)
     if args.command == "run" and args.report is not None and args.until is None:
         build_parser().error("--report needs --until")
     node = (getattr(args, "node_name", None) or default_node_name()).lower()
@@ -464,6 +470,33 @@ def write_junit(
         path.write_text(report.junit(snapshot, until, records), encoding="utf-8")
     except OSError as e:
         print(f"minikubelet: --report {path}: {e.strerror or e}", file=sys.stderr, flush=True)
+
+
+def top(args: argparse.Namespace) -> int:
+    """`minikubelet top`: the live view (minikubelet/tui.py), which needs the `tui` extra."""
+    try:
+        from minikubelet import tui
+    except ImportError as e:
+        if not (e.name or "").startswith("rich"):
+            raise
+        print("error: minikubelet top needs rich: pip install 'minikubelet[tui]'", file=sys.stderr)
+        return 2
+    if args.token_file is not None and args.server is None:
+        print("error: --token-file goes with --server", file=sys.stderr)
+        return 2
+    server, token = args.server, None
+    try:
+        if server is None:
+            server, token = kubeconfig._recorded(args.state_dir or default_state_dir())
+        elif args.token_file is not None:
+            token = args.token_file.read_text().strip()
+    except LookupError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"error: --token-file: {e.strerror}: {args.token_file}", file=sys.stderr)
+        return 2
+    return tui.run(server, token)
 
 
 def show_timeline(path: Path, pods: list[str] | None) -> int:
