@@ -23,6 +23,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import structlog
 
+from minikubelet.controllers import loop as controller_loop
 from minikubelet.core import verdict
 from minikubelet.core.settings import Settings, kubernetes_service_env
 from minikubelet.core.spec import Pod
@@ -156,6 +157,7 @@ class Daemon:
                 follower = tg.create_task(
                     timeline.follow(self.store, self.timeline), name="timeline"
                 )
+                controllers = tg.create_task(controller_loop.run(self.store), name="controllers")
                 for pod in pods:
                     self.agent.start_pod(pod)
                 site_runner = await self._serve(sock)
@@ -166,6 +168,7 @@ class Daemon:
                 await self._wait_stop()
                 await self.agent.terminate_all()
                 follower.cancel()
+                controllers.cancel()
         finally:
             self.agent.attach(None)
             if self._record_file is not None:

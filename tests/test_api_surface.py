@@ -150,6 +150,7 @@ async def test_api_resources_are_what_is_served(server: Server) -> None:
         ("rolebindings", "rbac.authorization.k8s.io/v1"),
         ("clusterroles", "rbac.authorization.k8s.io/v1"),
         ("clusterrolebindings", "rbac.authorization.k8s.io/v1"),
+        ("endpoints", "v1"), ("endpointslices", "discovery.k8s.io/v1"),
     }  # fmt: skip
 
 
@@ -160,6 +161,7 @@ async def test_api_versions(server: Server) -> None:
             "authorization.k8s.io/v1",
             "autoscaling/v2",
             "coordination.k8s.io/v1",
+            "discovery.k8s.io/v1",
             "metrics.k8s.io/v1beta1",
             "networking.k8s.io/v1",
             "policy/v1",

@@ -37,6 +37,7 @@ class FlakyPod:
         self.cpu_limiter: CpuLimiter | None = None
         self.timeline = Recorder()
         self.config_lookup = None
+        self.service_lookup = None
         self.failures = failures
         self.calls = 0
 

@@ -148,6 +148,8 @@ def _admit(kind: Kind, obj: JSON, old: JSON | None) -> JSON:
 
 
 def _warnings(kind: Kind) -> list[str]:
+    if kind.warning:
+        return [kind.warning]
     return [kind.no_effect_warning] if kind.effect == "none" else []
 
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from minikubelet.core import envvars
 from minikubelet.core.images import ImageOverlay
 
 
@@ -45,14 +46,4 @@ class Settings:
 
 def kubernetes_service_env(host: str, port: int) -> dict[str, str]:
     """kubelet: envvars.FromServices for the `kubernetes` Service in the default namespace."""
-    prefix = f"KUBERNETES_PORT_{port}_TCP"
-    return {
-        "KUBERNETES_SERVICE_HOST": host,
-        "KUBERNETES_SERVICE_PORT": str(port),
-        "KUBERNETES_SERVICE_PORT_HTTPS": str(port),
-        "KUBERNETES_PORT": f"tcp://{host}:{port}",
-        prefix: f"tcp://{host}:{port}",
-        f"{prefix}_PROTO": "tcp",
-        f"{prefix}_PORT": str(port),
-        f"{prefix}_ADDR": host,
-    }
+    return envvars.from_service("kubernetes", host, [{"name": "https", "port": port}])

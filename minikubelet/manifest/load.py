@@ -79,7 +79,6 @@ _SPEC_IGNORED = {
     "hostname": f"{_NOT_LOCAL} (processes see the host's name)",
     "subdomain": f"{_NOT_LOCAL} (processes see the host's name)",
     "setHostnameAsFQDN": f"{_NOT_LOCAL} (processes see the host's name)",
-    "enableServiceLinks": f"{_NOT_LOCAL} (there are no Services)",
     "runtimeClassName": f"{_NOT_LOCAL} (there is no container runtime)",
     "overhead": _NOT_LOCAL,
     "os": f"{_NOT_LOCAL} (processes run on this machine's OS)",
@@ -134,6 +133,8 @@ class OtherKind(Protocol):
     def effect(self) -> str: ...
     @property
     def no_effect_warning(self) -> str: ...
+    @property
+    def warning(self) -> str: ...
     def admit(self, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]: ...
 
 
@@ -393,7 +394,9 @@ class _Loader:
             return
         self.seen_objects[key] = where
         self.objects.append((other, admitted))
-        if other.effect == "none":
+        if other.warning:
+            self.warnings.append(f'{where}: {kind} "{meta["name"]}": {other.warning}')
+        elif other.effect == "none":
             self.warnings.append(f'{where}: {kind} "{meta["name"]}": {other.no_effect_warning}')
 
 

@@ -84,6 +84,7 @@ class NodeAgent:
             cpu_limiter=self.cpu_limiter,
             timeline=self.timeline,
             config_lookup=self.store.get,
+            service_lookup=lambda: self.store.list("services"),
         )
         held = self._held_ports()
         self.runners[pod.key] = runner
@@ -262,7 +263,7 @@ class NodeAgent:
         if cur.terminated is not None or cur.process.exited:
             raise LookupError(f'container not found ("{container}")')
         c, s = sup.container, runner.settings
-        env, _own = container_env(runner.pod, c, base=s.base_env, service_env=s.service_env,
+        env, _own = container_env(runner.pod, c, base=s.base_env, service_env=sup.service_env,
                                   resolved=sup.resolved_env)  # fmt: skip
         return ContainerTarget(
             container_id=cur.container_id,

@@ -20,6 +20,7 @@ import shutil
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -59,11 +60,14 @@ class PodRunner:
         cpu_limiter: CpuLimiter | None = None,
         timeline: Recorder | None = None,
         config_lookup: Lookup | None = None,
+        service_lookup: Callable[[], list[dict[str, Any]]] | None = None,
     ) -> None:
         self.pod = pod
         self.timeline = timeline if timeline is not None else Recorder(per_pod=1, max_pods=1)
         # the store's ConfigMaps and Secrets, read at each container start (None: there are none)
         self.config_lookup = config_lookup
+        # the store's Services, read at each container start for their variables
+        self.service_lookup = service_lookup
         self.settings = settings
         self.cpu_limiter = cpu_limiter  # where cgroup v2 lets the daemon limit CPU
         self.events = events

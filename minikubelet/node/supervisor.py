@@ -18,15 +18,15 @@ import functools
 import signal
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 import structlog
 
 from minikubelet.core import containerstatus as cs
-from minikubelet.core import envsources
+from minikubelet.core import envsources, envvars
 from minikubelet.core import events as ev
 from minikubelet.core.envsources import Lookup, ResolvedEnv
 from minikubelet.core.events import EventRecorder
@@ -81,6 +81,7 @@ class PodHandle(Protocol):
     cpu_limiter: CpuLimiter | None
     timeline: Recorder
     config_lookup: Lookup | None  # ConfigMaps and Secrets, for the environment
+    service_lookup: Callable[[], list[dict[str, Any]]] | None  # Services, for the environment
 
     @property
     def phase(self) -> Phase: ...
@@ -147,6 +148,7 @@ class ContainerSupervisor:
         self._launched = asyncio.Event()  # the first start returned (postStart included)
         self._workers: dict[ProbeType, ProbeWorker] = {}
         self._resolved: ResolvedEnv | None = None  # what the current start read
+        self._service_env: dict[str, str] = {}  # the Services' variables at the current start
         self._log = log.bind(pod=f"{pod.pod.namespace}/{pod.pod.name}", container=container.name)
         key = f"{pod.pod.namespace}/{pod.pod.name}"
         self._tl = functools.partial(pod.timeline.record, key, container=container.name)
@@ -455,6 +457,7 @@ class ContainerSupervisor:
         with CreateContainerConfigError and the kubelet's message, and the start is tried
         again after the backoff (kuberuntime_container.go startContainer:
         generateContainerConfig fails before the container is created); False then."""
+        self._service_env = self._services_env()
         lookup = self.pod.config_lookup
         if lookup is None or not (self.container.env_from or any(
             v.config_map_key_ref or v.secret_key_ref for v in self.container.env
@@ -839,13 +842,24 @@ class ContainerSupervisor:
 
     # --- helpers ---------------------------------------------------------------------------
 
+    def _services_env(self) -> dict[str, str]:
+        """The daemon's `kubernetes` variables and the stored Services' (core/envvars.py)."""
+        services = self.pod.service_lookup() if self.pod.service_lookup is not None else []
+        pod = self.pod.pod
+        links = pod.manifest.get("spec", {}).get("enableServiceLinks") is not False
+        return {**self.pod.settings.service_env, **envvars.for_pod(pod.namespace, links, services)}
+
+    @property
+    def service_env(self) -> Mapping[str, str]:
+        return self._service_env or self.pod.settings.service_env
+
     def _env(self) -> tuple[dict[str, str], dict[str, str]]:
         s = self.pod.settings
         return container_env(
             self.pod.pod,
             self.container,
             base=s.base_env,
-            service_env=s.service_env,
+            service_env=self.service_env,
             resolved=self._resolved,
         )
 

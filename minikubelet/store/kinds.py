@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from minikubelet.manifest import configmaps as admission
+from minikubelet.manifest.services import admit_service
 from minikubelet.store.objects import ObjectStore
 
 JSON = dict[str, Any]
@@ -41,6 +42,7 @@ class Kind:
     effect: Literal["local", "none"] = "local"
     fields: frozenset[str] = frozenset({"metadata.name", "metadata.namespace"})
     created_at: bool = False  # the default table convertor: Name, Created At
+    warning: str = ""  # one `Warning` header on every write of one
 
     @property
     def api_version(self) -> str:
@@ -58,11 +60,44 @@ def _count(obj: JSON, *fields: str) -> int:
     return sum(len(obj.get(f) or {}) for f in fields)
 
 
+def _more(items: list[str]) -> str:
+    """printers.go formatEndpoints: three shown, then `+ N more...`; `<none>` for none."""
+    if not items:
+        return "<none>"
+    shown = ",".join(items[:3])
+    return shown + (f" + {len(items) - 3} more..." if len(items) > 3 else "")
+
+
+def _endpoints_cell(obj: JSON) -> str:
+    """printEndpoints: the ready addresses with each port."""
+    items = []
+    for subset in obj.get("subsets") or []:
+        ports = subset.get("ports") or [{}]
+        for address in subset.get("addresses") or []:
+            for port in ports:
+                items.append(f"{address['ip']}:{port['port']}" if port else address["ip"])
+    return _more(items)
+
+
+def _slice_ports_cell(obj: JSON) -> str:
+    ports = [str(p.get("port", "")) for p in obj.get("ports") or []]
+    return ",".join(ports) if ports else "<unset>"
+
+
+def _slice_endpoints_cell(obj: JSON) -> str:
+    """printEndpointSlice: the addresses of the ready endpoints."""
+    items = [
+        a for e in obj.get("endpoints") or []
+        if (e.get("conditions") or {}).get("ready") is not False
+        for a in e.get("addresses") or []
+    ]  # fmt: skip
+    return _more(items) if items else "<unset>"
+
+
 _DATA = ("Data", "integer", 0, "Number of data entries.")
 _NO_EFFECT: tuple[tuple[str, str, str, str, bool, tuple[str, ...]], ...] = (
     ("persistentvolumeclaims", "persistentvolumeclaim", "PersistentVolumeClaim", "", True,
      ("pvc",)),
-    ("services", "service", "Service", "", True, ("svc",)),
     ("ingresses", "ingress", "Ingress", "networking.k8s.io", True, ("ing",)),
     ("networkpolicies", "networkpolicy", "NetworkPolicy", "networking.k8s.io", True,
      ("netpol",)),
@@ -94,6 +129,19 @@ KINDS: tuple[Kind, ...] = (
          (("Secrets", "string", 0, "Secrets is a list of the secrets in the same namespace "
            "that pods running using this ServiceAccount are allowed to use."),),
          lambda o: [len(o.get("secrets") or [])]),
+    Kind("services", "service", "Service", "", "v1", True, admit_service, ("svc",),
+         warning="v1 Service has no traffic proxy in minikubelet: connect to the pods' ports"),
+    Kind("endpoints", "endpoints", "Endpoints", "", "v1", True,
+         admission.admit_stored("Endpoints", True), ("ep",),
+         (("Endpoints", "string", 0, "Endpoints is the list of endpoints in the service."),),
+         lambda o: [_endpoints_cell(o)]),
+    Kind("endpointslices", "endpointslice", "EndpointSlice", "discovery.k8s.io", "v1", True,
+         admission.admit_stored("EndpointSlice", True), (),
+         (("AddressType", "string", 0, "The IP protocol for this slice"),
+          ("Ports", "string", 0, "The ports in this slice"),
+          ("Endpoints", "string", 0, "The endpoints in this slice")),
+         lambda o: [o.get("addressType", ""), _slice_ports_cell(o), _slice_endpoints_cell(o)],
+         fields=frozenset({"metadata.name", "metadata.namespace", "addressType"})),
     *(
         Kind(resource, singular, kind, group, _VERSIONS.get(group, "v1"), namespaced,
              admission.admit_stored(kind, namespaced), short, effect="none", created_at=True)
