@@ -438,11 +438,15 @@ def _read_stdin(stdin: TextIO | None) -> str:
     return text
 
 
+# not manifests: the local file, and kustomize's own file (render with `kubectl kustomize`)
+NOT_MANIFESTS = frozenset({LOCAL_FILE, "kustomization.yaml", "kustomization.yml", "Kustomization"})
+
+
 def _directory_files(directory: Path) -> list[Path]:
     """kubelet: file.go lists `dir/[^.]*`, sorted, regular files only, no recursion; the
-    local file (`minikubelet.local.yaml`) is not a manifest."""
+    local file (`minikubelet.local.yaml`) and a `kustomization.yaml` are not manifests."""
     names = sorted(
-        p for p in directory.iterdir() if not p.name.startswith(".") and p.name != LOCAL_FILE
+        p for p in directory.iterdir() if not p.name.startswith(".") and p.name not in NOT_MANIFESTS
     )
     return [p for p in names if p.is_file()]
 
