@@ -159,3 +159,18 @@ def test_later_pod_gets_service_env(setup: tuple[Minikubelet, Path]) -> None:
     assert f"WEB_PORT=tcp://{ip}:80" in lines
     assert f"WEB_PORT_80_TCP_ADDR={ip}" in lines
     assert "KUBERNETES_SERVICE_PORT_HTTPS=" in log()
+
+
+def test_kubectl_create_service_sends_protobuf_and_is_understood(
+    setup: tuple[Minikubelet, Path],
+) -> None:
+    mk, _ = setup
+    out, err, code = kubectl(mk, "create", "service", "clusterip", "made", "--tcp=8080:http")
+    assert (out, code) == ("service/made created\n", 0), err
+    spec = json.loads(kubectl(mk, "get", "svc", "made", "-o", "json")[0])["spec"]
+    assert spec["selector"] == {"app": "made"}
+    assert spec["ports"] == [
+        {"name": "8080-http", "port": 8080, "protocol": "TCP", "targetPort": "http"}
+    ]
+    assert (spec["type"], spec["sessionAffinity"]) == ("ClusterIP", "None")
+    assert ipaddress.ip_address(spec["clusterIP"]) in ipaddress.ip_network("127.96.0.0/16")

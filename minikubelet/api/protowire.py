@@ -149,12 +149,51 @@ _CONFIG_KINDS: dict[str, dict[int, tuple[str, str]]] = {
     },
     "Namespace": {},
     "ServiceAccount": {},
+    "Service": {},  # its spec: _service_spec
 }
 
 
+def _service_spec(data: bytes) -> dict[str, Any]:
+    """k8s.io/api/core/v1 ServiceSpec: ports = 1, selector = 2, clusterIP = 3, type = 4,
+    sessionAffinity = 7, externalName = 10 (what `kubectl create service` sends)."""
+    spec: dict[str, Any] = {}
+    ports = []
+    for number, value in fields(data):
+        if number == 1 and isinstance(value, bytes):
+            ports.append(_service_port(value))
+        elif isinstance(value, bytes) and value and number in (3, 4, 7, 10):
+            name = {3: "clusterIP", 4: "type", 7: "sessionAffinity", 10: "externalName"}[number]
+            spec[name] = value.decode("utf-8", "replace")
+    if ports:
+        spec["ports"] = ports
+    if selector := _text_map(data, 2):
+        spec["selector"] = selector
+    return spec
+
+
+def _service_port(data: bytes) -> dict[str, Any]:
+    """ServicePort: name = 1, protocol = 2, port = 3, targetPort = 4 (IntOrString: type = 1,
+    intVal = 2, strVal = 3), nodePort = 5, appProtocol = 6."""
+    port: dict[str, Any] = {}
+    for number, value in fields(data):
+        if number in (1, 2, 6) and isinstance(value, bytes) and value:
+            port[{1: "name", 2: "protocol", 6: "appProtocol"}[number]] = value.decode()
+        elif number in (3, 5) and isinstance(value, int) and value:
+            port["port" if number == 3 else "nodePort"] = value
+        elif number == 4 and isinstance(value, bytes):
+            target = dict(fields(value))
+            if target.get(1) == 1 and isinstance(target.get(3), bytes):
+                port["targetPort"] = target[3].decode()  # type: ignore[union-attr]
+            elif isinstance(target.get(2), int):
+                port["targetPort"] = target[2]
+    return port
+
+
 def decode_config_object(body: bytes) -> dict[str, Any]:
-    """A protobuf-encoded ConfigMap, Secret, Namespace or ServiceAccount as JSON (their
-    metadata's name, namespace, labels and annotations, and their data)."""
+    """A protobuf-encoded ConfigMap, Secret, Namespace, ServiceAccount or Service as JSON:
+    their metadata's name, namespace, labels and annotations, and their data or spec (a
+    Service's empty strings and zeros, which the encoder writes for fields not set, are left
+    out)."""
     if not body.startswith(MAGIC):
         raise ValueError("provided data does not appear to be a protobuf message")
     unknown = decode(body[len(MAGIC) :], {1: ("typeMeta", _TYPE_META)})
@@ -167,6 +206,8 @@ def decode_config_object(body: bytes) -> dict[str, Any]:
     for number, value in fields(raw):
         if number == 1 and isinstance(value, bytes):
             out["metadata"] = _object_meta(value)
+        elif number == 2 and kind == "Service" and isinstance(value, bytes):
+            out["spec"] = _service_spec(value)
     for number, (name, how) in _CONFIG_KINDS[kind].items():
         if how == "map" and (values := _text_map(raw, number)):
             out[name] = values
