@@ -171,3 +171,42 @@ def test_one_file_of_every_usual_kind(tmp_path: Path) -> None:
         )
     warnings = [line for line in mk.stderr_lines if "Ingress" in line and "no effect" in line]
     assert len(warnings) == 1, mk.stderr_lines[-20:]
+
+
+SERVED = (
+    "/api/v1/pods",
+    "/api/v1/services",
+    "/api/v1/endpoints",
+    "/apis/discovery.k8s.io/v1/endpointslices",
+    "/api/v1/configmaps",
+    "/api/v1/secrets",
+    "/api/v1/namespaces",
+    "/api/v1/serviceaccounts",
+    "/api/v1/events",
+    "/api/v1/nodes",
+    "/apis/networking.k8s.io/v1/ingresses",
+)
+
+
+def test_every_object_served_validates_against_the_official_schema(tmp_path: Path) -> None:
+    """The official 1.34 schemas (kubernetes-validate) as the oracle: each object of each kind
+    the daemon serves, with the example files' objects in it, decodes strictly."""
+    import kubernetes_validate
+
+    with Minikubelet(EXAMPLES / "all-kinds.yaml", state_dir=tmp_path / "state") as mk:
+        mk.wait_serving()
+        mk.wait_for("the pod Ready", lambda: ready(mk, "shop", "shop"), timeout=60)
+        mk.wait_for(
+            "the endpoints",
+            lambda: mk.get_json("/api/v1/namespaces/shop/endpoints/shop").get("subsets"),
+        )
+        checked = set()
+        for path in SERVED:
+            listing = mk.get_json(path)
+            kind = listing["kind"].removesuffix("List")
+            for item in listing["items"]:
+                obj = {"apiVersion": listing["apiVersion"], "kind": kind, **item}
+                kubernetes_validate.validate(obj, "1.34", strict=True)
+                checked.add(kind)
+    assert {"Pod", "Service", "Endpoints", "EndpointSlice", "ConfigMap", "Secret", "Namespace",
+            "ServiceAccount", "Event", "Node", "Ingress"} <= checked  # fmt: skip
