@@ -129,7 +129,9 @@ def test_the_release_is_ours_or_the_nearest_before() -> None:
 def test_without_the_package_the_documents_carry_the_operations(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(openapi_schemas, "PACKAGE", "no_such_package_here")
+    from minikubelet.manifest import schemas
+
+    monkeypatch.setattr(schemas, "PACKAGE", "no_such_package_here")
     documents = openapi.build_documents()
     assert set(documents) == {"api/v1"}
     document = json.loads(documents["api/v1"].text)

@@ -335,3 +335,33 @@ def test_a_workload_kind_is_skipped_saying_it_is_not_run_yet(tmp_path: Path) -> 
     )  # fmt: skip
     assert done.returncode == 0
     assert 'Deployment "web" (apps/v1) is skipped: minikubelet does not run workload' in done.stderr
+
+
+def test_stored_kinds_are_decoded_strictly_from_the_official_schema(tmp_path: Path) -> None:
+    from minikubelet.manifest import schemas
+
+    ingress = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "x", "labelz": {}, "labels": {"any-key": "v"}},
+        "spec": {"rules": [{"host": "a", "http": {"paths": [
+            {"path": "/", "pathType": "Prefix", "backend": {"servicez": {}}}]}}]},
+    }  # fmt: skip
+    assert schemas.unknown_fields("networking.k8s.io/v1", "Ingress", ingress) == [
+        'unknown field "metadata.labelz"',
+        'unknown field "spec.rules[0].http.paths[0].backend.servicez"',
+    ]
+    assert schemas.unknown_fields("example.com/v1", "Widget", {"spec": {"x": 1}}) == []
+    path = tmp_path / "ingress.yaml"
+    path.write_text(
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: x}\nspec: {rulez: []}\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "minikubelet", "validate", str(path)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert (
+        'Ingress in version "v1" cannot be handled as a Ingress: strict decoding error: '
+        'unknown field "spec.rulez"'
+    ) in done.stderr

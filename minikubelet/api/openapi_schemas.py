@@ -16,53 +16,20 @@ once, at the first request).
 
 from __future__ import annotations
 
-import importlib.util
-import json
-import re
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
+from minikubelet.manifest.schemas import PACKAGE as PACKAGE
+from minikubelet.manifest.schemas import SchemasUnavailable as SchemasUnavailable
+from minikubelet.manifest.schemas import load_definitions as load_definitions
+
 JSON = dict[str, Any]
-PACKAGE = "kubernetes_validate"
 _REF = "#/$defs/"
 _SCALARS: dict[str, JSON] = {
     "io.k8s.apimachinery.pkg.util.intstr.IntOrString": {"type": "string",
                                                          "format": "int-or-string"},
     "io.k8s.apimachinery.pkg.api.resource.Quantity": {"type": "string"},
 }  # fmt: skip
-
-
-class SchemasUnavailable(Exception):
-    """The `kubernetes-validate` package is not installed (or has no usable release)."""
-
-
-def _release_key(name: str) -> tuple[int, ...]:
-    match = re.fullmatch(r"v(\d+)\.(\d+)\.(\d+)-local", name)
-    return tuple(int(g) for g in match.groups()) if match else ()
-
-
-def load_definitions(version: tuple[int, int, int]) -> JSON:
-    """The `$defs` of the release `version`, or of the nearest release before it (after it
-    when there is none before). Blocking: reads a file of about 1.5 MB."""
-    # The package's data only: found without importing it (which would import jsonschema).
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise SchemasUnavailable(f"the {PACKAGE} package is not installed")
-    root = Path(next(iter(spec.submodule_search_locations))) / "kubernetes-json-schema"
-    try:
-        releases = sorted((_release_key(p.name), p) for p in root.iterdir()
-                          if _release_key(p.name))  # fmt: skip
-    except OSError as e:
-        raise SchemasUnavailable(str(e)) from None
-    if not releases:
-        raise SchemasUnavailable(f"{PACKAGE} has no schemas")
-    before = [p for key, p in releases if key <= version]
-    chosen = before[-1] if before else releases[0][1]
-    try:
-        return dict(json.loads((chosen / "_definitions.json").read_text())["$defs"])
-    except (OSError, ValueError, KeyError) as e:
-        raise SchemasUnavailable(f"{chosen}: {e}") from None
 
 
 def _type(value: Any) -> Any:

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from minikubelet.manifest import fielderrors as fe
+from minikubelet.manifest import schemas
 from minikubelet.manifest.validation import validate_annotations, validate_labels
 
 JSON = dict[str, Any]
@@ -282,10 +283,11 @@ _TOP_FIELDS = {
 
 
 def unknown_fields(kind: str, obj: Mapping[str, Any]) -> list[str]:
-    """The strict decoder's complaints (`unknown field "x"`, `unknown field "metadata.x"`)
-    for the kinds whose fields are known here; none for the others."""
+    """The strict decoder's complaints (`unknown field "x"`, `unknown field "metadata.x"`):
+    for the kinds whose fields are known here from that list, for the others from the
+    official schema of their kind (`manifest/schemas.py`)."""
     if kind not in _TOP_FIELDS:
-        return []
+        return schemas.unknown_fields(str(obj.get("apiVersion") or ""), kind, obj)
     known = _TOP_FIELDS[kind] | {"apiVersion", "kind", "metadata"}
     found = [f'unknown field "{key}"' for key in obj if key not in known]
     meta = obj.get("metadata")
