@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import calendar
 import json
-import os
-import subprocess
-import sys
 import textwrap
 import time
 import urllib.error
@@ -22,8 +19,8 @@ from typing import Any
 
 import pytest
 from daemon_harness import Minikubelet, condition
+from test_e2e_kubectl import kubectl as run_kubectl
 
-KUBECTL = str(Path(sys.executable).parent / "kubectl")
 PODS = "/api/v1/namespaces/default/pods"
 JSON = dict[str, Any]
 
@@ -70,16 +67,7 @@ def api(
 def kubectl(
     mk: Minikubelet, *args: str, stdin: str = "", timeout: float = 60
 ) -> tuple[str, str, int]:
-    env = {**os.environ, "KUBECONFIG": "/dev/null"}
-    result = subprocess.run(
-        [KUBECTL, "--server", mk.url, *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
-    return result.stdout, result.stderr, result.returncode
+    return run_kubectl(mk, *args, stdin=stdin, timeout=timeout)
 
 
 def pod_doc(name: str, command: str = "exec sleep 600", **spec: Any) -> JSON:
