@@ -14,6 +14,7 @@ Pure: no clock is read here; callers pass the time.
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 _ESCAPES = {
     '"': '\\"',
@@ -83,6 +84,12 @@ def _fraction(value: int, digits: int) -> str:
 def rfc3339(ts: float) -> str:
     """`metav1.Time`: `2024-05-01T12:00:00Z`, truncated to the second."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(ts // 1)))
+
+
+def parse_rfc3339(text: str) -> float:
+    """An RFC 3339 time (`2026-01-02T03:04:05Z`, with or without fractions or an offset) in
+    seconds since the epoch; ValueError if it is not one."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def rfc3339_nano(ts: float) -> str:
