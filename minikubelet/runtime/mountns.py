@@ -134,7 +134,9 @@ class _Sys:
             code = ctypes.get_errno()
             raise OSError(code, f"{what}: {_errno_text(code)}")
 
-    def mount(self, src: str | None, dst: str, fstype: str | None, flags: int, data: str = "") -> None:
+    def mount(
+        self, src: str | None, dst: str, fstype: str | None, flags: int, data: str = ""
+    ) -> None:
         rc = self._mount(
             src.encode() if src is not None else None,
             dst.encode(),
@@ -494,7 +496,9 @@ def enter_preexec(pid: int, *, cwd: str | None) -> Prepared:
         for fd in (user_fd, mnt_fd):
             if fd >= 0:
                 os.close(fd)
-        raise MountError(f"enter the container's mount namespace: {_errno_text(e.errno or 0)}") from e
+        raise MountError(
+            f"enter the container's mount namespace: {_errno_text(e.errno or 0)}"
+        ) from e
     read_fd, write_fd = os.pipe()
     calls = _syscalls()
     where = cwd or "/"
@@ -597,7 +601,9 @@ def _diagnose(step: str, code: int) -> Availability:
     if os.geteuid() != 0 and _read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1":
         return Availability(False, f"AppArmor denies it ({what})", APPARMOR_FIX.format(exe=exe))
     if _in_container() or _seccomp_filtered():
-        return Availability(False, f"the container's seccomp profile denies it ({what})", DOCKER_FIX)
+        return Availability(
+            False, f"the container's seccomp profile denies it ({what})", DOCKER_FIX
+        )
     if _read("/proc/sys/user/max_user_namespaces") == "0":
         fix = "`sudo sysctl -w user.max_user_namespaces=15000`"
         return Availability(False, f"user namespaces are disabled ({what})", fix)
@@ -614,7 +620,8 @@ _FORCED = {
         APPARMOR_FIX.format(exe=os.path.realpath(sys.executable)),
     ),
     "docker": lambda: Availability(
-        False, "the container's seccomp profile denies it (unshare: operation not permitted)",
+        False,
+        "the container's seccomp profile denies it (unshare: operation not permitted)",
         DOCKER_FIX,
     ),
     "macos": lambda: Availability(False, "macOS has no namespaces", MACOS_FIX),
