@@ -522,8 +522,8 @@ class ContainerSupervisor:
                 stdin=c.stdin,
                 mount_dir=str(self.pod.settings.mount_dir),
             )
-        except MountStartError as e:  # kubelet: a mount the runtime cannot make fails the
-            self._start_failed(inst, str(e), waiting="CreateContainerError")  # create
+        except MountStartError as e:
+            await self._create_failed(inst, str(e))
             return False
         except StartError as e:
             self._start_failed(inst, str(e))
@@ -561,15 +561,30 @@ class ContainerSupervisor:
                 f"{op} {where}: {go_errno(e)}"
             ) from e
 
-    def _start_failed(
-        self, inst: Instance, message: str, waiting: str = "RunContainerError"
-    ) -> None:
+    async def _create_failed(self, inst: Instance, message: str) -> None:
+        """A volume that cannot be mounted: the runtime's CreateContainer fails, so no
+        container exists (no instance, no restart counted); the container waits with
+        CreateContainerError and the message, and the start is tried again after the backoff
+        (kuberuntime_container.go startContainer: `CreateContainer` fails ->
+        ErrCreateContainer, kubecontainer.ErrCreateContainer "CreateContainerError")."""
+        self.instances = [i for i in self.instances if i is not inst]
+        with contextlib.suppress(OSError):
+            inst.log_path.unlink()
+        self.waiting = Waiting(reason="CreateContainerError", message=message)
+        self._event("Failed", f"Error: {message}", ev.WARNING)
+        self._log.warning("container create failed", message=message)
+        self.pod.changed()
+        self.backoff = self.backoff.next(time.time(), time.time())
+        self._wake.clear()
+        await wait_event(self._wake, max(self.backoff.get(), 0.1))
+
+    def _start_failed(self, inst: Instance, message: str) -> None:
         now = time.time()
         inst.terminated = Terminated(
             exit_code=128, reason="StartError", message=message, started_at=now,
             finished_at=now, container_id=inst.container_id,
         )  # fmt: skip
-        self.waiting = Waiting(reason=waiting, message=message)
+        self.waiting = Waiting(reason="RunContainerError", message=message)
         self._event("Failed", f"Error: {message}", ev.WARNING)
         self._log.warning("container start failed", message=message)
         self.pod.changed()
