@@ -631,10 +631,10 @@ _FORCED = {
 def available(*, deny: str | None = None) -> Availability:
     """Can this process make a mount namespace (and a user namespace when not root) and
     mount in it? Tried once in a forked child, which makes a tmpfs, an overlay and a bind.
-    `deny` (or $MINIKUBELET_MOUNTNS_DENY): apparmor, docker, macos or any text: answer as
-    that host would, for tests."""
-    deny = deny if deny is not None else os.environ.get(DENY_ENV) or None
-    if deny is not None:
+    `deny` (by default $MINIKUBELET_MOUNTNS_DENY): apparmor, docker, macos or any other
+    text: answer as that host would, for tests; "" tries for real."""
+    deny = os.environ.get(DENY_ENV, "") if deny is None else deny
+    if deny:
         forced = _FORCED.get(deny)
         return forced() if forced else Availability(False, f"denied ({deny})", "use --volumes=host")
     if sys.platform == "darwin":
