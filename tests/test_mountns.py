@@ -571,3 +571,79 @@ def test_nothing_propagates_to_a_host_whose_mounts_are_shared(tmp_path: Path, vo
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout == "from the volume\nsame\n"
+
+
+SUBMOUNTS = r"""
+import asyncio, os, subprocess, sys
+from minikubelet.runtime.process import spawn
+from minikubelet.runtime import mountns
+base, volume = sys.argv[1], sys.argv[2]
+# as in Docker: /etc/hostname is a file bound over the image's
+with open(base + "/hostname", "w") as f:
+    f.write("bound-over\n")
+subprocess.run(["mount", "--bind", base + "/hostname", "/etc/hostname"], check=True)
+class Sink:
+    def feed(self, stream, data): sys.stdout.write(data.decode())
+    def close(self): pass
+async def main():
+    mounts = [mountns.Mount(volume, "/etc/minikubelet-test-config/deeper")]
+    p = await spawn(["sh", "-c", "cat /etc/hostname /etc/minikubelet-test-config/deeper/x"],
+                    env=dict(os.environ), cwd=None, writer=Sink(), mounts=mounts,
+                    mount_dir=base + "/scratch")
+    await p.wait()
+asyncio.run(main())
+"""
+
+
+@needs_ns
+def test_an_overlaid_dir_keeps_the_mounts_below_it(tmp_path: Path, volume: Path) -> None:
+    """Overlaying /etc to make a mount point in it would hide what is mounted below it
+    (Docker binds /etc/hosts, /etc/hostname, /etc/resolv.conf); they are bound again. Tried in
+    a namespace of the test's own, so the host's /etc/hostname is not touched."""
+    done = _own_namespace(SUBMOUNTS, tmp_path, volume)
+    assert done.stdout == "bound-over\nfrom the volume\n"
+
+
+ON_OVERLAY = r"""
+import asyncio, os, subprocess, sys
+from minikubelet.runtime.process import spawn
+from minikubelet.runtime import mountns
+base, volume = sys.argv[1], sys.argv[2]
+for d in ("lower", "upper", "work", "state"):
+    os.mkdir(f"{base}/{d}")
+subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                f"lowerdir={base}/lower,upperdir={base}/upper,workdir={base}/work",
+                f"{base}/state"], check=True)
+class Sink:
+    def feed(self, stream, data): sys.stdout.write(data.decode())
+    def close(self): pass
+async def main():
+    mounts = [mountns.Mount(volume, "/usr/share/minikubelet-test/deep")]
+    p = await spawn(["cat", "/usr/share/minikubelet-test/deep/x"], env=dict(os.environ),
+                    cwd=None, writer=Sink(), mounts=mounts, mount_dir=base + "/state/mountns")
+    await p.wait()
+asyncio.run(main())
+"""
+
+
+@needs_ns
+def test_a_state_dir_on_an_overlayfs_gets_its_layers_on_a_tmpfs(
+    tmp_path: Path, volume: Path
+) -> None:
+    """overlayfs cannot be an upper layer (a state dir in a container's root file system):
+    the overlay's layer goes on a tmpfs and the mount point still works."""
+    done = _own_namespace(ON_OVERLAY, tmp_path, volume)
+    assert done.stdout == "from the volume\n"
+    assert not os.path.exists("/usr/share/minikubelet-test")
+
+
+def _own_namespace(program: str, *args: Path) -> subprocess.CompletedProcess[str]:
+    unshare = shutil.which("unshare")
+    if unshare is None or os.geteuid() != 0:
+        pytest.skip("needs util-linux unshare and root")
+    done = subprocess.run(
+        [unshare, "--mount", sys.executable, "-c", program, *map(str, args)],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done

@@ -358,7 +358,15 @@ class _Setup:
         subs = [(p, os.open(p, os.O_PATH)) for p in _submounts(lower)]
         try:
             options = f"lowerdir={_esc(lower)},upperdir={_esc(upper)},workdir={_esc(work)}"
-            self.sys.mount("overlay", lower, "overlay", 0, options)
+            try:
+                self.sys.mount("overlay", lower, "overlay", 0, options)
+            except OSError:
+                # the state dir cannot hold an upper layer (it is itself on an overlayfs, as
+                # in a container, or inside `lower`): the layer goes on a tmpfs instead
+                self.sys.mount("tmpfs", base, "tmpfs", 0, "mode=0700")
+                os.mkdir(upper, stat.S_IMODE(st.st_mode))
+                os.mkdir(work, 0o700)
+                self.sys.mount("overlay", lower, "overlay", 0, options)
             for path, fd in subs:
                 self.sys.mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
         finally:
