@@ -647,3 +647,43 @@ def _own_namespace(program: str, *args: Path) -> subprocess.CompletedProcess[str
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     return done
+
+
+WITH_VOLUME = """
+apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  volumes:
+  - name: config
+    emptyDir: {}
+  containers:
+  - name: app
+    image: busybox
+    command: [sh, -c, "exec sleep 600"]
+    volumeMounts:
+    - {name: config, mountPath: /etc/config}
+"""
+
+
+@pytest.mark.parametrize(("flag", "warned"), [("auto", True), ("host", False)])
+def test_auto_falls_back_with_one_warning_naming_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flag: str, warned: bool
+) -> None:
+    from daemon_harness import Minikubelet
+
+    manifest = tmp_path / "pod.yaml"
+    manifest.write_text(WITH_VOLUME)
+    monkeypatch.setenv(mountns.DENY_ENV, "apparmor")
+    with Minikubelet(manifest, f"--volumes={flag}", state_dir=tmp_path / "state") as mk:
+        mk.wait_serving()
+        mk.wait_for("the pod running", lambda: mk.container("web", "app")["state"].get("running"))
+        lines = [line for line in mk.stderr_lines if "--volumes" in line]
+    if not warned:
+        assert lines == []
+        return
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(
+        "Warning: --volumes=auto: mount namespaces are not available here: AppArmor denies it"
+    )
+    assert "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0" in lines[0]
