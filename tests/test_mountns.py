@@ -687,3 +687,13 @@ def test_auto_falls_back_with_one_warning_naming_the_fix(
         "Warning: --volumes=auto: mount namespaces are not available here: AppArmor denies it"
     )
     assert "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0" in lines[0]
+
+
+@needs_ns
+async def test_a_missing_working_directory_is_made_in_the_containers_view(
+    volume: Path, scratch: str
+) -> None:
+    cwd = "/usr/share/minikubelet-test-workdir/app"
+    code, out = await run("pwd", [mountns.Mount(str(volume), TARGET)], scratch, cwd=cwd)
+    assert (code, out) == (0, f"{cwd}\n")
+    assert not os.path.exists("/usr/share/minikubelet-test-workdir")

@@ -17,7 +17,8 @@ fake root, the app keeps its real uid). The namespace is built in the forked chi
    ancestor with its upper dir in the state dir (the submounts the overlay would hide are
    bound again on top of it); each volume bound there (`MS_BIND|MS_REC`, as containerd's
    `rbind`), remounted read-only for `readOnly`, a file bound onto a file for a file source;
-6. the old root detached, the working directory entered again in the new root; exec.
+6. the working directory entered again in the new root (made there if missing), the old root
+   detached; exec.
 
 Host networking, /etc/hosts, /etc/resolv.conf, host PIDs and the real uid are kept: only the
 view of the file system differs, and only where a volume is mounted. The namespace dies with
@@ -262,16 +263,24 @@ class _Setup:
             for m, is_dir in self.mounts:
                 step = f'error mounting "{m.source}" to rootfs at "{m.target}"'
                 self._mount_one(m, is_dir)
+            step = f"chdir to cwd ({self.cwd!r}) set in config.json failed"
+            self._enter_cwd()  # while the scratch dir (an overlay's layer) is reachable
             step = "detach the host's root"
             self.sys.umount(OLD_ROOT, MNT_DETACH)
             os.rmdir(OLD_ROOT)
-            step = f"chdir to cwd ({self.cwd!r}) set in config.json failed"
-            os.chdir(self.cwd)
         except OSError as e:
             message = f"{step}: {_os_error(e)}"
             with contextlib.suppress(OSError):
                 os.write(self.report_fd, message.encode("utf-8", "replace"))
             raise
+
+    def _enter_cwd(self) -> None:
+        """runc creates a missing working directory in the container's root file system
+        (libcontainer/rootfs_linux.go createCwd); here in the container's view only."""
+        try:
+            os.chdir(self.cwd)
+        except FileNotFoundError:
+            os.chdir(self._mount_point(self.cwd, True))
 
     def _unshare(self) -> None:
         if not self.user_ns:
@@ -416,8 +425,13 @@ def _unescape(field: str) -> str:
 
 def _submounts(under: str) -> list[str]:
     """The outermost mount points strictly below `under` (not below /.oldroot)."""
-    with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
-        points = [_unescape(line.split(" ")[4]) for line in f if line.strip()]
+    fd = os.open("/proc/self/mountinfo", os.O_RDONLY)  # raw reads: no io machinery in a
+    try:  # child forked from a threaded daemon
+        raw = b"".join(iter(lambda: os.read(fd, 65536), b""))
+    finally:
+        os.close(fd)
+    lines = raw.decode("utf-8", "surrogateescape").splitlines()
+    points = [_unescape(line.split(" ")[4]) for line in lines if line.strip()]
     prefix = under.rstrip("/") + "/"
     below = sorted({p for p in points if p.startswith(prefix)}, key=_depth)
     outer: list[str] = []
@@ -513,7 +527,7 @@ def enter_preexec(pid: int, *, cwd: str | None) -> Prepared:
         ) from e
     read_fd, write_fd = os.pipe()
     calls = _syscalls()
-    where = cwd or "/"
+    where = cwd or os.getcwd()  # what the container's own setup entered (`prepare`)
 
     def join() -> None:
         step = "enter the container's mount namespace"
