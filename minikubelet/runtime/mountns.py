@@ -667,14 +667,17 @@ def available(*, deny: str | None = None) -> Availability:
         return Availability(False, "macOS has no namespaces", MACOS_FIX)
     if not sys.platform.startswith("linux"):
         return Availability(False, f"{sys.platform} has no Linux namespaces", MACOS_FIX)
+    base = default_scratch_base()
     try:
-        scratch = tempfile.mkdtemp(prefix="ns-check-", dir=_ensure(default_scratch_base()))
+        scratch = tempfile.mkdtemp(prefix="ns-check-", dir=_ensure(base))
     except OSError as e:
         return Availability(False, f"no scratch directory: {e.strerror}", "check $TMPDIR")
     try:
         step, code = _trial(scratch)
     finally:
         remove_scratch(scratch)
+        with contextlib.suppress(OSError):
+            os.rmdir(base)  # unless another check or spawn is using it
     return Availability(True) if not step else _diagnose(step, code)
 
 
