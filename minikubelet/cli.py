@@ -17,7 +17,7 @@ import resource
 import ssl
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from minikubelet.daemon import Daemon, ServeOptions
 from minikubelet.manifest import load as manifest
 from minikubelet.manifest.overlay import OverlayError, load_overlay
 from minikubelet.node import report
-from minikubelet.runtime import gcpolicy, guard
+from minikubelet.runtime import gcpolicy, guard, mountns
 from minikubelet.store import kinds
 
 
@@ -82,6 +82,38 @@ def manifest_size(text: str) -> int:
     if value < 1024:
         raise ValueError(f"must be at least 1Ki, got {text!r}")
     return value
+
+
+VOLUME_MODES = ("auto", "namespace", "host")
+
+
+def volume_mode(flag: str, check: Callable[[], mountns.Availability]) -> tuple[str, str, str]:
+    """--volumes: (the mode, a warning, an error); `check` runs only when it matters."""
+    if flag == "host":
+        return "host", "", ""
+    found = check()
+    if found.ok:
+        return "namespace", "", ""
+    why = f"mount namespaces are not available here: {found.reason}"
+    if flag == "namespace":
+        return "", "", f"--volumes=namespace: {why}. Fix: {found.fix}"
+    return (
+        "host",
+        (
+            f"--volumes=auto: {why}; volumes are directories passed in MINIKUBELET_VOLUME_<NAME>, "
+            f"not mounted at their mountPath. Fix: {found.fix}"
+        ),
+        "",
+    )
+
+
+def _wants_volumes(pods: Sequence[Pod]) -> bool:
+    for pod in pods:
+        spec = pod.manifest.get("spec", {})
+        for c in [*spec.get("initContainers", []), *spec.get("containers", [])]:
+            if isinstance(c, dict) and c.get("volumeMounts"):
+                return True
+    return False
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,6 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="CrashLoopBackOff cap in seconds [300]",
     )
     life.add_argument("--node-name", default=None, help="node name [this host's name]")
+    life.add_argument(
+        "--volumes",
+        choices=VOLUME_MODES,
+        default="auto",
+        help="where a container's volumes are: namespace (at their mountPath, in a mount "
+        "namespace), host (directories named in $MINIKUBELET_VOLUME_<NAME>), auto (namespace "
+        "where the host allows it, else host) [auto]",
+    )
     out = run.add_argument_group("logs and state")
     out.add_argument(
         "--state-dir",
@@ -330,6 +370,14 @@ def _run(
         except OSError as e:
             print(f"error: --record {args.record}: {e.strerror or e}", file=sys.stderr)
             return 2
+    mode, warned, error = volume_mode(args.volumes, mountns.available)
+    if error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if warned and _wants_volumes(pods):  # said once; later pods get a warning per mount
+        print(f"Warning: {warned}", file=sys.stderr)
+    if mode == "namespace":  # what a crashed run left behind (overlay upper dirs)
+        mountns.remove_scratch(str(state_dir / "mountns"))
     guarded = guard.start() if guard.available() else None  # returns in the daemon only
     console = logs.configure(args.log_format)
     raise_open_files_limit()
@@ -344,6 +392,7 @@ def _run(
         echo_probe_logs=args.echo_probe_logs,
         daemon_started_at=time.time(),
         images=images,
+        volume_mode=mode,
     )
     options = ServeOptions(
         address=args.address,

@@ -224,6 +224,7 @@ async def run_exec(
                 writer=sink if terminal is None else _Discard(),
                 stdin=opts.stdin and terminal is None,
                 terminal=terminal.slave if terminal is not None else None,
+                enter=target.process.pid if target.process.mount_namespace else None,
             )
         except StartError as exc:
             await channel.finish(ch.internal_error_status(_start_error(target, exc)))

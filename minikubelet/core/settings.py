@@ -42,6 +42,15 @@ class Settings:
     service_env: Mapping[str, str] = field(default_factory=dict)
     # what images run: `--image` flags, the local file, the built-in base images
     images: ImageOverlay = field(default_factory=ImageOverlay)
+    # where volumes are (--volumes, `auto` resolved at start): "namespace", each container
+    # with volume mounts in a mount namespace of its own with them at their mountPath
+    # (runtime/mountns.py, its scratch dirs under mount_dir); "host", directories named in
+    # MINIKUBELET_VOLUME_<NAME>
+    volume_mode: str = "host"
+
+    @property
+    def mount_dir(self) -> Path:
+        return self.state_dir / "mountns"
 
 
 def kubernetes_service_env(host: str, port: int) -> dict[str, str]:

@@ -61,6 +61,7 @@ from minikubelet.runtime.cgroups import CpuLimiter
 from minikubelet.runtime.crilog import LogWriter, log_files, remove_logs
 from minikubelet.runtime.process import (
     ContainerProcess,
+    MountStartError,
     StartError,
     container_env,
     spawn,
@@ -519,7 +520,11 @@ class ContainerSupervisor:
                 cwd=command.working_dir or None,
                 writer=writer,
                 stdin=c.stdin,
+                mount_dir=str(self.pod.settings.mount_dir),
             )
+        except MountStartError as e:
+            await self._create_failed(inst, str(e))
+            return False
         except StartError as e:
             self._start_failed(inst, str(e))
             return False
@@ -555,6 +560,23 @@ class ContainerSupervisor:
                 "failed to create container loggers: failed to create and open log file: "
                 f"{op} {where}: {go_errno(e)}"
             ) from e
+
+    async def _create_failed(self, inst: Instance, message: str) -> None:
+        """A volume that cannot be mounted: the runtime's CreateContainer fails, so no
+        container exists (no instance, no restart counted); the container waits with
+        CreateContainerError and the message, and the start is tried again after the backoff
+        (kuberuntime_container.go startContainer: `CreateContainer` fails ->
+        ErrCreateContainer, kubecontainer.ErrCreateContainer "CreateContainerError")."""
+        self.instances = [i for i in self.instances if i is not inst]
+        with contextlib.suppress(OSError):
+            inst.log_path.unlink()
+        self.waiting = Waiting(reason="CreateContainerError", message=message)
+        self._event("Failed", f"Error: {message}", ev.WARNING)
+        self._log.warning("container create failed", message=message)
+        self.pod.changed()
+        self.backoff = self.backoff.next(time.time(), time.time())
+        self._wake.clear()
+        await wait_event(self._wake, max(self.backoff.get(), 0.1))
 
     def _start_failed(self, inst: Instance, message: str) -> None:
         now = time.time()
@@ -602,6 +624,7 @@ class ContainerSupervisor:
                     container=self.container,
                     env=env,
                     cwd=self.cwd,
+                    enter=_enter(inst),
                 ),
             ),
             exited=inst.process.wait(),
@@ -642,7 +665,7 @@ class ContainerSupervisor:
             async with asyncio.timeout(None) as self._kill_timeout:
                 if req.run_pre_stop and lc is not None and lc.pre_stop is not None and grace > 0:
                     began = time.monotonic()
-                    await self._pre_stop(lc.pre_stop, grace)
+                    await self._pre_stop(lc.pre_stop, grace, _enter(inst))
                     grace -= int(time.monotonic() - began)  # whole seconds, as the kubelet
                 grace = max(grace, MIN_GRACE)
                 if req.reason:
@@ -656,7 +679,7 @@ class ContainerSupervisor:
         finally:
             self._kill_timeout = None
 
-    async def _pre_stop(self, handler: Handler, grace: float) -> None:
+    async def _pre_stop(self, handler: Handler, grace: float, enter: int | None) -> None:
         env, _own = self._env()
         error: str | None = None
         try:
@@ -669,6 +692,7 @@ class ContainerSupervisor:
                         container=self.container,
                         env=env,
                         cwd=self.cwd,
+                        enter=enter,
                     ),
                 )
         except TimeoutError:
@@ -742,7 +766,7 @@ class ContainerSupervisor:
                 pod=self.pod.pod,
                 container=self.container,
                 probe_type=ptype,
-                run=self._probe_runner(probe),
+                run=self._probe_runner(probe, _enter(inst)),
                 view=functools.partial(self._view, inst),
                 on_result=self._on_result,
                 on_probe=functools.partial(self._tl, "probe"),
@@ -753,12 +777,14 @@ class ContainerSupervisor:
             name = f"probe:{self.pod.pod.name}/{self.container.name}/{ptype.lower()}"
             tg.create_task(worker.run(stop), name=name)
 
-    def _probe_runner(self, probe: Probe) -> Callable[[], Awaitable[ProbeOutcome]]:
+    def _probe_runner(
+        self, probe: Probe, enter: int | None
+    ) -> Callable[[], Awaitable[ProbeOutcome]]:
         env, _own = self._env()
         cwd = self.cwd
 
         async def run() -> ProbeOutcome:
-            return await run_probe(probe, container=self.container, env=env, cwd=cwd)
+            return await run_probe(probe, container=self.container, env=env, cwd=cwd, enter=enter)
 
         return run
 
@@ -907,3 +933,10 @@ def _signal_name(sig: int) -> str:
         return signal.Signals(sig).name
     except ValueError:
         return str(sig) if sig else ""
+
+
+def _enter(inst: Instance) -> int | None:
+    """The pid whose namespaces an exec in this instance joins: its main process, when it
+    runs in a mount namespace of its own (its volumes); else None, a plain process."""
+    process = inst.process
+    return process.pid if process is not None and process.mount_namespace else None

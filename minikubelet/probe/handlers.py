@@ -18,6 +18,7 @@ import asyncio
 import os
 import re
 import signal
+import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -49,7 +50,7 @@ from minikubelet.probe.goclient import (
     join_host_port,
 )
 from minikubelet.runtime import watchdog
-from minikubelet.runtime.process import exec_in_new_session
+from minikubelet.runtime.process import StartError, exec_in_new_session, namespace_preexec
 
 MAX_OUTPUT = 10 * 1024  # kubelet: exec.go maxReadLength, http.go maxRespBodyLength
 
@@ -160,13 +161,20 @@ class _Capture(asyncio.SubprocessProtocol):
 
 
 async def run_command(
-    argv: Sequence[str], *, env: Mapping[str, str], cwd: str | None, timeout_s: float | None
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: str | None,
+    timeout_s: float | None,
+    enter: int | None = None,
 ) -> CommandResult:
     """Runs argv (no shell) in a new session. On timeout, on return and on cancellation the
     whole process group is SIGKILLed and the process reaped: nothing is left behind.
+    `enter`: the pid of a container in a mount namespace of its own, which the command
+    joins (it sees the container's volumes, as an ExecSync in the container does).
     Raises ProbeError when the command cannot be started."""
     loop = asyncio.get_running_loop()
-    transport, capture = await _spawn(loop, argv, env, cwd)
+    transport, capture = await _spawn(loop, argv, env, cwd, enter)
     pid = transport.get_pid()
     timed_out = False
     try:
@@ -187,10 +195,18 @@ async def run_command(
 
 
 async def _spawn(
-    loop: asyncio.AbstractEventLoop, argv: Sequence[str], env: Mapping[str, str], cwd: str | None
+    loop: asyncio.AbstractEventLoop,
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    cwd: str | None,
+    enter: int | None,
 ) -> tuple[asyncio.SubprocessTransport, _Capture]:
     if not argv:
         raise ProbeError("exec: no command")
+    try:
+        ns = namespace_preexec(mounts=(), enter=enter, cwd=cwd, scratch=None)
+    except StartError as exc:
+        raise ProbeError(str(exc)) from None
     try:
         transport, capture = await exec_in_new_session(
             lambda: _Capture(loop),
@@ -199,12 +215,19 @@ async def _spawn(
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=dict(env),
-            cwd=cwd,
+            cwd=cwd if ns is None else None,
+            preexec_fn=ns.preexec if ns is not None else None,
         )
+    except subprocess.SubprocessError:  # joining the container's namespaces failed
+        reason = ns.failure() if ns is not None else ""
+        raise ProbeError(reason or "cannot enter the container's namespaces") from None
     except OSError as exc:
         raise ProbeError(_start_error(argv[0], cwd, exc)) from None
     except (ValueError, UnicodeError):  # a NUL byte or a lone surrogate: execve's EINVAL
         raise ProbeError(f"fork/exec {argv[0]}: invalid argument") from None
+    finally:
+        if ns is not None:
+            ns.close()
     watchdog.track(transport.get_pid())
     return transport, capture
 
@@ -243,10 +266,16 @@ def static_env(container: Container) -> dict[str, str]:
 
 
 async def exec_probe(
-    argv: Sequence[str], *, env: Mapping[str, str], cwd: str | None, timeout_s: float
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: str | None,
+    timeout_s: float,
+    enter: int | None = None,
 ) -> ProbeOutcome:
-    """kubelet: pkg/probe/exec/exec.go Probe over the runtime's ExecSync."""
-    res = await run_command(argv, env=env, cwd=cwd, timeout_s=timeout_s)
+    """kubelet: pkg/probe/exec/exec.go Probe over the runtime's ExecSync (in the container's
+    mount namespace when it has one: `enter`)."""
+    res = await run_command(argv, env=env, cwd=cwd, timeout_s=timeout_s, enter=enter)
     if res.exit_code is None:
         # kubelet: remote_runtime.go ExecSync turns DeadlineExceeded into this TimeoutError
         return ProbeOutcome(
@@ -439,13 +468,15 @@ async def run_probe(
     env: Mapping[str, str],
     cwd: str | None,
     pod_ip: str = "127.0.0.1",
+    enter: int | None = None,
 ) -> ProbeOutcome:
-    """kubelet: prober.go runProbe: one run of the probe's handler with its timeout."""
+    """kubelet: prober.go runProbe: one run of the probe's handler with its timeout.
+    `enter`: the container's pid when it runs in a mount namespace of its own."""
     timeout_s = float(probe.timeout_seconds)
     handler = probe.handler
     if isinstance(handler, ExecAction):
         argv = expand_all(handler.command, static_env(container))
-        return await exec_probe(argv, env=env, cwd=cwd, timeout_s=timeout_s)
+        return await exec_probe(argv, env=env, cwd=cwd, timeout_s=timeout_s, enter=enter)
     if isinstance(handler, HTTPGetAction):
         return await http_probe(http_request(handler, container, pod_ip), timeout_s)
     if isinstance(handler, TCPSocketAction):

@@ -45,12 +45,14 @@ async def run_hook(
     stop: asyncio.Event | None = None,
     pod_ip: str = "127.0.0.1",
     record_event: Callable[..., object] | None = None,
+    enter: int | None = None,
 ) -> str | None:
     """kubelet: handlers.go Run. `stop` set ends a sleep hook early (the container is
-    terminating); `record_event` receives the LifecycleHTTPFallback event."""
+    terminating); `record_event` receives the LifecycleHTTPFallback event. `enter`: the
+    container's pid when it runs in a mount namespace of its own, which an exec hook joins."""
     where = f"for Container {go_quote(container.name)} in Pod {go_quote(pod.full_name)}"
     if isinstance(handler, ExecAction):
-        return await _exec_hook(handler, where, env, cwd)
+        return await _exec_hook(handler, where, env, cwd, enter)
     if isinstance(handler, HTTPGetAction):
         return await _http_hook(handler, where, container, pod_ip, record_event)
     if isinstance(handler, SleepAction):
@@ -59,13 +61,13 @@ async def run_hook(
 
 
 async def _exec_hook(
-    handler: ExecAction, where: str, env: Mapping[str, str], cwd: str | None
+    handler: ExecAction, where: str, env: Mapping[str, str], cwd: str | None, enter: int | None
 ) -> str | None:
     """The command runs as written: unlike probes, hooks get no `$(VAR)` expansion."""
     argv = list(handler.command)
     head = f"Exec lifecycle hook ([{' '.join(argv)}]) {where} failed - error: "
     try:
-        res = await run_command(argv, env=env, cwd=cwd, timeout_s=None)
+        res = await run_command(argv, env=env, cwd=cwd, timeout_s=None, enter=enter)
     except ProbeError as exc:
         return f'{head}{exc}, message: ""'
     if res.exit_code == 0:

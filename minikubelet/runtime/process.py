@@ -17,6 +17,7 @@ import fcntl
 import math
 import os
 import signal
+import subprocess
 import sys
 import termios
 import time
@@ -32,7 +33,7 @@ import structlog
 from minikubelet.core.envsources import ResolvedEnv
 from minikubelet.core.expand import expand
 from minikubelet.core.spec import Container, Pod, Quantity
-from minikubelet.runtime import watchdog
+from minikubelet.runtime import mountns, watchdog
 
 log = structlog.get_logger("minikubelet.runtime")
 
@@ -332,6 +333,10 @@ class ContainerProcess:
         self._finished = asyncio.Event()
         self._known: dict[int, float] = {}  # descendants seen: pid -> create_time
         self.killed_by_us: str | None = None  # why we killed it: "OOMKilled", ...
+        # in a mount namespace of its own (its volumes): exec probes, hooks and `kubectl
+        # exec` enter it (`spawn(enter=pid)`); its directory goes once it has exited
+        self.mount_namespace = False
+        self.scratch: str | None = None
 
     @property
     def exited(self) -> bool:
@@ -357,6 +362,9 @@ class ContainerProcess:
             self._writer.close()
             with contextlib.suppress(Exception):
                 self._transport.close()
+            if self.scratch is not None:
+                await asyncio.to_thread(mountns.remove_scratch, self.scratch)
+                self.scratch = None
             self._finished.set()
         await self._finished.wait()
         return self._exit
@@ -541,6 +549,39 @@ def _take_terminal() -> None:
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
+def namespace_preexec(
+    *, mounts: Sequence[mountns.Mount], enter: int | None, cwd: str | None, scratch: str | None
+) -> mountns.Prepared | None:
+    """The child's namespace step: a new one with `mounts`, or joining process `enter`'s;
+    None for a plain process. Raises StartError for a mount that is wrong from the start."""
+    try:
+        if enter is not None:
+            return mountns.enter_preexec(enter, cwd=cwd)
+        if mounts:
+            return mountns.prepare(mounts, cwd=cwd, scratch_base=scratch)
+    except mountns.MountError as e:
+        raise MountStartError(str(e)) from e
+    return None
+
+
+class MountStartError(StartError):
+    """A volume that cannot be mounted: the kubelet's CreateContainerError."""
+
+
+def preexec_chain(*steps: Callable[[], None] | None) -> Callable[[], None] | None:
+    todo = [step for step in steps if step is not None]
+    if not todo:
+        return None
+    if len(todo) == 1:
+        return todo[0]
+
+    def run() -> None:
+        for step in todo:
+            step()
+
+    return run
+
+
 async def spawn(
     argv: Sequence[str],
     *,
@@ -549,17 +590,24 @@ async def spawn(
     writer: OutputSink,
     stdin: bool = False,
     terminal: int | None = None,
+    mounts: Sequence[mountns.Mount] = (),
+    enter: int | None = None,
+    mount_dir: str | None = None,
 ) -> ContainerProcess:
     """Starts argv in a new session; raises StartError with a runtime-like message.
 
     `stdin`: a pipe the caller writes to (`write_stdin`), else /dev/null. `terminal`: the
     slave side of a pseudo-terminal, which becomes stdin, stdout, stderr and the controlling
-    terminal (the caller reads the master side; `writer` then gets nothing)."""
+    terminal (the caller reads the master side; `writer` then gets nothing). `mounts`: the
+    process runs in a mount namespace of its own with each mount at its target
+    (runtime/mountns.py; a mount that cannot be made raises `MountStartError`), its scratch
+    directory under `mount_dir`; with none, a plain process. `enter`: the pid of a running
+    container whose namespaces the process joins (an exec in that container)."""
     if not argv:
         raise StartError("no command specified")
     if any("\0" in part for part in argv):
         raise StartError(f'exec: "{argv[0]}": invalid argument')
-    if cwd:
+    if cwd and not mounts and enter is None:  # else it is the container's view's, in the child
         try:
             os.makedirs(cwd, exist_ok=True)
         except OSError as e:
@@ -571,6 +619,12 @@ async def spawn(
     if terminal is not None:
         stdin_mode = stdout_mode = terminal
     try:
+        ns = namespace_preexec(mounts=mounts, enter=enter, cwd=cwd, scratch=mount_dir)
+    except StartError:
+        writer.close()
+        raise
+    started = False
+    try:
         transport, pump = await exec_in_new_session(
             lambda: _Pump(writer, pipes=terminal is None),
             argv,
@@ -578,9 +632,19 @@ async def spawn(
             stdout=stdout_mode,
             stderr=stdout_mode,
             env=dict(env),
-            cwd=cwd or None,
-            preexec_fn=_take_terminal if terminal is not None else None,
+            cwd=(cwd or None) if ns is None else None,
+            preexec_fn=preexec_chain(
+                ns.preexec if ns is not None else None,
+                _take_terminal if terminal is not None else None,
+            ),
         )
+        started = True
+    except subprocess.SubprocessError as e:  # the namespace step failed in the child
+        writer.close()
+        reason = ns.failure() if ns is not None else ""
+        if enter is not None:
+            raise StartError(reason or "cannot enter the container's namespaces") from e
+        raise MountStartError(reason or "cannot create the mount namespace") from e
     except FileNotFoundError as e:
         writer.close()
         where = "in $PATH" if "/" not in argv[0] else ""
@@ -598,8 +662,22 @@ async def spawn(
     except BaseException:
         writer.close()
         raise
+    finally:
+        if ns is not None:
+            ns.close()
+            if not started:
+                _drop_scratch(ns)
     watchdog.track(transport.get_pid())
-    return ContainerProcess(transport, pump, writer, time.time())
+    process = ContainerProcess(transport, pump, writer, time.time())
+    if ns is not None and enter is None:
+        process.mount_namespace, process.scratch = True, ns.scratch
+    return process
+
+
+def _drop_scratch(ns: mountns.Prepared | None) -> None:
+    if ns is not None and ns.scratch is not None:
+        mountns.remove_scratch(ns.scratch)
+        ns.scratch = None
 
 
 P = TypeVar("P", bound=asyncio.SubprocessProtocol)
