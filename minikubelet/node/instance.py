@@ -1,0 +1,288 @@
+"""One start of a container, from its spawn to its reaped exit.
+
+`InstanceLifecycle` acts for one `ContainerSupervisor` (which keeps the state and decides
+when to start): it spawns the process (the one `spawn` call of a container start), runs the
+postStart hook, waits for the exit or a kill request, kills the kubelet's way (`Killing`
+event, preStop within the grace period, the stop signal to the process group, the rest of
+the grace period, SIGKILL: `kuberuntime_container.go killContainer`) and records the exit
+with its reason and termination message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from minikubelet.core import containerstatus as cs
+from minikubelet.core import events as ev
+from minikubelet.core.expand import expand
+from minikubelet.core.images import Command
+from minikubelet.core.model import Terminated, Waiting
+from minikubelet.core.spec import Container, Handler
+from minikubelet.node import containerlog, limits, termination
+from minikubelet.probe import hooks
+from minikubelet.runtime import metrics
+from minikubelet.runtime.aio import race
+from minikubelet.runtime.crilog import log_files
+from minikubelet.runtime.process import ContainerProcess, StartError, spawn
+
+if TYPE_CHECKING:
+    from minikubelet.node.supervisor import ContainerSupervisor, PodHandle
+
+MIN_GRACE = 2  # kubelet: minimumGracePeriodInSeconds
+
+
+@dataclass(slots=True)
+class Instance:
+    """One start of the container: a new container ID each time."""
+
+    container_id: str
+    restart_count: int
+    log_path: Path
+    process: ContainerProcess | None = None
+    started_at: float | None = None
+    running: bool = False  # started and its postStart hook returned
+    terminated: Terminated | None = None
+    cgroup: Path | None = None  # its own cgroup v2, for a CPU limit
+
+
+@dataclass(frozen=True, slots=True)
+class KillRequest:
+    message: str  # the Killing event's message
+    grace: float
+    reason: str = ""  # a terminated reason to report instead of the exit's (OOMKilled)
+    run_pre_stop: bool = True
+
+
+def signal_number(name: str | None) -> int:
+    if not name:
+        return int(signal.SIGTERM)
+    try:
+        return int(signal.Signals[name if name.startswith("SIG") else f"SIG{name}"])
+    except KeyError:
+        return int(signal.SIGTERM)
+
+
+class InstanceLifecycle:
+    """Start, postStart, exit or kill, preStop, record the exit: for its supervisor's
+    instances, one at a time."""
+
+    def __init__(self, sup: ContainerSupervisor) -> None:
+        self.sup = sup
+        self._kill_timeout: asyncio.Timeout | None = None  # a kill under way, to shorten
+
+    @property
+    def pod(self) -> PodHandle:
+        return self.sup.pod
+
+    @property
+    def container(self) -> Container:
+        return self.sup.container
+
+    def _event(self, reason: str, message: str, type: str = ev.NORMAL) -> None:
+        self.sup.event(reason, message, type)
+
+    async def start(self, inst: Instance) -> bool:
+        """kubelet: kuberuntime_container.go startContainer. Whatever fails here (the log
+        file, the environment, the exec) is this container's start error, never the pod's
+        or the daemon's: the instance ends as StartError / 128, the container waits with
+        RunContainerError, and the restart policy and backoff decide the next try."""
+        sup, c = self.sup, self.container
+        command = sup.command or Command(c.argv, c.working_dir)
+        self._event("Created", f"Created container: {c.name}")
+        try:
+            env, own = sup.env()
+            writer = containerlog.open_log(sup, inst)
+            inst.process = await spawn(
+                [expand(part, own) for part in command.argv],
+                env=env,
+                cwd=command.working_dir or None,
+                writer=writer,
+                stdin=c.stdin,
+            )
+        except StartError as e:
+            self.start_failed(inst, str(e))
+            return False
+        except Exception as e:  # a fault of one container's start stays with it
+            sup.log.exception("container start failed")
+            self.start_failed(inst, f"{type(e).__name__}: {e}")
+            return False
+        inst.started_at = inst.process.started_at
+        limits.limit_cpu(self.pod, c, inst, inst.process.pid)
+        sup.waiting = None
+        metrics.CONTAINERS_RUNNING.inc()
+        self._event("Started", f"Started container {c.name}")
+        sup.log.info("container started", pid=inst.process.pid, restart_count=inst.restart_count)
+        return True
+
+    def start_failed(self, inst: Instance, message: str) -> None:
+        now = time.time()
+        inst.terminated = Terminated(
+            exit_code=128, reason="StartError", message=message, started_at=now,
+            finished_at=now, container_id=inst.container_id,
+        )  # fmt: skip
+        self.sup.waiting = Waiting(reason="RunContainerError", message=message)
+        self._event("Failed", f"Error: {message}", ev.WARNING)
+        self.sup.log.warning("container start failed", message=message)
+        self.pod.changed()
+
+    async def post_start(self, inst: Instance) -> bool:
+        """kubelet: startContainer runs postStart synchronously; on failure the container is
+        killed and waits with PostStartHookError."""
+        sup = self.sup
+        lc = self.container.lifecycle
+        if lc is None or lc.post_start is None:
+            return True
+        env, _own = sup.env()
+        assert inst.process is not None
+        # a kill (pod deletion, daemon shutdown) must not wait for a hook that never returns
+        first, error = await race(
+            hook=self._hook_span(
+                "postStart",
+                hooks.run_hook(
+                    lc.post_start,
+                    pod=self.pod.pod,
+                    container=self.container,
+                    env=env,
+                    cwd=sup.cwd,
+                ),
+            ),
+            exited=inst.process.wait(),
+            killed=sup.kill_event.wait(),
+        )
+        if first != "hook":
+            return False
+        if error is None:
+            return True
+        self._event("FailedPostStartHook", "PostStartHook failed", ev.WARNING)
+        sup.log.warning("postStart hook failed", message=error)
+        sup.waiting = Waiting(reason="PostStartHookError", message=error)
+        sup.request_kill(
+            KillRequest(message="FailedPostStartHook", grace=sup.pod_grace(), run_pre_stop=True)
+        )
+        return False
+
+    async def wait_exit_or_kill(self, inst: Instance) -> None:
+        process = inst.process
+        assert process is not None
+        first, _ = await race(exited=process.wait(), killed=self.sup.kill_event.wait())
+        if first == "killed" and self.sup.kill_request is not None:
+            await self._kill_instance(inst, self.sup.kill_request)
+        info = await process.wait()
+        self.record_exit(inst, info.exit_code, info.signal, info.finished_at)
+
+    def shorten_kill(self, grace: float) -> None:
+        """See `ContainerSupervisor.shorten_kill`."""
+        timeout = self._kill_timeout
+        if timeout is None:
+            return
+        when = asyncio.get_running_loop().time() + max(grace, MIN_GRACE)
+        current = timeout.when()
+        if current is None or when < current:
+            timeout.reschedule(when)
+
+    async def _kill_instance(self, inst: Instance, req: KillRequest) -> None:
+        """kubelet: kuberuntime_container.go killContainer."""
+        process = inst.process
+        assert process is not None
+        self._event("Killing", req.message)
+        self.sup.log.info("killing container", message=req.message, grace_s=req.grace)
+        grace = req.grace
+        lc = self.container.lifecycle
+        stop_signal = signal_number(lc.stop_signal if lc is not None else None)
+        self.sup.tl(
+            "kill", message=req.message, grace=grace, signal=signal.Signals(stop_signal).name
+        )
+        try:
+            async with asyncio.timeout(None) as self._kill_timeout:
+                if req.run_pre_stop and lc is not None and lc.pre_stop is not None and grace > 0:
+                    began = time.monotonic()
+                    await self._pre_stop(lc.pre_stop, grace)
+                    grace -= int(time.monotonic() - began)  # whole seconds, as the kubelet
+                grace = max(grace, MIN_GRACE)
+                if req.reason:
+                    process.killed_by_us = req.reason
+                info = await process.stop(grace, stop_signal)
+                self.sup.tl("killed", signal=_signal_name(info.signal))
+        except TimeoutError:  # shortened (shorten_kill) and over
+            process.kill()
+            await process.wait()
+            self.sup.tl("killed", signal="SIGKILL")
+        finally:
+            self._kill_timeout = None
+
+    async def _pre_stop(self, handler: Handler, grace: float) -> None:
+        env, _own = self.sup.env()
+        error: str | None = None
+        try:
+            async with asyncio.timeout(grace):
+                error = await self._hook_span(
+                    "preStop",
+                    hooks.run_hook(
+                        handler,
+                        pod=self.pod.pod,
+                        container=self.container,
+                        env=env,
+                        cwd=self.sup.cwd,
+                    ),
+                )
+        except TimeoutError:
+            return
+        if error is not None:
+            self._event("FailedPreStopHook", "PreStopHook failed", ev.WARNING)
+            self.sup.log.warning("preStop hook failed", message=error)
+
+    async def _hook_span(self, name: str, hook: Awaitable[str | None]) -> str | None:
+        """Runs a hook, recording its span (and its error) in the pod's timeline."""
+        began, error = time.time(), cast(str | None, "did not finish")
+        try:
+            error = await hook
+            return error
+        finally:
+            self.sup.tl("hook", hook=name, began=began, seconds=time.time() - began, error=error)
+
+    def record_exit(self, inst: Instance, exit_code: int, sig: int, finished: float) -> None:
+        limits.release_cpu(inst)
+        process = inst.process
+        killed_by = process.killed_by_us if process is not None else None
+        reason, exit_code = cs.exit_reason(exit_code, killed_by=killed_by)
+        inst.running = False
+        inst.terminated = Terminated(
+            exit_code=exit_code,
+            reason=reason,
+            message=self._termination_message(inst, exit_code),
+            signal=sig,
+            started_at=inst.started_at,
+            finished_at=finished,
+            container_id=inst.container_id,
+        )
+        metrics.CONTAINERS_RUNNING.dec()
+        self.sup.log.info("container exited", exit_code=exit_code, reason=reason)
+        self.sup.wake.set()
+        self.pod.changed()
+
+    def _termination_message(self, inst: Instance, exit_code: int) -> str:
+        return termination.message(
+            self.container,
+            log_files(inst.log_path, self.pod.settings.log_max_files),
+            exit_code=exit_code,
+        )
+
+    async def kill_now(self, inst: Instance) -> None:
+        """Kills at once and reaps, recording the exit (nothing may outlive the daemon)."""
+        assert inst.process is not None
+        inst.process.kill()
+        info = await inst.process.wait()
+        self.record_exit(inst, info.exit_code, info.signal, info.finished_at)
+
+
+def _signal_name(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return str(sig) if sig else ""

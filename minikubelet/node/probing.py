@@ -1,0 +1,115 @@
+"""A container instance's probes, wired to its supervisor: one worker per probe in the
+instance's TaskGroup (stopped by the instance's stop event, cancelled with the group), the
+results that make it started and ready, the kill a failed liveness or startup probe asks
+for, and the readiness probe run at once when the container becomes started.
+
+kubelet: prober_manager.go (AddPod, UpdatePodStatus), kuberuntime_manager.go
+computePodActions (the kill).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from minikubelet.core import events as ev
+from minikubelet.core.spec import Probe, ProbeType, RestartPolicy
+from minikubelet.node.instance import Instance, KillRequest
+from minikubelet.probe.handlers import ProbeOutcome, run_probe
+from minikubelet.probe.worker import ContainerView, ProbeWorker, Result
+
+if TYPE_CHECKING:
+    from minikubelet.node.supervisor import ContainerSupervisor
+
+
+class Probing:
+    """The probe workers of the supervisor's current instance and what their results do."""
+
+    def __init__(self, sup: ContainerSupervisor) -> None:
+        self.sup = sup
+        self.workers: dict[ProbeType, ProbeWorker] = {}
+
+    def start_workers(self, tg: asyncio.TaskGroup, inst: Instance, stop: asyncio.Event) -> None:
+        sup = self.sup
+        # kubelet: prober_manager.go AddPod creates startup, readiness, liveness in this order
+        for ptype in (ProbeType.STARTUP, ProbeType.READINESS, ProbeType.LIVENESS):
+            probe = sup.container.probe(ptype)
+            if probe is None:
+                continue
+            worker = ProbeWorker(
+                pod=sup.pod.pod,
+                container=sup.container,
+                probe_type=ptype,
+                run=self._probe_runner(probe),
+                view=functools.partial(self._view, inst),
+                on_result=self._on_result,
+                on_probe=functools.partial(sup.tl, "probe"),
+                record_event=self._probe_event,
+                daemon_started_at=sup.pod.settings.daemon_started_at,
+            )
+            self.workers[ptype] = worker
+            name = f"probe:{sup.pod.pod.name}/{sup.container.name}/{ptype.lower()}"
+            tg.create_task(worker.run(stop), name=name)
+
+    def _probe_runner(self, probe: Probe) -> Callable[[], Awaitable[ProbeOutcome]]:
+        sup = self.sup
+        env, _own = sup.env()
+        cwd = sup.cwd
+
+        async def run() -> ProbeOutcome:
+            return await run_probe(probe, container=sup.container, env=env, cwd=cwd)
+
+        return run
+
+    def _view(self, inst: Instance) -> ContainerView:
+        sup = self.sup
+        return ContainerView(
+            pod_phase=sup.pod.phase,
+            deleting=sup.pod.deleting,
+            restart_policy=sup.pod.pod.spec.restart_policy,
+            is_sidecar=sup.container.is_sidecar,
+            container_id=inst.container_id,
+            running=inst.running and inst.terminated is None,
+            terminated=inst.terminated is not None,
+            started_at=inst.started_at,
+            started=sup.started if inst is sup.current else False,
+        )
+
+    def _on_result(self, ptype: ProbeType, container_id: str, result: Result) -> None:
+        sup = self.sup
+        cur = sup.current
+        if cur is None or cur.container_id != container_id:
+            return
+        if sup.results.get(ptype) == result:
+            return
+        sup.results[ptype] = result
+        if ptype == ProbeType.STARTUP and result == Result.SUCCESS:
+            self.trigger_readiness()
+            sup.wake.set()
+        if result == Result.FAILURE and ptype in (ProbeType.LIVENESS, ProbeType.STARTUP):
+            self._kill_for_probe(ptype)
+        sup.pod.changed()
+
+    def _kill_for_probe(self, ptype: ProbeType) -> None:
+        """kubelet: computePodActions; the message becomes the Killing event."""
+        sup = self.sup
+        what = "Init container" if sup.init else "Container"
+        kind = "liveness" if ptype == ProbeType.LIVENESS else "startup"
+        message = f"{what} {sup.container.name} failed {kind} probe"
+        if sup.container.is_sidecar or sup.pod.pod.spec.restart_policy != RestartPolicy.NEVER:
+            message += ", will be restarted"
+        probe = sup.container.probe(ptype)
+        grace: float = sup.pod_grace()
+        if probe is not None and probe.termination_grace_period_seconds is not None:
+            grace = probe.termination_grace_period_seconds  # kubelet: setTerminationGracePeriod
+        sup.request_kill(KillRequest(message=message, grace=grace))
+
+    def trigger_readiness(self) -> None:
+        worker = self.workers.get(ProbeType.READINESS)
+        if worker is not None and self.sup.results.get(ProbeType.READINESS) != Result.SUCCESS:
+            worker.trigger()
+
+    def _probe_event(self, *, reason: str, message: str, type: str = ev.WARNING) -> None:
+        self.sup.event(reason, message, type)
