@@ -76,6 +76,28 @@ def restarts(
     )
 
 
+def will_restart(
+    container: Container,
+    *,
+    init: bool,
+    policy: RestartPolicy,
+    exit_code: int | None,
+    deleting: bool,
+    stopping: bool,
+    definition_changed: bool,
+) -> bool:
+    """Will another start follow the current instance? `exit_code` None: it has not exited
+    (or there is none yet), so yes. A container killed for a new definition starts again
+    whatever the policy; no container starts again once its pod stops it (`stopping`)."""
+    if exit_code is None:
+        return True
+    if definition_changed:
+        return not stopping
+    return not stopping and restarts(
+        container, init=init, policy=policy, exit_code=exit_code, deleting=deleting
+    )
+
+
 def exit_reason(exit_code: int, *, killed_by: str | None) -> tuple[str, int]:
     """The terminated state's reason and exit code: `Completed` for 0, `Error` otherwise,
     `OOMKilled` (137, SIGKILL's code) when the memory limit killed it, as the runtime

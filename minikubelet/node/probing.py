@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from minikubelet.core import events as ev
-from minikubelet.core.spec import Probe, ProbeType, RestartPolicy
+from minikubelet.core import kills
+from minikubelet.core.spec import Probe, ProbeType
 from minikubelet.node.instance import Instance, KillRequest
 from minikubelet.probe.handlers import ProbeOutcome, run_probe
 from minikubelet.probe.worker import ContainerView, ProbeWorker, Result
@@ -95,15 +96,9 @@ class Probing:
     def _kill_for_probe(self, ptype: ProbeType) -> None:
         """kubelet: computePodActions; the message becomes the Killing event."""
         sup = self.sup
-        what = "Init container" if sup.init else "Container"
-        kind = "liveness" if ptype == ProbeType.LIVENESS else "startup"
-        message = f"{what} {sup.container.name} failed {kind} probe"
-        if sup.container.is_sidecar or sup.pod.pod.spec.restart_policy != RestartPolicy.NEVER:
-            message += ", will be restarted"
-        probe = sup.container.probe(ptype)
-        grace: float = sup.pod_grace()
-        if probe is not None and probe.termination_grace_period_seconds is not None:
-            grace = probe.termination_grace_period_seconds  # kubelet: setTerminationGracePeriod
+        message, grace = kills.probe_failure(
+            sup.pod.pod, sup.container, init=sup.init, probe_type=ptype
+        )
         sup.request_kill(KillRequest(message=message, grace=grace))
 
     def trigger_readiness(self) -> None:

@@ -26,6 +26,7 @@ import structlog
 
 from minikubelet.core import containerstatus as cs
 from minikubelet.core import events as ev
+from minikubelet.core import kills
 from minikubelet.core.envsources import Lookup, ResolvedEnv
 from minikubelet.core.events import EventRecorder
 from minikubelet.core.images import Command
@@ -154,11 +155,15 @@ class ContainerSupervisor:
     @property
     def will_restart(self) -> bool:
         cur = self.current
-        if cur is None or cur.terminated is None:
-            return True
-        if self._restart_changed:
-            return not self.stopping
-        return not self.stopping and self._should_restart(cur.terminated.exit_code)
+        return cs.will_restart(
+            self.container,
+            init=self.init,
+            policy=self.pod.pod.spec.restart_policy,
+            exit_code=cur.terminated.exit_code if cur and cur.terminated else None,
+            deleting=self.pod.deleting,
+            stopping=self.stopping,
+            definition_changed=self._restart_changed,
+        )
 
     def _should_restart(self, exit_code: int) -> bool:
         return cs.restarts(
@@ -215,11 +220,9 @@ class ContainerSupervisor:
         self.backoff = Backoff(initial=s.backoff_initial, max=s.backoff_max)
         cur = self.current
         running = cur is not None and cur.process is not None and cur.terminated is None
-        if self.stopping or not running or (self.init and not container.is_sidecar):
+        message = kills.definition_changed(container, init=self.init)
+        if self.stopping or not running or message is None:
             return
-        message = f"Container {container.name} definition changed, will be restarted"
-        if self.init:
-            message = f"Init container {container.name} definition changed"
         self._restart_changed = True
         self.request_kill(KillRequest(message=message, grace=self.pod_grace()))
 
