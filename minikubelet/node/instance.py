@@ -50,6 +50,16 @@ class Instance:
     terminated: Terminated | None = None
     cgroup: Path | None = None  # its own cgroup v2, for a CPU limit
 
+    def facts(self) -> cs.InstanceFacts:
+        """What the container's status needs of it."""
+        return cs.InstanceFacts(
+            container_id=self.container_id,
+            restart_count=self.restart_count,
+            started_at=self.started_at,
+            running=self.running,
+            terminated=self.terminated,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class KillRequest:
@@ -86,6 +96,34 @@ class InstanceLifecycle:
 
     def _event(self, reason: str, message: str, type: str = ev.NORMAL) -> None:
         self.sup.event(reason, message, type)
+
+    async def run(self, inst: Instance) -> None:
+        """Starts the instance and supervises it until its exit is recorded: its probes and
+        its memory limit in a TaskGroup of their own, postStart, then the exit or a kill.
+        The supervisor's `launched` is set once the start (postStart included) returned."""
+        sup = self.sup
+        if not await self.start(inst):
+            sup.launched.set()
+            return
+        stop_probes = asyncio.Event()
+        async with asyncio.TaskGroup() as tg:
+            sup.probing.start_workers(tg, inst, stop_probes)
+            if self.container.memory_limit_bytes is not None:
+                tg.create_task(
+                    limits.watch_memory(self.pod, self.container, inst, stop_probes, sup.log),
+                    name=f"memory:{self.container.name}",
+                )
+            try:
+                if await self.post_start(inst):
+                    inst.running = True
+                    sup.wake.set()
+                    self.pod.changed()
+                    sup.probing.trigger_readiness()
+                sup.launched.set()
+                await self.wait_exit_or_kill(inst)
+            finally:
+                stop_probes.set()
+        sup.probing.workers = {}
 
     async def start(self, inst: Instance) -> bool:
         """kubelet: kuberuntime_container.go startContainer. Whatever fails here (the log

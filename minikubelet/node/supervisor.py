@@ -34,7 +34,6 @@ from minikubelet.core.model import ContainerStatus, Phase, Waiting
 from minikubelet.core.restart import Backoff
 from minikubelet.core.settings import Settings
 from minikubelet.core.spec import Container, Pod, ProbeType
-from minikubelet.node import limits
 from minikubelet.node.containerlog import probe_request_markers
 from minikubelet.node.environment import ContainerEnv
 from minikubelet.node.instance import (
@@ -176,18 +175,9 @@ class ContainerSupervisor:
 
     def status(self, *, pod_has_init: bool) -> ContainerStatus:
         cur = self.current
-        facts = None
-        if cur is not None:
-            facts = cs.InstanceFacts(
-                container_id=cur.container_id,
-                restart_count=cur.restart_count,
-                started_at=cur.started_at,
-                running=cur.running,
-                terminated=cur.terminated,
-            )
         return cs.container_status(
             self.container,
-            current=facts,
+            current=cur.facts() if cur is not None else None,
             previous=self.instances[-2].terminated if len(self.instances) > 1 else None,
             waiting=self.waiting,
             ready=self.ready,
@@ -287,29 +277,7 @@ class ContainerSupervisor:
         if not await self.gate.configure():
             self.launched.set()
             return
-        inst = self._new_instance()
-        if not await self.lifecycle.start(inst):
-            self.launched.set()
-            return
-        stop_probes = asyncio.Event()
-        async with asyncio.TaskGroup() as tg:
-            self.probing.start_workers(tg, inst, stop_probes)
-            if self.container.memory_limit_bytes is not None:
-                tg.create_task(
-                    limits.watch_memory(self.pod, self.container, inst, stop_probes, self.log),
-                    name=f"memory:{self.container.name}",
-                )
-            try:
-                if await self.lifecycle.post_start(inst):
-                    inst.running = True
-                    self.wake.set()
-                    self.pod.changed()
-                    self.probing.trigger_readiness()
-                self.launched.set()
-                await self.lifecycle.wait_exit_or_kill(inst)
-            finally:
-                stop_probes.set()
-        self.probing.workers = {}
+        await self.lifecycle.run(self._new_instance())
 
     async def _instance_failed(self, before: Instance | None) -> None:
         """An unexpected error while the instance ran: it is killed and recorded as exited,
