@@ -54,7 +54,7 @@ def test_probe_failure(
     expected: tuple[str, float],
 ) -> None:
     got = kills.probe_failure(pod(policy, container), container, init=init, probe_type=ptype)
-    assert got == expected
+    assert got == kills.KillRequest(message=expected[0], grace=expected[1])
 
 
 @pytest.mark.parametrize(
@@ -67,3 +67,11 @@ def test_probe_failure(
 )
 def test_definition_changed(container: Container, init: bool, expected: str | None) -> None:
     assert kills.definition_changed(container, init=init) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [(None, 15), ("", 15), ("TERM", 15), ("SIGINT", 2), ("QUIT", 3), ("SIGBOGUS", 15)],
+)
+def test_signal_number(name: str | None, expected: int) -> None:
+    assert kills.signal_number(name) == expected

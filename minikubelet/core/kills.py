@@ -8,14 +8,39 @@ period of a probe's kill is setTerminationGracePeriod's (as `timing.grace_period
 
 from __future__ import annotations
 
+import signal
+from dataclasses import dataclass
+
 from minikubelet.core.spec import Container, Pod, ProbeType, RestartPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class KillRequest:
+    """A kill the supervisor is asked for, as the kubelet's killContainer takes it."""
+
+    message: str  # the Killing event's message
+    grace: float
+    reason: str = ""  # a terminated reason to report instead of the exit's (OOMKilled)
+    run_pre_stop: bool = True
+
+
+def signal_number(name: str | None) -> int:
+    """The stop signal's number (`lifecycle.stopSignal`, "TERM" or "SIGTERM"); SIGTERM when
+    it is unset or unknown."""
+    if not name:
+        return int(signal.SIGTERM)
+    try:
+        return int(signal.Signals[name if name.startswith("SIG") else f"SIG{name}"])
+    except KeyError:
+        return int(signal.SIGTERM)
 
 
 def probe_failure(
     pod: Pod, container: Container, *, init: bool, probe_type: ProbeType
-) -> tuple[str, float]:
-    """The message and grace period of the kill a failed liveness or startup probe asks
-    for: "Container web failed liveness probe, will be restarted" unless it will not be."""
+) -> KillRequest:
+    """The kill a failed liveness or startup probe asks for: "Container web failed liveness
+    probe, will be restarted" (unless it will not be), with the probe's grace period if it
+    has its own, else the pod's."""
     what = "Init container" if init else "Container"
     kind = "liveness" if probe_type == ProbeType.LIVENESS else "startup"
     message = f"{what} {container.name} failed {kind} probe"
@@ -25,7 +50,7 @@ def probe_failure(
     grace: float = float(pod.spec.termination_grace_period_seconds)
     if probe is not None and probe.termination_grace_period_seconds is not None:
         grace = probe.termination_grace_period_seconds  # kubelet: setTerminationGracePeriod
-    return message, grace
+    return KillRequest(message=message, grace=grace)
 
 
 def definition_changed(container: Container, *, init: bool) -> str | None:

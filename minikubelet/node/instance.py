@@ -13,22 +13,22 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Awaitable
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from minikubelet.core import containerstatus as cs
 from minikubelet.core import events as ev
 from minikubelet.core.expand import expand
 from minikubelet.core.images import Command
+from minikubelet.core.kills import KillRequest, signal_number
 from minikubelet.core.model import Terminated, Waiting
-from minikubelet.core.spec import Container, Handler
-from minikubelet.node import containerlog, limits, termination
-from minikubelet.probe import hooks
+from minikubelet.core.spec import Container
+from minikubelet.node import containerlog, lifecyclehooks, limits, termination
 from minikubelet.runtime import metrics
 from minikubelet.runtime.aio import race
-from minikubelet.runtime.crilog import log_files
+from minikubelet.runtime.crilog import log_files, remove_logs
 from minikubelet.runtime.process import ContainerProcess, StartError, spawn
 
 if TYPE_CHECKING:
@@ -61,23 +61,6 @@ class Instance:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class KillRequest:
-    message: str  # the Killing event's message
-    grace: float
-    reason: str = ""  # a terminated reason to report instead of the exit's (OOMKilled)
-    run_pre_stop: bool = True
-
-
-def signal_number(name: str | None) -> int:
-    if not name:
-        return int(signal.SIGTERM)
-    try:
-        return int(signal.Signals[name if name.startswith("SIG") else f"SIG{name}"])
-    except KeyError:
-        return int(signal.SIGTERM)
-
-
 class InstanceLifecycle:
     """Start, postStart, exit or kill, preStop, record the exit: for its supervisor's
     instances, one at a time."""
@@ -97,6 +80,28 @@ class InstanceLifecycle:
     def _event(self, reason: str, message: str, type: str = ev.NORMAL) -> None:
         self.sup.event(reason, message, type)
 
+    def new_instance(self) -> Instance:
+        """The next start's instance: a new container ID and log file, the restart count
+        one up; the older dead instance's logs go, and the probe results and any kill
+        request were the previous instance's."""
+        sup = self.sup
+        prev = sup.current
+        count = 0 if prev is None else prev.restart_count + 1
+        cid = uuid.uuid4().hex
+        path = self.pod.log_dir(self.container.name) / f"{count}.log"
+        inst = Instance(container_id=f"minikubelet://{cid}", restart_count=count, log_path=path)
+        for gone in sup.instances[:-1]:  # kubelet: container GC keeps one dead instance
+            remove_logs(gone.log_path, self.pod.settings.log_max_files)
+        sup.instances = [*sup.instances[-1:], inst]
+        sup.results = {}
+        sup.kill_request = None
+        sup.kill_event.clear()
+        if count > 0:
+            metrics.CONTAINER_RESTARTS.labels(
+                self.pod.pod.name, self.pod.pod.namespace, self.container.name
+            ).inc()
+        return inst
+
     async def run(self, inst: Instance) -> None:
         """Starts the instance and supervises it until its exit is recorded: its probes and
         its memory limit in a TaskGroup of their own, postStart, then the exit or a kill.
@@ -114,7 +119,7 @@ class InstanceLifecycle:
                     name=f"memory:{self.container.name}",
                 )
             try:
-                if await self.post_start(inst):
+                if await lifecyclehooks.post_start(self.sup, inst):
                     inst.running = True
                     sup.wake.set()
                     self.pod.changed()
@@ -169,42 +174,6 @@ class InstanceLifecycle:
         self.sup.log.warning("container start failed", message=message)
         self.pod.changed()
 
-    async def post_start(self, inst: Instance) -> bool:
-        """kubelet: startContainer runs postStart synchronously; on failure the container is
-        killed and waits with PostStartHookError."""
-        sup = self.sup
-        lc = self.container.lifecycle
-        if lc is None or lc.post_start is None:
-            return True
-        env, _own = sup.env()
-        assert inst.process is not None
-        # a kill (pod deletion, daemon shutdown) must not wait for a hook that never returns
-        first, error = await race(
-            hook=self._hook_span(
-                "postStart",
-                hooks.run_hook(
-                    lc.post_start,
-                    pod=self.pod.pod,
-                    container=self.container,
-                    env=env,
-                    cwd=sup.cwd,
-                ),
-            ),
-            exited=inst.process.wait(),
-            killed=sup.kill_event.wait(),
-        )
-        if first != "hook":
-            return False
-        if error is None:
-            return True
-        self._event("FailedPostStartHook", "PostStartHook failed", ev.WARNING)
-        sup.log.warning("postStart hook failed", message=error)
-        sup.waiting = Waiting(reason="PostStartHookError", message=error)
-        sup.request_kill(
-            KillRequest(message="FailedPostStartHook", grace=sup.pod_grace(), run_pre_stop=True)
-        )
-        return False
-
     async def wait_exit_or_kill(self, inst: Instance) -> None:
         process = inst.process
         assert process is not None
@@ -240,7 +209,7 @@ class InstanceLifecycle:
             async with asyncio.timeout(None) as self._kill_timeout:
                 if req.run_pre_stop and lc is not None and lc.pre_stop is not None and grace > 0:
                     began = time.monotonic()
-                    await self._pre_stop(lc.pre_stop, grace)
+                    await lifecyclehooks.pre_stop(self.sup, lc.pre_stop, grace)
                     grace -= int(time.monotonic() - began)  # whole seconds, as the kubelet
                 grace = max(grace, MIN_GRACE)
                 if req.reason:
@@ -253,36 +222,6 @@ class InstanceLifecycle:
             self.sup.tl("killed", signal="SIGKILL")
         finally:
             self._kill_timeout = None
-
-    async def _pre_stop(self, handler: Handler, grace: float) -> None:
-        env, _own = self.sup.env()
-        error: str | None = None
-        try:
-            async with asyncio.timeout(grace):
-                error = await self._hook_span(
-                    "preStop",
-                    hooks.run_hook(
-                        handler,
-                        pod=self.pod.pod,
-                        container=self.container,
-                        env=env,
-                        cwd=self.sup.cwd,
-                    ),
-                )
-        except TimeoutError:
-            return
-        if error is not None:
-            self._event("FailedPreStopHook", "PreStopHook failed", ev.WARNING)
-            self.sup.log.warning("preStop hook failed", message=error)
-
-    async def _hook_span(self, name: str, hook: Awaitable[str | None]) -> str | None:
-        """Runs a hook, recording its span (and its error) in the pod's timeline."""
-        began, error = time.time(), cast(str | None, "did not finish")
-        try:
-            error = await hook
-            return error
-        finally:
-            self.sup.tl("hook", hook=name, began=began, seconds=time.time() - began, error=error)
 
     def record_exit(self, inst: Instance, exit_code: int, sig: int, finished: float) -> None:
         limits.release_cpu(inst)

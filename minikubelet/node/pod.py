@@ -1,13 +1,13 @@
 """One pod: init containers in order, then the containers; termination; live status.
 
 `PodRunner.run()` owns a TaskGroup with one supervisor task per started container, started
-and stopped by `node/sequence.py` in the kubelet's SyncPod order: regular init containers one at a time, each to exit 0
-(restarted with backoff, or failing the pod under `Never`); sidecars started in order, each
-waited on until running and started; then the regular containers one at a time, each
-once the previous one's postStart hook has returned. When no regular
-container will run again the pod is terminal and its sidecars are stopped. Termination
-(deletion, daemon shutdown, the active deadline) stops regular containers first, then sidecars
-in reverse order, all within one grace period.
+and stopped by `node/sequence.py` in the kubelet's SyncPod order: regular init containers
+one at a time, each to exit 0 (restarted with backoff, or failing the pod under `Never`);
+sidecars started in order, each waited on until running and started; then the regular
+containers one at a time, each once the previous one's postStart hook has returned. When no
+regular container will run again the pod is terminal and its sidecars are stopped.
+Termination (deletion, daemon shutdown, the active deadline) stops regular containers first,
+then sidecars in reverse order, all within one grace period.
 
 The status is recomputed by the pure `status.generate_pod_status` on every change a
 supervisor reports, and handed to `on_change` only when it differs.

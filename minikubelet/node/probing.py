@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from minikubelet.core import events as ev
 from minikubelet.core import kills
 from minikubelet.core.spec import Probe, ProbeType
-from minikubelet.node.instance import Instance, KillRequest
+from minikubelet.node.instance import Instance
 from minikubelet.probe.handlers import ProbeOutcome, run_probe
 from minikubelet.probe.worker import ContainerView, ProbeWorker, Result
 
@@ -96,10 +96,9 @@ class Probing:
     def _kill_for_probe(self, ptype: ProbeType) -> None:
         """kubelet: computePodActions; the message becomes the Killing event."""
         sup = self.sup
-        message, grace = kills.probe_failure(
-            sup.pod.pod, sup.container, init=sup.init, probe_type=ptype
+        sup.request_kill(
+            kills.probe_failure(sup.pod.pod, sup.container, init=sup.init, probe_type=ptype)
         )
-        sup.request_kill(KillRequest(message=message, grace=grace))
 
     def trigger_readiness(self) -> None:
         worker = self.workers.get(ProbeType.READINESS)

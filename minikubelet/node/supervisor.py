@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,27 +29,20 @@ from minikubelet.core import kills
 from minikubelet.core.envsources import Lookup, ResolvedEnv
 from minikubelet.core.events import EventRecorder
 from minikubelet.core.images import Command
+from minikubelet.core.kills import KillRequest, signal_number
 from minikubelet.core.model import ContainerStatus, Phase, Waiting
 from minikubelet.core.restart import Backoff
 from minikubelet.core.settings import Settings
 from minikubelet.core.spec import Container, Pod, ProbeType
 from minikubelet.node.containerlog import probe_request_markers
 from minikubelet.node.environment import ContainerEnv
-from minikubelet.node.instance import (
-    MIN_GRACE,
-    Instance,
-    InstanceLifecycle,
-    KillRequest,
-    signal_number,
-)
+from minikubelet.node.instance import MIN_GRACE, Instance, InstanceLifecycle
 from minikubelet.node.prestart import StartGate
 from minikubelet.node.probing import Probing
 from minikubelet.node.timeline import Recorder
 from minikubelet.probe.worker import Result
-from minikubelet.runtime import metrics
 from minikubelet.runtime.aio import wait_event
 from minikubelet.runtime.cgroups import CpuLimiter
-from minikubelet.runtime.crilog import remove_logs
 
 __all__ = [
     "MIN_GRACE",
@@ -277,7 +269,7 @@ class ContainerSupervisor:
         if not await self.gate.configure():
             self.launched.set()
             return
-        await self.lifecycle.run(self._new_instance())
+        await self.lifecycle.run(self.lifecycle.new_instance())
 
     async def _instance_failed(self, before: Instance | None) -> None:
         """An unexpected error while the instance ran: it is killed and recorded as exited,
@@ -306,24 +298,6 @@ class ContainerSupervisor:
         if cur is None or cur.process is None or cur.terminated is not None:
             return
         await self.lifecycle.kill_now(cur)
-
-    def _new_instance(self) -> Instance:
-        prev = self.current
-        count = 0 if prev is None else prev.restart_count + 1
-        cid = uuid.uuid4().hex
-        path = self.pod.log_dir(self.container.name) / f"{count}.log"
-        inst = Instance(container_id=f"minikubelet://{cid}", restart_count=count, log_path=path)
-        for gone in self.instances[:-1]:  # kubelet: container GC keeps one dead instance
-            remove_logs(gone.log_path, self.pod.settings.log_max_files)
-        self.instances = [*self.instances[-1:], inst]
-        self.results = {}
-        self.kill_request = None
-        self.kill_event.clear()
-        if count > 0:
-            metrics.CONTAINER_RESTARTS.labels(
-                self.pod.pod.name, self.pod.pod.namespace, self.container.name
-            ).inc()
-        return inst
 
     # --- helpers ---------------------------------------------------------------------------
 
