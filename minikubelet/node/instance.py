@@ -110,14 +110,11 @@ class InstanceLifecycle:
         if not await self.start(inst):
             sup.launched.set()
             return
-        stop_probes = asyncio.Event()
         async with asyncio.TaskGroup() as tg:
-            sup.probing.start_workers(tg, inst, stop_probes)
+            workers = sup.probing.start_workers(tg, inst)
             if self.container.memory_limit_bytes is not None:
-                tg.create_task(
-                    limits.watch_memory(self.pod, self.container, inst, stop_probes, sup.log),
-                    name=f"memory:{self.container.name}",
-                )
+                memory = limits.watch_memory(self.pod, self.container, inst, sup.log)
+                workers.append(tg.create_task(memory, name=f"memory:{self.container.name}"))
             try:
                 if await lifecyclehooks.post_start(self.sup, inst):
                     inst.running = True
@@ -127,7 +124,8 @@ class InstanceLifecycle:
                 sup.launched.set()
                 await self.wait_exit_or_kill(inst)
             finally:
-                stop_probes.set()
+                for worker in workers:
+                    worker.cancel()  # the instance is over: stopping a worker is cancelling it
         sup.probing.workers = {}
 
     async def start(self, inst: Instance) -> bool:

@@ -35,13 +35,13 @@ async def watch_memory(
     pod: PodHandle,
     container: Container,
     inst: Instance,
-    stop: asyncio.Event,
     log: structlog.typing.FilteringBoundLogger,
 ) -> None:
     """A local stand-in for the cgroup OOM killer: the resident set of the process tree
     is summed on the daemon's one memory timer (`memwatch`: cheap statm reads of a pid
     set refreshed every half second, no tree walk per tick) and the group is SIGKILLed
-    past the limit, reported as OOMKilled / 137."""
+    past the limit, reported as OOMKilled / 137. Runs until then or until cancelled (the
+    instance's end stops it so)."""
     limit = container.memory_limit_bytes
     process = inst.process
     if limit is None or process is None or process.exited:
@@ -56,11 +56,6 @@ async def watch_memory(
 
     key = watch.watch(process.pid, limit, on_exceeded)
     try:
-        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(exceeded.wait())]
-        try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waiters:
-                w.cancel()
+        await exceeded.wait()
     finally:
         watch.unwatch(key)

@@ -34,6 +34,7 @@ from minikubelet.node import sandbox
 from minikubelet.node.sequence import ContainerSequence
 from minikubelet.node.supervisor import ContainerSupervisor
 from minikubelet.node.timeline import Recorder
+from minikubelet.runtime.aio import wait_event
 from minikubelet.runtime.cgroups import CpuLimiter
 
 log = structlog.get_logger("minikubelet.pod")
@@ -251,12 +252,8 @@ class PodRunner:
         while True:
             self._deadline_changed.clear()
             seconds = self.pod.spec.active_deadline_seconds
-            try:
-                async with asyncio.timeout(
-                    None if seconds is None else began + seconds - loop.time()
-                ):
-                    await self._deadline_changed.wait()
-            except TimeoutError:
+            within = None if seconds is None else began + seconds - loop.time()
+            if not await wait_event(self._deadline_changed, within):
                 break
         self.reason, self.message = DEADLINE_REASON, DEADLINE_MESSAGE
         self.events.record(self.pod, reason=DEADLINE_REASON, message=DEADLINE_MESSAGE,

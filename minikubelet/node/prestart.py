@@ -6,8 +6,6 @@ Every wait is cut short by the supervisor's wake event (a stop, a new definition
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from typing import TYPE_CHECKING
 
@@ -96,12 +94,9 @@ class StartGate:
         """Sleeps, cut short by a stop or a new definition; False if cut short."""
         sup = self.sup
         sup.wake.clear()
-        try:
-            async with asyncio.timeout(seconds):
-                await sup.wake.wait()
-        except TimeoutError:
-            return not sup.stopping
-        return False
+        if await wait_event(sup.wake, seconds):
+            return False
+        return not sup.stopping
 
     async def configure(self) -> bool:
         """The values of the container's ConfigMap and Secret references, read now (a later
@@ -121,9 +116,7 @@ class StartGate:
             sup.backoff = sup.backoff.next(time.time(), time.time())
             delay = max(sup.backoff.get(), 0.1)
             sup.wake.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await sup.wake.wait()
+            await wait_event(sup.wake, delay)
             return False
         for text in invalid:
             sup.pod.events.record(sup.pod.pod, reason="InvalidEnvironmentVariableNames",

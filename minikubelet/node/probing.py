@@ -1,5 +1,5 @@
 """A container instance's probes, wired to its supervisor: one worker per probe in the
-instance's TaskGroup (stopped by the instance's stop event, cancelled with the group), the
+instance's TaskGroup (stopped by cancelling its task when the instance ends), the
 results that make it started and ready, the kill a failed liveness or startup probe asks
 for, and the readiness probe run at once when the container becomes started.
 
@@ -32,8 +32,10 @@ class Probing:
         self.sup = sup
         self.workers: dict[ProbeType, ProbeWorker] = {}
 
-    def start_workers(self, tg: asyncio.TaskGroup, inst: Instance, stop: asyncio.Event) -> None:
+    def start_workers(self, tg: asyncio.TaskGroup, inst: Instance) -> list[asyncio.Task[None]]:
+        """One task per probe in `tg`, in the kubelet's order; cancelling one stops it."""
         sup = self.sup
+        tasks = []
         # kubelet: prober_manager.go AddPod creates startup, readiness, liveness in this order
         for ptype in (ProbeType.STARTUP, ProbeType.READINESS, ProbeType.LIVENESS):
             probe = sup.container.probe(ptype)
@@ -52,7 +54,8 @@ class Probing:
             )
             self.workers[ptype] = worker
             name = f"probe:{sup.pod.pod.name}/{sup.container.name}/{ptype.lower()}"
-            tg.create_task(worker.run(stop), name=name)
+            tasks.append(tg.create_task(worker.run(), name=name))
+        return tasks
 
     def _probe_runner(self, probe: Probe) -> Callable[[], Awaitable[ProbeOutcome]]:
         sup = self.sup

@@ -21,12 +21,6 @@ if TYPE_CHECKING:
     from minikubelet.node.pod import PodRunner
 
 
-def _consume(fut: asyncio.Future[object]) -> None:
-    """Retrieves a future's outcome so that asyncio does not report it as never retrieved."""
-    if not fut.cancelled():
-        fut.exception()
-
-
 class ContainerSequence:
     """The supervisor tasks of one run of a pod, in the pod's TaskGroup."""
 
@@ -72,24 +66,23 @@ class ContainerSequence:
         await self.until_terminate(asyncio.gather(*tasks))
 
     async def until_terminate(self, aw: Awaitable[int | None] | Awaitable[object]) -> object:
-        """Awaits `aw`, or returns None early once termination is requested."""
-        fut = asyncio.ensure_future(aw)
-        # the supervisors' own tasks live in the pod's TaskGroup: the shield stops only the
-        # waiting for them, not them
+        """Awaits `aw`, or returns None early once termination is requested. A wait (a
+        coroutine) loses the race and is cancelled; a task or future is the pod's (the
+        supervisors' tasks live in its TaskGroup), so it is raced through a shield: only
+        the waiting for it stops, not it."""
+        owned = aw if isinstance(aw, asyncio.Future) else None
         try:
             first, result = await race(
-                done=asyncio.shield(fut), stop=self.runner.terminating.wait()
+                done=aw if owned is None else asyncio.shield(owned),
+                stop=self.runner.terminating.wait(),
             )
         except Exception:
             return None  # the supervisor's task failed; the TaskGroup has its error
         except asyncio.CancelledError:
             me = asyncio.current_task()
-            if fut.cancelled() and me is not None and not me.cancelling():
+            if owned is not None and owned.cancelled() and me is not None and not me.cancelling():
                 return None  # the supervisor's task was cancelled, not this one
             raise
-        finally:
-            if not fut.done():
-                fut.add_done_callback(_consume)
         return result if first == "done" else None
 
     async def stop_all(self) -> None:
