@@ -7,7 +7,7 @@ import pytest
 
 from minikubelet.core import containerstatus as cs
 from minikubelet.core.model import ContainerStatus, Running, Terminated, Waiting
-from minikubelet.core.spec import Container, ExecAction, Probe, RestartPolicy
+from minikubelet.core.spec import Container, ExecAction, Probe, ProbeType, RestartPolicy
 
 PROBE = Probe(handler=ExecAction(command=("true",)))
 PLAIN = Container(name="app", image="busybox")
@@ -189,3 +189,16 @@ def test_will_restart(
         definition_changed=changed,
     )
     assert got is expected
+
+
+@pytest.mark.parametrize(
+    ("ptype", "succeeded", "expected"),
+    [
+        (ProbeType.STARTUP, True, True),
+        (ProbeType.STARTUP, False, False),
+        (ProbeType.READINESS, True, False),
+        (ProbeType.LIVENESS, True, False),
+    ],
+)
+def test_makes_started(ptype: ProbeType, succeeded: bool, expected: bool) -> None:
+    assert cs.makes_started(ptype, succeeded=succeeded) is expected

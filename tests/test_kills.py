@@ -75,3 +75,16 @@ def test_definition_changed(container: Container, init: bool, expected: str | No
 )
 def test_signal_number(name: str | None, expected: int) -> None:
     assert kills.signal_number(name) == expected
+
+
+@pytest.mark.parametrize(
+    ("ptype", "failed", "expected"),
+    [
+        (ProbeType.LIVENESS, True, True),
+        (ProbeType.STARTUP, True, True),
+        (ProbeType.READINESS, True, False),  # unready, not killed
+        (ProbeType.LIVENESS, False, False),
+    ],
+)
+def test_kills_for(ptype: ProbeType, failed: bool, expected: bool) -> None:
+    assert kills.kills_for(ptype, failed=failed) is expected

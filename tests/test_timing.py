@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from virtual_clock import VirtualClockLoop
 
-from minikubelet.core import timing
+from minikubelet.core import containerstatus as cs
+from minikubelet.core import kills, timing
 from minikubelet.core.model import Phase
 from minikubelet.core.spec import (
     Container,
@@ -351,9 +352,10 @@ class Sim:
     def on_result(self, ptype: ProbeType, _cid: str, result: Result) -> None:
         self.changes.append((self.now(), ptype, result))
         self.results[ptype] = result
-        if ptype == STARTUP and result == Result.SUCCESS:
+        # what a result does is the supervisor's own decision (core/containerstatus.py, kills.py)
+        if cs.makes_started(ptype, succeeded=result == Result.SUCCESS):
             self.trigger_readiness()
-        if result == Result.FAILURE and ptype in (LIVENESS, STARTUP):
+        if kills.kills_for(ptype, failed=result == Result.FAILURE):
             self.killed_at = self.now()
             self.stop.set()
 

@@ -53,6 +53,12 @@ def probe_failure(
     return KillRequest(message=message, grace=grace)
 
 
+def kills_for(probe_type: ProbeType, *, failed: bool) -> bool:
+    """A failed liveness or startup probe kills the container (computePodActions); a
+    failed readiness probe only makes it unready."""
+    return failed and probe_type in (ProbeType.LIVENESS, ProbeType.STARTUP)
+
+
 def definition_changed(container: Container, *, init: bool) -> str | None:
     """The message of the kill a new definition asks for of a running container, or None
     when it is not killed for it (a regular init container runs to its end)."""

@@ -14,6 +14,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from minikubelet.core import containerstatus as cs
 from minikubelet.core import events as ev
 from minikubelet.core import kills
 from minikubelet.core.spec import Probe, ProbeType
@@ -89,10 +90,10 @@ class Probing:
         if sup.results.get(ptype) == result:
             return
         sup.results[ptype] = result
-        if ptype == ProbeType.STARTUP and result == Result.SUCCESS:
+        if cs.makes_started(ptype, succeeded=result == Result.SUCCESS):
             self.trigger_readiness()
             sup.wake.set()
-        if result == Result.FAILURE and ptype in (ProbeType.LIVENESS, ProbeType.STARTUP):
+        if kills.kills_for(ptype, failed=result == Result.FAILURE):
             self._kill_for_probe(ptype)
         sup.pod.changed()
 
