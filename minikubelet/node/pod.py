@@ -23,6 +23,7 @@ from typing import Any
 
 import structlog
 
+from minikubelet.core import deletion
 from minikubelet.core import events as ev
 from minikubelet.core.envsources import Lookup
 from minikubelet.core.events import EventRecorder
@@ -190,11 +191,12 @@ class PodRunner:
         if deleting and self.deletion_timestamp is None:
             self.deletion_timestamp = time.time()
             self.deletion_grace = int(grace if grace is not None else self.grace)
-        if grace is not None and self.terminating.is_set() and grace < self.grace:
+        self.grace, shorten = deletion.stop_grace(
+            self.grace, grace, terminating=self.terminating.is_set()
+        )
+        if shorten and grace is not None:
             for sup in self.init_supervisors + self.supervisors:
                 sup.shorten_kill(grace)  # a shorter second DELETE shortens kills under way
-        if grace is not None:
-            self.grace = min(self.grace, grace) if self.terminating.is_set() else grace
         self.terminating.set()
         self.changed()
 
