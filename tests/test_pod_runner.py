@@ -1,7 +1,7 @@
 """The pod runner on its own, against the real runtime with short real processes: init
 containers in order before the containers, a failed init container failing a `Never` pod,
 a sidecar started first and stopped last, termination of a running pod, the active
-deadline. Its `on_change` wakes the tests, which wait for a state with a deadline."""
+deadline. Its `on_change` and each event wake the tests, which wait for a state with a deadline."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from minikubelet.core.events import EventRecorder
+from minikubelet.core.events import Event, EventRecorder
 from minikubelet.core.model import Phase, Running, Terminated, Waiting
 from minikubelet.core.settings import Settings
 from minikubelet.manifest import load as manifest
@@ -53,12 +53,16 @@ class Run:
         pod = manifest.pod_from_document(doc, source="t", node_name="n")[0]
         settings = Settings(state_dir=state, node_name="n", backoff_initial=0.1,
                             backoff_max=0.1, echo_logs=False)  # fmt: skip
-        self.events = EventRecorder(node_name="n")
         self._changed = asyncio.Event()
+        self.events = EventRecorder(node_name="n", on_change=self._event)
         self.runner = PodRunner(
             pod, settings=settings, events=self.events, on_change=lambda _: self._changed.set()
         )
         self.task = asyncio.create_task(self.runner.run(), name="pod:runner")
+
+    def _event(self, event: Event) -> Event:
+        self._changed.set()
+        return event
 
     async def until(self, check: Callable[[], object], what: str) -> None:
         try:
@@ -187,3 +191,19 @@ async def test_the_active_deadline_fails_the_pod(start: Callable[[dict[str, Any]
     state = r.state("app")
     assert isinstance(state, Terminated)
     assert state.exit_code == 143
+
+
+async def test_a_later_shorter_stop_shortens_a_kill_under_way(
+    start: Callable[[dict[str, Any]], Run],
+) -> None:
+    r = start(pod_doc([container("app", "trap '' TERM; exec sleep 1000")]))
+    await r.until(lambda: isinstance(r.state("app"), Running), "app running")
+    r.runner.terminate(600, deleting=True)  # the stop signal is ignored: 600 s to SIGKILL
+    await r.until(lambda: ("Killing", "Stopping container app") in r.reasons(), "the kill")
+    r.runner.terminate(1, deleting=True)  # a second DELETE with a shorter grace period
+    await r.finished()
+    state = r.state("app")
+    assert isinstance(state, Terminated)
+    assert (state.exit_code, state.signal) == (137, 9)
+    assert r.runner.grace == 1
+    assert r.runner.deletion_grace == 600  # the mark is the API server's, not the runner's

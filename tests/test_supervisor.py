@@ -1,7 +1,7 @@
 """The container supervisor on its own, against the real runtime with short real processes:
 the restart policy after an exit 0 or 1, a kill within its grace period and past it
 (SIGKILL), a failing postStart hook. The pod is a small handle (what `PodHandle` asks for);
-its `changed()` wakes the tests, which wait for a state with a deadline."""
+its `changed()` and each event wake the tests, which wait for a state with a deadline."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from minikubelet.core.events import EventRecorder
+from minikubelet.core.events import Event, EventRecorder
 from minikubelet.core.kills import KillRequest
 from minikubelet.core.model import Phase, Terminated, Waiting
 from minikubelet.core.settings import Settings
@@ -47,12 +47,16 @@ class Handle:
         self.pod: Pod = manifest.pod_from_document(doc, source="t", node_name="n")[0]
         self.settings = Settings(state_dir=state, node_name="n", backoff_initial=0.1,
                                  backoff_max=0.1, echo_logs=False)  # fmt: skip
-        self.events = EventRecorder(node_name="n")
+        self.events = EventRecorder(node_name="n", on_change=self._event)
         self.cpu_limiter: CpuLimiter | None = None
         self.timeline = Recorder()
         self.config_lookup = None
         self.service_lookup = None
         self._changed = asyncio.Event()
+
+    def _event(self, event: Event) -> Event:
+        self._changed.set()
+        return event
 
     @property
     def phase(self) -> Phase:
