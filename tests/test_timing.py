@@ -1,5 +1,5 @@
 """Probe timing windows (minikubelet/timing.py): the formulas as tables, then the real probe
-worker (prober.py) on a virtual clock, wired as supervisor.py wires it, with a scripted app
+worker (prober.py) on a virtual clock, wired as node/probing.py wires it, with a scripted app
 that turns healthy or unhealthy at many phases: every observed time falls inside the window
 `explain` prints, and the window's ends are reached (to within the grid step)."""
 
@@ -282,7 +282,7 @@ def test_stop_on_delete_uses_the_pods_grace_and_pre_stop() -> None:
 @dataclass
 class Sim:
     """One container's probe workers from prober.py on the virtual clock, wired as
-    supervisor.py wires them: workers start at 0, the container at `start` (so the tickers'
+    node/probing.py wires them: workers start at 0, the container at `start` (so the tickers'
     phase is arbitrary, as in the kubelet); readiness is triggered when the container starts
     and when startup succeeds; a liveness or startup Failure is the kill (the run ends).
     `healthy(t)` says whether the app answers at t (seconds since the workers started); a
