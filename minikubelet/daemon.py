@@ -32,6 +32,7 @@ from minikubelet.node.agent import NodeAgent
 from minikubelet.podregistry import PodRegistry
 from minikubelet.runtime import gcpolicy, guard, watchdog
 from minikubelet.runtime import process as runtime
+from minikubelet.runtime.aio import wait_event
 from minikubelet.store import kinds
 from minikubelet.store.objects import JSON, ObjectStore
 
@@ -323,10 +324,7 @@ class Daemon:
 
     async def _wait_stop(self) -> None:
         timeout = self.options.timeout
-        try:
-            async with asyncio.timeout(timeout):
-                await self._stop.wait()
-        except TimeoutError:
+        if not await wait_event(self._stop, timeout):
             log.warning("timed out", until=self.options.until, timeout_s=timeout)
             if self.verdict is None:
                 self._decide(

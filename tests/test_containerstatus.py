@@ -7,7 +7,7 @@ import pytest
 
 from minikubelet.core import containerstatus as cs
 from minikubelet.core.model import ContainerStatus, Running, Terminated, Waiting
-from minikubelet.core.spec import Container, ExecAction, Probe, RestartPolicy
+from minikubelet.core.spec import Container, ExecAction, Probe, ProbeType, RestartPolicy
 
 PROBE = Probe(handler=ExecAction(command=("true",)))
 PLAIN = Container(name="app", image="busybox")
@@ -145,3 +145,60 @@ def test_running_waiting_and_terminated_states() -> None:
 )
 def test_exit_reason(code: int, killed_by: str | None, expected: tuple[str, int]) -> None:
     assert cs.exit_reason(code, killed_by=killed_by) == expected
+
+
+ALWAYS, ON_FAILURE, NEVER = RestartPolicy.ALWAYS, RestartPolicy.ON_FAILURE, RestartPolicy.NEVER
+
+
+@pytest.mark.parametrize(
+    ("container", "init", "policy", "code", "deleting", "stopping", "changed", "expected"),
+    [
+        pytest.param(PLAIN, False, NEVER, None, False, False, False, True, id="not-exited-yet"),
+        pytest.param(PLAIN, False, NEVER, None, True, True, False, True, id="not-exited-stopping"),
+        pytest.param(PLAIN, False, NEVER, 1, False, False, False, False, id="never-after-exit"),
+        pytest.param(PLAIN, False, ALWAYS, 0, False, False, False, True, id="always-after-exit-0"),
+        pytest.param(PLAIN, False, ON_FAILURE, 0, False, False, False, False, id="onfailure-0"),
+        pytest.param(PLAIN, False, ALWAYS, 1, False, True, False, False, id="stopping-ends-it"),
+        pytest.param(PLAIN, False, ALWAYS, 1, True, False, False, False, id="deleting-ends-it"),
+        pytest.param(PLAIN, False, NEVER, 0, False, False, True, True, id="new-definition"),
+        pytest.param(PLAIN, False, NEVER, 0, True, False, True, True, id="new-def-deleting"),
+        pytest.param(PLAIN, False, NEVER, 0, False, True, True, False, id="new-def-stopping"),
+        pytest.param(PLAIN, True, ALWAYS, 0, False, False, False, False, id="init-done"),
+        pytest.param(PLAIN, True, ON_FAILURE, 1, False, False, False, True, id="init-failed"),
+        pytest.param(PLAIN, True, NEVER, 1, False, False, False, False, id="init-failed-never"),
+        pytest.param(SIDECAR, True, NEVER, 0, False, False, False, True, id="sidecar-always"),
+    ],
+)
+def test_will_restart(
+    container: Container,
+    init: bool,
+    policy: RestartPolicy,
+    code: int | None,
+    deleting: bool,
+    stopping: bool,
+    changed: bool,
+    expected: bool,
+) -> None:
+    got = cs.will_restart(
+        container,
+        init=init,
+        policy=policy,
+        exit_code=code,
+        deleting=deleting,
+        stopping=stopping,
+        definition_changed=changed,
+    )
+    assert got is expected
+
+
+@pytest.mark.parametrize(
+    ("ptype", "succeeded", "expected"),
+    [
+        (ProbeType.STARTUP, True, True),
+        (ProbeType.STARTUP, False, False),
+        (ProbeType.READINESS, True, False),
+        (ProbeType.LIVENESS, True, False),
+    ],
+)
+def test_makes_started(ptype: ProbeType, succeeded: bool, expected: bool) -> None:
+    assert cs.makes_started(ptype, succeeded=succeeded) is expected

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from minikubelet.core.deletion import DeletionMark, before_delete, graceful_delete_period
+from minikubelet.core.deletion import (
+    DeletionMark,
+    before_delete,
+    graceful_delete_period,
+    stop_grace,
+)
 from minikubelet.core.model import Phase
 
 NOW = 1_700_000_000.0
@@ -53,3 +58,21 @@ def test_a_second_delete_may_only_shorten(
 def test_a_mark_with_no_grace_left_stays() -> None:
     current = DeletionMark(NOW, 0)
     assert before_delete(current, 0, 0, NOW + 5) == (current, False)
+
+
+@pytest.mark.parametrize(
+    ("current", "requested", "terminating", "expected"),
+    [
+        (30, None, False, (30, False)),  # the spec's grace period
+        (30, 5, False, (5, False)),  # the first stop's own period, even a longer one
+        (30, 60, False, (60, False)),
+        (30, 5, True, (5, True)),  # a later, shorter one shortens the kills under way
+        (5, 30, True, (5, False)),  # a later, longer one changes nothing
+        (5, 5, True, (5, False)),
+        (5, None, True, (5, False)),
+    ],
+)
+def test_stop_grace(
+    current: float, requested: float | None, terminating: bool, expected: tuple[float, bool]
+) -> None:
+    assert stop_grace(current, requested, terminating=terminating) == expected

@@ -502,15 +502,15 @@ async def test_a_mount_failure_is_the_containers_create_container_error(
 ) -> None:
     from test_supervisor_faults import FlakyPod
 
-    from minikubelet.node import supervisor
+    from minikubelet.node import instance, supervisor
 
     missing = str(tmp_path / "gone")
-    real = supervisor.spawn
+    real = instance.spawn
 
     async def with_a_volume(*args: Any, **kwargs: Any) -> ContainerProcess:
         return await real(*args, **kwargs, mounts=[mountns.Mount(missing, TARGET)])
 
-    monkeypatch.setattr(supervisor, "spawn", with_a_volume)
+    monkeypatch.setattr(instance, "spawn", with_a_volume)
     pod = FlakyPod(tmp_path, failures=0)
     sup = supervisor.ContainerSupervisor(pod, pod.pod.spec.containers[0])
     task = asyncio.create_task(sup.run())

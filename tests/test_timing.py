@@ -1,5 +1,5 @@
 """Probe timing windows (minikubelet/timing.py): the formulas as tables, then the real probe
-worker (prober.py) on a virtual clock, wired as supervisor.py wires it, with a scripted app
+worker (prober.py) on a virtual clock, wired as node/probing.py wires it, with a scripted app
 that turns healthy or unhealthy at many phases: every observed time falls inside the window
 `explain` prints, and the window's ends are reached (to within the grid step)."""
 
@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from virtual_clock import VirtualClockLoop
 
-from minikubelet.core import timing
+from minikubelet.core import containerstatus as cs
+from minikubelet.core import kills, timing
 from minikubelet.core.model import Phase
 from minikubelet.core.spec import (
     Container,
@@ -281,7 +282,7 @@ def test_stop_on_delete_uses_the_pods_grace_and_pre_stop() -> None:
 @dataclass
 class Sim:
     """One container's probe workers from prober.py on the virtual clock, wired as
-    supervisor.py wires them: workers start at 0, the container at `start` (so the tickers'
+    node/probing.py wires them: workers start at 0, the container at `start` (so the tickers'
     phase is arbitrary, as in the kubelet); readiness is triggered when the container starts
     and when startup succeeds; a liveness or startup Failure is the kill (the run ends).
     `healthy(t)` says whether the app answers at t (seconds since the workers started); a
@@ -351,9 +352,10 @@ class Sim:
     def on_result(self, ptype: ProbeType, _cid: str, result: Result) -> None:
         self.changes.append((self.now(), ptype, result))
         self.results[ptype] = result
-        if ptype == STARTUP and result == Result.SUCCESS:
+        # what a result does is the supervisor's own decision (core/containerstatus.py, kills.py)
+        if cs.makes_started(ptype, succeeded=result == Result.SUCCESS):
             self.trigger_readiness()
-        if result == Result.FAILURE and ptype in (LIVENESS, STARTUP):
+        if kills.kills_for(ptype, failed=result == Result.FAILURE):
             self.killed_at = self.now()
             self.stop.set()
 

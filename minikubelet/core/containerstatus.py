@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from minikubelet.core.model import ContainerStatus, Running, Terminated, Waiting
 from minikubelet.core.restart import should_restart
-from minikubelet.core.spec import Container, RestartPolicy
+from minikubelet.core.spec import Container, ProbeType, RestartPolicy
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,6 +34,13 @@ def is_started(container: Container, *, running: bool, startup_succeeded: bool |
     if startup_succeeded is not None:
         return startup_succeeded
     return container.startup_probe is None
+
+
+def makes_started(probe_type: ProbeType, *, succeeded: bool) -> bool:
+    """A startup probe's success makes the container started: the readiness probe is then
+    run at once, unless it already succeeded (prober_manager.go UpdatePodStatus triggers
+    the readiness worker of a container that became started)."""
+    return succeeded and probe_type == ProbeType.STARTUP
 
 
 def is_ready(
@@ -73,6 +80,28 @@ def restarts(
         last_exit_code=exit_code,
         deleting=deleting,
         is_sidecar=container.is_sidecar,
+    )
+
+
+def will_restart(
+    container: Container,
+    *,
+    init: bool,
+    policy: RestartPolicy,
+    exit_code: int | None,
+    deleting: bool,
+    stopping: bool,
+    definition_changed: bool,
+) -> bool:
+    """Will another start follow the current instance? `exit_code` None: it has not exited
+    (or there is none yet), so yes. A container killed for a new definition starts again
+    whatever the policy; no container starts again once its pod stops it (`stopping`)."""
+    if exit_code is None:
+        return True
+    if definition_changed:
+        return not stopping
+    return not stopping and restarts(
+        container, init=init, policy=policy, exit_code=exit_code, deleting=deleting
     )
 
 

@@ -31,6 +31,18 @@ def graceful_delete_period(phase: Phase, requested: int | None, spec_grace: int 
     return 1 if period < 0 else period
 
 
+def stop_grace(current: float, requested: float | None, *, terminating: bool) -> tuple[float, bool]:
+    """The grace period a pod's stop gets, and whether kills under way are shortened: the
+    first stop takes the requested period (else keeps the spec's); a later one may only
+    shorten it, and a shorter one also shortens the kills already running (kubelet:
+    pod_workers.go, a kill with a shorter grace-period override)."""
+    if requested is None:
+        return current, False
+    if not terminating:
+        return requested, False
+    return min(current, requested), requested < current
+
+
 def before_delete(
     current: DeletionMark | None, requested: int | None, period: int, now: float
 ) -> tuple[DeletionMark, bool]:

@@ -8,10 +8,11 @@ A record is a JSON-ready dict: `seq` (one counter for the daemon), `t` (epoch se
   container's probe timings), `deleted`, `phase`, `condition`, `state` (a container's
   waiting / running / terminated with reason, exit code, restart count), `started`, `ready`,
   `event`;
-- recorded where they happen (node/supervisor.py): `probe` (type, result, seconds, output, the
-  consecutive count and the threshold, `fired` when the threshold is reached), `kill`
-  (message, grace, signal), `killed` (the signal that ended it: SIGKILL past the grace),
-  `hook` (postStart / preStop span: began, seconds, error), `backoff` (the wait's length).
+- recorded where they happen (node/probing.py, instance.py, lifecyclehooks.py, prestart.py):
+  `probe` (type, result, seconds, output, the consecutive count and the threshold, `fired`
+  when the threshold is reached), `kill` (message, grace, signal), `killed` (the signal that
+  ended it: SIGKILL past the grace), `hook` (postStart / preStop span: began, seconds,
+  error), `backoff` (the wait's length).
 
 Nothing here reads a clock or does I/O.
 """

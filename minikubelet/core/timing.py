@@ -6,7 +6,7 @@ NotReady or is killed, how long a stall is tolerated, how long a kill takes with
 period, and the CrashLoopBackOff delays; plus the warnings for the usual mistakes. Must not:
 read a clock, sleep or import asyncio. The numbers follow the worker algorithm of
 `prober.py` (kubelet: pkg/kubelet/prober/worker.go run and doProbe, prober_manager.go
-UpdatePodStatus), the kill of `supervisor.py` (kubelet: kuberuntime_container.go
+UpdatePodStatus), the kill of `node/instance.py` (kubelet: kuberuntime_container.go
 killContainer) and the backoff of `restart.py`; tests/test_timing.py drives the real worker
 on a virtual clock and checks that what it does stays inside these windows.
 
@@ -146,8 +146,8 @@ def grace_period(pod: Pod, probe: Probe) -> float:
 
 def kill_to_gone(grace: float, pre_stop: Handler | None) -> Window:
     """From the kill to the process gone (kubelet: kuberuntime_container.go killContainer;
-    `supervisor.py` `_kill`): the preStop hook runs inside the grace period, the stop signal
-    then gets what is left in whole seconds but at least 2 s, then SIGKILL.
+    `node/instance.py` `_kill_instance`): the preStop hook runs inside the grace period, the
+    stop signal then gets what is left in whole seconds but at least 2 s, then SIGKILL.
 
     min: the app exits on the signal at once (after a sleep preStop, its seconds).
     max: it ignores the signal; a preStop hook that takes the whole grace period leaves the
@@ -164,7 +164,7 @@ def restart_delays(
     *, initial: float = INITIAL_BACKOFF, cap: float = MAX_BACKOFF, limit: int = 12
 ) -> tuple[float, ...]:
     """The wait before restart 1, 2, ... of a container that keeps crashing (kubelet:
-    kuberuntime_manager.go doBackOff with flowcontrol.Backoff, as `supervisor.py` runs
+    kuberuntime_manager.go doBackOff with flowcontrol.Backoff, as `node/prestart.py` runs
     `restart.Backoff`): 0 for the first restart, then the initial delay doubling up to the
     cap. The list stops at the first delay equal to the cap (every later one is the same)."""
     backoff = Backoff(initial=initial, max=cap)

@@ -1,13 +1,13 @@
 """One pod: init containers in order, then the containers; termination; live status.
 
-`PodRunner.run()` owns a TaskGroup with one supervisor task per started container. It
-follows the kubelet's SyncPod order: regular init containers one at a time, each to exit 0
-(restarted with backoff, or failing the pod under `Never`); sidecars started in order, each
-waited on until running and started; then the regular containers one at a time, each
-once the previous one's postStart hook has returned. When no regular
-container will run again the pod is terminal and its sidecars are stopped. Termination
-(deletion, daemon shutdown, the active deadline) stops regular containers first, then sidecars
-in reverse order, all within one grace period.
+`PodRunner.run()` owns a TaskGroup with one supervisor task per started container, started
+and stopped by `node/sequence.py` in the kubelet's SyncPod order: regular init containers
+one at a time, each to exit 0 (restarted with backoff, or failing the pod under `Never`);
+sidecars started in order, each waited on until running and started; then the regular
+containers one at a time, each once the previous one's postStart hook has returned. When no
+regular container will run again the pod is terminal and its sidecars are stopped.
+Termination (deletion, daemon shutdown, the active deadline) stops regular containers first,
+then sidecars in reverse order, all within one grace period.
 
 The status is recomputed by the pure `status.generate_pod_status` on every change a
 supervisor reports, and handed to `on_change` only when it differs.
@@ -16,14 +16,14 @@ supervisor reports, and handed to `on_change` only when it differs.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import structlog
 
+from minikubelet.core import deletion
 from minikubelet.core import events as ev
 from minikubelet.core.envsources import Lookup
 from minikubelet.core.events import EventRecorder
@@ -31,22 +31,17 @@ from minikubelet.core.model import Phase, PodCondition, PodStatus
 from minikubelet.core.settings import Settings
 from minikubelet.core.spec import Pod
 from minikubelet.core.status import generate_pod_status, unscheduled_pod_status
-from minikubelet.node.supervisor import MIN_GRACE, ContainerSupervisor
+from minikubelet.node import sandbox
+from minikubelet.node.sequence import ContainerSequence
+from minikubelet.node.supervisor import ContainerSupervisor
 from minikubelet.node.timeline import Recorder
-from minikubelet.probe.goclient import go_errno
-from minikubelet.runtime.aio import race
+from minikubelet.runtime.aio import wait_event
 from minikubelet.runtime.cgroups import CpuLimiter
 
 log = structlog.get_logger("minikubelet.pod")
 
 DEADLINE_REASON = "DeadlineExceeded"
 DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
-
-
-def _consume(fut: asyncio.Future[object]) -> None:
-    """Retrieves a future's outcome so that asyncio does not report it as never retrieved."""
-    if not fut.cancelled():
-        fut.exception()
 
 
 class PodRunner:
@@ -93,11 +88,11 @@ class PodRunner:
         self.unschedulable: tuple[str, str] | None = None
         self._scheduled = asyncio.Event()
         self.finished = asyncio.Event()  # every container stopped and reaped
-        self._terminate = asyncio.Event()
+        self.terminating = asyncio.Event()
         self._deadline_changed = asyncio.Event()
-        self._grace: float = float(pod.spec.termination_grace_period_seconds)
-        self._tasks: dict[str, asyncio.Task[int | None]] = {}
-        self._log = log.bind(pod=f"{pod.namespace}/{pod.name}")
+        self.grace: float = float(pod.spec.termination_grace_period_seconds)
+        self.sequence = ContainerSequence(self)
+        self.log = log.bind(pod=f"{pod.namespace}/{pod.name}")
         self.changed()
 
     # --- what supervisors read ------------------------------------------------------------
@@ -195,13 +190,14 @@ class PodRunner:
         """Graceful stop of the whole pod; `run()` returns once everything is reaped."""
         if deleting and self.deletion_timestamp is None:
             self.deletion_timestamp = time.time()
-            self.deletion_grace = int(grace if grace is not None else self._grace)
-        if grace is not None and self._terminate.is_set() and grace < self._grace:
+            self.deletion_grace = int(grace if grace is not None else self.grace)
+        self.grace, shorten = deletion.stop_grace(
+            self.grace, grace, terminating=self.terminating.is_set()
+        )
+        if shorten and grace is not None:
             for sup in self.init_supervisors + self.supervisors:
                 sup.shorten_kill(grace)  # a shorter second DELETE shortens kills under way
-        if grace is not None:
-            self._grace = min(self._grace, grace) if self._terminate.is_set() else grace
-        self._terminate.set()
+        self.terminating.set()
         self.changed()
 
     @property
@@ -221,143 +217,33 @@ class PodRunner:
 
     async def run(self) -> None:
         if self.unschedulable is not None:
-            await self._until_terminate(self._scheduled.wait())
-            if not self.placed or self._terminate.is_set():
+            await self.sequence.until_terminate(self._scheduled.wait())
+            if not self.placed or self.terminating.is_set():
                 self.finished.set()  # deleted (or the daemon stopped) before it was placed
                 return
         self.start_time = time.time()
         self.sandbox_ready = True
         try:
-            error = await asyncio.to_thread(self._fresh_pod_dir)
+            dirs = [
+                self.log_dir(s.container.name) for s in self.init_supervisors + self.supervisors
+            ]
+            error = await asyncio.to_thread(sandbox.fresh_pod_dir, self.pod_dir, dirs, self.log)
             if error is not None:
-                self._sandbox_failed(error)
+                sandbox.sandbox_failed(self.events, self.pod, error, self.log)
             self.changed()
             async with asyncio.TaskGroup() as tg:
                 deadline = tg.create_task(self._deadline(), name=f"deadline:{self.pod.name}")
-                if await self._run_init_containers(tg) and not self._terminate.is_set():
-                    await self._run_containers(tg)
-                await self._stop_all()
+                seq = self.sequence
+                if await seq.run_init_containers(tg) and not self.terminating.is_set():
+                    await seq.run_containers(tg)
+                await seq.stop_all()
                 deadline.cancel()
         finally:
             self.terminal = True
             self.sandbox_ready = False
             self.changed()
             self.finished.set()
-            self._log.info("pod finished", phase=str(self.status.phase))
-
-    def _fresh_pod_dir(self) -> str | None:
-        """Each run has its own logs (the kubelet gives each new pod a new UID, so a new log
-        directory): the previous run's directory is moved aside to `<dir>.previous`,
-        replacing the one before it, and this run starts with empty logs. Returns the error
-        if a container's log directory cannot be made (run in a thread: no events here)."""
-        current = self.pod_dir
-        previous = current.with_name(current.name + ".previous")
-        try:
-            if current.exists():
-                shutil.rmtree(previous, ignore_errors=True)
-                current.rename(previous)
-        except OSError as e:
-            self._log.warning("cannot move the previous run's logs aside", error=str(e))
-        for sup in self.init_supervisors + self.supervisors:
-            path = self.log_dir(sup.container.name)
-            try:
-                path.mkdir(parents=True, exist_ok=True)
-            except OSError as e:
-                return f"mkdir {e.filename or path}: {go_errno(e)}"
-        return None
-
-    def _sandbox_failed(self, error: str) -> None:
-        """kubelet: kuberuntime_sandbox.go createPodSandbox makes the pod's log directory and
-        reports a failure as FailedCreatePodSandBox. Here the pod goes on: each container's
-        start then fails on its log file (RunContainerError, with the restart policy and
-        backoff), so the pod's status says what is wrong and nothing else is touched."""
-        message = f"Failed to create pod sandbox: create pod log directory: {error}"
-        self.events.record(
-            self.pod, reason="FailedCreatePodSandBox", message=message, type=ev.WARNING
-        )
-        self._log.warning("cannot create the pod's log directory", error=error)
-
-    # --- phases of a run -----------------------------------------------------------------
-
-    def _start(self, tg: asyncio.TaskGroup, sup: ContainerSupervisor) -> asyncio.Task[int | None]:
-        name = f"container:{self.pod.name}/{sup.container.name}"
-        task = tg.create_task(sup.run(), name=name)
-        self._tasks[sup.container.name] = task
-        return task
-
-    async def _run_init_containers(self, tg: asyncio.TaskGroup) -> bool:
-        """kubelet: computeInitContainerActions. False if the pod failed or is stopping."""
-        for sup in self.init_supervisors:
-            if sup.container.is_sidecar:
-                _ = self._start(tg, sup)  # a sidecar runs until the pod stops it
-                await self._until_terminate(sup.run_until_started())
-            else:
-                exit_code = await self._until_terminate(self._start(tg, sup))
-                if self._terminate.is_set():
-                    return False
-                if exit_code != 0:
-                    self._log.info("init container failed", container=sup.container.name)
-                    return False
-            if self._terminate.is_set():
-                return False
-        return True
-
-    async def _run_containers(self, tg: asyncio.TaskGroup) -> None:
-        """kubelet: kuberuntime_manager.go SyncPod, step 7: the containers are started one at
-        a time in spec order, each start returning only once its postStart hook has
-        (kuberuntime_container.go startContainer); a failed start or hook does not stop the
-        next one."""
-        tasks = []
-        for sup in self.supervisors:
-            tasks.append(self._start(tg, sup))
-            await self._until_terminate(sup.run_until_launched())
-            if self._terminate.is_set():
-                break
-        await self._until_terminate(asyncio.gather(*tasks))
-
-    async def _until_terminate(self, aw: Awaitable[int | None] | Awaitable[object]) -> object:
-        """Awaits `aw`, or returns None early once termination is requested."""
-        fut = asyncio.ensure_future(aw)
-        # the supervisors' own tasks live in the pod's TaskGroup: the shield stops only the
-        # waiting for them, not them
-        try:
-            first, result = await race(done=asyncio.shield(fut), stop=self._terminate.wait())
-        except Exception:
-            return None  # the supervisor's task failed; the TaskGroup has its error
-        except asyncio.CancelledError:
-            me = asyncio.current_task()
-            if fut.cancelled() and me is not None and not me.cancelling():
-                return None  # the supervisor's task was cancelled, not this one
-            raise
-        finally:
-            if not fut.done():
-                fut.add_done_callback(_consume)
-        return result if first == "done" else None
-
-    async def _stop_all(self) -> None:
-        """Regular containers (and a running init container) first, all at once; then
-        sidecars in reverse order; one grace period for all of it."""
-        began = time.monotonic()
-        self.terminal = not self._terminate.is_set() and self._tasks_done()
-        first = [s for s in self.init_supervisors if not s.container.is_sidecar] + self.supervisors
-        await self._stop_group(first, self._grace)
-        for sup in reversed([s for s in self.init_supervisors if s.container.is_sidecar]):
-            remaining = max(self._grace - (time.monotonic() - began), MIN_GRACE)
-            await self._stop_group([sup], remaining)
-
-    def _tasks_done(self) -> bool:
-        regular = [self._tasks.get(s.container.name) for s in self.supervisors]
-        return all(t is not None and t.done() for t in regular)
-
-    async def _stop_group(self, sups: list[ContainerSupervisor], grace: float) -> None:
-        waits = []
-        for sup in sups:
-            sup.terminate(f"Stopping container {sup.container.name}", grace)
-            task = self._tasks.get(sup.container.name)
-            if task is not None:
-                waits.append(task)
-        if waits:
-            await asyncio.gather(*waits, return_exceptions=True)
+            self.log.info("pod finished", phase=str(self.status.phase))
 
     async def _deadline(self) -> None:
         """kubelet: active_deadline.go pastActiveDeadline: the pod fails once it has been
@@ -368,15 +254,11 @@ class PodRunner:
         while True:
             self._deadline_changed.clear()
             seconds = self.pod.spec.active_deadline_seconds
-            try:
-                async with asyncio.timeout(
-                    None if seconds is None else began + seconds - loop.time()
-                ):
-                    await self._deadline_changed.wait()
-            except TimeoutError:
+            within = None if seconds is None else began + seconds - loop.time()
+            if not await wait_event(self._deadline_changed, within):
                 break
         self.reason, self.message = DEADLINE_REASON, DEADLINE_MESSAGE
         self.events.record(self.pod, reason=DEADLINE_REASON, message=DEADLINE_MESSAGE,
                            type=ev.WARNING)  # fmt: skip
-        self._log.info("active deadline exceeded", seconds=seconds)
+        self.log.info("active deadline exceeded", seconds=seconds)
         self.terminate()

@@ -31,6 +31,7 @@ from minikubelet.probe.goclient import (
     HTTPRequest,
 )
 from minikubelet.probe.handlers import ProbeError, http_request, run_command
+from minikubelet.runtime.aio import wait_event
 
 _DISCARD_BODY = 4 * 1024  # kubelet: handlers.go discardHTTPRespBody maxReadSize
 
@@ -139,10 +140,7 @@ async def _sleep_hook(handler: SleepAction, where: str, stop: asyncio.Event | No
     if stop is None:
         await asyncio.sleep(handler.seconds)
         return None
-    try:
-        async with asyncio.timeout(handler.seconds):
-            await stop.wait()
-    except TimeoutError:
+    if not await wait_event(stop, handler.seconds):
         return None
     error = "container terminated before sleep hook finished"
     return f"Sleep lifecycle hook ({handler.seconds}) {where} failed - error: {error}"

@@ -26,6 +26,7 @@ import structlog
 from minikubelet.core.model import Phase
 from minikubelet.core.spec import Container, Pod, Probe, ProbeType, RestartPolicy
 from minikubelet.probe.handlers import ProbeError, ProbeOutcome, ProbeResultKind, handler_name
+from minikubelet.runtime.aio import wait_event
 from minikubelet.runtime.metrics import PROBE_DURATION, PROBE_LATENCY, PROBE_TOTAL
 
 log = structlog.get_logger("minikubelet.prober")
@@ -290,10 +291,12 @@ class ProbeWorker:
         self._manual = True
         self._wake.set()
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event | None = None) -> None:
         """kubelet: worker.go run: jitter, probe at once, then on each tick or trigger until
-        `stop` is set or step() says to stop. On exit the cached result and the worker's
-        metric series are dropped."""
+        step() says to stop, the task is cancelled (as the supervisor stops its workers) or
+        `stop` is set. On exit the cached result and the worker's metric series are
+        dropped."""
+        stop = asyncio.Event() if stop is None else stop
         try:
             async with asyncio.TaskGroup() as tg:
                 looping = tg.create_task(self._loop(stop), name=f"{self._name}:loop")
@@ -348,11 +351,7 @@ class ProbeWorker:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return "tick"
-            try:
-                async with asyncio.timeout(remaining):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
+            await wait_event(self._wake, remaining)
 
     async def _relay(self, stop: asyncio.Event, looping: asyncio.Task[None]) -> None:
         """On stop, a probe in flight is abandoned (its exec process group killed): in the
