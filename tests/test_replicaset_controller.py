@@ -214,6 +214,7 @@ def test_sync_creates_the_missing_pods_from_the_template() -> None:
     }]  # fmt: skip
     assert made["spec"] == rs["spec"]["template"]["spec"]
     assert creates[0].owner is rs
+    assert creates[0].created_message == "Created pod: {name}"
     assert status_of(actions) == {"replicas": 1, "fullyLabeledReplicas": 1, "readyReplicas": 1,
                                   "availableReplicas": 1, "observedGeneration": 1}  # fmt: skip
 

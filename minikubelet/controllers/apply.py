@@ -80,9 +80,15 @@ class Applier:
         obj = self._named(action.object)
         if action.resource == "pods":
             try:
-                await self.pods.create_pod(obj)
+                created = await self.pods.create_pod(obj)
             except Exception as err:  # refused by admission, or a name taken
                 self._failed_create(controller, action, obj, err, now)
+                return
+            if action.owner is not None and action.created_message:
+                name = (created.get("metadata") or {}).get("name") or obj["metadata"]["name"]
+                message = action.created_message.replace("{name}", str(name))
+                self.events.record(Event(action.owner, "Normal", "SuccessfulCreate", message,
+                                         controller), now)  # fmt: skip
             return
         kind = kinds.BY_RESOURCE.get((_group(obj), action.resource))
         try:

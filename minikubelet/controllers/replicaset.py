@@ -17,9 +17,9 @@ again then.
 
 The pods are made as controller_utils.go GetPodFromTemplate makes them: the template's
 labels, annotations, finalizers and spec, `generateName: <name>-`, the controller owner
-reference. Events as RealPodControl records them: `SuccessfulDelete` `Deleted pod: x`
-(`SuccessfulCreate` `Created pod: x` and `FailedCreate` `Error creating: ...` come from the
-loop, which makes the pod and learns its name or its refusal).
+reference. Events as RealPodControl records them: `SuccessfulDelete` `Deleted pod: x`;
+`SuccessfulCreate` `Created pod: x` and `FailedCreate` `Error creating: ...` are recorded by
+the loop (controllers/apply.py), which makes the pod and learns its name or its refusal.
 
 A ReplicationController is run by the same code (pkg/controller/replication: the
 ReplicaSet controller over the RC converted, its map selector as `matchLabels`), with its
@@ -37,7 +37,6 @@ from minikubelet.controllers.base import (
     Create,
     Delete,
     Event,
-    FunctionController,
     Reader,
     Result,
     Update,
@@ -178,7 +177,9 @@ def manage_replicas(
     diff = len(claimed) - replicas_of(owner)
     if diff < 0:
         return [
-            Create("pods", pod_from_template(owner), owner=owner)
+            Create(
+                "pods", pod_from_template(owner), owner=owner, created_message="Created pod: {name}"
+            )
             for _ in range(min(-diff, BURST_REPLICAS))
         ]
     if diff == 0:
@@ -342,10 +343,16 @@ def reconcile_replication_controllers(store: Reader, now: float) -> Result:
     return reconcile_all(store, now, REPLICATION_CONTROLLERS)
 
 
-CONTROLLERS = (
-    FunctionController("replicaset-controller", frozenset({"replicasets", "pods"}),
-                       reconcile_replicasets),
-    FunctionController("replication-controller",
-                       frozenset({"replicationcontrollers", "pods"}),
-                       reconcile_replication_controllers),
-)  # fmt: skip
+class ReplicaController:
+    """The controller of one flavour, woken by its own kind and by pods."""
+
+    def __init__(self, flavor: Flavor) -> None:
+        self.flavor = flavor
+        self.name = flavor.component
+        self.wakes = frozenset({flavor.resource, "pods"})
+
+    def reconcile(self, store: Reader, now: float) -> Result:
+        return reconcile_all(store, now, self.flavor)
+
+
+CONTROLLERS = (ReplicaController(REPLICA_SETS), ReplicaController(REPLICATION_CONTROLLERS))
