@@ -306,3 +306,45 @@ def test_the_file_is_validated_too(tmp_path: Path) -> None:
         assert "spec.replicas: Invalid value: -2: must be greater than or equal to 0" in text
     finally:
         daemon.close()
+
+
+BROKEN = """
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: broken}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: broken}}
+  template:
+    metadata: {labels: {app: broken}}
+    spec:
+      containers: [{name: c, image: busybox, command: [sleep, "600"]}]
+      ephemeralContainers: [{name: debug, image: busybox}]
+"""
+
+
+def test_a_pod_the_api_refuses_is_a_failed_create_and_a_replica_failure(mk: Minikubelet) -> None:
+    """A template may hold what a pod create may not (ephemeralContainers, as the API server
+    validates a template and a pod create apart): FailedCreate events with the API's error,
+    and the ReplicaFailure condition."""
+    _, err, code = kubectl(mk, "apply", "-f", "-", stdin=BROKEN)
+    assert code == 0, err
+    try:
+        conditions = mk.wait_for(
+            "ReplicaFailure", lambda: rs_status(mk, "broken").get("conditions"), timeout=30
+        )
+        assert [(c["type"], c["status"], c["reason"]) for c in conditions] == [
+            ("ReplicaFailure", "True", "FailedCreate")
+        ]
+        assert re.fullmatch(
+            r'Pod "broken-\w{5}" is invalid: spec.ephemeralContainers: Forbidden: cannot be set '
+            r"on create",
+            conditions[0]["message"],
+        )
+        out, err, code = kubectl(mk, "describe", "rs", "broken")
+        assert code == 0, err
+        assert re.search(r"Warning\s+FailedCreate\s+\S+\s+replicaset-controller\s+Error "
+                         r'creating: Pod "broken-\w{5}" is invalid', out)  # fmt: skip
+        assert rs_status(mk, "broken").get("replicas") == 0
+    finally:
+        kubectl(mk, "delete", "rs", "broken", "--wait=false")

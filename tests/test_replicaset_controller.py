@@ -376,6 +376,17 @@ def test_replica_failure_condition_on_a_create_error() -> None:
     assert "conditions" not in (status_of(actions) or {})
 
 
+def test_while_creates_fail_one_is_tried_after_a_back_off() -> None:
+    """slowStartBatch's first batch of one stops the rest when it fails; the sync is retried
+    after the work queue's per-item back-off (5 ms doubling to 1000 s)."""
+    rs = replica_set(5)
+    events = [failed_create(NOW - 1, f"Error creating: pod {i} refused") for i in range(3)]
+    actions, requeue = run(rs, [], events=events)
+    assert kinds(actions).count("Create") == 1
+    assert requeue == NOW + 0.005 * 2**3
+    assert rsc.retry_delay(40) == 1000.0
+
+
 def test_a_stale_create_error_sets_no_condition() -> None:
     """A FailedCreate older than the ReplicaSet's newest pod is an error already overcome."""
     rs = replica_set(3)

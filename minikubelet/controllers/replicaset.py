@@ -11,9 +11,9 @@ being deleted, `manageReplicas` creates the missing pods or deletes the surplus,
 core/workloads.py rank_for_deletion); then the status (replica_set_utils.go calculateStatus):
 `replicas`, `fullyLabeledReplicas` (pods with every template label), `readyReplicas`,
 `availableReplicas` (ready for `minReadySeconds`), `observedGeneration`, and the
-`ReplicaFailure` condition while a create fails. A pod deleted or failed is no longer active,
-so the next pass replaces it. Where a pod becomes available later, the controller looks
-again then.
+`ReplicaFailure` condition while a create fails (tried again, one at a time, after the
+work queue's back-off). A pod deleted or failed is no longer active, so the next pass
+replaces it. Where a pod becomes available later, the controller looks again then.
 
 The pods are made as controller_utils.go GetPodFromTemplate makes them: the template's
 labels, annotations, finalizers and spec, `generateName: <name>-`, the controller owner
@@ -170,17 +170,24 @@ def _involved(owner: JSON) -> JSON:
 
 
 def manage_replicas(
-    owner: JSON, claimed: list[JSON], related: list[JSON], now: float, flavor: Flavor
+    owner: JSON,
+    claimed: list[JSON],
+    related: list[JSON],
+    now: float,
+    flavor: Flavor,
+    failing: bool = False,
 ) -> list[Action]:
     """manageReplicas: create the missing pods or delete the surplus, at most BURST_REPLICAS
-    of either in one pass."""
+    of either in one pass. While creates fail, one is tried at a time (slowStartBatch's first
+    batch of one, which stops the rest when it fails)."""
     diff = len(claimed) - replicas_of(owner)
     if diff < 0:
+        count = 1 if failing else min(-diff, BURST_REPLICAS)
         return [
             Create(
                 "pods", pod_from_template(owner), owner=owner, created_message="Created pod: {name}"
             )
-            for _ in range(min(-diff, BURST_REPLICAS))
+            for _ in range(count)
         ]
     if diff == 0:
         return []
@@ -245,10 +252,16 @@ def next_available(claimed: list[JSON], min_ready_seconds: int, now: float) -> f
 # --- one object, and all of them -------------------------------------------------------------
 
 
-def create_error_of(owner: JSON, claimed: list[JSON], events: list[JSON]) -> str | None:
-    """The error of the last pod create that failed, while pods are still missing: the
-    loop's `FailedCreate` event on this owner newer than every pod it has (the condition
-    goes once a create succeeds and nothing is missing)."""
+@dataclass(frozen=True, slots=True)
+class CreateFailure:
+    message: str  # the API's error, as the ReplicaFailure condition carries it
+    count: int  # how many creates have failed since the last that worked
+
+
+def create_failure(owner: JSON, claimed: list[JSON], events: list[JSON]) -> CreateFailure | None:
+    """The pod creates that failed while pods are still missing: the loop's `FailedCreate`
+    events on this owner newer than every pod it has (so the failure is over once a create
+    works and nothing is missing)."""
     if len(claimed) >= replicas_of(owner) or wl.deleting(owner):
         return None
     newest_pod = max((_stamp(p["metadata"].get("creationTimestamp")) for p in claimed),
@@ -263,7 +276,14 @@ def create_error_of(owner: JSON, claimed: list[JSON], events: list[JSON]) -> str
     if not failures:
         return None
     last = max(failures, key=lambda e: _stamp(e.get("lastTimestamp") or e.get("eventTime")))
-    return str(last.get("message") or "").removeprefix("Error creating: ")
+    message = str(last.get("message") or "").removeprefix("Error creating: ")
+    return CreateFailure(message, sum(int(e.get("count") or 1) for e in failures))
+
+
+def retry_delay(failures: int) -> float:
+    """workqueue.DefaultControllerRateLimiter's per-item back-off: 5 ms doubling, at most
+    1000 s, after each failed sync."""
+    return min(0.005 * float(2 ** min(failures, 30)), 1000.0)
 
 
 def _stamp(text: Any) -> float:
@@ -287,14 +307,15 @@ def sync(
     selector = selector_of(owner, flavor)
     active = [p for p in pods if wl.pod_active(p)]
     claimed, actions = claim_pods(owner, selector, active)
+    failure = create_failure(owner, claimed, events or [])
     if not wl.deleting(owner):
-        actions += manage_replicas(owner, claimed, related or [], now, flavor)
-    error = create_error_of(owner, claimed, events or [])
-    status = calculate_status(owner, claimed, now, error)
+        actions += manage_replicas(owner, claimed, related or [], now, flavor, failure is not None)
+    status = calculate_status(owner, claimed, now, failure.message if failure else None)
     if status != (owner.get("status") or {}):
         actions.append(UpdateStatus(flavor.resource, {**owner, "status": status}))
     min_ready = int((owner.get("spec") or {}).get("minReadySeconds") or 0)
-    return Result(actions, next_available(claimed, min_ready, now))
+    retry = now + retry_delay(failure.count) if failure is not None else None
+    return Result(actions, earliest(next_available(claimed, min_ready, now), retry))
 
 
 def _related_pods(
