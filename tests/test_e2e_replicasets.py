@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import re
+import signal
 import subprocess
 import textwrap
 import threading
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from daemon_harness import Minikubelet
 from test_e2e_kubectl import KUBECTL, kubectl
@@ -348,3 +350,48 @@ def test_a_pod_the_api_refuses_is_a_failed_create_and_a_replica_failure(mk: Mini
         assert rs_status(mk, "broken").get("replicas") == 0
     finally:
         kubectl(mk, "delete", "rs", "broken", "--wait=false")
+
+
+def _marked(marker: str) -> list[psutil.Process]:
+    """The live processes whose environment carries this sandbox marker."""
+    found = []
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            mine = proc.environ().get("MINIKUBELET_SANDBOX") == marker
+            if mine and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+    return found
+
+
+def _marker_of(pod: JSON) -> str:
+    """The sandbox marker of a running pod's container process (found by its POD_NAME)."""
+    name = pod["metadata"]["name"]
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            environ = proc.environ()
+            if environ.get("POD_NAME") == name and environ.get("MINIKUBELET_SANDBOX"):
+                return environ["MINIKUBELET_SANDBOX"]
+    raise AssertionError(f"no process of {name}")
+
+
+def test_stopping_the_daemon_makes_no_replacements(tmp_path: Path) -> None:
+    """At shutdown the controllers stop before the pods do: a ReplicaSet does not replace
+    the pods being stopped with new ones that outlive the daemon."""
+    daemon = Minikubelet(EXAMPLE, state_dir=tmp_path / "state")
+    marker = ""
+    try:
+        daemon.wait_serving()
+        up = settled(daemon, 3)
+        marker = _marker_of(up[0])
+        assert len(_marked(marker)) >= 3
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait_exit(60) == 0
+        left = _marked(marker)
+        assert left == [], [p.cmdline() for p in left]
+        started = [ln for ln in daemon.stderr_lines if '"container started"' in ln]
+        assert len(started) == 3, started
+    finally:
+        for proc in _marked(marker) if marker else []:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+        daemon.close()
