@@ -453,3 +453,11 @@ def test_reconcile_reads_each_namespace_and_ranks_by_related_pods() -> None:
     elsewhere["metadata"]["namespace"] = "other"
     result = rsc.reconcile_replicasets(Store({"replicasets": [rs], "pods": [elsewhere]}), NOW)
     assert kinds(list(result.actions)).count("Create") == 1
+
+
+def test_selector_string_sorts_requirements_by_key() -> None:
+    """labels.Selector String: requirements by key, whatever their kind; values sorted."""
+    selector = {"matchLabels": {"tier": "frontend", "app": "web"},
+                "matchExpressions": [{"key": "env", "operator": "In", "values": ["b", "a"]},
+                                     {"key": "zone", "operator": "DoesNotExist"}]}  # fmt: skip
+    assert wl.selector_string(selector) == "app=web,env in (a,b),tier=frontend,!zone"

@@ -49,21 +49,22 @@ def selector_is_empty(selector: Mapping[str, Any] | None) -> bool:
 
 
 def selector_string(selector: Mapping[str, Any] | None) -> str:
-    """The selector as kubectl prints it (`app=web,tier in (a,b)`)."""
+    """The selector as kubectl prints it (`app=web,tier in (a,b)`): labels.Selector's String,
+    its requirements sorted by key (internalSelector.Add sorts them ByKey)."""
     if not selector:
         return ""
-    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
+    parts = [(k, f"{k}={v}") for k, v in (selector.get("matchLabels") or {}).items()]
     for req in selector.get("matchExpressions") or []:
         key, op, values = req.get("key", ""), req.get("operator", ""), req.get("values") or []
         if op == "In":
-            parts.append(f"{key} in ({','.join(sorted(values))})")
+            parts.append((key, f"{key} in ({','.join(sorted(values))})"))
         elif op == "NotIn":
-            parts.append(f"{key} notin ({','.join(sorted(values))})")
+            parts.append((key, f"{key} notin ({','.join(sorted(values))})"))
         elif op == "Exists":
-            parts.append(key)
+            parts.append((key, key))
         elif op == "DoesNotExist":
-            parts.append(f"!{key}")
-    return ",".join(parts)
+            parts.append((key, f"!{key}"))
+    return ",".join(text for _, text in sorted(parts, key=lambda part: part[0]))
 
 
 # --- owner references ------------------------------------------------------------------------
