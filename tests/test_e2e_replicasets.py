@@ -104,6 +104,14 @@ def test_the_example_comes_up_owned_and_listed(mk: Minikubelet) -> None:
     assert out.split("\n")[0].split() == ["NAME", "DESIRED", "CURRENT", "READY", "AGE",
                                           "CONTAINERS", "IMAGES", "SELECTOR"]  # fmt: skip
     assert out.split("\n")[1].split()[5:] == ["php-redis", "busybox", "tier=frontend"]
+    out, err, code = kubectl(mk, "get", "rs", "frontend", "--subresource=status")
+    assert (err, code) == ("", 0)
+    assert [ln.split()[:4] for ln in out.splitlines()] == [
+        ["NAME", "DESIRED", "CURRENT", "READY"], ["frontend", "3", "3", "3"]]  # fmt: skip
+    out, err, code = kubectl(mk, "get", "rs", "frontend", "--subresource=scale")
+    assert (err, code) == ("", 0)
+    assert [ln.split()[:3] for ln in out.splitlines()] == [
+        ["NAME", "DESIRED", "AVAILABLE"], ["frontend", "3", "3"]]  # fmt: skip
     out, err, code = kubectl(mk, "describe", "rs", "frontend")
     assert (err, code) == ("", 0), err
     assert "Pods Status:  3 Running / 0 Waiting / 0 Succeeded / 0 Failed" in out
