@@ -76,6 +76,27 @@ def settled(mk: Minikubelet, n: int, selector: str = "tier=frontend") -> list[JS
     return result
 
 
+@contextlib.contextmanager
+def owners_watched(mk: Minikubelet, name: str) -> Iterator[list[str]]:
+    """Every controller-owner uid the pod shows, one per change, as `kubectl get -w` sees
+    them ("" while it has none)."""
+    watch = subprocess.Popen(
+        [KUBECTL, "--server", mk.url, "get", "pod", name, "--watch", "-o",
+         'jsonpath={.metadata.ownerReferences[0].uid}{"\\n"}'],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "KUBECONFIG": "/dev/null"},
+    )  # fmt: skip
+    seen: list[str] = []
+    reader = threading.Thread(target=lambda: seen.extend(watch.stdout or []), daemon=True)
+    reader.start()
+    try:
+        mk.wait_for("the watch's first line", lambda: bool(seen))
+        yield seen
+    finally:
+        watch.terminate()
+        watch.wait(timeout=30)
+        reader.join(timeout=30)
+
+
 def owner_uid(pod: JSON) -> str | None:
     refs = pod["metadata"].get("ownerReferences") or []
     return next((r["uid"] for r in refs if r.get("controller")), None)
@@ -158,6 +179,7 @@ def test_a_pod_whose_labels_change_is_released(mk: Minikubelet) -> None:
     up = settled(mk, 3)
     rs_uid = owner_uid(up[0])
     name = up[0]["metadata"]["name"]
+    flag = Path(f"/tmp/unready-{name}")
     try:
         _, err, code = kubectl(mk, "label", "pod", name, "tier=debug", "--overwrite")
         assert code == 0, err
@@ -165,7 +187,13 @@ def test_a_pod_whose_labels_change_is_released(mk: Minikubelet) -> None:
         mk.wait_for("replaced", lambda: len(active(mk, "tier=frontend")) == 3)
         assert all(owner_uid(p) == rs_uid for p in active(mk, "tier=frontend"))
         assert mk.pod(name)["status"]["phase"] == "Running"  # released, not deleted
+        with owners_watched(mk, name) as seen:
+            flag.write_text("")  # a status write of the kubelet's keeps the release
+            mk.wait_for("unready", lambda: not ready(mk.pod(name)), timeout=30)
+            mk.wait_for("the watch sees it", lambda: len(seen) >= 2)
+        assert {line.strip() for line in seen} == {""}
     finally:
+        flag.unlink(missing_ok=True)
         kubectl(mk, "delete", "pod", name, "--wait=false")
     settled(mk, 3)
 
@@ -186,9 +214,16 @@ def test_a_failed_pod_is_replaced(mk: Minikubelet) -> None:
 ORPHAN = """
 apiVersion: v1
 kind: Pod
-metadata: {name: stray, labels: {app: adopt}}
+metadata: {{name: stray, labels: {{app: adopt}}}}
 spec:
-  containers: [{name: c, image: busybox, command: [sh, -c, "exec sleep 600"]}]
+  containers:
+  - name: c
+    image: busybox
+    command: [sh, -c, "exec sleep 600"]
+    readinessProbe:
+      exec: {{command: [test, "!", -e, "{flag}"]}}
+      periodSeconds: 1
+      failureThreshold: 1
 """
 ADOPTER = """
 apiVersion: apps/v1
@@ -204,16 +239,23 @@ spec:
 """
 
 
-def test_an_orphan_with_matching_labels_is_adopted(mk: Minikubelet) -> None:
-    _, err, code = kubectl(mk, "apply", "-f", "-", stdin=ORPHAN)
+def test_an_orphan_with_matching_labels_is_adopted(mk: Minikubelet, tmp_path: Path) -> None:
+    flag = tmp_path / "unready"
+    _, err, code = kubectl(mk, "apply", "-f", "-", stdin=ORPHAN.format(flag=flag))
     assert code == 0, err
-    mk.wait_for("the orphan running", lambda: mk.pod("stray")["status"]["phase"] == "Running")
+    mk.wait_for("the orphan ready", lambda: ready(mk.pod("stray")), timeout=30)
     try:
         _, err, code = kubectl(mk, "apply", "-f", "-", stdin=ADOPTER)
         assert code == 0, err
         uid = json.loads(kubectl(mk, "get", "rs", "adopter", "-o", "json")[0])["metadata"]["uid"]
         mk.wait_for("adopted", lambda: owner_uid(mk.pod("stray")) == uid)
         mk.wait_for("counted", lambda: rs_status(mk, "adopter").get("replicas") == 1)
+        assert [p["metadata"]["name"] for p in active(mk, "app=adopt")] == ["stray"]
+        with owners_watched(mk, "stray") as seen:
+            flag.write_text("")  # a status write of the kubelet's keeps the adoption
+            mk.wait_for("unready", lambda: not ready(mk.pod("stray")), timeout=30)
+            mk.wait_for("the watch sees it", lambda: len(seen) >= 2)
+        assert {line.strip() for line in seen} == {uid}
         assert [p["metadata"]["name"] for p in active(mk, "app=adopt")] == ["stray"]
     finally:
         kubectl(mk, "delete", "rs", "adopter", "--wait=false")
