@@ -5,11 +5,13 @@ replica_set_test.go and replica_set_utils_test.go, pkg/controller controller_uti
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
 
 from minikubelet.controllers import replicaset as rsc
+from minikubelet.controllers.apply import NAME_ALPHABET, generate_name
 from minikubelet.controllers.base import Create, Delete, Event, Update, UpdateStatus
 from minikubelet.core import workloads as wl
 from minikubelet.core.gotext import rfc3339
@@ -461,3 +463,14 @@ def test_selector_string_sorts_requirements_by_key() -> None:
                 "matchExpressions": [{"key": "env", "operator": "In", "values": ["b", "a"]},
                                      {"key": "zone", "operator": "DoesNotExist"}]}  # fmt: skip
     assert wl.selector_string(selector) == "app=web,env in (a,b),tier=frontend,!zone"
+
+
+def test_generated_names_are_cut_as_the_api_server_cuts_them() -> None:
+    """storage/names SimpleNameGenerator: a base longer than 58 characters is cut, so a
+    ReplicaSet with a long name still gets pod names of at most 63."""
+    rng = random.Random(1)
+    name = generate_name("a" * 70 + "-", rng)
+    assert len(name) == 63
+    assert name.startswith("a" * 58)
+    assert all(c in NAME_ALPHABET for c in name[58:])
+    assert len(generate_name("frontend-", rng)) == len("frontend-") + 5

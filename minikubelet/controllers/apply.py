@@ -47,8 +47,13 @@ class PodClient(Protocol):
     ) -> JSON | None: ...
 
 
+MAX_GENERATED_NAME_LENGTH = 58  # names.MaxGeneratedNameLength: 63 - 5
+
+
 def generate_name(prefix: str, rng: random.Random) -> str:
-    return prefix + "".join(rng.choice(NAME_ALPHABET) for _ in range(5))
+    """SimpleNameGenerator.GenerateName: the base cut to 58 characters, 5 random after it."""
+    base = prefix[:MAX_GENERATED_NAME_LENGTH]
+    return base + "".join(rng.choice(NAME_ALPHABET) for _ in range(5))
 
 
 class Applier:
