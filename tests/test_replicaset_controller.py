@@ -474,3 +474,93 @@ def test_generated_names_are_cut_as_the_api_server_cuts_them() -> None:
     assert name.startswith("a" * 58)
     assert all(c in NAME_ALPHABET for c in name[58:])
     assert len(generate_name("frontend-", rng)) == len("frontend-") + 5
+
+
+def _to_delete_pod(name: str, phase: str, node: str = "", ready: bool | None = None) -> JSON:
+    """replica_set_test.go TestGetPodsToDelete's pods (no ready times)."""
+    status: JSON = {"phase": phase}
+    if ready is not None:
+        status["conditions"] = [{"type": "Ready", "status": "True" if ready else "False"}]
+    return {"metadata": {"name": name, "namespace": "default"}, "spec": {"nodeName": node},
+            "status": status}  # fmt: skip
+
+
+UNSCHEDULED = _to_delete_pod("unscheduled-pending", "Pending")
+SCHEDULED_PENDING = _to_delete_pod("scheduled-pending", "Pending", "fake-node")
+NOT_READY = _to_delete_pod("running-not-ready", "Running", "fake-node", False)
+READY_1 = _to_delete_pod("running-ready-node-1", "Running", "fake-node-1", True)
+READY_2 = _to_delete_pod("running-ready-node-2", "Running", "fake-node-2", True)
+
+
+@pytest.mark.parametrize(
+    ("pods", "related", "diff", "expected"),
+    [
+        ([], None, 0, []),
+        ([NOT_READY, READY_1], None, 2, [NOT_READY, READY_1]),
+        ([READY_1, NOT_READY], None, 1, [NOT_READY]),
+        ([READY_1, READY_1, READY_2, NOT_READY, SCHEDULED_PENDING, UNSCHEDULED], None, 6,
+         [READY_1, READY_1, READY_2, NOT_READY, SCHEDULED_PENDING, UNSCHEDULED]),
+        ([READY_1, READY_1, READY_2, NOT_READY, SCHEDULED_PENDING, UNSCHEDULED], [], 6,
+         [READY_1, READY_1, READY_2, NOT_READY, SCHEDULED_PENDING, UNSCHEDULED]),
+        ([SCHEDULED_PENDING, UNSCHEDULED], None, 1, [UNSCHEDULED]),
+        ([READY_1, NOT_READY, NOT_READY], None, 2, [NOT_READY, NOT_READY]),
+        ([READY_1, READY_2], [READY_1, READY_2, READY_2], 1, [READY_2]),
+        ([SCHEDULED_PENDING, NOT_READY], None, 1, [SCHEDULED_PENDING]),
+        ([READY_1, READY_2, NOT_READY, SCHEDULED_PENDING, UNSCHEDULED], None, 3,
+         [UNSCHEDULED, SCHEDULED_PENDING, NOT_READY]),
+    ],
+)  # fmt: skip
+def test_get_pods_to_delete(
+    pods: list[JSON], related: list[JSON] | None, diff: int, expected: list[JSON]
+) -> None:
+    """replica_set_test.go TestGetPodsToDelete: related defaults to the pods."""
+    got = rsc.pods_to_delete(pods, pods if related is None else related, diff, NOW)
+    assert [p["metadata"]["name"] for p in got] == [p["metadata"]["name"] for p in expected]
+
+
+FULL = {"name": "foo", "type": "production"}
+
+
+def _status_pod(name: str, labels: JSON, phase: str = "Running") -> JSON:
+    """replica_set_test.go newPod: a Running pod is Ready (no transition time)."""
+    pod_ = rank_pod(name, "node", phase, phase == "Running")
+    pod_["metadata"]["labels"] = dict(labels)
+    return pod_
+
+
+@pytest.mark.parametrize(
+    ("template_labels", "min_ready", "pods", "expected"),
+    [
+        (FULL, 0, [_status_pod("pod1", FULL)], (1, 1, 1, 1)),
+        ({"name": "foo"}, 0, [_status_pod("pod1", {"name": "foo"})], (1, 1, 1, 1)),
+        (FULL, 0, [_status_pod("pod1", {"name": "foo"})], (1, 0, 1, 1)),
+        (FULL, 0, [_status_pod("pod1", FULL), _status_pod("pod2", FULL)], (2, 2, 2, 2)),
+        (FULL, 0, [_status_pod("pod1", {"name": "foo"}), _status_pod("pod2", {"name": "foo"})],
+         (2, 0, 2, 2)),
+        (FULL, 0, [_status_pod("pod1", {"name": "foo"}), _status_pod("pod2", FULL)],
+         (2, 1, 2, 2)),
+        (FULL, 0, [_status_pod("pod1", FULL, "Pending")], (1, 1, 0, 0)),
+        (FULL, 3600, [_status_pod("pod1", FULL)], (1, 1, 1, 0)),
+    ],
+)  # fmt: skip
+def test_calculate_status(
+    template_labels: JSON, min_ready: int, pods: list[JSON], expected: tuple[int, ...]
+) -> None:
+    """replica_set_utils_test.go TestCalculateStatus: replicas, fullyLabeledReplicas,
+    readyReplicas, availableReplicas (upstream's "not fully labelled" pods carry fewer labels
+    than the template has)."""
+    rs = replica_set(2, min_ready=min_ready, template_labels=template_labels)
+    status = rsc.calculate_status(rs, pods, NOW)
+    got = tuple(int(status.get(f) or 0) for f in ("replicas", "fullyLabeledReplicas",
+                                                  "readyReplicas", "availableReplicas"))  # fmt: skip
+    assert got == expected
+
+
+def test_calculate_status_keeps_a_failure_that_goes_on() -> None:
+    """TestCalculateStatusConditions "manageReplicasErr != nil && failureCond != nil": the
+    condition stays as it was."""
+    old = {"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+           "message": "first", "lastTransitionTime": rfc3339(NOW - 60)}  # fmt: skip
+    rs = replica_set(10, status={"replicas": 1, "conditions": [old]})
+    assert rsc.calculate_status(rs, [], NOW, "second")["conditions"] == [old]
+    assert "conditions" not in rsc.calculate_status(rs, [], NOW, None)

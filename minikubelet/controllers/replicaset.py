@@ -169,6 +169,12 @@ def _involved(owner: JSON) -> JSON:
             "metadata": owner["metadata"]}  # fmt: skip
 
 
+def pods_to_delete(pods: list[JSON], related: list[JSON], diff: int, now: float) -> list[JSON]:
+    """getPodsToDelete: the first `diff` pods by rank (no ranking when all of them go)."""
+    ranked = wl.rank_for_deletion(pods, related, now) if diff < len(pods) else pods
+    return ranked[:diff]
+
+
 def manage_replicas(
     owner: JSON,
     claimed: list[JSON],
@@ -191,10 +197,8 @@ def manage_replicas(
         ]
     if diff == 0:
         return []
-    diff = min(diff, BURST_REPLICAS)
-    doomed = wl.rank_for_deletion(claimed, related, now) if diff < len(claimed) else claimed
     actions: list[Action] = []
-    for pod in doomed[:diff]:
+    for pod in pods_to_delete(claimed, related, min(diff, BURST_REPLICAS), now):
         meta = pod["metadata"]
         actions.append(Delete("pods", meta.get("namespace", "default"), meta["name"],
                               uid=meta.get("uid")))  # fmt: skip

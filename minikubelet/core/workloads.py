@@ -138,11 +138,14 @@ def pod_ready_since(pod: JSON) -> float | None:
 
 
 def pod_available(pod: JSON, min_ready_seconds: int, now: float) -> bool:
-    """podutil.IsPodAvailable: ready, and ready for at least minReadySeconds."""
-    since = pod_ready_since(pod)
-    if since is None:
+    """podutil.IsPodAvailable: ready, and ready for at least minReadySeconds (with none, a
+    ready pod is available even without a transition time)."""
+    if not pod_ready(pod):
         return False
-    return min_ready_seconds == 0 or since + min_ready_seconds <= now
+    if min_ready_seconds == 0:
+        return True
+    since = pod_ready_since(pod)
+    return since is not None and since + min_ready_seconds <= now
 
 
 def available_at(pod: JSON, min_ready_seconds: int) -> float | None:
