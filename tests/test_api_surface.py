@@ -151,6 +151,7 @@ async def test_api_resources_are_what_is_served(server: Server) -> None:
         ("clusterroles", "rbac.authorization.k8s.io/v1"),
         ("clusterrolebindings", "rbac.authorization.k8s.io/v1"),
         ("endpoints", "v1"), ("endpointslices", "discovery.k8s.io/v1"),
+        ("replicasets", "apps/v1"), ("replicationcontrollers", "v1"),
     }  # fmt: skip
 
 
@@ -158,6 +159,7 @@ async def test_api_versions(server: Server) -> None:
     result = await kubectl(server, "api-versions")
     assert (result.out.split(), result.err) == (
         [
+            "apps/v1",
             "authorization.k8s.io/v1",
             "autoscaling/v2",
             "coordination.k8s.io/v1",

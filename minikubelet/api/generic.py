@@ -61,12 +61,18 @@ def listing(kind: Kind) -> Resource:
         return Resource("Service", "services", services.SERVICE_FIELDS,
                         services.SERVICE_COLUMNS, services.service_row)  # fmt: skip
     last = _CREATED_AT if kind.created_at else _AGE
-    columns = (_NAME, *kind.columns, last)
+    # the printers put the -o wide columns (priority 1) after Age: printReplicaSet, ...
+    wide = [i for i, c in enumerate(kind.columns) if c[2] > 0]
+    narrow = [i for i, c in enumerate(kind.columns) if c[2] == 0]
+    columns = (_NAME, *(kind.columns[i] for i in narrow), last,
+               *(kind.columns[i] for i in wide))  # fmt: skip
 
     def row(obj: JSON, now: float, include: str) -> JSON:
         created = obj.get("metadata", {}).get("creationTimestamp")
         end = created if kind.created_at else tbl.since(created, now)
-        return tbl.row(obj, [obj["metadata"]["name"], *kind.cells(obj), end], include)
+        cells = kind.cells(obj)
+        ordered = [*(cells[i] for i in narrow), end, *(cells[i] for i in wide)]
+        return tbl.row(obj, [obj["metadata"]["name"], *ordered], include)
 
     return Resource(kind.kind, kind.resource, kind.fields, columns, row, kind.api_version)
 
@@ -360,4 +366,4 @@ def add_routes(router: web.UrlDispatcher) -> None:
         router.add_put(item, _bind(replace, kind))
         router.add_patch(item, _bind(patch_object, kind))
         router.add_delete(item, _bind(delete, kind))
-        subresources.add_routes(router, kind, item, _bind)
+        subresources.add_routes(router, kind, item, _bind, listing(kind))

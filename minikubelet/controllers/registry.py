@@ -3,6 +3,9 @@ them. Adding a controller is one line here."""
 
 from __future__ import annotations
 
+from minikubelet.controllers import replicaset
 from minikubelet.controllers.base import Controller
 
-CONTROLLERS: tuple[Controller, ...] = ()
+CONTROLLERS: tuple[Controller, ...] = (
+    *replicaset.CONTROLLERS,  # ReplicaSet, ReplicationController
+)
