@@ -33,7 +33,6 @@ from minikubelet.controllers.base import (
     Create,
     Delete,
     Event,
-    FunctionController,
     Reader,
     Result,
     Update,
@@ -313,10 +312,18 @@ def reconcile(store: Reader, now: float, node: JSON) -> Result:
     return Result(actions, requeue)
 
 
-def controller(node: JSON) -> FunctionController:
+class DaemonSetController:
     """The controller for the daemon's node."""
-    return FunctionController(
-        COMPONENT,
-        frozenset({"daemonsets", "pods", "controllerrevisions"}),
-        lambda store, now: reconcile(store, now, node),
-    )
+
+    name = COMPONENT
+    wakes = frozenset({"daemonsets", "pods", "controllerrevisions"})
+
+    def __init__(self, node: JSON) -> None:
+        self.node = node
+
+    def reconcile(self, store: Reader, now: float) -> Result:
+        return reconcile(store, now, self.node)
+
+
+def controller(node: JSON) -> DaemonSetController:
+    return DaemonSetController(node)

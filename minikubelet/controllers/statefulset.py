@@ -37,7 +37,6 @@ from minikubelet.controllers.base import (
     Create,
     Delete,
     Event,
-    FunctionController,
     Reader,
     Result,
     Update,
@@ -276,6 +275,12 @@ def reconcile(store: Reader, now: float) -> Result:
     return Result(actions, requeue)
 
 
-CONTROLLER = FunctionController(
-    "statefulset-controller", frozenset({"statefulsets", "pods", "controllerrevisions"}), reconcile
-)
+class StatefulSetController:
+    name = COMPONENT
+    wakes = frozenset({"statefulsets", "pods", "controllerrevisions"})
+
+    def reconcile(self, store: Reader, now: float) -> Result:
+        return reconcile(store, now)
+
+
+CONTROLLER = StatefulSetController()
