@@ -101,17 +101,40 @@ def test_statefulset_errors(change: JSON, error: str) -> None:
     assert error in errors_of(apps.admit_statefulset, sts(**change))
 
 
-def test_statefulset_template_errors_and_restart_policy() -> None:
+def test_statefulset_template_restart_policy_and_labels() -> None:
+    """The template's pod spec is not validated (ValidatePodTemplateSpecForStatefulSet): a
+    pod that would be invalid is refused when it is created."""
     obj = sts()
     obj["spec"]["template"]["spec"]["restartPolicy"] = "Never"
     obj["spec"]["template"]["spec"]["activeDeadlineSeconds"] = 5
+    obj["spec"]["template"]["metadata"]["labels"]["bad key!"] = "x"
+    obj["spec"]["selector"] = {"matchLabels": {"app": "web"}}
     del obj["spec"]["template"]["spec"]["containers"][0]["image"]
     errors = errors_of(apps.admit_statefulset, obj)
     assert 'spec.template.spec.restartPolicy: Unsupported value: "Never": supported values: ' \
         '"Always"' in errors  # fmt: skip
     assert "spec.template.spec.activeDeadlineSeconds: Forbidden: activeDeadlineSeconds in " \
         "StatefulSet is not Supported" in errors  # fmt: skip
-    assert "spec.template.spec.containers[0].image: Required value" in errors
+    assert any(e.startswith('spec.template.labels: Invalid value: "bad key!"') for e in errors)
+    assert not any("image" in e for e in errors)
+
+
+def test_statefulset_template_that_does_not_decode() -> None:
+    obj = sts()
+    obj["spec"]["template"]["spec"]["containers"] = "web"
+    with pytest.raises(ObjectUndecodable) as caught:
+        apps.admit_statefulset(obj)
+    assert str(caught.value) == (
+        'StatefulSet in version "v1" cannot be handled as a StatefulSet: json: cannot unmarshal '
+        "string into Go struct field PodSpec.spec.template.spec.containers of type []v1.Container"
+    )
+
+
+def test_daemonset_template_is_validated_as_a_pod() -> None:
+    obj = ds()
+    del obj["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert "spec.template.spec.containers[0].image: Required value" in errors_of(
+        apps.admit_daemonset, obj)  # fmt: skip
 
 
 def test_statefulset_selector_required_and_not_empty() -> None:

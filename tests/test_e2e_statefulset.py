@@ -245,7 +245,44 @@ def test_daemonset_one_pod_rolling_update_and_node_selector(tmp_path: Path) -> N
         mk.wait_for("desired 0", lambda: ds(mk)["status"]["desiredNumberScheduled"] == 0)
         row = kubectl(mk, "get", "ds", "agent").splitlines()[1].split()
         assert row[1:7] == ["0", "0", "0", "0", "0", "disktype=ssd"]
+
+        env = {**os.environ, "KUBECONFIG": "/dev/null"}
+        applied = subprocess.run([KUBECTL, "--server", mk.url, "apply", "-f", "-"],
+                                 input=textwrap.dedent(CLAIMS), capture_output=True, text=True,
+                                 timeout=60, env=env, check=True)  # fmt: skip
+        assert applied.stderr == (
+            'Warning: spec.volumeClaimTemplates[0]: claims "data-db-<ordinal>" are not created: '
+            "minikubelet has no PersistentVolumes yet, so the pods' volumes of this template "
+            "have nothing bound to them\n"
+        )
+        db = mk.wait_for("db-0", lambda: pods(mk, "app=db").get("db-0"))
+        assert db["spec"]["volumes"][0] == {
+            "name": "data", "persistentVolumeClaim": {"claimName": "data-db-0"}}  # fmt: skip
     assert mk.survivors() == []
+
+
+CLAIMS = """
+    apiVersion: apps/v1
+    kind: StatefulSet
+    metadata: {name: db}
+    spec:
+      replicas: 1
+      selector: {matchLabels: {app: db}}
+      template:
+        metadata: {labels: {app: db}}
+        spec:
+          terminationGracePeriodSeconds: 2
+          containers:
+          - name: db
+            image: busybox
+            command: [sh, -c, 'trap "exit 0" TERM; while true; do sleep 0.2; done']
+            volumeMounts: [{name: data, mountPath: /data}]
+      volumeClaimTemplates:
+      - metadata: {name: data}
+        spec:
+          accessModes: [ReadWriteOnce]
+          resources: {requests: {storage: 1Gi}}
+"""
 
 
 @pytest.mark.parametrize(("example", "kind", "name"), [

@@ -13,6 +13,7 @@ printControllerRevision).
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 from minikubelet.core.gotext import quote
@@ -20,7 +21,8 @@ from minikubelet.core.workloads import selector_matches
 from minikubelet.manifest import fielderrors as fe
 from minikubelet.manifest.configmaps import ObjectInvalid, ObjectUndecodable, validate_object_meta
 from minikubelet.manifest.podtemplate import default_template, template_errors
-from minikubelet.manifest.validation import validate_labels
+from minikubelet.manifest.schema import decode_pod
+from minikubelet.manifest.validation import validate_annotations, validate_labels
 
 JSON = dict[str, Any]
 TEMPLATE_GENERATION = "deprecated.daemonset.template.generation"
@@ -130,13 +132,48 @@ def _selector_and_template(spec: JSON, kind: str) -> list[str]:
     if some and not selector_matches(selector, labels):
         errors.append(f"spec.template.metadata.labels: Invalid value: {go_map(labels)}: "
                       "`selector` does not match template `labels`")  # fmt: skip
-    errors += template_errors(template, path="spec.template")
+    if kind == "StatefulSet":
+        errors += _statefulset_template_errors(template)
+    else:
+        errors += template_errors(template, path="spec.template")
     policy = (template.get("spec") or {}).get("restartPolicy", "Always")
     if policy != "Always":
         errors.append(fe.not_supported("spec.template.spec.restartPolicy", policy, ["Always"]))
     if (template.get("spec") or {}).get("activeDeadlineSeconds") is not None:
         detail = f"activeDeadlineSeconds in {kind} is not Supported"
         errors.append(fe.forbidden("spec.template.spec.activeDeadlineSeconds", detail))
+    return errors
+
+
+def _decode_template(kind: str, spec: JSON) -> None:
+    """The template as the API server's decoder reads it (before any default)."""
+    template = spec.get("template")
+    if template is None:
+        return
+    if not isinstance(template, dict):
+        raise _undecodable(kind, f"{kind}Spec", "spec.template", template, "v1.PodTemplateSpec")
+    inner = template.get("spec") or {}
+    decoded = decode_pod({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "template"},
+                          "spec": inner})  # fmt: skip
+    if decoded.error:
+        raise ObjectUndecodable(
+            f'{kind} in version "v1" cannot be handled as a {kind}: '
+            + re.sub(r"Go struct field (\w+)\.spec\.", r"Go struct field \1.spec.template.spec.",
+                     decoded.error, count=1)
+        )  # fmt: skip
+
+
+def _statefulset_template_errors(template: JSON) -> list[str]:
+    """ValidatePodTemplateSpecForStatefulSet: the template's labels (at
+    `spec.template.labels`, as upstream names them) and annotations, not its pod spec (the
+    claim templates' volumes are not in it yet: a pod that is invalid is refused when the
+    controller creates it, a FailedCreate event)."""
+    meta = template.get("metadata") or {}
+    errors = validate_labels(meta.get("labels") or {}, "spec.template.labels")
+    errors += [
+        e.replace("metadata.annotations", "spec.template.annotations", 1)
+        for e in validate_annotations(meta.get("annotations") or {})
+    ]
     return errors
 
 
@@ -242,6 +279,7 @@ def admit_statefulset(obj: JSON, old: JSON | None = None) -> JSON:
     spec: JSON = obj["spec"] if isinstance(obj.get("spec"), dict) else {}
     _check_types("StatefulSet", spec, ("replicas", "minReadySeconds", "revisionHistoryLimit"),
                  ("selector", "template", "updateStrategy"))  # fmt: skip
+    _decode_template("StatefulSet", spec)
     obj["spec"] = spec
     obj = default_statefulset(obj)
     errors = validate_object_meta(obj, namespaced=True, label_name=old is None)
@@ -339,6 +377,7 @@ def admit_daemonset(obj: JSON, old: JSON | None = None) -> JSON:
     spec: JSON = obj["spec"] if isinstance(obj.get("spec"), dict) else {}
     _check_types("DaemonSet", spec, ("minReadySeconds", "revisionHistoryLimit"),
                  ("selector", "template", "updateStrategy"))  # fmt: skip
+    _decode_template("DaemonSet", spec)
     obj["spec"] = spec
     obj = default_daemonset(obj)
     errors = validate_object_meta(obj, namespaced=True)
