@@ -17,7 +17,9 @@ from workload_sim import SimStore
 
 from minikubelet.controllers import daemonset as ctl
 from minikubelet.controllers import daemonset_node as dn
+from minikubelet.controllers.apply import Applier
 from minikubelet.controllers.base import Create, Delete, Event, UpdateStatus
+from minikubelet.store.objects import ObjectStore
 
 JSON = dict[str, Any]
 NODE: JSON = {"metadata": {"name": "node1", "labels": {"kubernetes.io/hostname": "node1",
@@ -305,3 +307,42 @@ def test_rollback_renumbers_the_old_revision_and_history_is_limited() -> None:
 def test_scaled_values(value: Any, total: int, up: bool, want: int) -> None:
     """intstr.GetScaledValueFromIntOrPercent (TestGetUnavailableNumbers)."""
     assert dn.scaled(value, total, up) == want
+
+
+class _Pods:
+    def __init__(self, refuse: bool = False) -> None:
+        self.created: list[JSON] = []
+        self.refuse = refuse
+
+    async def create_pod(self, document: Any) -> JSON:
+        if self.refuse:
+            raise ValueError('Pod "agent-x" is invalid: spec.containers: Required value')
+        self.created.append(dict(document))
+        return dict(document)
+
+    async def delete_pod(self, namespace: str, name: str, *,
+                         grace_period_seconds: int | None = None) -> JSON | None:  # fmt: skip
+        return None
+
+
+async def test_a_generated_pod_name_is_in_the_created_event() -> None:
+    """RealPodControl.CreatePods: `SuccessfulCreate` "Created pod: agent-xxxxx" (the name the
+    API server generated); a refused pod is a `FailedCreate`; a named pod (a StatefulSet's,
+    which records its own event) has none."""
+    store = ObjectStore()
+    pods = _Pods()
+    applier = Applier(store, pods)
+    owner = daemonset()
+    pod = dn.daemon_pod(owner, NODE, "h")
+    await applier.apply("daemonset-controller", Create("pods", pod, owner=owner), 1000.0)
+    name = pods.created[0]["metadata"]["name"]
+    assert name.startswith("agent-")
+    assert len(name) == len("agent-") + 5
+    events = [(e["reason"], e["message"]) for e in store.list("events")]
+    assert events == [("SuccessfulCreate", f"Created pod: {name}")]
+    named = {**pod, "metadata": {**pod["metadata"], "name": "web-0"}}
+    await applier.apply("statefulset-controller", Create("pods", named, owner=owner), 1000.0)
+    assert len(store.list("events")) == 1
+    refused = Applier(ObjectStore(), _Pods(refuse=True))
+    await refused.apply("daemonset-controller", Create("pods", pod, owner=owner), 1000.0)
+    assert [e["reason"] for e in refused.store.list("events")] == ["FailedCreate"]

@@ -236,6 +236,7 @@ def test_daemonset_one_pod_rolling_update_and_node_selector(tmp_path: Path) -> N
         assert status["updatedNumberScheduled"] == 1
         assert status["observedGeneration"] == 2
         assert f"Deleted pod: {name}" in event_messages(mk, "SuccessfulDelete")
+        assert f"Created pod: {name}" in event_messages(mk, "SuccessfulCreate")
         history = kubectl(mk, "rollout", "history", "ds/agent").split()
         assert history[-4:] == ["1", "<none>", "2", "<none>"]
 

@@ -83,6 +83,12 @@ class Applier:
                 await self.pods.create_pod(obj)
             except Exception as err:  # refused by admission, or a name taken
                 self._failed_create(controller, action, obj, err, now)
+                return
+            if action.owner is not None and not (action.object.get("metadata") or {}).get("name"):
+                # RealPodControl.CreatePods: the name the API server generated, in the event
+                event = Event(action.owner, "Normal", "SuccessfulCreate",
+                              f"Created pod: {obj['metadata']['name']}", controller)  # fmt: skip
+                self.events.record(event, now)
             return
         kind = kinds.BY_RESOURCE.get((_group(obj), action.resource))
         try:
