@@ -346,3 +346,10 @@ async def test_a_generated_pod_name_is_in_the_created_event() -> None:
     refused = Applier(ObjectStore(), _Pods(refuse=True))
     await refused.apply("daemonset-controller", Create("pods", pod, owner=owner), 1000.0)
     assert [e["reason"] for e in refused.store.list("events")] == ["FailedCreate"]
+    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet",
+           "metadata": {"name": "web", "namespace": "default", "uid": "u"}}  # fmt: skip
+    await refused.apply("statefulset-controller", Create("pods", named, owner=sts), 1000.0)
+    assert refused.store.list("events")[-1]["message"] == (
+        'create Pod web-0 in StatefulSet web failed error: Pod "agent-x" is invalid: '
+        "spec.containers: Required value"
+    )

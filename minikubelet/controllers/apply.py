@@ -108,8 +108,11 @@ class Applier:
         log.warning("controller create refused", controller=controller,
                     name=obj["metadata"].get("name"), error=message)  # fmt: skip
         if action.owner is not None:
-            event = Event(action.owner, "Warning", "FailedCreate", f"Error creating: {message}",
-                          controller)  # fmt: skip
+            text = f"Error creating: {message}"
+            if action.owner.get("kind") == "StatefulSet":  # StatefulPodControl.recordPodEvent
+                name, owner = obj["metadata"].get("name"), action.owner["metadata"]["name"]
+                text = f"create Pod {name} in StatefulSet {owner} failed error: {message}"
+            event = Event(action.owner, "Warning", "FailedCreate", text, controller)
             self.events.record(event, now)
 
     # --- updates -----------------------------------------------------------------------------
