@@ -9,6 +9,7 @@ storage, TestCreateApplyRevision), on an injected `now`."""
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -145,6 +146,26 @@ def test_apply_revision_round_trip() -> None:
     assert revision["data"]["spec"]["template"]["$patch"] == "replace"
     assert revision["metadata"]["name"] == "web-h"
     assert revision["metadata"]["labels"] == {"app": "web", hist.STS_HASH_LABEL: "h"}
+
+
+# stateful_set_compatibility_test.go and testdata/compatibility_revision_1.34.0.json: the
+# revision data a 1.34 (and a 1.33) cluster stored for the same template, and their names
+_UPSTREAM_DATA = (
+    '{"spec":{"template":{"$patch":"replace","metadata":{"annotations":{"test":"value"},'
+    '"labels":{"app":"foo"}},"spec":{"containers":[{"image":"test","imagePullPolicy":"Always",'
+    '"name":"test","resources":{},"terminationMessagePath":"/dev/termination-log",'
+    '"terminationMessagePolicy":"File"}],"dnsPolicy":"ClusterFirst","restartPolicy":"Always",'
+    '"schedulerName":"default-scheduler","securityContext":{},"terminationGracePeriodSeconds":30}}}}'
+)
+
+
+def test_revision_hash_is_upstreams() -> None:
+    data = json.loads(_UPSTREAM_DATA)
+    assert hist.canonical(data).decode() == _UPSTREAM_DATA
+    assert hist.revision_hash(data, 0) == "776999688b"
+    data["spec"]["template"]["metadata"]["creationTimestamp"] = None
+    assert hist.revision_hash(data, 0) == "c77f6d978"
+    assert hist.canonical({"a": "<&>"}) == b'{"a":"\\u003c\\u0026\\u003e"}'
 
 
 def test_revision_hash_is_stable_and_moves_with_the_collision_count() -> None:

@@ -8,10 +8,12 @@ named `<owner>-<hash>` (history.ControllerRevisionName), labelled with the templ
 and `controller.kubernetes.io/hash` (StatefulSet) or `controller-revision-hash` (DaemonSet),
 owned by its controller, and numbered by `revision` (nextRevision: the highest plus one).
 
-The hash is FNV-32a, as upstream's: history.HashControllerRevision over the patch bytes
-(which are JSON with sorted keys, as Go marshals a map) and then the collision count in
-decimal; controller.ComputeHash over the template (upstream hashes the Go struct's dump,
-here its sorted JSON) and then the collision count as 8 little-endian bytes; both encoded with
+The hashes are upstream's: history.HashControllerRevision is FNV-1 over the patch bytes
+(JSON with sorted keys, as Go marshals a map) and then the collision count in decimal, so a
+StatefulSet's revision is named as on a cluster (stateful_set_compatibility_test.go's
+`test-776999688b`); controller.ComputeHash (the DaemonSet's) is FNV-1a over the template
+(upstream hashes the Go struct's dump, here its sorted JSON: the same scheme, not the same
+value) and then the collision count as 8 little-endian bytes; both encoded with
 rand.SafeEncodeString.
 """
 
@@ -30,7 +32,15 @@ _ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"  # k8s.io/apimachinery/pkg/util/rand
 MAX_PREFIX = 223  # history.ControllerRevisionName: the owner's name is cut to 223 characters
 
 
+def fnv32(data: bytes, value: int = 0x811C9DC5) -> int:
+    """hash/fnv New32 (FNV-1: multiply, then xor)."""
+    for byte in data:
+        value = ((value * 0x01000193) & 0xFFFFFFFF) ^ byte
+    return value
+
+
 def fnv32a(data: bytes, value: int = 0x811C9DC5) -> int:
+    """hash/fnv New32a (FNV-1a: xor, then multiply)."""
     for byte in data:
         value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
     return value
@@ -41,9 +51,17 @@ def safe_encode(text: str) -> str:
     return "".join(_ALPHANUMS[b % len(_ALPHANUMS)] for b in text.encode())
 
 
+_GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
+               "\u2029": "\\u2029"}  # fmt: skip
+
+
 def canonical(obj: Any) -> bytes:
-    """JSON as Go's encoding/json marshals a map: keys sorted, no spaces."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """JSON as Go's encoding/json marshals a map: keys sorted, no spaces, `<`, `>`, `&`
+    escaped (they only occur inside strings)."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    for char, escape in _GO_ESCAPES.items():
+        text = text.replace(char, escape)
+    return text.encode()
 
 
 def template_patch(owner: JSON) -> JSON:
@@ -54,10 +72,10 @@ def template_patch(owner: JSON) -> JSON:
 
 
 def revision_hash(data: JSON, collision_count: int | None) -> str:
-    """history.HashControllerRevision."""
-    value = fnv32a(canonical(data))
+    """history.HashControllerRevision (FNV-1 over the patch, then the count)."""
+    value = fnv32(canonical(data))
     if collision_count is not None:
-        value = fnv32a(str(collision_count).encode(), value)
+        value = fnv32(str(collision_count).encode(), value)
     return safe_encode(str(value))
 
 
