@@ -20,6 +20,7 @@ from minikubelet.controllers import statefulset as ctl
 from minikubelet.controllers import statefulset_pods as sp
 from minikubelet.controllers.base import Create, Delete, Event, UpdateStatus
 from minikubelet.core.gotext import rfc3339
+from minikubelet.manifest.podtemplate import default_template
 
 JSON = dict[str, Any]
 
@@ -165,6 +166,12 @@ def test_revision_hash_is_upstreams() -> None:
     assert hist.revision_hash(data, 0) == "776999688b"
     data["spec"]["template"]["metadata"]["creationTimestamp"] = None
     assert hist.revision_hash(data, 0) == "c77f6d978"
+    template = default_template({"metadata": {"annotations": {"test": "value"},
+                                              "labels": {"app": "foo"}},
+                                 "spec": {"containers": [{"image": "test", "name": "test"}]}})  # fmt: skip
+    sts = {"metadata": {"name": "test"}, "spec": {"template": template}}
+    assert hist.revision_name("test", hist.revision_hash(hist.template_patch(sts), 0)) == (
+        "test-776999688b")  # the API server's defaults too  # fmt: skip
     assert hist.canonical({"a": "<&>"}) == b'{"a":"\\u003c\\u0026\\u003e"}'
 
 
