@@ -9,6 +9,7 @@ while web-0 is Running but not Ready."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -296,3 +297,16 @@ def test_examples_roll_out(tmp_path: Path, example: str, kind: str, name: str) -
         out = kubectl(mk, "rollout", "status", f"{kind}/{name}", "--timeout=90s", timeout=120)
         assert "rolled out" in out or "roll out complete" in out
     assert mk.survivors() == []
+
+
+def test_one_sigterm_stops_the_daemon_with_a_statefulset(web: tuple[Minikubelet, Path]) -> None:
+    """The controllers stop before the node stops its pods: a StatefulSet does not make them
+    again, and one SIGTERM is enough."""
+    mk, marks = web
+    for name in ("web-0", "web-1", "web-2"):
+        (marks / name).touch()
+    mk.wait_for("3 ready", lambda: sts(mk).get("status", {}).get("readyReplicas") == 3)
+    mk.signal(signal.SIGTERM)
+    assert mk.wait_exit(timeout=60) == 0
+    started = [line for line in mk.stderr_lines if '"event": "container started"' in line]
+    assert len(started) == 3, started
