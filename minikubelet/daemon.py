@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import platform
 import resource
 import signal
 import socket
@@ -24,7 +25,8 @@ from typing import IO, TYPE_CHECKING, Any
 import structlog
 
 from minikubelet.controllers import loop as controller_loop
-from minikubelet.core import verdict
+from minikubelet.controllers import registry as controller_registry
+from minikubelet.core import nodelabels, verdict
 from minikubelet.core.settings import Settings, kubernetes_service_env
 from minikubelet.core.spec import Pod
 from minikubelet.node import report, timeline
@@ -158,8 +160,14 @@ class Daemon:
                 follower = tg.create_task(
                     timeline.follow(self.store, self.timeline), name="timeline"
                 )
+                node = nodelabels.scheduling_node(
+                    self.settings.node_name, nodelabels.go_arch(platform.machine())
+                )
                 controllers = tg.create_task(
-                    controller_loop.run(self.store, self.registry), name="controllers"
+                    controller_loop.run(
+                        self.store, self.registry, controllers=controller_registry.for_node(node)
+                    ),
+                    name="controllers",
                 )
                 for pod in pods:
                     self.agent.start_pod(pod)
@@ -169,9 +177,10 @@ class Daemon:
                 self._started.set()
                 self._check_until()
                 await self._wait_stop()
-                # the controllers stop first: a ReplicaSet would replace the pods that stop
+                # the controllers stop first: a StatefulSet or DaemonSet would make again the
+                # pods the node is stopping
                 controllers.cancel()
-                await asyncio.wait([controllers])
+                await asyncio.wait({controllers})
                 await self.agent.terminate_all()
                 follower.cancel()
         finally:

@@ -152,7 +152,12 @@ async def test_api_resources_are_what_is_served(server: Server) -> None:
         ("clusterrolebindings", "rbac.authorization.k8s.io/v1"),
         ("endpoints", "v1"), ("endpointslices", "discovery.k8s.io/v1"),
         ("replicasets", "apps/v1"), ("replicationcontrollers", "v1"),
+        ("statefulsets", "apps/v1"), ("daemonsets", "apps/v1"),
+        ("controllerrevisions", "apps/v1"),
     }  # fmt: skip
+    assert table[("statefulsets", "apps/v1")][1:7] == [
+        "sts", "apps/v1", "true", "StatefulSet", "create,delete,get,list,patch,update,watch",
+        "all"]  # fmt: skip
 
 
 async def test_api_versions(server: Server) -> None:

@@ -61,11 +61,11 @@ def listing(kind: Kind) -> Resource:
         return Resource("Service", "services", services.SERVICE_FIELDS,
                         services.SERVICE_COLUMNS, services.service_row)  # fmt: skip
     last = _CREATED_AT if kind.created_at else _AGE
-    # the printers put the -o wide columns (priority 1) after Age: printReplicaSet, ...
-    wide = [i for i, c in enumerate(kind.columns) if c[2] > 0]
-    narrow = [i for i, c in enumerate(kind.columns) if c[2] == 0]
-    columns = (_NAME, *(kind.columns[i] for i in narrow), last,
-               *(kind.columns[i] for i in wide))  # fmt: skip
+    # the wide columns (priority 1: CONTAINERS, IMAGES, SELECTOR) come after Age, as printers.go
+    # defines them
+    wide = [i for i, column in enumerate(kind.columns) if column[2] > 0]
+    narrow = [i for i in range(len(kind.columns)) if i not in wide]
+    columns = (_NAME, *(kind.columns[i] for i in narrow), last, *(kind.columns[i] for i in wide))
 
     def row(obj: JSON, now: float, include: str) -> JSON:
         created = obj.get("metadata", {}).get("creationTimestamp")
@@ -166,10 +166,11 @@ def _admit(kind: Kind, obj: JSON, old: JSON | None) -> JSON:
         raise se.bad_request(str(exc)) from None
 
 
-def _warnings(kind: Kind) -> list[str]:
+def _warnings(kind: Kind, obj: JSON | None = None) -> list[str]:
+    found = kind.object_warnings(obj) if obj is not None else []
     if kind.warning:
-        return [kind.warning]
-    return [kind.no_effect_warning] if kind.effect == "none" else []
+        return [kind.warning, *found]
+    return [kind.no_effect_warning, *found] if kind.effect == "none" else found
 
 
 def _field_validation(request: web.Request, kind: Kind, body: JSON) -> list[str]:
@@ -217,7 +218,7 @@ async def create(request: web.Request, kind: Kind) -> web.Response:
         if kind.resource == "namespaces":
             default_service_account(store, name)
     response = web.json_response(result, status=201)
-    return warning_headers.add(response, unknown + _warnings(kind))
+    return warning_headers.add(response, unknown + _warnings(kind, result))
 
 
 async def _write(request: web.Request, kind: Kind, old: JSON, new: JSON) -> web.Response:
@@ -248,12 +249,12 @@ async def _write(request: web.Request, kind: Kind, old: JSON, new: JSON) -> web.
         subresources.bump_generation(admitted, old)
     options = "PatchOptions" if request.method == "PATCH" else "UpdateOptions"
     if _dry_run(request, options) or admitted == old:
-        return warning_headers.add(web.json_response(admitted), _warnings(kind))
+        return warning_headers.add(web.json_response(admitted), _warnings(kind, admitted))
     if store_of(request).get(kind.resource, old["metadata"].get("namespace", ""), name) is None:
         raise se.StatusError(405, "MethodNotAllowed",
                              f'{kind.resource} "{name}" cannot be changed here')  # fmt: skip
     stored = store_of(request).put(kind.resource, admitted)
-    return warning_headers.add(web.json_response(stored), _warnings(kind))
+    return warning_headers.add(web.json_response(stored), _warnings(kind, stored))
 
 
 async def replace(request: web.Request, kind: Kind) -> web.Response:

@@ -32,6 +32,7 @@ from minikubelet.api import table as tbl
 from minikubelet.api.appkeys import registry, settings
 from minikubelet.api.listing import Resource, get_one, list_or_watch
 from minikubelet.api.registry import JSON
+from minikubelet.core import nodelabels
 from minikubelet.core.gotext import rfc3339
 
 MAX_PODS = 110  # kubelet: KubeletConfiguration maxPods default
@@ -119,8 +120,7 @@ def os_image(text: str) -> str:
 
 
 def architecture() -> str:
-    machine = platform.machine()
-    return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}.get(machine, machine)
+    return nodelabels.go_arch(platform.machine())
 
 
 @functools.cache
@@ -192,14 +192,7 @@ def resources(machine: Machine) -> tuple[JSON, JSON]:
 
 def node_labels(name: str) -> dict[str, str]:
     """The kubelet's well-known node labels (kubelet_node_status.go initialNode)."""
-    arch = architecture()
-    return {
-        "beta.kubernetes.io/arch": arch,
-        "beta.kubernetes.io/os": "linux",
-        "kubernetes.io/arch": arch,
-        "kubernetes.io/hostname": name,
-        "kubernetes.io/os": "linux",
-    }
+    return nodelabels.node_labels(name, architecture())
 
 
 def node_object(

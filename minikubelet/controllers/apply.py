@@ -100,11 +100,16 @@ class Applier:
             except Exception as err:  # refused by admission, or a name taken
                 self._failed_create(controller, action, obj, err, now)
                 return
+            name = (created.get("metadata") or {}).get("name") or obj["metadata"]["name"]
             if action.owner is not None and action.created_message:
-                name = (created.get("metadata") or {}).get("name") or obj["metadata"]["name"]
                 message = action.created_message.replace("{name}", str(name))
                 self.events.record(Event(action.owner, "Normal", "SuccessfulCreate", message,
                                          controller), now)  # fmt: skip
+            elif action.owner is not None and not (action.object.get("metadata") or {}).get("name"):
+                # RealPodControl.CreatePods: the name the API server generated, in the event
+                event = Event(action.owner, "Normal", "SuccessfulCreate",
+                              f"Created pod: {name}", controller)  # fmt: skip
+                self.events.record(event, now)
             return
         kind = kinds.BY_RESOURCE.get((_group(obj), action.resource))
         try:
@@ -124,8 +129,11 @@ class Applier:
         log.warning("controller create refused", controller=controller,
                     name=obj["metadata"].get("name"), error=message)  # fmt: skip
         if action.owner is not None:
-            event = Event(action.owner, "Warning", "FailedCreate", f"Error creating: {message}",
-                          controller)  # fmt: skip
+            text = f"Error creating: {message}"
+            if action.owner.get("kind") == "StatefulSet":  # StatefulPodControl.recordPodEvent
+                name, owner = obj["metadata"].get("name"), action.owner["metadata"]["name"]
+                text = f"create Pod {name} in StatefulSet {owner} failed error: {message}"
+            event = Event(action.owner, "Warning", "FailedCreate", text, controller)
             self.events.record(event, now)
 
     # --- updates -----------------------------------------------------------------------------

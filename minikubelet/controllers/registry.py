@@ -3,9 +3,18 @@ them. Adding a controller is one line here."""
 
 from __future__ import annotations
 
-from minikubelet.controllers import replicaset
+from typing import Any
+
+from minikubelet.controllers import daemonset, replicaset, statefulset
 from minikubelet.controllers.base import Controller
 
 CONTROLLERS: tuple[Controller, ...] = (
     *replicaset.CONTROLLERS,  # ReplicaSet, ReplicationController
-)
+    statefulset.CONTROLLER,
+)  # fmt: skip
+
+
+def for_node(node: dict[str, Any]) -> tuple[Controller, ...]:
+    """CONTROLLERS and the ones that decide against the daemon's own Node (its name, labels
+    and taints): the DaemonSet controller."""
+    return (*CONTROLLERS, daemonset.controller(node))

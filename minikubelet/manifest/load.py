@@ -136,6 +136,7 @@ class OtherKind(Protocol):
     @property
     def warning(self) -> str: ...
     def admit(self, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]: ...
+    def object_warnings(self, obj: dict[str, Any]) -> list[str]: ...
 
 
 def parse_documents(text: str, *, source: str) -> list[dict[str, Any]]:
@@ -405,6 +406,9 @@ class _Loader:
             return
         self.seen_objects[key] = where
         self.objects.append((other, admitted))
+        self.warnings += [
+            f'{where}: {kind} "{meta["name"]}": {w}' for w in other.object_warnings(admitted)
+        ]
         if other.warning:
             self.warnings.append(f'{where}: {kind} "{meta["name"]}": {other.warning}')
         elif other.effect == "none":

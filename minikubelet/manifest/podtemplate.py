@@ -21,7 +21,11 @@ JSON = dict[str, Any]
 def default_template(template: JSON) -> JSON:
     """The template with the Pod defaults filled in (a copy)."""
     out = copy.deepcopy(template) if isinstance(template, dict) else {}
-    pod = defaults.apply({"spec": out.get("spec") or {}})
+    given = out.get("spec") or {}
+    links = "enableServiceLinks" in given
+    pod = defaults.apply({"spec": given})
+    if not links:  # SetDefaults_Pod's, not SetDefaults_PodSpec's: a template has none
+        pod["spec"].pop("enableServiceLinks", None)
     out["spec"] = pod["spec"]
     out.setdefault("metadata", {})
     return out

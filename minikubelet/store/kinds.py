@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from minikubelet.core.workloads import selector_string
+from minikubelet.manifest import apps
 from minikubelet.manifest import configmaps as admission
 from minikubelet.manifest import replicasets as rsa
 from minikubelet.manifest.podtemplate import default_template, template_errors
@@ -52,6 +54,8 @@ class Kind:
     # status.replicas and spec.selector, as `kubectl scale` uses it
     scalable: bool = False
     categories: tuple[str, ...] = ()  # `kubectl get all` lists the kinds in category `all`
+    # warnings about one object (beside `warning`), on each write and when loaded from a file
+    object_warnings: Callable[[JSON], list[str]] = field(default=lambda obj: [])
 
     @property
     def api_version(self) -> str:
@@ -144,6 +148,125 @@ def _template_check(template: JSON, path: str, namespace: str) -> list[str]:
     return template_errors(template, path)
 
 
+# StatefulSet, DaemonSet, ControllerRevision (printers.go printStatefulSet, printDaemonSet,
+# printControllerRevision)
+_CONTAINERS = ("Containers", "string", 1, "Names of each container in the template.")
+_IMAGES = ("Images", "string", 1, "Images referenced by each container in the template.")
+_DS_DOC = " More info: https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/"
+_DS_COLUMNS: tuple[Column, ...] = (
+    (
+        "Desired",
+        "integer",
+        0,
+        "The total number of nodes that should be running the daemon pod "
+        "(including nodes correctly running the daemon pod)." + _DS_DOC,
+    ),
+    (
+        "Current",
+        "integer",
+        0,
+        "The number of nodes that are running at least 1 daemon pod and "
+        "are supposed to run the daemon pod." + _DS_DOC,
+    ),
+    (
+        "Ready",
+        "integer",
+        0,
+        "numberReady is the number of nodes that should be running the "
+        "daemon pod and have one or more of the daemon pod running with a Ready Condition.",
+    ),
+    ("Up-to-date", "integer", 0, "The total number of nodes that are running updated daemon pod"),
+    (
+        "Available",
+        "integer",
+        0,
+        "The number of nodes that should be running the daemon pod and "
+        "have one or more of the daemon pod running and available (ready for at least "
+        "spec.minReadySeconds)",
+    ),
+    (
+        "Node Selector",
+        "string",
+        0,
+        "NodeSelector is a selector which must be true for the pod to "
+        "fit on a node. Selector which must match a node's labels for the pod to be scheduled on "
+        "that node. More info: https://kubernetes.io/docs/concepts/configuration/assign-pod-node/",
+    ),
+    _CONTAINERS,
+    _IMAGES,
+    (
+        "Selector",
+        "string",
+        1,
+        "A label query over pods that are managed by the daemon set. Must "
+        "match in order to be controlled. It must match the pod template's labels. More info: "
+        "https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors",
+    ),
+)
+
+
+def _sts_cells(obj: JSON) -> list[Any]:
+    return [*apps.statefulset_cells(obj), *apps.template_containers(obj)]
+
+
+def _ds_cells(obj: JSON) -> list[Any]:
+    selector = selector_string((obj.get("spec") or {}).get("selector")) or "<none>"
+    return [*apps.daemonset_cells(obj), *apps.template_containers(obj), selector]
+
+
+_APPS_KINDS = (
+    Kind(
+        "statefulsets",
+        "statefulset",
+        "StatefulSet",
+        "apps",
+        "v1",
+        True,
+        apps.admit_statefulset,
+        ("sts",),
+        (("Ready", "string", 0, "Number of the pod with ready state"), _CONTAINERS, _IMAGES),
+        _sts_cells,
+        status_subresource=True,
+        scalable=True,
+        categories=("all",),
+        object_warnings=apps.statefulset_warnings,
+    ),
+    Kind(
+        "daemonsets",
+        "daemonset",
+        "DaemonSet",
+        "apps",
+        "v1",
+        True,
+        apps.admit_daemonset,
+        ("ds",),
+        _DS_COLUMNS,
+        _ds_cells,
+        status_subresource=True,
+        categories=("all",),
+    ),
+    Kind(
+        "controllerrevisions",
+        "controllerrevision",
+        "ControllerRevision",
+        "apps",
+        "v1",
+        True,
+        apps.admit_controllerrevision,
+        (),
+        (
+            ("Controller", "string", 0, "Controller of the object"),
+            (
+                "Revision",
+                "string",
+                0,
+                "Revision indicates the revision of the state represented by Data.",
+            ),
+        ),
+        apps.controllerrevision_cells,
+    ),
+)
+
 KINDS: tuple[Kind, ...] = (
     Kind("configmaps", "configmap", "ConfigMap", "", "v1", True, admission.admit_configmap,
          ("cm",), (_DATA,), lambda o: [_count(o, "data", "binaryData")]),
@@ -190,6 +313,7 @@ KINDS: tuple[Kind, ...] = (
          lambda o: rsa.replica_cells(o) + rsa.rc_wide_cells(o),
          fields=frozenset({"metadata.name", "metadata.namespace", "status.replicas"}),
          status_subresource=True, scalable=True, categories=("all",)),
+    *_APPS_KINDS,  # StatefulSet, DaemonSet, ControllerRevision
 )  # fmt: skip
 
 BY_RESOURCE: dict[tuple[str, str], Kind] = {(k.group, k.resource): k for k in KINDS}

@@ -1,0 +1,409 @@
+"""The StatefulSet controller's reconcile (controllers/statefulset.py) as tables, ported from
+pkg/controller/statefulset stateful_set_control_test.go (TestStatefulSetControl's
+CreatesPods, ScalesUp, ScalesDown, ReplacesPods, RecreatesFailedPod, the OrderedReady and
+Parallel variants; TestStatefulSetControlRollingUpdate / ...WithPartition / OnDelete;
+TestStatefulSetControlLimitsHistory; TestStatefulSetControlRollback) and
+stateful_set_utils_test.go (TestGetParentNameAndOrdinal, TestNewStatefulSetPod identity and
+storage, TestCreateApplyRevision), on an injected `now`."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from workload_sim import SimStore
+
+from minikubelet.controllers import history as hist
+from minikubelet.controllers import statefulset as ctl
+from minikubelet.controllers import statefulset_pods as sp
+from minikubelet.controllers.base import Create, Delete, Event, UpdateStatus
+from minikubelet.core.gotext import rfc3339
+from minikubelet.manifest.podtemplate import default_template
+
+JSON = dict[str, Any]
+
+
+def statefulset(replicas: int = 3, *, policy: str = "OrderedReady", image: str = "nginx:1",
+                partition: int | None = 0, strategy: str = "RollingUpdate", **spec: Any) -> JSON:  # fmt: skip
+    update: JSON = {"type": strategy}
+    if partition is not None and strategy == "RollingUpdate":
+        update["rollingUpdate"] = {"partition": partition}
+    return {
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "web", "namespace": "default", "uid": "sts-uid", "generation": 1},
+        "spec": {
+            "replicas": replicas, "selector": {"matchLabels": {"app": "web"}},
+            "serviceName": "nginx", "podManagementPolicy": policy, "updateStrategy": update,
+            "revisionHistoryLimit": 10,
+            "template": {"metadata": {"labels": {"app": "web"}},
+                         "spec": {"containers": [{"name": "c", "image": image}]}},
+            **spec,
+        },
+    }  # fmt: skip
+
+
+def new_store(sts: JSON) -> SimStore:
+    store = SimStore()
+    store.add("statefulsets", sts)
+    return store
+
+
+def step(store: SimStore) -> list[Any]:
+    result = ctl.reconcile(store, store.now)
+    store.apply(result)
+    return list(result.actions)
+
+
+def converge(store: SimStore, *, ready: bool = True, limit: int = 50) -> None:
+    """Reconcile, make pods Running and Ready and terminations finish, until nothing moves."""
+    quiet = 0
+    for _ in range(limit):
+        actions = step(store)
+        if ready:
+            store.ready_all()
+        store.finish_terminations()
+        quiet = 0 if [a for a in actions if not isinstance(a, UpdateStatus)] else quiet + 1
+        if quiet == 2:
+            return
+    raise AssertionError("no fixed point")
+
+
+def sts_now(store: SimStore) -> JSON:
+    got = store.get("statefulsets", "default", "web")
+    assert got is not None
+    return got
+
+
+def scale(store: SimStore, replicas: int) -> None:
+    store.objects["statefulsets"][("default", "web")]["spec"]["replicas"] = replicas
+
+
+def set_image(store: SimStore, image: str) -> None:
+    obj = store.objects["statefulsets"][("default", "web")]
+    obj["spec"]["template"]["spec"]["containers"][0]["image"] = image
+    obj["metadata"]["generation"] += 1
+
+
+def images(store: SimStore) -> dict[str, str]:
+    return {p["metadata"]["name"]: p["spec"]["containers"][0]["image"] for p in store.pods()}
+
+
+def created(actions: list[Any]) -> list[str]:
+    return [a.object["metadata"]["name"] for a in actions
+            if isinstance(a, Create) and a.resource == "pods"]  # fmt: skip
+
+
+def deleted(actions: list[Any]) -> list[str]:
+    return [a.name for a in actions if isinstance(a, Delete) and a.resource == "pods"]
+
+
+# --- stateful_set_utils_test.go --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "parent", "ordinal"), [
+    ("web-0", "web", 0), ("web-12", "web", 12), ("my-web-3", "my-web", 3),
+    ("web", "", -1), ("web-x", "", -1), ("web-", "", -1),
+])  # fmt: skip
+def test_parent_name_and_ordinal(name: str, parent: str, ordinal: int) -> None:
+    assert sp.parent_and_ordinal({"metadata": {"name": name}}) == (parent, ordinal)
+
+
+def test_new_pod_identity_storage_and_owner() -> None:
+    sts = statefulset(volumeClaimTemplates=[{"metadata": {"name": "data"}, "spec": {}}])
+    sts["spec"]["template"]["spec"]["volumes"] = [{"name": "data", "emptyDir": {}},
+                                                  {"name": "other", "emptyDir": {}}]  # fmt: skip
+    pod = sp.new_pod(sts, 2, "web-abc")
+    meta = pod["metadata"]
+    assert meta["name"] == "web-2"
+    assert meta["generateName"] == "web-"
+    assert meta["labels"] == {"app": "web", sp.POD_NAME_LABEL: "web-2", sp.POD_INDEX_LABEL: "2",
+                              "controller-revision-hash": "web-abc"}  # fmt: skip
+    assert meta["ownerReferences"] == [{"apiVersion": "apps/v1", "kind": "StatefulSet",
+        "name": "web", "uid": "sts-uid", "controller": True, "blockOwnerDeletion": True}]  # fmt: skip
+    assert pod["spec"]["hostname"] == "web-2"
+    assert pod["spec"]["subdomain"] == "nginx"
+    assert pod["spec"]["volumes"] == [
+        {"name": "data", "persistentVolumeClaim": {"claimName": "data-web-2"}},
+        {"name": "other", "emptyDir": {}},
+    ]
+
+
+def test_no_subdomain_without_a_service_name() -> None:
+    sts = statefulset()
+    del sts["spec"]["serviceName"]
+    assert "subdomain" not in sp.new_pod(sts, 0, "r")["spec"]
+
+
+def test_apply_revision_round_trip() -> None:
+    """TestCreateApplyRevision: a revision of the set applied to a changed set gives back the
+    first template."""
+    sts = statefulset()
+    revision = hist.new_revision(sts, 1, "h", hist.STS_HASH_LABEL)
+    changed = copy.deepcopy(sts)
+    changed["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:2"
+    assert hist.apply_revision(changed, revision)["spec"]["template"] == sts["spec"]["template"]
+    assert revision["data"]["spec"]["template"]["$patch"] == "replace"
+    assert revision["metadata"]["name"] == "web-h"
+    assert revision["metadata"]["labels"] == {"app": "web", hist.STS_HASH_LABEL: "h"}
+
+
+# stateful_set_compatibility_test.go and testdata/compatibility_revision_1.34.0.json: the
+# revision data a 1.34 (and a 1.33) cluster stored for the same template, and their names
+_UPSTREAM_DATA = (
+    '{"spec":{"template":{"$patch":"replace","metadata":{"annotations":{"test":"value"},'
+    '"labels":{"app":"foo"}},"spec":{"containers":[{"image":"test","imagePullPolicy":"Always",'
+    '"name":"test","resources":{},"terminationMessagePath":"/dev/termination-log",'
+    '"terminationMessagePolicy":"File"}],"dnsPolicy":"ClusterFirst","restartPolicy":"Always",'
+    '"schedulerName":"default-scheduler","securityContext":{},"terminationGracePeriodSeconds":30}}}}'
+)
+
+
+def test_revision_hash_is_upstreams() -> None:
+    data = json.loads(_UPSTREAM_DATA)
+    assert hist.canonical(data).decode() == _UPSTREAM_DATA
+    assert hist.revision_hash(data, 0) == "776999688b"
+    data["spec"]["template"]["metadata"]["creationTimestamp"] = None
+    assert hist.revision_hash(data, 0) == "c77f6d978"
+    template = default_template({"metadata": {"annotations": {"test": "value"},
+                                              "labels": {"app": "foo"}},
+                                 "spec": {"containers": [{"image": "test", "name": "test"}]}})  # fmt: skip
+    sts = {"metadata": {"name": "test"}, "spec": {"template": template}}
+    assert hist.revision_name("test", hist.revision_hash(hist.template_patch(sts), 0)) == (
+        "test-776999688b")  # the API server's defaults too  # fmt: skip
+    assert hist.canonical({"a": "<&>"}) == b'{"a":"\\u003c\\u0026\\u003e"}'
+
+
+def test_revision_hash_is_stable_and_moves_with_the_collision_count() -> None:
+    data = hist.template_patch(statefulset())
+    assert hist.revision_hash(data, 0) == hist.revision_hash(copy.deepcopy(data), 0)
+    assert hist.revision_hash(data, 0) != hist.revision_hash(data, 1)
+    assert set(hist.revision_hash(data, 0)) <= set("bcdfghjklmnpqrstvwxz2456789")
+
+
+# --- stateful_set_control_test.go ------------------------------------------------------------
+
+
+def test_ordered_ready_creates_one_pod_at_a_time() -> None:
+    """CreatesPods (OrderedReady): web-1 only once web-0 is Running and Ready."""
+    store = new_store(statefulset(3))
+    actions = step(store)
+    assert created(actions) == ["web-0"]
+    events = [a for a in actions if isinstance(a, Event)]
+    assert [(e.reason, e.message) for e in events] == [
+        ("SuccessfulCreate", "create Pod web-0 in StatefulSet web successful")
+    ]
+    assert created(step(store)) == []  # web-0 is Pending
+    store.set_phase("web-0", "Running", False)
+    assert created(step(store)) == []  # Running, not Ready
+    store.set_phase("web-0", "Running", True)
+    assert created(step(store)) == ["web-1"]
+    converge(store)
+    assert store.names() == ["web-0", "web-1", "web-2"]
+    status = sts_now(store)["status"]
+    assert status["replicas"] == 3
+    assert status["readyReplicas"] == 3
+    assert status["availableReplicas"] == 3
+    assert status["currentReplicas"] == 3
+    assert status["updatedReplicas"] == 3
+    assert status["observedGeneration"] == 1
+    assert status["currentRevision"] == status["updateRevision"]
+    assert status["collisionCount"] == 0
+    assert step(store) == []  # idempotent
+
+
+def test_parallel_creates_all_at_once() -> None:
+    store = new_store(statefulset(3, policy="Parallel"))
+    assert created(step(store)) == ["web-0", "web-1", "web-2"]
+
+
+def test_scale_up_then_down_in_reverse_one_at_a_time() -> None:
+    """ScalesUp, ScalesDown: the highest ordinal goes first, the next once it is gone."""
+    store = new_store(statefulset(3))
+    converge(store)
+    scale(store, 5)
+    converge(store)
+    assert store.names() == ["web-0", "web-1", "web-2", "web-3", "web-4"]
+    scale(store, 2)
+    assert deleted(step(store)) == ["web-4"]
+    assert deleted(step(store)) == []  # web-4 is terminating
+    store.finish_terminations()
+    assert deleted(step(store)) == ["web-3"]
+    store.finish_terminations()
+    actions = step(store)
+    assert deleted(actions) == ["web-2"]
+    assert [e.message for e in actions if isinstance(e, Event)] == [
+        "delete Pod web-2 in StatefulSet web successful"
+    ]
+    converge(store)
+    assert store.names() == ["web-0", "web-1"]
+    assert sts_now(store)["status"]["replicas"] == 2
+
+
+def test_parallel_scales_down_all_at_once() -> None:
+    store = new_store(statefulset(3, policy="Parallel"))
+    converge(store)
+    scale(store, 0)
+    assert sorted(deleted(step(store))) == ["web-0", "web-1", "web-2"]
+
+
+def test_scale_down_waits_for_the_replicas_and_takes_an_unhealthy_one_first() -> None:
+    """processReplica / processCondemned: an unready replica holds the scale down; an
+    unhealthy condemned pod is the first to go, a healthy one waits behind it."""
+    store = new_store(statefulset(3))
+    converge(store)
+    scale(store, 1)
+    store.set_phase("web-0", "Running", False)
+    assert deleted(step(store)) == []
+    store.set_phase("web-0", "Running", True)
+    store.set_phase("web-1", "Running", False)
+    assert deleted(step(store)) == ["web-2"]  # web-1 is the first unhealthy: web-2 is not held
+    store.finish_terminations()
+    assert deleted(step(store)) == ["web-1"]
+
+
+def test_replaces_a_deleted_pod() -> None:
+    store = new_store(statefulset(3))
+    converge(store)
+    del store.objects["pods"][("default", "web-1")]
+    assert created(step(store)) == ["web-1"]
+
+
+def test_recreates_a_failed_pod() -> None:
+    """RecreatesFailedPod: a Failed pod is deleted, then made again."""
+    store = new_store(statefulset(3))
+    converge(store)
+    store.set_phase("web-0", "Failed", False)
+    assert deleted(step(store)) == ["web-0"]
+    store.finish_terminations()
+    assert created(step(store)) == ["web-0"]
+
+
+def test_min_ready_seconds_holds_the_next_pod_and_requeues() -> None:
+    store = new_store(statefulset(2, minReadySeconds=30))
+    step(store)
+    store.set_phase("web-0", "Running", True, since=store.now)
+    result = ctl.reconcile(store, store.now + 10)
+    assert created(list(result.actions)) == []
+    assert result.requeue_at == store.now + 30
+    assert created(list(ctl.reconcile(store, store.now + 30).actions)) == ["web-1"]
+
+
+def test_rolling_update_in_reverse_ordinal_order() -> None:
+    """TestStatefulSetControlRollingUpdate: each pod goes once its successor is updated and
+    ready; status moves currentRevision to the update revision at the end."""
+    store = new_store(statefulset(3))
+    converge(store)
+    first = sts_now(store)["status"]["currentRevision"]
+    set_image(store, "nginx:2")
+    actions = step(store)
+    assert deleted(actions) == ["web-2"]
+    status = sts_now(store)["status"]
+    assert status["currentRevision"] == first
+    assert status["updateRevision"] != first
+    assert len(store.list("controllerrevisions")) == 2
+    store.finish_terminations()
+    assert created(step(store)) == ["web-2"]
+    assert deleted(step(store)) == []  # web-2 not ready yet
+    store.ready_all()
+    assert deleted(step(store)) == ["web-1"]
+    converge(store)
+    assert set(images(store).values()) == {"nginx:2"}
+    status = sts_now(store)["status"]
+    assert status["currentRevision"] == status["updateRevision"] != first
+    assert status["currentReplicas"] == status["updatedReplicas"] == 3
+    assert status["observedGeneration"] == 2
+
+
+def test_rolling_update_with_partition() -> None:
+    """...WithPartition: only ordinals at or above the partition are updated; a pod below it
+    that is deleted comes back at the current revision."""
+    store = new_store(statefulset(3, partition=2))
+    converge(store)
+    set_image(store, "nginx:2")
+    converge(store)
+    assert images(store) == {"web-0": "nginx:1", "web-1": "nginx:1", "web-2": "nginx:2"}
+    status = sts_now(store)["status"]
+    assert status["updatedReplicas"] == 1
+    assert status["currentReplicas"] == 2
+    del store.objects["pods"][("default", "web-0")]
+    converge(store)
+    assert images(store)["web-0"] == "nginx:1"
+    store.objects["statefulsets"][("default", "web")]["spec"]["updateStrategy"] = {
+        "type": "RollingUpdate", "rollingUpdate": {"partition": 0}}  # fmt: skip
+    converge(store)
+    assert set(images(store).values()) == {"nginx:2"}
+
+
+def test_on_delete_updates_only_deleted_pods() -> None:
+    store = new_store(statefulset(2, strategy="OnDelete", partition=None))
+    converge(store)
+    set_image(store, "nginx:2")
+    converge(store)
+    assert images(store) == {"web-0": "nginx:1", "web-1": "nginx:1"}
+    del store.objects["pods"][("default", "web-1")]
+    converge(store)
+    assert images(store) == {"web-0": "nginx:1", "web-1": "nginx:2"}
+
+
+def test_max_unavailable_updates_several_at_once() -> None:
+    sts = statefulset(4, policy="Parallel")
+    sts["spec"]["updateStrategy"]["rollingUpdate"]["maxUnavailable"] = 2
+    store = new_store(sts)
+    converge(store)
+    set_image(store, "nginx:2")
+    assert deleted(step(store)) == ["web-3", "web-2"]
+
+
+def test_rollback_reuses_the_old_revision_with_a_new_number() -> None:
+    """TestStatefulSetControlRollback: going back to an earlier template reuses its revision,
+    renumbered past the newest."""
+    store = new_store(statefulset(1))
+    converge(store)
+    set_image(store, "nginx:2")
+    converge(store)
+    set_image(store, "nginx:1")
+    converge(store)
+    revisions = sorted(store.list("controllerrevisions"), key=lambda r: r["revision"])
+    assert len(revisions) == 2
+    assert revisions[-1]["revision"] == 3
+    assert hist.apply_revision(sts_now(store), revisions[-1])["spec"]["template"]["spec"][
+        "containers"][0]["image"] == "nginx:1"  # fmt: skip
+
+
+def test_history_is_limited() -> None:
+    """TestStatefulSetControlLimitsHistory: no more than revisionHistoryLimit unused ones."""
+    store = new_store(statefulset(1, revisionHistoryLimit=2))
+    converge(store)
+    for n in range(2, 7):
+        set_image(store, f"nginx:{n}")
+        converge(store)
+    assert len(store.list("controllerrevisions")) == 3  # the live one and two of history
+
+
+def test_collision_with_a_foreign_revision_bumps_the_count() -> None:
+    sts = statefulset(1)
+    name = hist.revision_name("web", hist.revision_hash(hist.template_patch(sts), 0))
+    store = new_store(sts)
+    store.add("controllerrevisions", {"metadata": {"name": name}, "data": {"other": 1},
+                                      "revision": 1})  # fmt: skip
+    converge(store)
+    status = sts_now(store)["status"]
+    assert status["collisionCount"] == 1
+    assert status["updateRevision"] != name
+
+
+def test_start_ordinal() -> None:
+    store = new_store(statefulset(2, ordinals={"start": 5}))
+    converge(store)
+    assert store.names() == ["web-5", "web-6"]
+
+
+def test_a_set_being_deleted_only_updates_status() -> None:
+    sts = statefulset(2)
+    sts["metadata"]["deletionTimestamp"] = rfc3339(0)
+    store = new_store(sts)
+    actions = step(store)
+    assert created(actions) == []
+    assert deleted(actions) == []
