@@ -7,6 +7,7 @@ import asyncio
 import copy
 import os
 import socket
+import sys
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -26,7 +27,7 @@ from minikubelet.api.registry import (
 from minikubelet.api.server import make_app
 
 JSON = dict[str, Any]
-KUBECTL = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kubectl"
+KUBECTL = Path(sys.executable).parent / "kubectl"  # the test environment's own
 NODE = "testnode"
 
 
