@@ -209,3 +209,21 @@ def test_the_report_names_the_workload_its_conditions_and_the_pods_holding_it_ba
         f"    last probe failure: {failure}",
     ]
     assert report.failed_pods(snap, "ready") == ["default/web-5d4f8-bbbbb"]
+
+
+def test_pods_are_grouped_by_owner_chain_bare_pods_last() -> None:
+    d = deploy(2, updated=2, total=2, available=2)
+    d["status"]["readyReplicas"] = 1
+    rs = obj("ReplicaSet", "web-5d4f8", {"replicas": 2}, {"readyReplicas": 1}, owner=d)
+    pi = job("pi", "Complete")
+    pods = [pod("tool"), pod("web-5d4f8-a", owner=rs), pod("pi-x", owner=pi),
+            pod("web-5d4f8-b", owner=rs)]  # fmt: skip
+    groups = rollout.pod_groups(pods, [d, rs, pi])
+    assert [(g["key"], g["pods"]) for g in groups] == [
+        ("Deployment/default/web>ReplicaSet/default/web-5d4f8",
+         ["default/web-5d4f8-a", "default/web-5d4f8-b"]),
+        ("Job/default/pi", ["default/pi-x"]),
+        ("", ["default/tool"]),
+    ]  # fmt: skip
+    assert [o["summary"] for o in groups[0]["chain"]] == ["1/2 ready", "1/2 ready"]
+    assert groups[1]["chain"][0]["summary"] == "0/1 completions, Complete"

@@ -220,3 +220,41 @@ def chain(obj: JSON, by_uid: Mapping[str, JSON]) -> list[JSON]:
         out.insert(0, owner)
         ref = controller_ref(owner)
     return out
+
+
+# --- the /ui page's groups ---------------------------------------------------------------------
+
+
+def summary(obj: JSON) -> str:
+    """A word on where an owner is, as `kubectl get` puts it (READY 2/3, COMPLETIONS 1/1)."""
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    kind = obj.get("kind")
+    if kind in ("Deployment", "ReplicaSet", "StatefulSet", "ReplicationController"):
+        return f"{_int(status, 'readyReplicas')}/{_int(spec, 'replicas', 1)} ready"
+    if kind == "DaemonSet":
+        return f"{_int(status, 'numberReady')}/{_int(status, 'desiredNumberScheduled')} ready"
+    if kind == "Job":
+        done = [c for c in conditions(obj) if c.startswith(("Complete=True", "Failed=True"))]
+        counts = f"{_int(status, 'succeeded')}/{_int(spec, 'completions', 1)} completions"
+        return counts + (f", {done[0].split('=')[0]}" if done else "")
+    return ""
+
+
+def _link(obj: JSON) -> JSON:
+    meta = obj["metadata"]
+    return {"kind": obj.get("kind", ""), "namespace": meta.get("namespace", ""),
+            "name": meta["name"], "summary": summary(obj)}  # fmt: skip
+
+
+def pod_groups(pods: Iterable[JSON], owners: Iterable[JSON]) -> list[JSON]:
+    """The pods grouped by their chain of controller owners (a Deployment -> its ReplicaSet;
+    a Job), each group `{"key", "chain": [{kind, namespace, name, summary}, ...], "pods":
+    ["namespace/name", ...]}`, ordered by chain, and the bare pods last (an empty chain)."""
+    by_uid = index_by_uid(owners)
+    groups: dict[str, JSON] = {}
+    for pod in pods:
+        links = [_link(o) for o in chain(pod, by_uid)]
+        key = ">".join(f"{link['kind']}/{link['namespace']}/{link['name']}" for link in links)
+        group = groups.setdefault(key, {"key": key, "chain": links, "pods": []})
+        group["pods"].append(f"{pod['metadata'].get('namespace', '')}/{pod['metadata']['name']}")
+    return sorted(groups.values(), key=lambda g: (not g["chain"], g["key"]))
