@@ -29,7 +29,6 @@ from minikubelet.controllers.base import (
     JSON,
     Action,
     Delete,
-    FunctionController,
     Reader,
     Result,
     Update,
@@ -186,4 +185,15 @@ def reconcile(store: Reader, now: float) -> Result:
     return Result(actions)
 
 
-CONTROLLER = FunctionController(NAME, frozenset(OWNER_RESOURCES), reconcile)
+class GarbageCollector:
+    """The controller the loop runs (controllers/registry.py): woken by a change to anything
+    that may own or be owned."""
+
+    name = NAME
+    wakes = frozenset(OWNER_RESOURCES)
+
+    def reconcile(self, store: Reader, now: float) -> Result:
+        return reconcile(store, now)
+
+
+CONTROLLER = GarbageCollector()

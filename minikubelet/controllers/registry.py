@@ -3,6 +3,9 @@ them. Adding a controller is one line here."""
 
 from __future__ import annotations
 
+from minikubelet.controllers import garbagecollector
 from minikubelet.controllers.base import Controller
 
-CONTROLLERS: tuple[Controller, ...] = ()
+CONTROLLERS: tuple[Controller, ...] = (
+    garbagecollector.CONTROLLER,  # ctl-gc: owner references, deletion propagation
+)
