@@ -151,7 +151,8 @@ def _render_workload(workload: WorkloadReport, pods: Mapping[str, PodReport]) ->
         out.append("  conditions: " + ", ".join(workload.conditions))
     for name in workload.held:
         pod = pods.get(name)
-        why = f"{pod.phase}, " + ", ".join(pod.conditions) if pod is not None else "gone"
+        ready = [c for c in pod.conditions if c.startswith("Ready=")] if pod else []
+        why = ", ".join([pod.phase, *ready]) if pod is not None else "gone"
         out.append(f"  held back by pod {name}: {why}")
         failures = [f for c in pod.containers for f in c.probe_failures] if pod else []
         out += [f"    last probe failure: {line}" for line in failures[-1:]]
