@@ -287,3 +287,14 @@ def _delete(mk: Minikubelet, path: str, options: JSON) -> tuple[int, bytes]:
             return resp.status, resp.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
+
+
+@pytest.mark.parametrize("cascade", ["foreground", "orphan"])
+def test_a_pod_deleted_with_a_cascade_goes_once_stopped(mk: Minikubelet, cascade: str) -> None:
+    # a pod owns nothing: the collector takes its finalizer off at once
+    name = f"cascade-{cascade}"
+    stubborn_pod(mk, name, grace=1)
+    mk.wait_for("running", lambda: mk.pod(name)["status"]["phase"] == "Running")
+    out, err, code = kubectl(mk, "delete", "pod", name, f"--cascade={cascade}", timeout=60)
+    assert (out, err, code) == (f'pod "{name}" deleted from default namespace\n', "", 0)
+    assert found(mk, "pods", name) is None

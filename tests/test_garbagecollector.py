@@ -282,3 +282,15 @@ def test_a_job_named_no_policy_warns_that_its_pods_are_kept() -> None:
     assert prop.default_warning("batch/v1", "Job", prop.Request()) == prop.JOB_DELETE_WARNING
     assert prop.default_warning("batch/v1", "Job", prop.Request("Background")) is None
     assert prop.default_warning("apps/v1", "Deployment", prop.Request()) is None
+
+
+def test_a_cluster_scoped_dependent_of_a_namespaced_owner_is_collected() -> None:
+    # graph_builder.go: a cluster-scoped dependent cannot have a namespaced owner; the
+    # reference is treated as pointing at nothing
+    owner = cm("owner")
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": "r", "uid": "r-uid", "ownerReferences": [ref(owner[1])]}}  # fmt: skip
+    assert deleted(run(owner, ("clusterroles", role))) == [("clusterroles", "r", "Background")]
+    ns_owned = {"apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": "n", "uid": "n-uid", "ownerReferences": [gone("x")]}}  # fmt: skip
+    assert run(("namespaces", ns_owned)) == []

@@ -38,9 +38,10 @@ from minikubelet.core.workloads import deleting
 from minikubelet.store.kinds import KINDS, known_group_kind
 
 NAME = "garbage-collector-controller"
-# what may own and be owned: pods and every registered kind (events own nothing)
+# what may own and be owned: pods and every registered kind (events own nothing; a namespace
+# goes only by its own deletion, which empties it)
 OWNER_RESOURCES = ("pods", *(k.resource for k in KINDS))
-DEPENDENT_RESOURCES = ("pods", *(k.resource for k in KINDS if k.namespaced))
+DEPENDENT_RESOURCES = ("pods", *(k.resource for k in KINDS if k.resource != "namespaces"))
 
 
 @dataclass(slots=True)
