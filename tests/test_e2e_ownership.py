@@ -298,3 +298,16 @@ def test_a_pod_deleted_with_a_cascade_goes_once_stopped(mk: Minikubelet, cascade
     out, err, code = kubectl(mk, "delete", "pod", name, f"--cascade={cascade}", timeout=60)
     assert (out, err, code) == (f'pod "{name}" deleted from default namespace\n', "", 0)
     assert found(mk, "pods", name) is None
+
+
+def test_a_service_deleted_in_the_foreground_waits_for_its_endpoint_slices(
+    mk: Minikubelet,
+) -> None:
+    ok(mk, "create", "service", "clusterip", "fg-svc", "--tcp=80:8080")
+    mk.wait_for("its slice", lambda: mk.get_json(
+        "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices"
+        "?labelSelector=kubernetes.io/service-name=fg-svc")["items"])  # fmt: skip
+    out, err, code = kubectl(mk, "delete", "service", "fg-svc", "--cascade=foreground", timeout=60)
+    assert (out, err, code) == ('service "fg-svc" deleted from default namespace\n', "", 0)
+    assert not mk.get_json("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices"
+                           "?labelSelector=kubernetes.io/service-name=fg-svc")["items"]  # fmt: skip
