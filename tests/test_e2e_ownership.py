@@ -311,3 +311,18 @@ def test_a_service_deleted_in_the_foreground_waits_for_its_endpoint_slices(
     assert (out, err, code) == ('service "fg-svc" deleted from default namespace\n', "", 0)
     assert not mk.get_json("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices"
                            "?labelSelector=kubernetes.io/service-name=fg-svc")["items"]  # fmt: skip
+
+
+def test_bad_owner_references_and_finalizers_are_refused(mk: Minikubelet) -> None:
+    doc = {"apiVersion": "v1", "kind": "ConfigMap",
+           "metadata": {"name": "badref", "ownerReferences": [
+               {"apiVersion": "v1", "kind": "ConfigMap", "name": "x"}]}}  # fmt: skip
+    _, err, code = kubectl(mk, "create", "-f", "-", stdin=json.dumps(doc))
+    assert code == 1
+    assert err == (
+        'The ConfigMap "badref" is invalid: metadata.ownerReferences.uid: Invalid value: "": '
+        "uid must not be empty\n")  # fmt: skip
+    _, err, code = kubectl(mk, "patch", "pod", "bare", "--type=merge", "-p",
+                           '{"metadata":{"finalizers":["orphan","foregroundDeletion"]}}')  # fmt: skip
+    assert code == 1
+    assert "finalizer orphan and foregroundDeletion cannot be both set" in err

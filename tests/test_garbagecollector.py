@@ -14,6 +14,7 @@ import pytest
 from minikubelet.controllers import garbagecollector as gc
 from minikubelet.controllers.base import Delete, Update
 from minikubelet.core import propagation as prop
+from minikubelet.manifest import ownership
 
 JSON = dict[str, Any]
 
@@ -294,3 +295,29 @@ def test_a_cluster_scoped_dependent_of_a_namespaced_owner_is_collected() -> None
     ns_owned = {"apiVersion": "v1", "kind": "Namespace",
                 "metadata": {"name": "n", "uid": "n-uid", "ownerReferences": [gone("x")]}}  # fmt: skip
     assert run(("namespaces", ns_owned)) == []
+
+
+# --- ObjectMeta validation of owner references and finalizers (manifest/ownership.py) -------
+
+
+def test_owner_references_are_validated_in_the_api_servers_words() -> None:
+    assert ownership.owner_reference_errors([{"apiVersion": "", "kind": "", "name": "a"}]) == [
+        'metadata.ownerReferences.apiVersion: Invalid value: "": version must not be empty',
+        'metadata.ownerReferences.kind: Invalid value: "": kind must not be empty',
+        'metadata.ownerReferences.uid: Invalid value: "": uid must not be empty',
+    ]
+    two = [{"apiVersion": "v1", "kind": "ConfigMap", "name": n, "uid": n, "controller": True}
+           for n in ("a", "b")]  # fmt: skip
+    (error,) = ownership.owner_reference_errors(two)
+    assert error.startswith("metadata.ownerReferences: Invalid value: ")
+    assert error.endswith('Only one reference can have Controller set to true. Found "true" in '
+                          "references for ConfigMap/a and ConfigMap/b")  # fmt: skip
+
+
+def test_finalizers_are_validated_in_the_api_servers_words() -> None:
+    assert ownership.finalizer_errors(["example.com/hold", prop.ORPHAN]) == []
+    assert ownership.finalizer_errors([prop.ORPHAN, prop.FOREGROUND]) == [
+        'metadata.finalizers: Invalid value: []string{"orphan", "foregroundDeletion"}: '
+        "finalizer orphan and foregroundDeletion cannot be both set"]  # fmt: skip
+    (error,) = ownership.finalizer_errors(["bad name"])
+    assert error.startswith('metadata.finalizers: Invalid value: "bad name": name part must')

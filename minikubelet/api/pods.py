@@ -22,6 +22,7 @@ from minikubelet.core import propagation as prop
 from minikubelet.core.serialize import rfc3339
 from minikubelet.manifest import load as manifest
 from minikubelet.manifest import managedfields, statusupdate, validation
+from minikubelet.manifest import ownership as owner_rules
 from minikubelet.manifest.validation import validate_annotations, validate_labels
 
 PODS = Resource("Pod", "pods", POD_FIELDS, tbl.POD_COLUMNS, tbl.pod_row)
@@ -520,7 +521,7 @@ async def _update(
     finalizers = [str(f) for f in new_metadata.get("finalizers") or []]
     owners = list(new_metadata.get("ownerReferences") or [])
     errors = validate_labels(labels, "metadata.labels") + validate_annotations(annotations)
-    errors += prop.new_finalizer_errors(updated, pod)
+    errors += owner_rules.metadata_errors(new_metadata) + prop.new_finalizer_errors(updated, pod)
     if errors:
         raise se.invalid("Pod", name, errors)
     would_be = _with_metadata(pod, labels, annotations, finalizers, owners)
