@@ -195,11 +195,7 @@ class Applier:
         asked = prop.Request(action.propagation)
         if action.resource == "pods":
             if not stored["metadata"].get("deletionTimestamp"):
-                await self.pods.delete_pod(
-                    action.namespace, action.name,
-                    grace_period_seconds=action.grace_period_seconds,
-                    finalizers=prop.deletion_finalizers(prop.finalizers_of(stored), asked),
-                )  # fmt: skip
+                await self._delete_pod(action, stored, asked)
             return
         # as an API DELETE (core/propagation.py): finalizers hold it, the collector finishes it
         default_orphan = prop.orphans_by_default(stored.get("apiVersion", ""), stored["kind"])
@@ -208,6 +204,18 @@ class Applier:
             self.store.remove(action.resource, action.namespace, action.name)
         elif kept != stored:
             self.store.put(action.resource, kept)
+
+    async def _delete_pod(self, action: Delete, stored: JSON, asked: prop.Request) -> None:
+        """Gracefully, with the finalizers the policy asks (none for a pod that owns nothing
+        and a Background delete: then the plain call)."""
+        grace = action.grace_period_seconds
+        finalizers = prop.deletion_finalizers(prop.finalizers_of(stored), asked)
+        if finalizers == prop.finalizers_of(stored):
+            await self.pods.delete_pod(action.namespace, action.name, grace_period_seconds=grace)
+            return
+        await self.pods.delete_pod(
+            action.namespace, action.name, grace_period_seconds=grace, finalizers=finalizers
+        )
 
 
 def _group(obj: JSON) -> str:
