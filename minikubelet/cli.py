@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from minikubelet import __version__, explain, kubeconfig, logs
+from minikubelet.core import verdict
 from minikubelet.core.images import LOCAL_FILE, ImageOverlay, NoMapping, resolve
 from minikubelet.core.settings import Settings, default_node_name, default_state_dir
 from minikubelet.core.spec import Pod
@@ -289,11 +290,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "explain":
         return explain.main(args, loaded.pods)
-    if args.until is not None and not loaded.pods:
+    waited = verdict.WAITED_KINDS.get(args.until or "", frozenset())
+    workloads = [obj for _, obj in loaded.objects if obj.get("kind") in waited]
+    if args.until is not None and not loaded.pods and not workloads:
         # no pod to be Ready or to finish: waiting would only run into the timeout
+        what = "pods or Jobs" if args.until == "complete" else "pods or workloads to roll out"
         print(
             f"error: --until {args.until}: there is nothing to wait for: "
-            f"{', '.join('stdin' if m == '-' else m for m in args.manifests)} holds no pods",
+            f"{', '.join('stdin' if m == '-' else m for m in args.manifests)} holds no {what}",
             file=sys.stderr,
         )
         return 2

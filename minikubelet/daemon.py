@@ -26,7 +26,7 @@ import structlog
 
 from minikubelet.controllers import loop as controller_loop
 from minikubelet.controllers import registry as controller_registry
-from minikubelet.core import nodelabels, verdict
+from minikubelet.core import nodelabels, rollout, verdict
 from minikubelet.core.settings import Settings, kubernetes_service_env
 from minikubelet.core.spec import Pod
 from minikubelet.node import report, timeline
@@ -169,6 +169,7 @@ class Daemon:
                     ),
                     name="controllers",
                 )
+                workloads = tg.create_task(self._follow_workloads(), name="until-workloads")
                 for pod in pods:
                     self.agent.start_pod(pod)
                 site_runner = await self._serve(sock)
@@ -183,6 +184,7 @@ class Daemon:
                 await asyncio.wait({controllers})
                 await self.agent.terminate_all()
                 follower.cancel()
+                workloads.cancel()
         finally:
             self.agent.attach(None)
             if self._record_file is not None:
@@ -349,15 +351,32 @@ class Daemon:
         until = self.options.until
         if until is None or not self._started.is_set() or self.verdict is not None:
             return
-        runners = self.agent.runners.values()
-        found = verdict.decide(until, [(r.pod.name, r.status) for r in runners])
+        found = verdict.decide_objects(until, self.store.list("pods"), self._workloads())
         if found is not None:
             self._decide(found.code, found.text)
 
-    def _decide(self, code: int, verdict: str) -> None:
+    def _workloads(self) -> list[JSON]:
+        return [obj for resource in rollout.RESOURCES.values() for obj in self.store.list(resource)]
+
+    async def _follow_workloads(self) -> None:
+        """CI mode: a workload's status written by its controller may decide the verdict."""
+        queue = self.store.subscribe()
+        try:
+            while True:
+                change = await queue.get()
+                if change.kind in rollout.RESOURCES:
+                    self._check_until()
+        finally:
+            self.store.unsubscribe(queue)
+
+    def _decide(self, code: int, verdict_text: str) -> None:
         self.verdict = code
         started = self.settings.daemon_started_at or time.time()
-        self.verdict_snapshot = report.take(self.agent.runners.values(), verdict, started)
+        until = self.options.until or "ready"
+        held = verdict.held_back(until, self.store.list("pods"), self._workloads())
+        self.verdict_snapshot = report.take(
+            self.agent.runners.values(), verdict_text, started, report.workload_reports(held)
+        )
         self._stop.set()
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -17,10 +17,11 @@ import structlog
 
 from minikubelet.api.registry import JSON, ContainerTarget, LogSource, PodExists, WatchEvent
 from minikubelet.core import deletion, serialize
+from minikubelet.core.spec import Pod
 from minikubelet.manifest import load as manifest
 from minikubelet.manifest import statusupdate
 from minikubelet.manifest.specbuild import build_pod_spec
-from minikubelet.node.agent import NodeAgent, deletion_mark
+from minikubelet.node.agent import NodeAgent, deletion_mark, finalizers_of
 from minikubelet.node.pod import PodRunner
 
 log = structlog.get_logger("minikubelet.daemon")
@@ -70,13 +71,15 @@ class PodRegistry:
         *,
         grace_period_seconds: int | None = None,
         dry_run: bool = False,
+        finalizers: Sequence[str] | None = None,
     ) -> JSON | None:
         """Graceful deletion as the API server does it (apiserver: registry/generic/registry/
         store.go Store.Delete, rest/delete.go BeforeDelete, core/pod/strategy.go
         CheckGracefulDelete): the pod is marked with deletionTimestamp = now + grace period
         and published at once (MODIFIED), then stopped; a pod with nothing left to stop (a
         finished one) is removed at once (DELETED). A second DELETE may only shorten the
-        grace period. A dry run answers the marked pod and changes nothing."""
+        grace period. `finalizers` become the pod's; one with finalizers stays (stopped) until
+        they are taken off. A dry run answers the marked pod and changes nothing."""
         runner = self.agent.runners.get((namespace, name))
         if runner is None:
             return None
@@ -88,14 +91,23 @@ class PodRegistry:
             period = 0
         current = deletion_mark(runner)
         mark, changed = deletion.before_delete(current, grace_period_seconds, period, time.time())
+        held = _with_meta(runner.pod, finalizers=finalizers)
         if dry_run:
             version = self.agent.stored(runner.pod.key)["metadata"]["resourceVersion"]
-            return self.agent.pod_object(runner, mark, int(version))
+            obj = self.agent.pod_object(runner, mark, int(version))
+            obj["metadata"].pop("finalizers", None)
+            if finalizers_of(held):
+                obj["metadata"]["finalizers"] = finalizers_of(held)
+            return obj
+        refinalized = held is not runner.pod
+        runner.pod = held
         if changed:
             runner.mark_deleted(mark.timestamp, mark.grace_period_seconds)
             self.agent.pod_changed(runner)
             runner.terminate(mark.grace_period_seconds, deleting=True)
-        if runner.finished.is_set():
+        elif refinalized:
+            self.agent.pod_changed(runner)
+        if runner.finished.is_set() and not finalizers_of(runner.pod):
             return self.agent.remove(runner)
         return self.get_pod(namespace, name)
 
@@ -108,11 +120,13 @@ class PodRegistry:
         annotations: Mapping[str, str],
         spec: Mapping[str, Any] | None = None,
         managed_fields: list[JSON] | None = None,
+        finalizers: Sequence[str] | None = None,
+        owner_references: Sequence[JSON] | None = None,
     ) -> JSON | None:
         runner = self.agent.runners.get((namespace, name))
         if runner is None:
             return None
-        pod = runner.pod
+        pod = _with_meta(runner.pod, finalizers=finalizers, ownerReferences=owner_references)
         meta = {**pod.manifest.get("metadata", {})}
         if managed_fields is not None:
             meta["managedFields"] = managed_fields
@@ -140,31 +154,8 @@ class PodRegistry:
                 )
             )
         self.agent.pod_changed(runner)
-        return self.agent.stored((namespace, name))
-
-    async def update_pod_references(
-        self,
-        namespace: str,
-        name: str,
-        *,
-        owner_references: list[JSON] | None,
-        finalizers: list[str] | None,
-    ) -> JSON | None:
-        """A controller's write of a pod's `ownerReferences` and `finalizers` (adoption,
-        release, the garbage collector's), kept in the pod the agent runs, so that its later
-        status writes carry them. Returns the updated pod, or None if there is no such pod."""
-        runner = self.agent.runners.get((namespace, name))
-        if runner is None:
-            return None
-        pod = runner.pod
-        meta = {**pod.manifest.get("metadata", {})}
-        for key, value in (("ownerReferences", owner_references), ("finalizers", finalizers)):
-            if value:
-                meta[key] = list(value)
-            else:
-                meta.pop(key, None)
-        runner.pod = replace(pod, manifest={**pod.manifest, "metadata": meta})
-        self.agent.pod_changed(runner)
+        if runner.deleting and runner.finished.is_set() and not finalizers_of(runner.pod):
+            return self.agent.remove(runner)  # the last finalizer went: ShouldDeleteDuringUpdate
         return self.agent.stored((namespace, name))
 
     async def update_pod_status(
@@ -204,3 +195,18 @@ class PodRegistry:
 
     def container_target(self, namespace: str, name: str, container: str) -> ContainerTarget:
         return self.agent.container_target(namespace, name, container)
+
+
+def _with_meta(pod: Pod, **fields: Sequence[Any] | None) -> Pod:
+    """The pod with these metadata fields replaced (None: left as they are; empty: dropped)."""
+    meta = {**pod.manifest.get("metadata", {})}
+    for key, value in fields.items():
+        if value is None:
+            continue
+        if value:
+            meta[key] = list(value)
+        else:
+            meta.pop(key, None)
+    if meta == pod.manifest.get("metadata", {}):
+        return pod
+    return replace(pod, manifest={**pod.manifest, "metadata": meta})

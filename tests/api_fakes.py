@@ -9,7 +9,7 @@ import os
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -365,6 +365,7 @@ class FakeRegistry:
         *,
         grace_period_seconds: int | None = None,
         dry_run: bool = False,
+        finalizers: Sequence[str] | None = None,
     ) -> JSON | None:
         found = self.pods.get((namespace, name))
         if found is None:
@@ -391,6 +392,8 @@ class FakeRegistry:
         annotations: Mapping[str, str],
         spec: Mapping[str, Any] | None = None,
         managed_fields: list[JSON] | None = None,
+        finalizers: Sequence[str] | None = None,
+        owner_references: Sequence[JSON] | None = None,
     ) -> JSON | None:
         found = self.pods.get((namespace, name))
         if found is None:

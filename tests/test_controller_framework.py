@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import itertools
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -51,24 +51,34 @@ class Pods:
         return self.store.create("pods", doc)
 
     async def delete_pod(
-        self, namespace: str, name: str, *, grace_period_seconds: int | None = None
-    ) -> JSON | None:
-        self.deleted.append((namespace, name, grace_period_seconds))
-        return self.store.remove("pods", namespace, name)
-
-    async def update_pod_references(
         self,
         namespace: str,
         name: str,
         *,
-        owner_references: list[JSON] | None,
-        finalizers: list[str] | None,
+        grace_period_seconds: int | None = None,
+        finalizers: Sequence[str] | None = None,
+    ) -> JSON | None:
+        self.deleted.append((namespace, name, grace_period_seconds))
+        return self.store.remove("pods", namespace, name)
+
+    async def update_pod_metadata(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+        finalizers: Sequence[str] | None = None,
+        owner_references: Sequence[JSON] | None = None,
     ) -> JSON | None:
         pod = self.store.get("pods", namespace, name)
         if pod is None:
             return None
-        meta = {**pod["metadata"], "ownerReferences": owner_references, "finalizers": finalizers}
-        return self.store.put("pods", {**pod, "metadata": {k: v for k, v in meta.items() if v}})
+        meta = {**pod["metadata"], "labels": dict(labels), "annotations": dict(annotations)}
+        for key, value in (("finalizers", finalizers), ("ownerReferences", owner_references)):
+            if value is not None:
+                meta[key] = list(value)
+        return self.store.put("pods", {**pod, "metadata": meta})
 
 
 async def wait_for(check: Callable[[], Any], what: str) -> Any:

@@ -468,10 +468,11 @@ def test_until_with_no_pods_is_an_error(tmp_path: Path, until: str) -> None:
     """Nothing to become Ready or to finish: exit 2 at once, not a wait until the timeout."""
     empty = write(tmp_path, "", "empty.yaml")
     mk = daemon(tmp_path, empty, "--until", until, "--timeout", "600")
+    what = "pods or Jobs" if until == "complete" else "pods or workloads to roll out"
     try:
         assert mk.wait_exit(timeout=60) == 2
         assert mk.stderr_lines == [
-            f"error: --until {until}: there is nothing to wait for: {empty} holds no pods"
+            f"error: --until {until}: there is nothing to wait for: {empty} holds no {what}"
         ]
         assert not mk.url  # nothing was served
     finally:
@@ -479,7 +480,7 @@ def test_until_with_no_pods_is_an_error(tmp_path: Path, until: str) -> None:
     mk = daemon(tmp_path, "-", "--until", until, stdin="---\n---\n")
     try:
         assert mk.wait_exit(timeout=60) == 2
-        assert "there is nothing to wait for: stdin holds no pods" in mk.stderr_lines[0]
+        assert f"there is nothing to wait for: stdin holds no {what}" in mk.stderr_lines[0]
     finally:
         mk.close()
 

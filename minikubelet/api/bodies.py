@@ -84,6 +84,8 @@ class DeleteOptions:
     uid: str | None = None
     resource_version: str | None = None
     dry_run: tuple[str, ...] = ()
+    propagation_policy: str | None = None
+    orphan_dependents: bool | None = None
 
 
 def _mismatch(value: Any, field: str, go_type: str, numeric: bool = False) -> se.StatusError:
@@ -135,4 +137,14 @@ def delete_options(body: Any) -> DeleteOptions:
             preconditions.get("resourceVersion"), "preconditions.resourceVersion"
         ),
         dry_run=tuple(_string(v, "dryRun") or "" for v in dry_run),
+        propagation_policy=_string(
+            body.get("propagationPolicy"), "propagationPolicy", "v1.DeletionPropagation"
+        ),
+        orphan_dependents=_bool(body.get("orphanDependents"), "orphanDependents"),
     )
+
+
+def _bool(value: Any, field: str) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise _mismatch(value, field, "bool")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 import string
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +30,9 @@ from minikubelet.api import status_errors as se
 from minikubelet.api import table as tbl
 from minikubelet.api.appkeys import STORE, registry
 from minikubelet.api.listing import Resource, get_one, list_or_watch
-from minikubelet.api.pods import _check_field_validation, _dry_run, read_body
+from minikubelet.api.pods import _check_field_validation, _dry_run, cascade, read_body
+from minikubelet.core import propagation as prop
+from minikubelet.core.gotext import rfc3339
 from minikubelet.manifest.configmaps import (
     ObjectInvalid,
     ObjectUndecodable,
@@ -45,6 +48,7 @@ _AGE = ("Age", "string", 0, "CreationTimestamp is a timestamp representing the s
 _CREATED_AT = ("Created At", "date", 0, "CreationTimestamp is a timestamp representing the "
                "server time when this object was created.")  # fmt: skip
 _SERVER_META = ("uid", "creationTimestamp", "generation", "resourceVersion")
+_DELETION_META = ("deletionTimestamp", "deletionGracePeriodSeconds")  # only a DELETE sets them
 
 
 def qualified(kind: Kind) -> str:
@@ -191,7 +195,7 @@ def admit_new(kind: Kind, document: JSON) -> JSON:
     if not meta.get("name") and meta.get("generateName"):
         alphabet = string.ascii_lowercase + string.digits
         meta["name"] = meta["generateName"] + "".join(secrets.choice(alphabet) for _ in range(5))
-    for key in _SERVER_META:
+    for key in _SERVER_META + _DELETION_META:
         meta.pop(key, None)
     return _admit(kind, document, None)
 
@@ -239,9 +243,14 @@ async def _write(request: web.Request, kind: Kind, old: JSON, new: JSON) -> web.
             {"name": name, "kind": kind.resource},
         )  # fmt: skip
     new.setdefault("metadata", {})
-    for key in _SERVER_META:
+    for key in _DELETION_META:
+        new["metadata"].pop(key, None)
+    for key in _SERVER_META + _DELETION_META:
         if key in old["metadata"]:
             new["metadata"][key] = old["metadata"][key]
+    errors = prop.new_finalizer_errors(new, old)
+    if errors:
+        raise se.invalid(kind.kind, name, errors)
     if kind.status_subresource:
         subresources.keep_status(new, old)
     admitted = _admit(kind, new, old)
@@ -250,9 +259,13 @@ async def _write(request: web.Request, kind: Kind, old: JSON, new: JSON) -> web.
     options = "PatchOptions" if request.method == "PATCH" else "UpdateOptions"
     if _dry_run(request, options) or admitted == old:
         return warning_headers.add(web.json_response(admitted), _warnings(kind, admitted))
-    if store_of(request).get(kind.resource, old["metadata"].get("namespace", ""), name) is None:
+    namespace = old["metadata"].get("namespace", "")
+    if store_of(request).get(kind.resource, namespace, name) is None:
         raise se.StatusError(405, "MethodNotAllowed",
                              f'{kind.resource} "{name}" cannot be changed here')  # fmt: skip
+    if prop.gone_after_update(admitted, old):  # the last finalizer went: the object goes
+        store_of(request).remove(kind.resource, namespace, name)
+        return warning_headers.add(web.json_response(admitted), _warnings(kind))
     stored = store_of(request).put(kind.resource, admitted)
     return warning_headers.add(web.json_response(stored), _warnings(kind, stored))
 
@@ -287,6 +300,7 @@ async def delete(request: web.Request, kind: Kind) -> web.Response:
     options = bodies.DeleteOptions()
     if request.can_read_body:
         options = bodies.delete_options(await read_body(request))
+    asked = cascade(request, options)
     dry_run = _dry_run(request, "DeleteOptions", list(options.dry_run))
     if old is None:
         raise se.not_found(kind.resource, name, kind.group)
@@ -294,6 +308,17 @@ async def delete(request: web.Request, kind: Kind) -> web.Response:
         raise se.forbidden(f'namespaces "{name}" is forbidden: this namespace may not be deleted')
     if store_of(request).get(kind.resource, namespace, name) is None:
         raise se.forbidden(f'{kind.resource} "{name}" is forbidden: it is the server\'s own')
+    _check_uid(old, options, kind)
+    warned = prop.default_warning(kind.api_version, kind.kind, asked)
+    default_orphan = prop.orphans_by_default(kind.api_version, kind.kind)
+    kept = prop.deleted(old, asked, rfc3339(time.time()) or "", default_orphan=default_orphan)
+    if kept is not None and kind.resource != "namespaces":
+        # finalizers hold it: marked, and answered as it stays (200; 202 for the older
+        # orphanDependents=false), as Store.Delete and the delete handler answer
+        if not dry_run and kept != old:
+            kept = store_of(request).put(kind.resource, kept)
+        code = 202 if asked.orphan_dependents is False else 200
+        return warning_headers.add(web.json_response(kept, status=code), [warned] if warned else [])
     if not dry_run:
         if kind.resource == "namespaces":
             await _empty_namespace(request, name)
@@ -301,7 +326,21 @@ async def delete(request: web.Request, kind: Kind) -> web.Response:
     details = {"name": name, "group": kind.group, "kind": kind.resource, "uid":
                old["metadata"].get("uid", "")}  # fmt: skip
     status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
-    return web.json_response({**status, "details": details})
+    response = web.json_response({**status, "details": details})
+    return warning_headers.add(response, [warned] if warned else [])
+
+
+def _check_uid(old: JSON, options: bodies.DeleteOptions, kind: Kind) -> None:
+    """DeleteOptions.preconditions.uid (the garbage collector's deletes carry it)."""
+    uid, name = old["metadata"].get("uid"), old["metadata"]["name"]
+    if options.uid is not None and options.uid != uid:
+        raise se.StatusError(
+            409, "Conflict",
+            f'Operation cannot be fulfilled on {kind.resource} "{name}": the UID in the '
+            f"precondition ({options.uid}) does not match the UID in record ({uid}). The object "
+            "might have been deleted and then recreated",
+            {"name": name, "kind": kind.resource},
+        )  # fmt: skip
 
 
 async def _empty_namespace(request: web.Request, namespace: str) -> None:

@@ -18,9 +18,11 @@ from minikubelet.api.appkeys import registry
 from minikubelet.api.listing import Resource, get_one, list_or_watch, query_int, selector
 from minikubelet.api.registry import JSON, InvalidPod, ManifestError, PodExists
 from minikubelet.api.selectors import POD_FIELDS
+from minikubelet.core import propagation as prop
 from minikubelet.core.serialize import rfc3339
 from minikubelet.manifest import load as manifest
 from minikubelet.manifest import managedfields, statusupdate, validation
+from minikubelet.manifest import ownership as owner_rules
 from minikubelet.manifest.validation import validate_annotations, validate_labels
 
 PODS = Resource("Pod", "pods", POD_FIELDS, tbl.POD_COLUMNS, tbl.pod_row)
@@ -217,6 +219,24 @@ async def _delete_options(request: web.Request) -> bodies.DeleteOptions:
     return bodies.delete_options(await read_body(request))
 
 
+def cascade(request: web.Request, options: bodies.DeleteOptions) -> prop.Request:
+    """What the DELETE asks of the dependents (`propagationPolicy`, the older
+    `orphanDependents`; the query's, else the body's), or the `DeleteOptions.meta.k8s.io ""
+    is invalid` Status ValidateDeleteOptions gives."""
+    policy = request.query.get("propagationPolicy", options.propagation_policy)
+    orphan = options.orphan_dependents
+    if "orphanDependents" in request.query:
+        text = request.query["orphanDependents"]
+        if text not in ("true", "false", "1", "0", "t", "f", "True", "False"):
+            raise se.bad_request(f'strconv.ParseBool: parsing "{text}": invalid syntax')
+        orphan = text in ("true", "1", "t", "True")
+    asked = prop.Request(policy, orphan)
+    errors = prop.option_errors(asked)
+    if errors:
+        raise _invalid_options("DeleteOptions", errors)
+    return asked
+
+
 def _grace_period(request: web.Request, options: bodies.DeleteOptions) -> int | None:
     grace = query_int(request, "gracePeriodSeconds")
     if grace is None:
@@ -230,12 +250,14 @@ async def delete_pod(request: web.Request) -> web.Response:
     namespace, name, pod = current_pod(request)
     options = await _delete_options(request)
     grace = _grace_period(request, options)
+    asked = cascade(request, options)
     dry_run = _dry_run(request, "DeleteOptions", list(options.dry_run))
     if pod is None:
         raise se.not_found("pods", name)
     _check_preconditions(pod, options)
+    finalizers = prop.deletion_finalizers(prop.finalizers_of(pod), asked)
     deleted = await registry(request).delete_pod(
-        namespace, name, grace_period_seconds=grace, dry_run=dry_run
+        namespace, name, grace_period_seconds=grace, dry_run=dry_run, finalizers=finalizers
     )
     if deleted is None:
         raise se.not_found("pods", name)
@@ -250,13 +272,16 @@ async def delete_collection(request: web.Request) -> web.Response:
     matches = selector(request, PODS)
     options = await _delete_options(request)
     grace = _grace_period(request, options)
+    asked = cascade(request, options)
     dry_run = _dry_run(request, "DeleteOptions", list(options.dry_run))
     pods = registry(request)
     version = pods.resource_version
     deleted = []
     for pod in [p for p in pods.list_pods(namespace) if matches(p)]:
         name = pod.get("metadata", {}).get("name", "")
-        gone = await pods.delete_pod(namespace, name, grace_period_seconds=grace, dry_run=dry_run)
+        finalizers = prop.deletion_finalizers(prop.finalizers_of(pod), asked)
+        gone = await pods.delete_pod(namespace, name, grace_period_seconds=grace,
+                                     dry_run=dry_run, finalizers=finalizers)  # fmt: skip
         if gone is not None:  # a pod that went meanwhile is not an error (NotFound ignored)
             deleted.append({k: v for k, v in gone.items() if k not in ("kind", "apiVersion")})
     return web.json_response({
@@ -385,7 +410,9 @@ async def _update_status(request: web.Request, pod: JSON, written: JSON) -> web.
     labels = _string_map(metadata.get("labels"), "labels")
     annotations = _string_map(metadata.get("annotations"), "annotations")
     if _dry_run(request, "PatchOptions" if request.method == "PATCH" else "UpdateOptions"):
-        would_be = _with_metadata(pod, labels, annotations)
+        meta = pod.get("metadata", {})
+        kept = (prop.finalizers_of(pod), list(meta.get("ownerReferences") or []))
+        would_be = _with_metadata(pod, labels, annotations, *kept)
         return web.json_response({**would_be, "status": prepared["status"]})
     result = await registry(request).update_pod_status(
         pod.get("metadata", {}).get("namespace", ""),
@@ -491,10 +518,13 @@ async def _update(
     spec = _spec_update(pod, updated)
     labels = _string_map(new_metadata.get("labels"), "labels")
     annotations = _string_map(new_metadata.get("annotations"), "annotations")
+    finalizers = [str(f) for f in new_metadata.get("finalizers") or []]
+    owners = list(new_metadata.get("ownerReferences") or [])
     errors = validate_labels(labels, "metadata.labels") + validate_annotations(annotations)
+    errors += owner_rules.metadata_errors(new_metadata) + prop.new_finalizer_errors(updated, pod)
     if errors:
         raise se.invalid("Pod", name, errors)
-    would_be = _with_metadata(pod, labels, annotations)
+    would_be = _with_metadata(pod, labels, annotations, finalizers, owners)
     if spec is not None:
         would_be["spec"] = spec
     managed = ownership(would_be)
@@ -502,6 +532,8 @@ async def _update(
         labels == (metadata.get("labels") or {})
         and annotations == (metadata.get("annotations") or {})
         and managed == (metadata.get("managedFields") or [])
+        and finalizers == prop.finalizers_of(pod)
+        and owners == (metadata.get("ownerReferences") or [])
     )
     options = "PatchOptions" if request.method == "PATCH" else "UpdateOptions"
     if unchanged and spec is None:
@@ -517,6 +549,8 @@ async def _update(
         annotations=annotations,
         spec=spec,
         managed_fields=managed,
+        finalizers=finalizers,
+        owner_references=owners,
     )
     if result is None:
         raise se.not_found("pods", name)
@@ -553,11 +587,21 @@ def _spec_update(pod: JSON, updated: JSON) -> JSON | None:
     return None if defaulted == old else defaulted
 
 
-def _with_metadata(pod: JSON, labels: dict[str, str], annotations: dict[str, str]) -> JSON:
-    """The pod as an update of its labels and annotations would leave it (a dry run's answer:
-    the stored version, since nothing is stored)."""
+def _with_metadata(
+    pod: JSON,
+    labels: dict[str, str],
+    annotations: dict[str, str],
+    finalizers: list[str],
+    owners: list[Any],
+) -> JSON:
+    """The pod as an update of its labels, annotations, finalizers and owner references would
+    leave it (a dry run's answer: the stored version, since nothing is stored)."""
     metadata = dict(pod.get("metadata", {}))
-    for key, value in (("labels", labels), ("annotations", annotations)):
+    fields: tuple[tuple[str, Any], ...] = (
+        ("labels", labels), ("annotations", annotations), ("finalizers", finalizers),
+        ("ownerReferences", owners),
+    )  # fmt: skip
+    for key, value in fields:
         if value:
             metadata[key] = dict(value)
         else:

@@ -14,7 +14,7 @@ object is the version at which it last changed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from minikubelet.manifest.load import InvalidPod as InvalidPod
@@ -67,12 +67,15 @@ class Registry(Protocol):
         *,
         grace_period_seconds: int | None = None,
         dry_run: bool = False,
+        finalizers: Sequence[str] | None = None,
     ) -> JSON | None:
         """Begin graceful deletion; returns the pod object with deletionTimestamp (the delete
         time plus the grace period) and deletionGracePeriodSeconds set, published at once,
         or None if there is no such pod. The pod is removed (DELETED event) once its
-        containers are reaped, at once if none runs (a finished pod). A dry run returns the
-        object the deletion would leave and changes nothing."""
+        containers are reaped, at once if none runs (a finished pod), and only once it has no
+        finalizers left. `finalizers`, when given, become the pod's (the garbage collector's
+        `foregroundDeletion` or `orphan` a DELETE asks for). A dry run returns the object the
+        deletion would leave and changes nothing."""
         ...
 
     async def update_pod_metadata(
@@ -84,13 +87,17 @@ class Registry(Protocol):
         annotations: Mapping[str, str],
         spec: Mapping[str, Any] | None = None,
         managed_fields: list[JSON] | None = None,
+        finalizers: Sequence[str] | None = None,
+        owner_references: Sequence[JSON] | None = None,
     ) -> JSON | None:
         """Replace the pod's labels and annotations (`kubectl apply` records its last-applied
         configuration there, `kubectl label` and `annotate` too) and, when given, its spec:
         defaulted and already checked against ValidatePodUpdate's rules, so only images,
         activeDeadlineSeconds and tolerations differ, and the kubelet acts on them. Bumps the
         version and feeds a MODIFIED event; `managed_fields`, when given, become the pod's
-        `metadata.managedFields`. Returns the updated pod, or None if there is no such pod."""
+        `metadata.managedFields`; `finalizers` and `owner_references`, when given, its
+        own (a pod being deleted whose last finalizer goes is removed once it has stopped).
+        Returns the updated pod, or None if there is no such pod."""
         ...
 
     async def update_pod_status(

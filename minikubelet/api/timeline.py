@@ -1,9 +1,11 @@
 """`/debug/timeline` (the pod timeline as JSON) and `/ui` (the page that draws it).
 
 `GET /debug/timeline[?pod=namespace/name][&since=SEQ]`: `{"seq": the latest record's number,
-"pods": [...], "records": [...]}`, records after `since`, oldest first (core/timeline.py
-lists their kinds). The page polls it with the last `seq` it has. `/ui` and `/ui/<file>` are
-the page's static files (package data in `api/ui/`), read once and served from memory.
+"pods": [...], "records": [...], "groups": [...]}`, records after `since`, oldest first
+(core/timeline.py lists their kinds); `groups`, the pods by their chain of controller owners
+(a Deployment -> its ReplicaSet -> its pods; a Job -> its pods; bare pods last). The page
+polls it with the last `seq` it has. `/ui` and `/ui/<file>` are the page's static files
+(package data in `api/ui/`), read once and served from memory.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from minikubelet.api.appkeys import STORE
 from minikubelet.api.status_errors import bad_request
+from minikubelet.core import rollout
+from minikubelet.store.kinds import KINDS
 
 
 class TimelineSource(Protocol):
@@ -40,8 +45,18 @@ async def timeline(request: web.Request) -> web.Response:
         ) from None
     if pod is not None and "/" not in pod:
         pod = f"default/{pod}"
-    body = {"seq": source.seq, "pods": source.pods(), "records": source.since(since, pod)}
+    body = {"seq": source.seq, "pods": source.pods(), "records": source.since(since, pod),
+            "groups": _groups(request)}  # fmt: skip
     return web.json_response(body, headers={"Cache-Control": "no-store"})
+
+
+def _groups(request: web.Request) -> list[dict[str, Any]]:
+    """The pods by owner chain (core/rollout.py pod_groups), from every object that may own."""
+    store = request.app.get(STORE)
+    if store is None:
+        return []
+    owners = [o for kind in KINDS for o in store.list(kind.resource)]
+    return rollout.pod_groups(store.list("pods"), owners)
 
 
 def _file(name: str) -> tuple[bytes, str] | None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import copy
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import structlog
 
 from minikubelet.controllers.base import Action, Create, Delete, Event, Update, UpdateStatus
 from minikubelet.controllers.recorder import EventRecorder
+from minikubelet.core import propagation as prop
 from minikubelet.core.gotext import rfc3339
 from minikubelet.manifest.configmaps import ObjectInvalid, ObjectUndecodable
 from minikubelet.store import kinds
@@ -34,16 +35,23 @@ class PodClient(Protocol):
     async def create_pod(self, document: Mapping[str, Any]) -> JSON: ...
 
     async def delete_pod(
-        self, namespace: str, name: str, *, grace_period_seconds: int | None = None
-    ) -> JSON | None: ...
-
-    async def update_pod_references(
         self,
         namespace: str,
         name: str,
         *,
-        owner_references: list[JSON] | None,
-        finalizers: list[str] | None,
+        grace_period_seconds: int | None = None,
+        finalizers: Sequence[str] | None = None,
+    ) -> JSON | None: ...
+
+    async def update_pod_metadata(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+        finalizers: Sequence[str] | None = None,
+        owner_references: Sequence[JSON] | None = None,
     ) -> JSON | None: ...
 
 
@@ -69,10 +77,8 @@ class Applier:
         try:
             if isinstance(action, Create):
                 await self._create(controller, action, now)
-            elif isinstance(action, Update) and action.resource == "pods":
-                await self._update_pod(action)
             elif isinstance(action, Update):
-                self._update(action)
+                await self._update(action)
             elif isinstance(action, UpdateStatus):
                 self._update_status(action)
             elif isinstance(action, Delete):
@@ -148,9 +154,12 @@ class Applier:
             return None  # a conflict: the controller sees the newer object next time
         return stored
 
-    def _update(self, action: Update) -> None:
+    async def _update(self, action: Update) -> None:
         stored = self._current(action.resource, action.object)
         if stored is None:
+            return
+        if action.resource == "pods":
+            await self._update_pod(stored, action.object)
             return
         new = copy.deepcopy(action.object)
         meta = new["metadata"]
@@ -165,20 +174,20 @@ class Applier:
             self.store.put(action.resource, new)
             self._finish_if_released(action.resource, new)
 
-    async def _update_pod(self, action: Update) -> None:
-        """A pod's owner references and finalizers (what a controller changes on a pod:
-        adoption, release, the garbage collector), through the pods' registry so the pod
-        the agent runs keeps them."""
-        stored = self._current("pods", action.object)
-        if stored is None:
+    async def _update_pod(self, stored: JSON, wanted: JSON) -> None:
+        """A pod's metadata (labels, annotations, owner references, finalizers: what a
+        controller changes on a pod, adopting, releasing or finalizing it) through the pods'
+        registry, which the node agent keeps; its spec is not a controller's to change."""
+        meta, old = wanted["metadata"], stored["metadata"]
+        fields = ("labels", "annotations", "ownerReferences", "finalizers")
+        if all(meta.get(k) == old.get(k) for k in fields):
             return
-        meta, old = action.object["metadata"], stored["metadata"]
-        refs, finalizers = meta.get("ownerReferences"), meta.get("finalizers")
-        if refs == old.get("ownerReferences") and finalizers == old.get("finalizers"):
-            return
-        await self.pods.update_pod_references(
-            old.get("namespace", ""), old["name"], owner_references=refs, finalizers=finalizers
-        )
+        await self.pods.update_pod_metadata(
+            old.get("namespace", ""), old["name"],
+            labels=meta.get("labels") or {}, annotations=meta.get("annotations") or {},
+            finalizers=list(meta.get("finalizers") or []),
+            owner_references=list(meta.get("ownerReferences") or []),
+        )  # fmt: skip
 
     def _finish_if_released(self, resource: str, obj: JSON) -> None:
         """An object being deleted whose last finalizer a controller took away is gone."""
@@ -202,26 +211,30 @@ class Applier:
             return
         if action.uid is not None and stored["metadata"].get("uid") != action.uid:
             return
+        asked = prop.Request(action.propagation)
         if action.resource == "pods":
             if not stored["metadata"].get("deletionTimestamp"):
-                grace = action.grace_period_seconds
-                await self.pods.delete_pod(
-                    action.namespace, action.name, grace_period_seconds=grace
-                )
+                await self._delete_pod(action, stored, asked)
             return
-        finalizer = {"Foreground": "foregroundDeletion", "Orphan": "orphan"}.get(
-            action.propagation or ""
+        # as an API DELETE (core/propagation.py): finalizers hold it, the collector finishes it
+        default_orphan = prop.orphans_by_default(stored.get("apiVersion", ""), stored["kind"])
+        kept = prop.deleted(stored, asked, rfc3339(now) or "", default_orphan=default_orphan)
+        if kept is None:
+            self.store.remove(action.resource, action.namespace, action.name)
+        elif kept != stored:
+            self.store.put(action.resource, kept)
+
+    async def _delete_pod(self, action: Delete, stored: JSON, asked: prop.Request) -> None:
+        """Gracefully, with the finalizers the policy asks (none for a pod that owns nothing
+        and a Background delete: then the plain call)."""
+        grace = action.grace_period_seconds
+        finalizers = prop.deletion_finalizers(prop.finalizers_of(stored), asked)
+        if finalizers == prop.finalizers_of(stored):
+            await self.pods.delete_pod(action.namespace, action.name, grace_period_seconds=grace)
+            return
+        await self.pods.delete_pod(
+            action.namespace, action.name, grace_period_seconds=grace, finalizers=finalizers
         )
-        finalizers = list(stored["metadata"].get("finalizers") or [])
-        if finalizer is not None and finalizer not in finalizers:
-            finalizers.append(finalizer)
-        if finalizers:  # the garbage collector finishes it
-            meta = {**stored["metadata"], "finalizers": finalizers}
-            meta.setdefault("deletionTimestamp", rfc3339(now))
-            meta.setdefault("deletionGracePeriodSeconds", 0)
-            self.store.put(action.resource, {**stored, "metadata": meta})
-            return
-        self.store.remove(action.resource, action.namespace, action.name)
 
 
 def _group(obj: JSON) -> str:

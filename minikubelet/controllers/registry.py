@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from minikubelet.controllers import daemonset, replicaset, statefulset
+from minikubelet.controllers import daemonset, garbagecollector, replicaset, statefulset
 from minikubelet.controllers.base import Controller
 
 CONTROLLERS: tuple[Controller, ...] = (
     *replicaset.CONTROLLERS,  # ReplicaSet, ReplicationController
     statefulset.CONTROLLER,
+    garbagecollector.CONTROLLER,  # owner references, deletion propagation
 )  # fmt: skip
 
 

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from minikubelet.manifest import fielderrors as fe
-from minikubelet.manifest import schemas
+from minikubelet.manifest import ownership, schemas
 from minikubelet.manifest.validation import validate_annotations, validate_labels
 
 JSON = dict[str, Any]
@@ -70,7 +70,7 @@ def _json_type(value: Any) -> str:
 
 def validate_object_meta(obj: JSON, *, namespaced: bool, label_name: bool = False) -> list[str]:
     """ValidateObjectMeta: the name (a DNS subdomain, or label for Namespace), namespace,
-    labels, annotations."""
+    labels, annotations, owner references and finalizers."""
     meta = obj.get("metadata") or {}
     name = meta.get("name") or ""
     errors: list[str] = []
@@ -86,7 +86,7 @@ def validate_object_meta(obj: JSON, *, namespaced: bool, label_name: bool = Fals
         errors.append(fe.forbidden("metadata.namespace", "not allowed on this type"))
     errors += validate_labels(meta.get("labels") or {}, "metadata.labels")
     errors += validate_annotations(meta.get("annotations") or {})
-    return errors
+    return errors + ownership.metadata_errors(meta)
 
 
 def _name(obj: JSON) -> str:

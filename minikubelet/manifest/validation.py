@@ -17,6 +17,7 @@ from typing import Any
 
 from minikubelet.core.quantity import canonical, parse_with_format
 from minikubelet.manifest import fielderrors as fe
+from minikubelet.manifest import ownership
 
 JSON = Mapping[str, Any]
 GRPC_EXTRA = "pip install 'minikubelet[grpc]'"
@@ -87,7 +88,9 @@ def validate_metadata(meta: JSON) -> list[str]:
     namespace = meta.get("namespace", "")
     errors += fe.invalid_each("metadata.namespace", namespace, fe.dns1123_label(namespace))
     errors += validate_labels(meta.get("labels", {}), "metadata.labels")
-    return errors + validate_annotations(meta.get("annotations", {}))
+    return (
+        errors + validate_annotations(meta.get("annotations", {})) + ownership.metadata_errors(meta)
+    )
 
 
 def validate_labels(labels: Mapping[str, str], path: str) -> list[str]:

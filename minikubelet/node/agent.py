@@ -158,8 +158,8 @@ class NodeAgent:
             await runner.run()
         except Exception:  # one pod's fault never cancels the others (DESIGN: faults stay)
             log.exception("pod failed", pod=f"{runner.pod.namespace}/{runner.pod.name}")
-        if runner.deleting:
-            self.remove(runner)
+        if runner.deleting and not finalizers_of(runner.pod):
+            self.remove(runner)  # one with finalizers stays until they are taken off
 
     def remove(self, runner: PodRunner) -> JSON | None:
         """Takes the pod out of the store (a DELETED event); returns its last object."""
@@ -284,6 +284,10 @@ class NodeAgent:
             if cur is not None and cur.process is not None and cur.terminated is None:
                 pids[sup.container.name] = cur.process.pid
         return pids
+
+
+def finalizers_of(pod: Pod) -> list[str]:
+    return list(pod.manifest.get("metadata", {}).get("finalizers") or [])
 
 
 def deletion_mark(runner: PodRunner) -> deletion.DeletionMark | None:

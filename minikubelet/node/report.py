@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from minikubelet.core import timeline
 from minikubelet.core.model import ContainerStatus, Running, Terminated
+from minikubelet.core.rollout import Standing
 from minikubelet.core.serialize import rfc3339
 from minikubelet.node.termination import tail_log_text
 from minikubelet.runtime.crilog import log_files
@@ -49,10 +50,22 @@ class PodReport:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkloadReport:
+    """A workload `--until` judged: kubectl's words for where it is, its conditions, and
+    the pods (namespace/name) that hold it back."""
+
+    title: str  # "deployment default/web"
+    message: str
+    conditions: tuple[str, ...]
+    held: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     verdict: str
     elapsed: float
     pods: tuple[PodReport, ...]
+    workloads: tuple[WorkloadReport, ...] = ()
 
 
 def describe_state(status: ContainerStatus) -> str:
@@ -92,7 +105,19 @@ def _container(runner: PodRunner, sup: ContainerSupervisor, has_init: bool) -> C
     )
 
 
-def take(runners: Iterable[PodRunner], verdict: str, started: float) -> Snapshot:
+def workload_reports(
+    judged: Iterable[tuple[Standing, tuple[str, ...]]],
+) -> tuple[WorkloadReport, ...]:
+    """From core/verdict.py held_back."""
+    return tuple(WorkloadReport(w.title, w.message, w.conditions, held) for w, held in judged)
+
+
+def take(
+    runners: Iterable[PodRunner],
+    verdict: str,
+    started: float,
+    workloads: tuple[WorkloadReport, ...] = (),
+) -> Snapshot:
     """The report's content, read from the pod runners now (before they are stopped)."""
     pods = []
     for runner in runners:
@@ -107,14 +132,31 @@ def take(runners: Iterable[PodRunner], verdict: str, started: float) -> Snapshot
         pod = runner.pod
         name = f"{pod.namespace}/{pod.name}"
         pods.append(PodReport(name, str(runner.status.phase), conditions, containers))
-    return Snapshot(verdict=verdict, elapsed=time.time() - started, pods=tuple(pods))
+    return Snapshot(verdict, time.time() - started, tuple(pods), workloads)
 
 
 def render(snap: Snapshot) -> str:
     out = [f"minikubelet: {snap.verdict} after {snap.elapsed:.1f}s"]
+    pods = {p.name: p for p in snap.pods}
+    for workload in snap.workloads:
+        out += _render_workload(workload, pods)
     for pod in snap.pods:
         out += _render_pod(pod)
     return "\n".join(out)
+
+
+def _render_workload(workload: WorkloadReport, pods: Mapping[str, PodReport]) -> list[str]:
+    out = [f"{workload.title}: {workload.message}"]
+    if workload.conditions:
+        out.append("  conditions: " + ", ".join(workload.conditions))
+    for name in workload.held:
+        pod = pods.get(name)
+        ready = [c for c in pod.conditions if c.startswith("Ready=")] if pod else []
+        why = ", ".join([pod.phase, *ready]) if pod is not None else "gone"
+        out.append(f"  held back by pod {name}: {why}")
+        failures = [f for c in pod.containers for f in c.probe_failures] if pod else []
+        out += [f"    last probe failure: {line}" for line in failures[-1:]]
+    return out
 
 
 def pod_ok(pod: PodReport, until: str) -> bool:
@@ -128,7 +170,8 @@ def failed_pods(snap: Snapshot, until: str) -> list[str]:
     """The pods (namespace/name) that did not meet `--until`; none when the verdict is OK."""
     if snap.verdict.startswith("OK"):
         return []
-    return [p.name for p in snap.pods if not pod_ok(p, until)]
+    held = [name for w in snap.workloads for name in w.held]
+    return list(dict.fromkeys(held + [p.name for p in snap.pods if not pod_ok(p, until)]))
 
 
 def render_timeline(records: Iterable[Mapping[str, Any]], pods: Iterable[str]) -> str:

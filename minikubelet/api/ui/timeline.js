@@ -1,15 +1,19 @@
 // The pod timeline page: polls /debug/timeline?since=SEQ every second and draws, per pod, one
 // SVG with swimlanes on a shared time axis: the pod's phase and conditions, its events, and
 // per container (init containers and sidecars first) its states, back-off waits, started,
-// ready, hooks and kills, and one lane of probe ticks per probe type. No network but the
-// daemon, no build step. `?pod=namespace/name` shows one pod.
+// ready, hooks and kills, and one lane of probe ticks per probe type. The pods are grouped
+// under a header per chain of owners (Deployment -> ReplicaSet -> its pods; Job -> its pods),
+// bare pods last; a pod that is gone stays in the group it was last seen in. No network but
+// the daemon, no build step. `?pod=namespace/name` shows one pod.
 "use strict";
 
 const NS = "http://www.w3.org/2000/svg";
 const LABEL_W = 190, LANE_H = 18, GAP = 4, AXIS_H = 22;
 const params = new URLSearchParams(location.search);
 const onePod = params.get("pod");
-const state = { seq: 0, records: [], pxPerSec: Number(params.get("scale")) || 0, failures: 0 };
+const state = { seq: 0, records: [], pxPerSec: Number(params.get("scale")) || 0, failures: 0,
+  groups: [], groupOf: new Map() };
+const BARE = { key: "", chain: [], pods: [] };
 
 function el(name, attrs, parent, text) {
   const node = document.createElementNS(NS, name);
@@ -266,7 +270,9 @@ function render() {
   const keep = new Set();
   for (const [pod, recs] of byPod) {
     keep.add(pod);
+    const box = groupBox(main, state.groupOf.get(pod) || BARE);
     let section = main.querySelector(`section[data-pod="${CSS.escape(pod)}"]`);
+    if (section && section.parentNode !== box) box.appendChild(section);
     if (!section) {
       section = document.createElement("section");
       section.className = "pod";
@@ -280,7 +286,7 @@ function render() {
       scroller.className = "scroller";
       scroller.addEventListener("scroll", () => pinNames(scroller));
       section.append(h, scroller);
-      main.appendChild(section);
+      box.appendChild(section);
     }
     const scroller = section.querySelector(".scroller");
     const atEnd = scroller.scrollLeft + scroller.clientWidth >= scroller.scrollWidth - 5;
@@ -294,6 +300,42 @@ function render() {
     pinNames(scroller);
   }
   for (const section of main.querySelectorAll("section.pod")) if (!keep.has(section.dataset.pod)) section.remove();
+  orderGroups(main);
+}
+
+// --- the owners' groups ------------------------------------------------------------------------
+
+function chainText(chain) {
+  if (!chain.length) return "Pods";
+  return chain.map(o => `${o.kind} ${o.name}` + (o.summary ? ` (${o.summary})` : "")).join(" → ");
+}
+
+function groupBox(main, group) {
+  let box = main.querySelector(`div.group[data-group="${CSS.escape(group.key)}"]`);
+  if (!box) {
+    box = document.createElement("div");
+    box.className = "group";
+    box.dataset.group = group.key;
+    const h = document.createElement("h2");
+    h.className = "group-title";
+    box.appendChild(h);
+    main.appendChild(box);
+  }
+  const h = box.querySelector("h2.group-title");
+  h.textContent = chainText(group.chain);
+  h.dataset.kinds = group.chain.map(o => o.kind).join(">");
+  return box;
+}
+
+function orderGroups(main) {
+  // the server's order (by chain), groups it no longer lists after them, bare pods last
+  const rank = new Map(state.groups.map((g, i) => [g.key, i]));
+  const pos = key => key === "" ? 2e9 : (rank.get(key) ?? 1e9);
+  const boxes = [...main.querySelectorAll("div.group")];
+  for (const box of boxes) if (!box.querySelector("section.pod")) box.remove();
+  boxes.filter(b => b.isConnected)
+    .sort((a, b) => pos(a.dataset.group) - pos(b.dataset.group))
+    .forEach(b => main.appendChild(b));
 }
 
 function pinNames(scroller) {
@@ -318,6 +360,8 @@ async function poll() {
     if (body.seq < state.seq) state.records = [];  // a new daemon: start again
     state.records.push(...body.records);
     state.seq = body.seq;
+    state.groups = body.groups || [];
+    for (const g of state.groups) for (const p of g.pods) state.groupOf.set(p, g);
     state.failures = 0;
     document.getElementById("status").textContent = `${state.records.length} records, updated ${fmtTime(Date.now() / 1000)}`;
   } catch (e) {
