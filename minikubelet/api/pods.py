@@ -603,7 +603,7 @@ def _with_metadata(
     )  # fmt: skip
     for key, value in fields:
         if value:
-            metadata[key] = dict(value)
+            metadata[key] = dict(value) if isinstance(value, dict) else list(value)
         else:
             metadata.pop(key, None)
     return {**pod, "metadata": metadata}
