@@ -138,6 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="CrashLoopBackOff cap in seconds [300]",
     )
     life.add_argument("--node-name", default=None, help="node name [this host's name]")
+    life.add_argument(
+        "--volume-usage-interval",
+        type=_positive_float,
+        default=10.0,
+        help="seconds between measures of each emptyDir with a sizeLimit [10]",
+    )
     out = run.add_argument_group("logs and state")
     out.add_argument(
         "--state-dir",
@@ -344,6 +350,8 @@ def _run(
         echo_probe_logs=args.echo_probe_logs,
         daemon_started_at=time.time(),
         images=images,
+        volume_usage_interval=args.volume_usage_interval,
+        service_account_token=token or "",
     )
     options = ServeOptions(
         address=args.address,

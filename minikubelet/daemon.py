@@ -158,6 +158,9 @@ class Daemon:
                     timeline.follow(self.store, self.timeline), name="timeline"
                 )
                 controllers = tg.create_task(controller_loop.run(self.store), name="controllers")
+                volume_sources = tg.create_task(
+                    self.agent.follow_volume_sources(), name="volume-sources"
+                )
                 for pod in pods:
                     self.agent.start_pod(pod)
                 site_runner = await self._serve(sock)
@@ -169,6 +172,7 @@ class Daemon:
                 await self.agent.terminate_all()
                 follower.cancel()
                 controllers.cancel()
+                volume_sources.cancel()
         finally:
             self.agent.attach(None)
             if self._record_file is not None:

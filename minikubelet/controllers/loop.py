@@ -1,5 +1,6 @@
 """The controllers' loop: it follows the store's change feed and, on every change to a
-Service or a Pod, reconciles (controllers/endpoints.py) and writes back what differs, as the
+Service, a Pod or a PersistentVolumeClaim, reconciles (controllers/endpoints.py, the claims'
+provisioner core/claims.py) and writes back what differs, as the
 controller manager's informers and work queues do (pkg/controller/endpoint,
 pkg/controller/endpointslice). A burst of changes is one reconcile. Nothing here awaits but
 the feed.
@@ -10,10 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from minikubelet.controllers import endpoints as ep
+from minikubelet.core import claims
 from minikubelet.store.objects import ObjectStore
 
 JSON = dict[str, Any]
-WAKE_KINDS = frozenset({"Service", "Pod"})
+WAKE_KINDS = frozenset({"Service", "Pod", "PersistentVolumeClaim"})
 _SERVER_META = ("uid", "creationTimestamp", "resourceVersion", "generation", "managedFields")
 
 
@@ -38,9 +40,19 @@ def _write(store: ObjectStore, resource: str, wanted: JSON) -> None:
     store.put(resource, {**wanted, "metadata": {**meta, **kept}})
 
 
+def bind_claims(store: ObjectStore) -> None:
+    """The local provisioner (core/claims.py): every claim not yet bound is."""
+    for claim in store.list("persistentvolumeclaims"):
+        wanted = claims.bound(claim)
+        if wanted is not None:
+            store.put("persistentvolumeclaims", wanted)
+
+
 def reconcile(store: ObjectStore, owned_endpoints: set[tuple[str, str]]) -> None:
     """One pass over every Service: its Endpoints and EndpointSlices written where they
-    differ; the ones made for a Service that is gone (or lost its selector) removed."""
+    differ; the ones made for a Service that is gone (or lost its selector) removed. Then
+    every claim is bound."""
+    bind_claims(store)
     pods = store.list("pods")
     wanted_endpoints: set[tuple[str, str]] = set()
     wanted_slices: set[tuple[str, str]] = set()

@@ -42,6 +42,11 @@ class Settings:
     service_env: Mapping[str, str] = field(default_factory=dict)
     # what images run: `--image` flags, the local file, the built-in base images
     images: ImageOverlay = field(default_factory=ImageOverlay)
+    # how often an emptyDir with a sizeLimit is measured (the eviction manager's monitoring
+    # period is 10 s)
+    volume_usage_interval: float = 10.0
+    # what a serviceAccountToken projection holds: the daemon's bearer token, if it has one
+    service_account_token: str = ""
 
 
 def kubernetes_service_env(host: str, port: int) -> dict[str, str]:

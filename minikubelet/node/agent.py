@@ -31,6 +31,11 @@ from minikubelet.runtime.process import ContainerTarget, container_env
 from minikubelet.store.objects import JSON, ObjectStore
 
 log = structlog.get_logger("minikubelet.daemon")
+_VOLUME_SOURCE_KINDS = {
+    "ConfigMap": "configmaps",
+    "Secret": "secrets",
+    "PersistentVolumeClaim": "persistentvolumeclaims",
+}
 
 
 class NodeAgent:
@@ -264,7 +269,7 @@ class NodeAgent:
             raise LookupError(f'container not found ("{container}")')
         c, s = sup.container, runner.settings
         env, _own = container_env(runner.pod, c, base=s.base_env, service_env=sup.service_env,
-                                  resolved=sup.resolved_env)  # fmt: skip
+                                  resolved=sup.resolved_env, volume_env=sup.volume_env)  # fmt: skip
         return ContainerTarget(
             container_id=cur.container_id,
             env=env,
@@ -273,6 +278,24 @@ class NodeAgent:
             stdin=c.stdin,
             stdin_once=c.stdin_once,
         )
+
+    async def follow_volume_sources(self) -> None:
+        """Follows the store's feed: a ConfigMap, Secret or PersistentVolumeClaim that
+        changes is told to the pods whose volumes read it (their projections are written
+        again; a pod waiting for one tries again). Runs until cancelled."""
+        queue = self.store.subscribe()
+        try:
+            while True:
+                change = await queue.get()
+                resource = _VOLUME_SOURCE_KINDS.get(change.kind)
+                if resource is None:
+                    continue
+                meta = change.object.get("metadata", {})
+                for runner in list(self.runners.values()):
+                    if runner.volumes is not None:
+                        runner.volumes.notify(resource, meta.get("namespace", ""), meta["name"])
+        finally:
+            self.store.unsubscribe(queue)
 
     def container_pids(self, namespace: str, name: str) -> Mapping[str, int]:
         runner = self.runners.get((namespace, name))

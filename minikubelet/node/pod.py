@@ -33,6 +33,7 @@ from minikubelet.core.spec import Pod
 from minikubelet.core.status import generate_pod_status, unscheduled_pod_status
 from minikubelet.node.supervisor import MIN_GRACE, ContainerSupervisor
 from minikubelet.node.timeline import Recorder
+from minikubelet.node.volumes import EVICTED, PodVolumes
 from minikubelet.probe.goclient import go_errno
 from minikubelet.runtime.aio import race
 from minikubelet.runtime.cgroups import CpuLimiter
@@ -69,6 +70,11 @@ class PodRunner:
         # the store's Services, read at each container start for their variables
         self.service_lookup = service_lookup
         self.settings = settings
+        # the pod's volumes (None: it has none), set up before any container starts
+        self.volumes = (
+            PodVolumes(pod, settings=settings, events=events, lookup=config_lookup)
+            if pod.spec.volumes else None
+        )  # fmt: skip
         self.cpu_limiter = cpu_limiter  # where cgroup v2 lets the daemon limit CPU
         self.events = events
         self._on_change = on_change
@@ -97,6 +103,7 @@ class PodRunner:
         self._deadline_changed = asyncio.Event()
         self._grace: float = float(pod.spec.termination_grace_period_seconds)
         self._tasks: dict[str, asyncio.Task[int | None]] = {}
+        self._volume_tasks: list[asyncio.Task[None]] = []
         self._log = log.bind(pod=f"{pod.namespace}/{pod.name}")
         self.changed()
 
@@ -234,16 +241,47 @@ class PodRunner:
             self.changed()
             async with asyncio.TaskGroup() as tg:
                 deadline = tg.create_task(self._deadline(), name=f"deadline:{self.pod.name}")
-                if await self._run_init_containers(tg) and not self._terminate.is_set():
+                if (
+                    await self._mount_volumes(tg)
+                    and await self._run_init_containers(tg)
+                    and not self._terminate.is_set()
+                ):
                     await self._run_containers(tg)
                 await self._stop_all()
                 deadline.cancel()
+                for task in self._volume_tasks:
+                    task.cancel()
         finally:
+            if self.volumes is not None:  # volume manager: a terminated pod's volumes go
+                await asyncio.shield(self.volumes.teardown())
             self.terminal = True
             self.sandbox_ready = False
             self.changed()
             self.finished.set()
             self._log.info("pod finished", phase=str(self.status.phase))
+
+    async def _mount_volumes(self, tg: asyncio.TaskGroup) -> bool:
+        """kubelet: volume_manager.go WaitForAttachAndMount before the pod's containers: the
+        containers wait (ContainerCreating) until every volume they mount is set up; then
+        the volumes are kept up to date while the pod runs. False if stopped first."""
+        if self.volumes is None:
+            return True
+        mounted = await self._until_terminate(self.volumes.mount_all())
+        if mounted is None or self._terminate.is_set():
+            return False
+        self._volume_tasks.append(
+            tg.create_task(self.volumes.maintain(self.evict), name=f"volumes:{self.pod.name}")
+        )
+        return True
+
+    def evict(self, message: str) -> None:
+        """kubelet: eviction_manager.go evictPod: the pod fails with reason `Evicted` and an
+        `Evicted` event, its containers killed with a zero grace period (each at least the
+        minimum, as killContainer allows)."""
+        self.reason, self.message = EVICTED, message
+        self.events.record(self.pod, reason=EVICTED, message=message, type=ev.WARNING)
+        self._log.warning("pod evicted", message=message)
+        self.terminate(0)
 
     def _fresh_pod_dir(self) -> str | None:
         """Each run has its own logs (the kubelet gives each new pod a new UID, so a new log

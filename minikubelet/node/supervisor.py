@@ -51,6 +51,7 @@ from minikubelet.core.spec import (
 )
 from minikubelet.node import termination
 from minikubelet.node.timeline import Recorder
+from minikubelet.node.volumes import Mount, MountError, PodVolumes
 from minikubelet.probe import hooks
 from minikubelet.probe.goclient import go_errno
 from minikubelet.probe.handlers import ProbeOutcome, run_probe
@@ -82,6 +83,7 @@ class PodHandle(Protocol):
     timeline: Recorder
     config_lookup: Lookup | None  # ConfigMaps and Secrets, for the environment
     service_lookup: Callable[[], list[dict[str, Any]]] | None  # Services, for the environment
+    volumes: PodVolumes | None  # the pod's volumes, set up before its containers start
 
     @property
     def phase(self) -> Phase: ...
@@ -149,6 +151,8 @@ class ContainerSupervisor:
         self._workers: dict[ProbeType, ProbeWorker] = {}
         self._resolved: ResolvedEnv | None = None  # what the current start read
         self._service_env: dict[str, str] = {}  # the Services' variables at the current start
+        self.volume_env: dict[str, str] = {}  # MINIKUBELET_VOLUME_* (host mode)
+        self.mounts: list[Mount] = []  # what the current start mounts
         self._log = log.bind(pod=f"{pod.pod.namespace}/{pod.pod.name}", container=container.name)
         key = f"{pod.pod.namespace}/{pod.pod.name}"
         self._tl = functools.partial(pod.timeline.record, key, container=container.name)
@@ -463,26 +467,51 @@ class ContainerSupervisor:
             v.config_map_key_ref or v.secret_key_ref for v in self.container.env
         )):  # fmt: skip
             self._resolved = None
-            return True
+            return await self._mount()
         try:
             self._resolved = envsources.resolve(self.container, self.pod.pod.namespace, lookup)
         except envsources.EnvConfigError as e:
-            message = str(e)
-            self.waiting = Waiting(reason="CreateContainerConfigError", message=message)
-            self._event("Failed", f"Error: {message}", ev.WARNING)
-            self._log.warning("container config failed", message=message)
-            self.pod.changed()
-            self.backoff = self.backoff.next(time.time(), time.time())
-            delay = max(self.backoff.get(), 0.1)
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self._wake.wait()
+            await self._create_failed("CreateContainerConfigError", str(e))
             return False
         for text in self._resolved.invalid:
             self.pod.events.record(self.pod.pod, reason="InvalidEnvironmentVariableNames",
                                    message=text, type=ev.WARNING)  # fmt: skip
+        return await self._mount()
+
+    async def _mount(self) -> bool:
+        """The container's mounts over its pod's volumes (node/volumes.py container_mounts);
+        one that cannot be made leaves it waiting (CreateContainerConfigError where the
+        kubelet's makeMounts fails, CreateContainerError where the runtime's mount would),
+        tried again after the backoff; False then. Without a mount namespace (host mode, the
+        only one here yet) the container gets MINIKUBELET_VOLUME_<NAME> for each volume."""
+        volumes = self.pod.volumes
+        if volumes is None or not self.container.volume_mounts:
+            self.volume_env, self.mounts = {}, []
+            return True
+        self.volume_env = volumes.env(self.container)
+        _env, own = self._env()
+        try:
+            self.mounts = await volumes.mounts(self.container, own)
+        except MountError as e:
+            await self._create_failed(e.reason, str(e))
+            return False
+        volumes.warn_host_mode(self.container, self.mounts)
         return True
+
+    async def _create_failed(self, reason: str, message: str) -> None:
+        """kuberuntime_container.go startContainer: the container is not created; it waits
+        with `reason`, a `Failed` event says `Error: <message>`, and the start is tried again
+        after the backoff."""
+        self.waiting = Waiting(reason=reason, message=message)
+        self._event("Failed", f"Error: {message}", ev.WARNING)
+        self._log.warning("container not created", reason=reason, message=message)
+        self.pod.changed()
+        self.backoff = self.backoff.next(time.time(), time.time())
+        delay = max(self.backoff.get(), 0.1)
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await self._wake.wait()
 
     def _new_instance(self) -> Instance:
         prev = self.current
@@ -861,6 +890,7 @@ class ContainerSupervisor:
             base=s.base_env,
             service_env=self.service_env,
             resolved=self._resolved,
+            volume_env=self.volume_env,
         )
 
     @property
