@@ -77,9 +77,9 @@ def test_secret_data_is_decoded() -> None:
 
 
 def test_missing_objects_and_keys_in_the_kubelets_words() -> None:
-    with pytest.raises(pj.ProjectionError, match='^configmap "nope" not found$'):
+    with pytest.raises(pj.ProjectionError, match=r'^configmap "nope" not found$'):
         payload(spec.ObjectSource(kind="ConfigMap", name="nope"))
-    with pytest.raises(pj.ProjectionError, match='^secret "nope" not found$'):
+    with pytest.raises(pj.ProjectionError, match=r'^secret "nope" not found$'):
         payload(spec.ObjectSource(kind="Secret", name="nope"))
     missing_key = spec.ObjectSource(
         kind="ConfigMap", name="settings", items=(spec.KeyToPath(key="x", path="x"),)
