@@ -352,6 +352,7 @@ def _run(
         images=images,
         volume_usage_interval=args.volume_usage_interval,
         service_account_token=token or "",
+        service_account_ca=_ca_text(args),
     )
     options = ServeOptions(
         address=args.address,
@@ -403,6 +404,16 @@ def _prepare_state_dir(path: Path) -> str | None:
     except OSError as e:
         return f"cannot write there: {e.strerror or e}"
     return None
+
+
+def _ca_text(args: argparse.Namespace) -> str:
+    """The serving certificate, as a pod's `ca.crt` (the certificate was read already)."""
+    if args.tls_cert_file is None:
+        return ""
+    try:
+        return Path(args.tls_cert_file).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def _tls_context(args: argparse.Namespace) -> ssl.SSLContext | str | None:

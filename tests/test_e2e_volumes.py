@@ -51,7 +51,6 @@ FILE = """
         command: [sh, -c]
         args:
         - |
-          cp "$MINIKUBELET_VOLUME_CONFIG/app.properties" "$MINIKUBELET_VOLUME_CONFIG.seen" 2>/dev/null
           labels=$(MINIKUBELET_VOLUME_INFO)/labels
           while true; do
             echo "config $(cat "$MINIKUBELET_VOLUME_CONFIG/app.properties")"
@@ -64,6 +63,37 @@ FILE = """
         - {name: config, mountPath: /etc/app.properties, subPath: app.properties}
         - {name: creds, mountPath: /etc/creds}
         - {name: info, mountPath: /etc/podinfo}
+    ---
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: api-access}
+    spec:
+      volumes:
+      - name: kube-api-access-abcde
+        projected:
+          defaultMode: 420
+          sources:
+          - serviceAccountToken: {expirationSeconds: 3607, path: token}
+          - configMap:
+              name: kube-root-ca.crt
+              items: [{key: ca.crt, path: ca.crt}]
+          - downwardAPI:
+              items:
+              - path: namespace
+                fieldRef: {apiVersion: v1, fieldPath: metadata.namespace}
+      containers:
+      - name: app
+        image: busybox
+        command: [sh, -c]
+        args:
+        - |
+          cd "$MINIKUBELET_VOLUME_KUBE_API_ACCESS_ABCDE"
+          echo "namespace $(cat namespace) files $(ls | tr '\\n' ' ')"
+          cut -d. -f2 token | base64 -d 2>/dev/null; echo
+          exec sleep 600
+        volumeMounts:
+        - {name: kube-api-access-abcde, mountPath: /var/run/secrets/kubernetes.io/serviceaccount,
+           readOnly: true}
     ---
     apiVersion: v1
     kind: Pod
@@ -187,6 +217,20 @@ def test_projections_in_host_mode(mk: Minikubelet) -> None:
     first = warnings[0]
     assert first["mount_path"] == "/etc/config"
     assert first["files"] == str(pod_dir / "volumes" / "config")
+    # a subPath mount is the file of the version there was at the start (a bind mount of it
+    # keeps that version, as in Kubernetes): inside a `..<timestamp>` directory
+    sub = warnings[1]
+    assert sub["mount_path"] == "/etc/app.properties"
+    assert Path(sub["files"]).parent.name.startswith("..2")
+
+
+def test_the_service_account_volume_layout(mk: Minikubelet) -> None:
+    """A `kube-api-access-*` volume as the ServiceAccount admission plugin adds it: token,
+    ca.crt (the kube-root-ca.crt ConfigMap) and namespace."""
+    mk.wait_for("its files", lambda: "namespace default" in _log(mk, "api-access"))
+    lines = _log(mk, "api-access").splitlines()
+    assert lines[0] == "namespace default files ca.crt namespace token "
+    assert '"sub":"system:serviceaccount:default:default"' in lines[1]
 
 
 def test_a_configmap_edited_through_the_api_changes_the_file(mk: Minikubelet) -> None:

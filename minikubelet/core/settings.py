@@ -47,6 +47,9 @@ class Settings:
     volume_usage_interval: float = 10.0
     # what a serviceAccountToken projection holds: the daemon's bearer token, if it has one
     service_account_token: str = ""
+    # the `ca.crt` of the kube-root-ca.crt ConfigMap every namespace has: the serving
+    # certificate with TLS, else empty
+    service_account_ca: str = ""
 
 
 def kubernetes_service_env(host: str, port: int) -> dict[str, str]:

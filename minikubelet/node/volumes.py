@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -53,6 +54,7 @@ from minikubelet.runtime.process import resource_value
 log = structlog.get_logger("minikubelet.volumes")
 
 ENV_PREFIX = "MINIKUBELET_VOLUME_"
+ROOT_CA_CONFIGMAP = "kube-root-ca.crt"  # controller/certificates/rootcacertpublisher
 RETRY_INITIAL = 0.5  # the volume manager's exponential backoff: 500 ms doubling
 RETRY_MAX = 30.0
 EVICTED = "Evicted"
@@ -164,7 +166,7 @@ class PodVolumes:
         self.pod = pod
         self.settings = settings
         self.events = events
-        self.lookup: Lookup = lookup or (lambda resource, namespace, name: None)
+        self._store: Lookup = lookup or (lambda resource, namespace, name: None)
         p = pod
         self.root = settings.state_dir / "pods" / f"{p.namespace}_{p.name}_{p.uid}" / "volumes"
         self.dirs: dict[str, Path] = {}
@@ -175,6 +177,14 @@ class PodVolumes:
         self._log = log.bind(pod=f"{p.namespace}/{p.name}")
 
     # --- what they are -------------------------------------------------------------------
+
+    def lookup(self, resource: str, namespace: str, name: str) -> Mapping[str, Any] | None:
+        """The store's objects, and the `kube-root-ca.crt` ConfigMap the root CA publisher
+        puts in every namespace (what a `kube-api-access-*` volume projects as ca.crt)."""
+        found = self._store(resource, namespace, name)
+        if found is None and (resource, name) == ("configmaps", ROOT_CA_CONFIGMAP):
+            return {"data": {"ca.crt": self.settings.service_account_ca}}
+        return found
 
     @property
     def used(self) -> list[Volume]:
