@@ -250,6 +250,14 @@ def test_a_configmap_edited_through_the_api_changes_the_file(mk: Minikubelet) ->
     mk.wait_for("a removed key's file goes", lambda: not (config / "other").exists())
 
 
+def test_a_label_change_reaches_the_downward_api_file(mk: Minikubelet) -> None:
+    mk.wait_for("the labels", lambda: 'labels app="watcher"' in _log(mk, "watcher"))
+    _, err, code = kubectl(mk, "label", "pod", "watcher", "tier=web")
+    assert (err, code) == ("", 0)
+    # the file is `app="watcher"\ntier="web"`: its second line follows the first
+    mk.wait_for("the new label", lambda: 'tier="web"' in _log(mk, "watcher").splitlines())
+
+
 def test_a_missing_configmap_waits_with_failed_mount(mk: Minikubelet) -> None:
     mk.wait_for("FailedMount", lambda: _events(mk, "waits-for-config", "FailedMount"))
     assert _events(mk, "waits-for-config", "FailedMount")[0] == (

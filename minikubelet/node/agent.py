@@ -282,15 +282,21 @@ class NodeAgent:
     async def follow_volume_sources(self) -> None:
         """Follows the store's feed: a ConfigMap, Secret or PersistentVolumeClaim that
         changes is told to the pods whose volumes read it (their projections are written
-        again; a pod waiting for one tries again). Runs until cancelled."""
+        again; a pod waiting for one tries again), and a pod's own change to it (its labels
+        and annotations, for the downward API). Runs until cancelled."""
         queue = self.store.subscribe()
         try:
             while True:
                 change = await queue.get()
+                meta = change.object.get("metadata", {})
+                if change.kind == "Pod":
+                    runner = self.runners.get((meta.get("namespace", ""), meta.get("name", "")))
+                    if runner is not None and runner.volumes is not None:
+                        runner.volumes.pod_changed()
+                    continue
                 resource = _VOLUME_SOURCE_KINDS.get(change.kind)
                 if resource is None:
                     continue
-                meta = change.object.get("metadata", {})
                 for runner in list(self.runners.values()):
                     if runner.volumes is not None:
                         runner.volumes.notify(resource, meta.get("namespace", ""), meta["name"])

@@ -72,7 +72,7 @@ class PodRunner:
         self.settings = settings
         # the pod's volumes (None: it has none), set up before any container starts
         self.volumes = (
-            PodVolumes(pod, settings=settings, events=events, lookup=config_lookup)
+            PodVolumes(lambda: self.pod, settings=settings, events=events, lookup=config_lookup)
             if pod.spec.volumes else None
         )  # fmt: skip
         self.cpu_limiter = cpu_limiter  # where cgroup v2 lets the daemon limit CPU

@@ -42,9 +42,11 @@ from minikubelet.core.settings import Settings
 from minikubelet.core.spec import (
     ClaimSource,
     Container,
+    DownwardAPISource,
     EmptyDirSource,
     HostPathSource,
     Pod,
+    ProjectedSource,
     ResourceFieldSelector,
     Volume,
 )
@@ -157,24 +159,30 @@ class PodVolumes:
 
     def __init__(
         self,
-        pod: Pod,
+        pod: Callable[[], Pod],
         *,
         settings: Settings,
         events: EventRecorder,
         lookup: Lookup | None,
     ) -> None:
-        self.pod = pod
+        self._pod = pod  # the runner's current pod: labels and annotations may change
+        pod_now = pod()
         self.settings = settings
         self.events = events
         self._store: Lookup = lookup or (lambda resource, namespace, name: None)
-        p = pod
+        p = pod_now
         self.root = settings.state_dir / "pods" / f"{p.namespace}_{p.name}_{p.uid}" / "volumes"
         self.dirs: dict[str, Path] = {}
         self.mounted = False
         self.torn_down = False
         self._changed = asyncio.Event()
         self._warned: set[tuple[str, str]] = set()
+        self._metadata = (dict(p.labels), dict(p.annotations))  # what the projections saw
         self._log = log.bind(pod=f"{p.namespace}/{p.name}")
+
+    @property
+    def pod(self) -> Pod:
+        return self._pod()
 
     # --- what they are -------------------------------------------------------------------
 
@@ -241,6 +249,17 @@ class PodVolumes:
             )
 
     # --- setting up ----------------------------------------------------------------------
+
+    def pod_changed(self) -> None:
+        """The pod's labels or annotations may have changed: a downwardAPI file of them is
+        written again (downwardapi.go: the kubelet's sync updates it)."""
+        pod = self.pod
+        metadata = (dict(pod.labels), dict(pod.annotations))
+        if metadata != self._metadata and any(
+            isinstance(v.source, DownwardAPISource | ProjectedSource) for v in self.used
+        ):
+            self._metadata = metadata
+            self._changed.set()
 
     def notify(self, resource: str, namespace: str, name: str) -> None:
         """A ConfigMap, Secret or PersistentVolumeClaim changed in the store."""
@@ -355,13 +374,13 @@ class PodVolumes:
         interval = self.settings.volume_usage_interval
         projections = [v for v in self.used if projection.is_projection(v.source)]
         while True:
-            self._changed.clear()
             try:
                 async with asyncio.timeout(interval if limited else None):
                     await self._changed.wait()
             except TimeoutError:
                 pass
             if self._changed.is_set():
+                self._changed.clear()
                 for message in await self._set_up(projections, fresh=False):
                     self.events.record(self.pod, reason="FailedMount", message=message,
                                        type=ev.WARNING)  # fmt: skip
