@@ -149,6 +149,27 @@ FILE = """
     ---
     apiVersion: v1
     kind: Pod
+    metadata: {name: restarts}
+    spec:
+      restartPolicy: OnFailure
+      volumes:
+      - {name: data, emptyDir: {}}
+      - {name: fast, emptyDir: {medium: Memory}}
+      containers:
+      - name: app
+        image: busybox
+        command: [sh, -c]
+        args:
+        - |
+          echo "fast in $MINIKUBELET_VOLUME_FAST"
+          if [ -f "$MINIKUBELET_VOLUME_DATA/marker" ]; then echo kept; exec sleep 600; fi
+          touch "$MINIKUBELET_VOLUME_DATA/marker"; exit 1
+        volumeMounts:
+        - {name: data, mountPath: /data}
+        - {name: fast, mountPath: /fast}
+    ---
+    apiVersion: v1
+    kind: Pod
     metadata: {name: hog}
     spec:
       volumes:
@@ -206,7 +227,7 @@ def test_projections_in_host_mode(mk: Minikubelet) -> None:
     assert 'labels app="watcher"' in lines
     volumes = mk.state_dir / "pods"
     [pod_dir] = [p for p in volumes.iterdir() if p.name.startswith("default_watcher_")]
-    creds = pod_dir / "volumes" / "creds"
+    creds = pod_dir / "_volumes" / "creds"
     assert (creds / "password").stat().st_mode & 0o777 == 0o400  # defaultMode
     assert (creds / "..data").is_symlink()
     warnings = [
@@ -216,7 +237,7 @@ def test_projections_in_host_mode(mk: Minikubelet) -> None:
     assert len(warnings) == 4  # one per mount
     first = warnings[0]
     assert first["mount_path"] == "/etc/config"
-    assert first["files"] == str(pod_dir / "volumes" / "config")
+    assert first["files"] == str(pod_dir / "_volumes" / "config")
     # a subPath mount is the file of the version there was at the start (a bind mount of it
     # keeps that version, as in Kubernetes): inside a `..<timestamp>` directory
     sub = warnings[1]
@@ -237,7 +258,7 @@ def test_a_configmap_edited_through_the_api_changes_the_file(mk: Minikubelet) ->
     mk.wait_for("first config", lambda: "config color=blue" in _log(mk, "watcher"))
     target = mk.state_dir / "pods"
     [pod_dir] = [p for p in target.iterdir() if p.name.startswith("default_watcher_")]
-    config = pod_dir / "volumes" / "config"
+    config = pod_dir / "_volumes" / "config"
     before = (config / "..data").readlink()
     out, err, code = kubectl(mk, "patch", "configmap", "app-config", "-p",
                              '{"data":{"app.properties":"color=green"}}')  # fmt: skip
@@ -248,6 +269,14 @@ def test_a_configmap_edited_through_the_api_changes_the_file(mk: Minikubelet) ->
     kubectl(mk, "patch", "configmap", "app-config", "--type", "json",
             "-p", '[{"op":"remove","path":"/data/other"}]')  # fmt: skip
     mk.wait_for("a removed key's file goes", lambda: not (config / "other").exists())
+
+
+def test_an_empty_dir_outlives_a_container_restart(mk: Minikubelet) -> None:
+    mk.wait_for("the second run", lambda: "kept" in _log(mk, "restarts"))
+    assert mk.container("restarts", "app")["restartCount"] == 1
+    fast = _log(mk, "restarts").splitlines()[0].removeprefix("fast in ")
+    assert fast.startswith("/dev/shm/minikubelet-")  # medium: Memory, on the tmpfs
+    assert fast.endswith("/fast")
 
 
 def test_a_label_change_reaches_the_downward_api_file(mk: Minikubelet) -> None:
@@ -302,7 +331,7 @@ def test_empty_dir_size_limit_evicts_the_pod(mk: Minikubelet) -> None:
     # printPod: a terminated container's reason stands over the pod's, as on a real node
     assert rows(out)["hog"][2] == "Error"
     [pod_dir] = [p for p in (mk.state_dir / "pods").iterdir() if p.name.startswith("default_hog_")]
-    mk.wait_for("its volumes removed", lambda: not (pod_dir / "volumes").exists())
+    mk.wait_for("its volumes removed", lambda: not (pod_dir / "_volumes").exists())
 
 
 def test_two_containers_share_an_empty_dir(tmp_path: Path) -> None:
@@ -316,7 +345,7 @@ def test_two_containers_share_an_empty_dir(tmp_path: Path) -> None:
 
         assert mk.wait_for("the page", page) == "Hello from the debian container\n"
         volume = mk.wait_for(
-            "the volume", lambda: list(tmp_path.glob("pods/*/volumes/shared-data"))
+            "the volume", lambda: list(tmp_path.glob("pods/*/_volumes/shared-data"))
         )
         _, err, code = kubectl(mk, "delete", "pod", "two-containers", "--grace-period", "1")
         assert (err, code) == ("", 0)

@@ -56,6 +56,7 @@ from minikubelet.runtime.process import resource_value
 log = structlog.get_logger("minikubelet.volumes")
 
 ENV_PREFIX = "MINIKUBELET_VOLUME_"
+VOLUMES_DIR = "_volumes"  # `_` is in no DNS label, so in no container's name
 ROOT_CA_CONFIGMAP = "kube-root-ca.crt"  # controller/certificates/rootcacertpublisher
 RETRY_INITIAL = 0.5  # the volume manager's exponential backoff: 500 ms doubling
 RETRY_MAX = 30.0
@@ -171,7 +172,9 @@ class PodVolumes:
         self.events = events
         self._store: Lookup = lookup or (lambda resource, namespace, name: None)
         p = pod_now
-        self.root = settings.state_dir / "pods" / f"{p.namespace}_{p.name}_{p.uid}" / "volumes"
+        # beside the containers' log directories, under a name no container can have
+        pod_dir = settings.state_dir / "pods" / f"{p.namespace}_{p.name}_{p.uid}"
+        self.root = pod_dir / VOLUMES_DIR
         self.dirs: dict[str, Path] = {}
         self.mounted = False
         self.torn_down = False
@@ -206,8 +209,12 @@ class PodVolumes:
             return Path(source.path)
         if isinstance(source, ClaimSource):
             return claim_dir(self.settings.state_dir, self.pod.namespace, source.claim_name)
-        if isinstance(source, EmptyDirSource) and source.medium == "Memory":
-            return volumefs.memory_dir(self.pod.uid, volume.name)
+        if (
+            isinstance(source, EmptyDirSource)
+            and source.medium == "Memory"
+            and volumefs.SHM.is_dir()
+        ):
+            return volumefs.memory_dir(self.pod.uid, volume.name)  # else (macOS) on disk
         return self.root / volume.name
 
     @property
