@@ -84,8 +84,15 @@ def test_missing_objects_and_keys_in_the_kubelets_words() -> None:
     missing_key = spec.ObjectSource(
         kind="ConfigMap", name="settings", items=(spec.KeyToPath(key="x", path="x"),)
     )
-    with pytest.raises(pj.ProjectionError, match="configmap references non-existent config key"):
+    with pytest.raises(
+        pj.ProjectionError, match=r"^configmap references non-existent config key: x$"
+    ):
         payload(missing_key)
+    secret_key = spec.ObjectSource(
+        kind="Secret", name="db", items=(spec.KeyToPath(key="x", path="x"),)
+    )
+    with pytest.raises(pj.ProjectionError, match=r"^references non-existent secret key: x$"):
+        payload(secret_key)
 
 
 def test_optional_sources_project_what_exists() -> None:

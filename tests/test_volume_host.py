@@ -22,6 +22,8 @@ def test_host_path_types(tmp_path: Path) -> None:
     folder.mkdir()
     check = volumefs.check_host_path
     assert check(str(file), "") is None
+    assert check(str(tmp_path / "new"), "") is None  # made, as the runtime makes it
+    assert (tmp_path / "new").is_dir()
     assert check(str(folder), "Directory") is None
     assert check(str(file), "File") is None
     assert check(str(file), "Directory") == f"hostPath type check failed: {file} is not a directory"

@@ -128,8 +128,9 @@ def object_payload(source: ObjectSource, obj: Mapping[str, Any] | None, default:
         if item.key not in data:
             if source.optional:
                 continue
-            what = "secret" if source.kind == "Secret" else "configmap"
-            raise ProjectionError(f"{what} references non-existent config key: {item.key}")
+            if source.kind == "Secret":  # secret.go and configmap.go word it differently
+                raise ProjectionError(f"references non-existent secret key: {item.key}")
+            raise ProjectionError(f"configmap references non-existent config key: {item.key}")
         out[item.path] = FileProjection(data[item.key], default if item.mode is None else item.mode)
     return out
 

@@ -23,8 +23,16 @@ def go_error(op: str, e: OSError, path: str | os.PathLike[str]) -> str:
 def check_host_path(path: str, kind: str) -> str | None:
     """pkg/volume/hostpath/host_path.go checkType (checkTypeInternal): the error, or None.
     DirectoryOrCreate makes the directory (0755, parents too); FileOrCreate makes the file
-    (0644, not its parents); an empty type checks nothing."""
+    (0644, not its parents); an empty type checks nothing, and a path that does not exist
+    is made a directory, as the container runtime makes a missing bind-mount source (CRI
+    containerd: WithMounts)."""
     if kind == "":
+        try:
+            os.makedirs(path, mode=0o755, exist_ok=True)
+        except FileExistsError:
+            pass  # something other than a directory: mounted as it is
+        except OSError as e:
+            return go_error("mkdir", e, path)
         return None
     if kind == "DirectoryOrCreate" and not os.path.exists(path):
         try:
