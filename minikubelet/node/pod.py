@@ -275,13 +275,13 @@ class PodRunner:
         return True
 
     def evict(self, message: str) -> None:
-        """kubelet: eviction_manager.go evictPod: the pod fails with reason `Evicted` and an
-        `Evicted` event, its containers killed with a zero grace period (each at least the
-        minimum, as killContainer allows)."""
+        """kubelet: eviction_manager.go emptyDirLimitEviction -> evictPod: the pod fails with
+        reason `Evicted` and an `Evicted` event, its containers killed with
+        immediateEvictionGracePeriodSeconds (1 s, raised to the minimum by killContainer)."""
         self.reason, self.message = EVICTED, message
         self.events.record(self.pod, reason=EVICTED, message=message, type=ev.WARNING)
         self._log.warning("pod evicted", message=message)
-        self.terminate(0)
+        self.terminate(1)
 
     def _fresh_pod_dir(self) -> str | None:
         """Each run has its own logs (the kubelet gives each new pod a new UID, so a new log
