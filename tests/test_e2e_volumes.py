@@ -336,7 +336,7 @@ def test_empty_dir_size_limit_evicts_the_pod(mk: Minikubelet) -> None:
 
 def test_two_containers_share_an_empty_dir(tmp_path: Path) -> None:
     with Minikubelet(EXAMPLES / "two-container-emptydir.yaml", state_dir=tmp_path) as mk:
-        mk.wait_for("debian done", lambda: mk.container("two-containers", "debian-container")
+        mk.wait_for("debian done", lambda: mk.container("shared-volume", "debian-container")
                     ["state"].get("terminated", {}).get("exitCode") == 0)  # fmt: skip
 
         def page() -> str:
@@ -347,7 +347,7 @@ def test_two_containers_share_an_empty_dir(tmp_path: Path) -> None:
         volume = mk.wait_for(
             "the volume", lambda: list(tmp_path.glob("pods/*/_volumes/shared-data"))
         )
-        _, err, code = kubectl(mk, "delete", "pod", "two-containers", "--grace-period", "1")
+        _, err, code = kubectl(mk, "delete", "pod", "shared-volume", "--grace-period", "1")
         assert (err, code) == ("", 0)
         mk.wait_for("removed with the pod", lambda: not volume[0].exists())
     assert mk.survivors() == []
