@@ -178,6 +178,9 @@ class PodVolumes:
         self.dirs: dict[str, Path] = {}
         self.mounted = False
         self.torn_down = False
+        # no mount namespace: the containers find their volumes through MINIKUBELET_VOLUME_*
+        # (the only mode until containers are started in a mount namespace with `mounts`)
+        self.host_mode = True
         self._changed = asyncio.Event()
         self._warned: set[tuple[str, str]] = set()
         self._metadata = (dict(p.labels), dict(p.annotations))  # what the projections saw
@@ -227,6 +230,8 @@ class PodVolumes:
 
     def env(self, container: Container) -> dict[str, str]:
         """Host mode: `MINIKUBELET_VOLUME_<NAME>` for each volume the container mounts."""
+        if not self.host_mode:
+            return {}
         out = {}
         for m in container.volume_mounts:
             if m.name in self.dirs:
@@ -240,6 +245,8 @@ class PodVolumes:
 
     def warn_host_mode(self, container: Container, mounts: Sequence[Mount]) -> None:
         """Once per mount: in host mode the files are not at their mountPath."""
+        if not self.host_mode:
+            return
         for m, spec_mount in zip(mounts, container.volume_mounts, strict=True):
             key = (container.name, m.target)
             if key in self._warned:
