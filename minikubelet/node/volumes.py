@@ -167,11 +167,10 @@ class PodVolumes:
         lookup: Lookup | None,
     ) -> None:
         self._pod = pod  # the runner's current pod: labels and annotations may change
-        pod_now = pod()
         self.settings = settings
         self.events = events
         self._store: Lookup = lookup or (lambda resource, namespace, name: None)
-        p = pod_now
+        p = pod()
         # beside the containers' log directories, under a name no container can have
         pod_dir = settings.state_dir / "pods" / f"{p.namespace}_{p.name}_{p.uid}"
         self.root = pod_dir / VOLUMES_DIR
@@ -322,7 +321,7 @@ class PodVolumes:
         """The emptyDirs start empty: what an earlier run of the same pod (same UID) left is
         removed."""
         volumefs.remove_tree(self.root)
-        volumefs.remove_tree(volumefs.memory_dir(self.pod.uid, "x").parent)
+        volumefs.remove_tree(volumefs.memory_root(self.pod.uid))
         self.root.mkdir(parents=True, exist_ok=True)
 
     async def _set_up_one(self, volume: Volume) -> str | None:
@@ -427,7 +426,7 @@ class PodVolumes:
 
     def _remove(self) -> None:
         volumefs.remove_tree(self.root)
-        volumefs.remove_tree(volumefs.memory_dir(self.pod.uid, "x").parent)
+        volumefs.remove_tree(volumefs.memory_root(self.pod.uid))
 
 
 def claim_dir(state_dir: Path, namespace: str, claim: str) -> Path:

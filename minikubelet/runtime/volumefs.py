@@ -93,9 +93,13 @@ def disk_usage(path: Path) -> int:
     return total
 
 
+def memory_root(pod_uid: str) -> Path:
+    """Where a pod's `medium: Memory` emptyDirs live: on the tmpfs at /dev/shm."""
+    return SHM / f"minikubelet-{pod_uid}"
+
+
 def memory_dir(pod_uid: str, volume: str) -> Path:
-    """Where a `medium: Memory` emptyDir of a pod lives: on the tmpfs at /dev/shm."""
-    return SHM / f"minikubelet-{pod_uid}" / volume
+    return memory_root(pod_uid) / volume
 
 
 def fresh_dir(path: Path) -> None:
