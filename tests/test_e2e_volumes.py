@@ -271,6 +271,27 @@ def test_a_configmap_edited_through_the_api_changes_the_file(mk: Minikubelet) ->
     mk.wait_for("a removed key's file goes", lambda: not (config / "other").exists())
 
 
+def test_bad_volumes_through_the_api(mk: Minikubelet) -> None:
+    pod = textwrap.dedent("""
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: bad}
+        spec:
+          volumes: [{name: v, emptyDir: {}, configMap: {name: x}}]
+          containers:
+          - {name: app, image: busybox, volumeMounts: [{name: x, mountPath: /x, subPath: ../y}]}
+    """)
+    _, err, code = kubectl(mk, "create", "-f", "-", stdin=pod)
+    assert code == 1
+    assert err == (
+        'The Pod "bad" is invalid: \n'
+        "* spec.volumes[0].configMap: Forbidden: may not specify more than 1 volume type\n"
+        '* spec.containers[0].volumeMounts[0].name: Not found: "x"\n'
+        '* spec.containers[0].volumeMounts.subPath: Invalid value: "../y": must not contain '
+        "'..'\n"
+    )
+
+
 def test_an_empty_dir_outlives_a_container_restart(mk: Minikubelet) -> None:
     mk.wait_for("the second run", lambda: "kept" in _log(mk, "restarts"))
     assert mk.container("restarts", "app")["restartCount"] == 1
@@ -385,6 +406,21 @@ def test_claim_data_outlives_the_pod_and_the_daemon(tmp_path: Path) -> None:
     assert (state / "claims" / "default" / "counter" / "runs").read_text() == "2\n"
     with Minikubelet(EXAMPLES / "claim.yaml", state_dir=state) as mk:
         mk.wait_for("third run", lambda: "run 3" in _log(mk, "counter"))
+        data = state / "claims" / "default" / "counter"
+        _, err, code = kubectl(mk, "delete", "pvc", "counter")
+        assert code == 0, err
+        assert data.exists()  # the pod still mounts it: kept
+        _, err, code = kubectl(mk, "delete", "pod", "counter", "--grace-period", "1")
+        assert code == 0, err
+        mk.wait_for("gone", lambda: "counter" not in kubectl(mk, "get", "pods")[0])
+        _, err, code = kubectl(mk, "apply", "-f", str(EXAMPLES / "claim.yaml"))
+        assert code == 0, err
+        mk.wait_for("a fresh claim", lambda: "run 1" in _log(mk, "counter"))  # not run 4
+        _, err, code = kubectl(mk, "delete", "pod", "counter", "--grace-period", "1")
+        assert code == 0, err
+        mk.wait_for("gone again", lambda: "counter" not in kubectl(mk, "get", "pods")[0])
+        kubectl(mk, "delete", "pvc", "counter")
+        mk.wait_for("its data deleted with it", lambda: not data.exists())
     assert mk.survivors() == []
 
 
