@@ -292,6 +292,26 @@ def test_bad_volumes_through_the_api(mk: Minikubelet) -> None:
     )
 
 
+def test_a_source_with_no_local_meaning_is_warned_through_the_api(mk: Minikubelet) -> None:
+    pod = textwrap.dedent("""
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: network-disk}
+        spec:
+          volumes: [{name: share, nfs: {server: nas.local, path: /export}}]
+          containers:
+          - {name: app, image: busybox, command: [sh, -c, 'ls -a "$MINIKUBELET_VOLUME_SHARE";
+             exec sleep 600'], volumeMounts: [{name: share, mountPath: /share}]}
+    """)
+    out, err, code = kubectl(mk, "create", "-f", "-", stdin=pod)
+    assert (out, code) == ("pod/network-disk created\n", 0)
+    assert err == (
+        "Warning: spec.volumes[0].nfs: has no local meaning in minikubelet: the volume is an "
+        "empty directory\n"
+    )
+    mk.wait_for("an empty directory", lambda: _log(mk, "network-disk") == ".\n..\n")
+
+
 def test_an_empty_dir_outlives_a_container_restart(mk: Minikubelet) -> None:
     mk.wait_for("the second run", lambda: "kept" in _log(mk, "restarts"))
     assert mk.container("restarts", "app")["restartCount"] == 1

@@ -193,7 +193,7 @@ _NON_LOCAL_PROJECTION = "has no local meaning in minikubelet: it projects no fil
 def volume_warnings(spec: Mapping[str, Any]) -> list[str]:
     """One warning per volume source, projection or mount option with no local meaning."""
     warnings = []
-    for i, volume in enumerate(spec.get("volumes", [])):
+    for i, volume in enumerate(_dicts(spec.get("volumes"))):
         at = f"spec.volumes[{i}]"
         for key in volume:
             if key != "name" and key not in LOCAL_SOURCES:
@@ -201,17 +201,17 @@ def volume_warnings(spec: Mapping[str, Any]) -> list[str]:
         if "ephemeral" in volume:
             warnings.append(f"{at}.ephemeral: is a directory that lives as long as the pod; "
                             "no PersistentVolumeClaim is made for it")  # fmt: skip
-        medium = (volume.get("emptyDir") or {}).get("medium", "")
-        if medium.startswith("HugePages"):
+        medium = _dict(volume.get("emptyDir")).get("medium", "")
+        if isinstance(medium, str) and medium.startswith("HugePages"):
             warnings.append(f"{at}.emptyDir.medium: {medium} has no local meaning in "
                             "minikubelet: the volume is a directory on disk")  # fmt: skip
-        for j, source in enumerate((volume.get("projected") or {}).get("sources") or []):
+        for j, source in enumerate(_dicts(_dict(volume.get("projected")).get("sources"))):
             for key in ("clusterTrustBundle", "podCertificate"):
                 if key in source:
                     warnings.append(f"{at}.projected.sources[{j}].{key}: {_NON_LOCAL_PROJECTION}")
     for kind in ("initContainers", "containers"):
-        for i, container in enumerate(spec.get(kind, [])):
-            for j, mount in enumerate(container.get("volumeMounts", [])):
+        for i, container in enumerate(_dicts(spec.get(kind))):
+            for j, mount in enumerate(_dicts(container.get("volumeMounts"))):
                 mode = mount.get("mountPropagation", "None")
                 if mode != "None":
                     warnings.append(
@@ -221,11 +221,22 @@ def volume_warnings(spec: Mapping[str, Any]) -> list[str]:
     return warnings
 
 
+def _dict(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _dicts(value: Any) -> list[Mapping[str, Any]]:
+    """The mappings of a list (a patch or a replacement may hold anything)."""
+    return [v if isinstance(v, Mapping) else {} for v in value] if isinstance(value, list) else []
+
+
 def ignored_fields(doc: Mapping[str, Any]) -> list[str]:
     """The warnings `pod_from_document` gives for fields with no local meaning, for any pod
     document or part of one (a patch, a replacement); nothing else is checked."""
     present = decode_pod(doc).present
-    return [f"{path}: {note}" for path, note in IGNORED.items() if path in present]
+    warnings = [f"{path}: {note}" for path, note in IGNORED.items() if path in present]
+    spec = doc.get("spec")
+    return warnings + (volume_warnings(spec) if isinstance(spec, Mapping) else [])
 
 
 def _check_kind(doc: Mapping[str, Any]) -> None:
