@@ -266,6 +266,9 @@ def test_a_configmap_edited_through_the_api_changes_the_file(mk: Minikubelet) ->
     mk.wait_for("the new config", lambda: "config color=green" in _log(mk, "watcher"))
     assert (config / "..data").readlink() != before  # a new timestamped directory
     assert (config / "app.properties").read_text() == "color=green"
+    out, err, code = kubectl(mk, "exec", "watcher", "--", "sh", "-c",
+                             'cat "$MINIKUBELET_VOLUME_CONFIG/app.properties"')  # fmt: skip
+    assert (out, err, code) == ("color=green", "", 0)  # exec gets the volumes' variables
     kubectl(mk, "patch", "configmap", "app-config", "--type", "json",
             "-p", '[{"op":"remove","path":"/data/other"}]')  # fmt: skip
     mk.wait_for("a removed key's file goes", lambda: not (config / "other").exists())
