@@ -337,11 +337,19 @@ def test_a_missing_configmap_waits_with_failed_mount(mk: Minikubelet) -> None:
         'MountVolume.SetUp failed for volume "later" : configmap "later" not found'
     )
     assert _waiting(mk, "waits-for-config")["reason"] == "ContainerCreating"
+    conditions = {
+        c["type"]: c["status"] for c in mk.pod("waits-for-config")["status"]["conditions"]
+    }
+    assert conditions["PodReadyToStartContainers"] == "False"  # no sandbox before the volumes
     out, _, _ = kubectl(mk, "get", "pod", "waits-for-config")
     assert rows(out)["waits-for-config"][2] == "ContainerCreating"
     out, err, code = kubectl(mk, "create", "configmap", "later", "--from-literal=value=arrived")
     assert (err, code) == ("", 0), out
     mk.wait_for("started", lambda: "running" in mk.container("waits-for-config", "app")["state"])
+    conditions = {
+        c["type"]: c["status"] for c in mk.pod("waits-for-config")["status"]["conditions"]
+    }
+    assert conditions["PodReadyToStartContainers"] == "True"
     mk.wait_for("its log", lambda: "arrived" in _log(mk, "waits-for-config"))
 
 

@@ -266,9 +266,15 @@ class PodRunner:
         the volumes are kept up to date while the pod runs. False if stopped first."""
         if self.volumes is None:
             return True
+        # kubelet.go SyncPod waits for the volumes before the sandbox is made: until they
+        # are, PodReadyToStartContainers is False
+        self.sandbox_ready = False
+        self.changed()
         mounted = await self._until_terminate(self.volumes.mount_all())
         if mounted is None or self._terminate.is_set():
             return False
+        self.sandbox_ready = True
+        self.changed()
         self._volume_tasks.append(
             tg.create_task(self.volumes.maintain(self.evict), name=f"volumes:{self.pod.name}")
         )
