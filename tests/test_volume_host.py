@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from minikubelet.core import claims, spec
-from minikubelet.node.volumes import Mount, MountError, container_mounts, env_name
+from minikubelet.node.mounts import Mount, MountError, container_mounts, env_name
 from minikubelet.runtime import volumefs
 
 

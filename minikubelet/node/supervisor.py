@@ -50,8 +50,9 @@ from minikubelet.core.spec import (
     RestartPolicy,
 )
 from minikubelet.node import termination
+from minikubelet.node.mounts import Mount, MountError
 from minikubelet.node.timeline import Recorder
-from minikubelet.node.volumes import Mount, MountError, PodVolumes
+from minikubelet.node.volumes import PodVolumes
 from minikubelet.probe import hooks
 from minikubelet.probe.goclient import go_errno
 from minikubelet.probe.handlers import ProbeOutcome, run_probe

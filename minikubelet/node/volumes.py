@@ -14,9 +14,8 @@ removed with it (the kubelet's volume manager and its plugins, for local process
   backoff.
 - An emptyDir with a `sizeLimit` is measured on an interval, off the loop; over the limit the
   pod is evicted as the eviction manager does (eviction_manager.go emptyDirLimitEviction).
-- `container_mounts` is what a container sees: (source, mountPath, readOnly) per mount, the
-  subPath made inside its volume (kubelet_pods.go makeMounts). Where there is no mount
-  namespace (host mode) the container gets `MINIKUBELET_VOLUME_<NAME>` instead and one
+- What a container sees of them is node/mounts.py's `container_mounts`. Where there is no
+  mount namespace (host mode) the container gets `MINIKUBELET_VOLUME_<NAME>` instead and one
   warning per mount says where its files are.
 """
 
@@ -25,9 +24,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +34,6 @@ from minikubelet.core import events as ev
 from minikubelet.core import projection
 from minikubelet.core.envsources import Lookup
 from minikubelet.core.events import EventRecorder
-from minikubelet.core.expand import expand
 from minikubelet.core.settings import Settings
 from minikubelet.core.spec import (
     ClaimSource,
@@ -50,108 +46,18 @@ from minikubelet.core.spec import (
     ResourceFieldSelector,
     Volume,
 )
+from minikubelet.node.mounts import Mount, container_mounts, env_name
 from minikubelet.runtime import atomicwriter, volumefs
 from minikubelet.runtime.process import resource_value
 
 log = structlog.get_logger("minikubelet.volumes")
 
-ENV_PREFIX = "MINIKUBELET_VOLUME_"
 VOLUMES_DIR = "_volumes"  # `_` is in no DNS label, so in no container's name
 ROOT_CA_CONFIGMAP = "kube-root-ca.crt"  # controller/certificates/rootcacertpublisher
 RETRY_INITIAL = 0.5  # the volume manager's exponential backoff: 500 ms doubling
 RETRY_MAX = 30.0
 EVICTED = "Evicted"
 EMPTY_DIR_MESSAGE = 'Usage of EmptyDir volume "{}" exceeds the limit "{}". '  # emptyDirMessageFmt
-
-
-def env_name(volume: str) -> str:
-    """`app-data` -> MINIKUBELET_VOLUME_APP_DATA."""
-    return ENV_PREFIX + re.sub(r"[-.]", "_", volume.upper())
-
-
-@dataclass(frozen=True, slots=True)
-class Mount:
-    """One mount of a container, field for field `runtime.mountns.Mount` (the mount
-    namespace's): `source` an absolute host path (a directory, or a file for a subPath of
-    one), `target` the mountPath."""
-
-    source: str
-    target: str
-    read_only: bool = False
-
-
-class MountError(Exception):
-    """A container's mounts cannot be made: `reason` is its waiting reason
-    (CreateContainerConfigError where the kubelet's makeMounts fails, CreateContainerError
-    where the runtime's mount would), the message the kubelet's."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-def container_mounts(
-    container: Container,
-    dirs: Mapping[str, Path],
-    env: Mapping[str, str],
-    read_only_volumes: frozenset[str] = frozenset(),
-) -> list[Mount]:
-    """The container's mounts over its pod's set-up volume directories (`dirs`), in the
-    order of its volumeMounts. Blocking (a subPath directory may be made). Raises MountError.
-
-    kubelet_pods.go makeMounts: subPathExpr is expanded with the container's environment
-    (kubecontainer.ExpandContainerVolumeMounts: `missing value for X`); a subPath that does
-    not exist is made in the volume; the mount is read-only if the mount says so or the
-    volume always is (configMap, secret, downwardAPI, projected, a read-only claim)."""
-    mounts = []
-    for m in container.volume_mounts:
-        root = dirs[m.name]
-        sub = m.sub_path
-        if m.sub_path_expr:
-            sub = _expand_sub_path(m.sub_path_expr, env)
-        source = root
-        if sub:
-            if sub.startswith("/"):
-                message = f"error SubPath `{sub}` must not be an absolute path"
-                raise MountError("CreateContainerConfigError", message)
-            if ".." in sub.split("/"):
-                message = f"unable to provision SubPath `{sub}`: must not contain '..'"
-                raise MountError("CreateContainerConfigError", message)
-            try:
-                source = volumefs.prepare_sub_path(root, sub)
-            except ValueError as e:
-                raise MountError("CreateContainerConfigError", str(e)) from e
-        if not source.exists():
-            raise MountError(
-                "CreateContainerError",
-                f'failed to mount "{source}" at "{m.mount_path}": stat {source}: no such file '
-                "or directory",
-            )
-        read_only = m.read_only or m.name in read_only_volumes
-        mounts.append(Mount(str(source), m.mount_path, read_only))
-    return mounts
-
-
-def _expand_sub_path(expr: str, env: Mapping[str, str]) -> str:
-    """kubecontainer.ExpandContainerVolumeMounts: a variable that is unset or empty is
-    missing, and all the missing ones are the error."""
-    missing: set[str] = set()
-
-    class _Recording(dict[str, str]):
-        def __contains__(self, key: object) -> bool:
-            if isinstance(key, str) and not self.get(key):
-                missing.add(key)
-                return True
-            return super().__contains__(key)
-
-        def __getitem__(self, key: str) -> str:
-            return self.get(key) or ""
-
-    expanded = expand(expr, _Recording(env))
-    if missing:
-        raise MountError("CreateContainerConfigError",
-                         f"missing value for {', '.join(sorted(missing))}")  # fmt: skip
-    return expanded
 
 
 class PodVolumes:
