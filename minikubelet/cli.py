@@ -179,6 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
         "namespace), host (directories named in $MINIKUBELET_VOLUME_<NAME>), auto (namespace "
         "where the host allows it, else host) [auto]",
     )
+    life.add_argument(
+        "--volume-usage-interval",
+        type=_positive_float,
+        default=10.0,
+        help="seconds between measures of each emptyDir with a sizeLimit [10]",
+    )
     out = run.add_argument_group("logs and state")
     out.add_argument(
         "--state-dir",
@@ -397,6 +403,9 @@ def _run(
         daemon_started_at=time.time(),
         images=images,
         volume_mode=mode,
+        volume_usage_interval=args.volume_usage_interval,
+        service_account_token=token or "",
+        service_account_ca=_ca_text(args),
     )
     options = ServeOptions(
         address=args.address,
@@ -448,6 +457,16 @@ def _prepare_state_dir(path: Path) -> str | None:
     except OSError as e:
         return f"cannot write there: {e.strerror or e}"
     return None
+
+
+def _ca_text(args: argparse.Namespace) -> str:
+    """The serving certificate, as a pod's `ca.crt` (the certificate was read already)."""
+    if args.tls_cert_file is None:
+        return ""
+    try:
+        return Path(args.tls_cert_file).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def _tls_context(args: argparse.Namespace) -> ssl.SSLContext | str | None:

@@ -170,6 +170,9 @@ class Daemon:
                     name="controllers",
                 )
                 workloads = tg.create_task(self._follow_workloads(), name="until-workloads")
+                volume_sources = tg.create_task(
+                    self.agent.follow_volume_sources(), name="volume-sources"
+                )
                 for pod in pods:
                     self.agent.start_pod(pod)
                 site_runner = await self._serve(sock)
@@ -185,6 +188,7 @@ class Daemon:
                 await self.agent.terminate_all()
                 follower.cancel()
                 workloads.cancel()
+                volume_sources.cancel()
         finally:
             self.agent.attach(None)
             if self._record_file is not None:

@@ -700,6 +700,7 @@ def test_warns_once_per_ignored_field_and_never_for_defaults() -> None:
             "image": "x",
             "command": ["x"],
             "volumeMounts": [{"name": "v", "mountPath": "/v"}],
+            "securityContext": {"runAsUser": 1000},
         }
         for n in ("a", "b")
     ]
@@ -709,13 +710,11 @@ def test_warns_once_per_ignored_field_and_never_for_defaults() -> None:
         ("spec.dnsPolicy", "ClusterFirst"),
     )
     _, warnings = load(doc)
-    assert warnings == [
-        "spec.volumes: has no local meaning in minikubelet and is ignored "
-        "(processes see the host's filesystem)",
+    assert warnings == [  # volumes and their mounts are used: no warning for them
         "spec.dnsPolicy: has no local meaning in minikubelet and is ignored "
         "(processes use the host's resolver)",
-        "spec.containers[*].volumeMounts: has no local meaning in minikubelet and is ignored "
-        "(processes see the host's filesystem)",
+        "spec.containers[*].securityContext: has no local meaning in minikubelet and is "
+        "ignored (processes run as the minikubelet user)",
     ]
 
 

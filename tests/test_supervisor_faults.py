@@ -38,6 +38,7 @@ class FlakyPod:
         self.timeline = Recorder()
         self.config_lookup = None
         self.service_lookup = None
+        self.volumes = None
         self.failures = failures
         self.calls = 0
 

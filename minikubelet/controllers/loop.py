@@ -1,9 +1,10 @@
 """The controllers' loop, as the controller manager's informers and work queues run its
-controllers: it follows the store's change feed and, on every change to a Service or a Pod,
-reconciles the Endpoints (controllers/endpoints.py, pkg/controller/endpoint and
-endpointslice) and writes back what differs; and it runs every workload controller of
-controllers/registry.py when a resource it watches changes or at the time it asked for,
-applying its actions (controllers/apply.py). A burst of changes is one reconcile each.
+controllers: it follows the store's change feed and, on every change to a Service, a Pod or a
+PersistentVolumeClaim, reconciles the Endpoints (controllers/endpoints.py, pkg/controller/
+endpoint and endpointslice) and binds the claims (the local provisioner, core/claims.py),
+writing back what differs; and it runs every workload controller of controllers/registry.py
+when a resource it watches changes or at the time it asked for, applying its actions
+(controllers/apply.py). A burst of changes is one reconcile each.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from minikubelet.controllers import endpoints as ep
 from minikubelet.controllers.apply import Applier, PodClient
 from minikubelet.controllers.base import Controller, Result
 from minikubelet.controllers.registry import CONTROLLERS
+from minikubelet.core import claims
 from minikubelet.store.objects import Change, ObjectStore
 
 log = structlog.get_logger("minikubelet.controllers")
 
 JSON = dict[str, Any]
-WAKE_KINDS = frozenset({"Service", "Pod"})
+WAKE_KINDS = frozenset({"Service", "Pod", "PersistentVolumeClaim"})
 _SERVER_META = ("uid", "creationTimestamp", "resourceVersion", "generation", "managedFields")
 
 
@@ -49,9 +51,19 @@ def _write(store: ObjectStore, resource: str, wanted: JSON) -> None:
     store.put(resource, {**wanted, "metadata": {**meta, **kept}})
 
 
+def bind_claims(store: ObjectStore) -> None:
+    """The local provisioner (core/claims.py): every claim not yet bound is."""
+    for claim in store.list("persistentvolumeclaims"):
+        wanted = claims.bound(claim)
+        if wanted is not None:
+            store.put("persistentvolumeclaims", wanted)
+
+
 def reconcile(store: ObjectStore, owned_endpoints: set[tuple[str, str]]) -> None:
     """One pass over every Service: its Endpoints and EndpointSlices written where they
-    differ; the ones made for a Service that is gone (or lost its selector) removed."""
+    differ; the ones made for a Service that is gone (or lost its selector) removed. Then
+    every claim is bound."""
+    bind_claims(store)
     pods = store.list("pods")
     wanted_endpoints: set[tuple[str, str]] = set()
     wanted_slices: set[tuple[str, str]] = set()

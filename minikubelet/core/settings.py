@@ -42,6 +42,14 @@ class Settings:
     service_env: Mapping[str, str] = field(default_factory=dict)
     # what images run: `--image` flags, the local file, the built-in base images
     images: ImageOverlay = field(default_factory=ImageOverlay)
+    # how often an emptyDir with a sizeLimit is measured (the eviction manager's monitoring
+    # period is 10 s)
+    volume_usage_interval: float = 10.0
+    # what a serviceAccountToken projection holds: the daemon's bearer token, if it has one
+    service_account_token: str = ""
+    # the `ca.crt` of the kube-root-ca.crt ConfigMap every namespace has: the serving
+    # certificate with TLS, else empty
+    service_account_ca: str = ""
     # where volumes are (--volumes, `auto` resolved at start): "namespace", each container
     # with volume mounts in a mount namespace of its own with them at their mountPath
     # (runtime/mountns.py, its scratch dirs under mount_dir); "host", directories named in

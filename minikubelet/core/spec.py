@@ -152,6 +152,112 @@ class Resources:
     limits: Mapping[str, Quantity] = field(default_factory=dict)
 
 
+# --- volumes (v1 Volume, VolumeMount) ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeyToPath:
+    """An `items[]` entry of a configMap or secret source: one key written at `path`."""
+
+    key: str
+    path: str
+    mode: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DownwardAPIFile:
+    path: str
+    field_ref: ObjectFieldSelector | None = None
+    resource_field_ref: ResourceFieldSelector | None = None
+    mode: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EmptyDirSource:
+    medium: str = ""  # "" (the node's disk) or "Memory" (a tmpfs)
+    size_limit: Quantity | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostPathSource:
+    path: str
+    type: str = ""  # "" (no check), DirectoryOrCreate, Directory, FileOrCreate, File, ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ObjectSource:
+    """A configMap or secret volume, or one of a projected volume's sources (`kind` is
+    "ConfigMap" or "Secret"); `default_mode` is None inside a projection (the projection's)."""
+
+    kind: str
+    name: str
+    items: tuple[KeyToPath, ...] = ()
+    default_mode: int | None = 0o644
+    optional: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DownwardAPISource:
+    items: tuple[DownwardAPIFile, ...] = ()
+    default_mode: int | None = 0o644
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceAccountTokenSource:
+    path: str
+    audience: str = ""
+    expiration_seconds: int = 3600
+
+
+ProjectionSource = ObjectSource | DownwardAPISource | ServiceAccountTokenSource
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProjectedSource:
+    sources: tuple[ProjectionSource, ...] = ()
+    default_mode: int = 0o644
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClaimSource:
+    claim_name: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NonLocalSource:
+    """A source with no local meaning (nfs, csi, awsElasticBlockStore, ...): an empty dir."""
+
+    field: str  # its key in the API, e.g. "nfs"
+
+
+VolumeSource = (
+    EmptyDirSource
+    | HostPathSource
+    | ObjectSource
+    | DownwardAPISource
+    | ProjectedSource
+    | ClaimSource
+    | NonLocalSource
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Volume:
+    name: str
+    source: VolumeSource
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VolumeMount:
+    name: str
+    mount_path: str
+    read_only: bool = False
+    sub_path: str = ""
+    sub_path_expr: str = ""
+    mount_propagation: str | None = None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Container:
     name: str
@@ -176,6 +282,7 @@ class Container:
     # stdin_once: closed when the first attached client detaches
     stdin: bool = False
     stdin_once: bool = False
+    volume_mounts: tuple[VolumeMount, ...] = ()
 
     @property
     def is_sidecar(self) -> bool:
@@ -209,6 +316,10 @@ class PodSpec:
     active_deadline_seconds: int | None = None
     node_name: str = ""
     readiness_gates: tuple[str, ...] = ()  # condition types
+    volumes: tuple[Volume, ...] = ()
+
+    def volume(self, name: str) -> Volume | None:
+        return next((v for v in self.volumes if v.name == name), None)
 
     def all_containers(self) -> tuple[Container, ...]:
         return self.init_containers + self.containers

@@ -119,3 +119,15 @@ def _volume(volume: JSON) -> None:
             volume[key].setdefault("defaultMode", 420)
     if "emptyDir" in volume and "sizeLimit" in volume["emptyDir"]:
         volume["emptyDir"]["sizeLimit"] = canonical(volume["emptyDir"]["sizeLimit"])
+    if "hostPath" in volume:
+        volume["hostPath"].setdefault("type", "")  # v1 SetDefaults_HostPathVolumeSource
+    downward = [volume["downwardAPI"]] if "downwardAPI" in volume else []
+    for source in (volume.get("projected") or {}).get("sources") or []:
+        if "downwardAPI" in source:
+            downward.append(source["downwardAPI"])
+        if "serviceAccountToken" in source:  # SetDefaults_ServiceAccountTokenProjection
+            source["serviceAccountToken"].setdefault("expirationSeconds", 3600)
+    for items in downward:
+        for item in (items or {}).get("items") or []:
+            if "fieldRef" in item:  # SetDefaults_ObjectFieldSelector
+                item["fieldRef"].setdefault("apiVersion", "v1")

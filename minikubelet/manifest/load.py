@@ -36,13 +36,12 @@ from minikubelet.manifest.configmaps import (
 )
 from minikubelet.manifest.documents import DocumentError, parse_text
 from minikubelet.manifest.schema import decode_pod
-from minikubelet.manifest.specbuild import build_pod
+from minikubelet.manifest.specbuild import LOCAL_SOURCES, build_pod
 from minikubelet.manifest.validation import validate_pod
 
 MAX_CONFIG_LENGTH = 10 * 1 << 20  # kubelet: pkg/kubelet/config maxConfigLength
 _NOT_LOCAL = "has no local meaning in minikubelet and is ignored"
 _CONTAINER_IGNORED = {
-    "volumeMounts": f"{_NOT_LOCAL} (processes see the host's filesystem)",
     "volumeDevices": f"{_NOT_LOCAL} (processes see the host's devices)",
     "securityContext": f"{_NOT_LOCAL} (processes run as the minikubelet user)",
     "imagePullPolicy": f"{_NOT_LOCAL} (minikubelet pulls no images)",
@@ -52,7 +51,6 @@ _CONTAINER_IGNORED = {
     "ports[*].hostIP": f"{_NOT_LOCAL} (processes listen on the host directly)",
 }
 _SPEC_IGNORED = {
-    "volumes": f"{_NOT_LOCAL} (processes see the host's filesystem)",
     "nodeSelector": f"{_NOT_LOCAL} (there is one node)",
     "affinity": f"{_NOT_LOCAL} (there is one node)",
     "tolerations": f"{_NOT_LOCAL} (there is one node)",
@@ -186,14 +184,60 @@ def pod_from_document(
     if errors:
         raise InvalidPod(pod["metadata"].get("name", ""), errors)
     warnings = [f"{path}: {note}" for path, note in IGNORED.items() if path in decoded.present]
-    return build_pod(pod, source=source), warnings
+    return build_pod(pod, source=source), warnings + volume_warnings(pod["spec"])
+
+
+_NON_LOCAL_VOLUME = "has no local meaning in minikubelet: the volume is an empty directory"
+_NON_LOCAL_PROJECTION = "has no local meaning in minikubelet: it projects no file"
+
+
+def volume_warnings(spec: Mapping[str, Any]) -> list[str]:
+    """One warning per volume source, projection or mount option with no local meaning."""
+    warnings = []
+    for i, volume in enumerate(_dicts(spec.get("volumes"))):
+        at = f"spec.volumes[{i}]"
+        for key in volume:
+            if key != "name" and key not in LOCAL_SOURCES:
+                warnings.append(f"{at}.{key}: {_NON_LOCAL_VOLUME}")
+        if "ephemeral" in volume:
+            warnings.append(f"{at}.ephemeral: is a directory that lives as long as the pod; "
+                            "no PersistentVolumeClaim is made for it")  # fmt: skip
+        medium = _dict(volume.get("emptyDir")).get("medium", "")
+        if isinstance(medium, str) and medium.startswith("HugePages"):
+            warnings.append(f"{at}.emptyDir.medium: {medium} has no local meaning in "
+                            "minikubelet: the volume is a directory on disk")  # fmt: skip
+        for j, source in enumerate(_dicts(_dict(volume.get("projected")).get("sources"))):
+            for key in ("clusterTrustBundle", "podCertificate"):
+                if key in source:
+                    warnings.append(f"{at}.projected.sources[{j}].{key}: {_NON_LOCAL_PROJECTION}")
+    for kind in ("initContainers", "containers"):
+        for i, container in enumerate(_dicts(spec.get(kind))):
+            for j, mount in enumerate(_dicts(container.get("volumeMounts"))):
+                mode = mount.get("mountPropagation", "None")
+                if mode != "None":
+                    warnings.append(
+                        f"spec.{kind}[{i}].volumeMounts[{j}].mountPropagation: {mode} has no "
+                        "local meaning in minikubelet: mounts are not propagated (None)"
+                    )
+    return warnings
+
+
+def _dict(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _dicts(value: Any) -> list[Mapping[str, Any]]:
+    """The mappings of a list (a patch or a replacement may hold anything)."""
+    return [v if isinstance(v, Mapping) else {} for v in value] if isinstance(value, list) else []
 
 
 def ignored_fields(doc: Mapping[str, Any]) -> list[str]:
     """The warnings `pod_from_document` gives for fields with no local meaning, for any pod
     document or part of one (a patch, a replacement); nothing else is checked."""
     present = decode_pod(doc).present
-    return [f"{path}: {note}" for path, note in IGNORED.items() if path in present]
+    warnings = [f"{path}: {note}" for path, note in IGNORED.items() if path in present]
+    spec = doc.get("spec")
+    return warnings + (volume_warnings(spec) if isinstance(spec, Mapping) else [])
 
 
 def _check_kind(doc: Mapping[str, Any]) -> None:

@@ -38,6 +38,7 @@ def build_pod_spec(body: JSON) -> spec.PodSpec:
         active_deadline_seconds=body.get("activeDeadlineSeconds"),
         node_name=body.get("nodeName", ""),
         readiness_gates=tuple(g["conditionType"] for g in body.get("readinessGates", [])),
+        volumes=tuple(build_volume(v) for v in body.get("volumes", [])),
     )
 
 
@@ -62,6 +63,7 @@ def build_container(c: JSON) -> spec.Container:
         image_pull_policy=c["imagePullPolicy"],
         stdin=bool(c.get("stdin", False)),
         stdin_once=bool(c.get("stdinOnce", False)),
+        volume_mounts=tuple(build_volume_mount(m) for m in c.get("volumeMounts", [])),
     )
 
 
@@ -182,3 +184,110 @@ def build_http_get(action: JSON) -> spec.HTTPGetAction:
         scheme=action["scheme"],
         http_headers=headers,
     )
+
+
+# --- volumes -------------------------------------------------------------------------------
+
+# the sources that are not built below: they have no local meaning and are an empty dir
+LOCAL_SOURCES = frozenset(
+    {"emptyDir", "ephemeral", "hostPath", "configMap", "secret", "downwardAPI", "projected",
+     "persistentVolumeClaim"}
+)  # fmt: skip
+
+
+def build_volume_mount(m: JSON) -> spec.VolumeMount:
+    return spec.VolumeMount(
+        name=m["name"],
+        mount_path=m["mountPath"],
+        read_only=bool(m.get("readOnly", False)),
+        sub_path=m.get("subPath", ""),
+        sub_path_expr=m.get("subPathExpr", ""),
+        mount_propagation=m.get("mountPropagation"),
+    )
+
+
+def build_volume(volume: JSON) -> spec.Volume:
+    """The one source validation allowed (an unset one was defaulted to emptyDir)."""
+    key = next((k for k in volume if k != "name"), "emptyDir")
+    return spec.Volume(name=volume["name"], source=build_volume_source(key, volume[key] or {}))
+
+
+def build_volume_source(key: str, source: JSON) -> spec.VolumeSource:
+    if key == "emptyDir":
+        limit = source.get("sizeLimit")
+        return spec.EmptyDirSource(
+            medium=source.get("medium", ""),
+            size_limit=None if limit is None else parse_quantity(limit),
+        )
+    if key == "ephemeral":  # a claim made for the pod and gone with it: a pod-long dir
+        return spec.EmptyDirSource()
+    if key == "hostPath":
+        return spec.HostPathSource(path=source["path"], type=source.get("type") or "")
+    if key in ("configMap", "secret"):
+        return build_object_source(key, source, source.get("defaultMode", 0o644))
+    if key == "downwardAPI":
+        return build_downward_api(source, source.get("defaultMode", 0o644))
+    if key == "projected":
+        return spec.ProjectedSource(
+            sources=tuple(
+                p for p in (build_projection(s) for s in source.get("sources") or []) if p
+            ),
+            default_mode=source.get("defaultMode", 0o644),
+        )
+    if key == "persistentVolumeClaim":
+        return spec.ClaimSource(
+            claim_name=source["claimName"], read_only=bool(source.get("readOnly", False))
+        )
+    return spec.NonLocalSource(field=key)
+
+
+def build_object_source(key: str, source: JSON, default_mode: int | None) -> spec.ObjectSource:
+    items = tuple(
+        spec.KeyToPath(key=i["key"], path=i["path"], mode=i.get("mode"))
+        for i in source.get("items") or []
+    )
+    return spec.ObjectSource(
+        kind="Secret" if key == "secret" else "ConfigMap",
+        name=source.get("secretName" if key == "secret" else "name", ""),
+        items=items,
+        default_mode=default_mode,
+        optional=bool(source.get("optional", False)),
+    )
+
+
+def build_downward_api(source: JSON, default_mode: int | None) -> spec.DownwardAPISource:
+    items = []
+    for item in source.get("items") or []:
+        field_ref, resource_ref = item.get("fieldRef"), item.get("resourceFieldRef")
+        items.append(
+            spec.DownwardAPIFile(
+                path=item["path"],
+                field_ref=None if field_ref is None else build_field_ref(field_ref),
+                resource_field_ref=None
+                if resource_ref is None
+                else build_resource_ref(resource_ref),
+                mode=item.get("mode"),
+            )
+        )
+    return spec.DownwardAPISource(items=tuple(items), default_mode=default_mode)
+
+
+def build_projection(source: JSON) -> spec.ProjectionSource | None:
+    """One of a projected volume's sources; clusterTrustBundle and podCertificate, which
+    have no local meaning (load warns), project nothing."""
+    if "configMap" in source or "secret" in source:
+        key = "secret" if "secret" in source else "configMap"
+        inner = dict(source[key] or {})
+        if key == "secret":
+            inner["secretName"] = inner.get("name", "")
+        return build_object_source(key, inner, None)
+    if "downwardAPI" in source:
+        return build_downward_api(source["downwardAPI"] or {}, None)
+    if "serviceAccountToken" in source:
+        token = source["serviceAccountToken"]
+        return spec.ServiceAccountTokenSource(
+            path=token.get("path", ""),
+            audience=token.get("audience", ""),
+            expiration_seconds=token.get("expirationSeconds", 3600),
+        )
+    return None

@@ -20,17 +20,24 @@ from minikubelet.core import deletion, ports, serialize
 from minikubelet.core import events as ev
 from minikubelet.core.events import Event, EventRecorder
 from minikubelet.core.settings import Settings
-from minikubelet.core.spec import Pod
+from minikubelet.core.spec import ClaimSource, Pod
 from minikubelet.node.pod import PodRunner
 from minikubelet.node.timeline import Recorder
+from minikubelet.node.volumes import claim_dir
 from minikubelet.runtime import metrics
 from minikubelet.runtime.cgroups import CpuLimiter
 from minikubelet.runtime.crilog import LogSource, log_files
 from minikubelet.runtime.gcpolicy import Freezer
 from minikubelet.runtime.process import ContainerTarget, container_env
+from minikubelet.runtime.volumefs import remove_tree
 from minikubelet.store.objects import JSON, ObjectStore
 
 log = structlog.get_logger("minikubelet.daemon")
+_VOLUME_SOURCE_KINDS = {
+    "ConfigMap": "configmaps",
+    "Secret": "secrets",
+    "PersistentVolumeClaim": "persistentvolumeclaims",
+}
 
 
 class NodeAgent:
@@ -59,6 +66,7 @@ class NodeAgent:
         self.cpu_limiter: CpuLimiter | None = None
         self._detect_cpu_limiter: Callable[[], CpuLimiter | None] = CpuLimiter.detect
         self._unplaced: list[PodRunner] = []  # waiting for their ports, in arrival order
+        self._unreclaimed: set[tuple[str, str]] = set()  # deleted claims a pod still mounts
 
     def attach(self, tg: asyncio.TaskGroup | None) -> None:
         """The task group pods run in (None once it is gone: nothing more starts)."""
@@ -264,7 +272,8 @@ class NodeAgent:
             raise LookupError(f'container not found ("{container}")')
         c, s = sup.container, runner.settings
         env, _own = container_env(runner.pod, c, base=s.base_env, service_env=sup.service_env,
-                                  resolved=sup.resolved_env)  # fmt: skip
+                                  resolved=sup.resolved_env,
+                                  volume_env=sup.environment.volume_env)  # fmt: skip
         return ContainerTarget(
             container_id=cur.container_id,
             env=env,
@@ -273,6 +282,56 @@ class NodeAgent:
             stdin=c.stdin,
             stdin_once=c.stdin_once,
         )
+
+    async def follow_volume_sources(self) -> None:
+        """Follows the store's feed: a ConfigMap, Secret or PersistentVolumeClaim that
+        changes is told to the pods whose volumes read it (their projections are written
+        again; a pod waiting for one tries again), and a pod's own change to it (its labels
+        and annotations, for the downward API). Runs until cancelled."""
+        queue = self.store.subscribe()
+        try:
+            while True:
+                change = await queue.get()
+                meta = change.object.get("metadata", {})
+                if change.kind == "Pod":
+                    runner = self.runners.get((meta.get("namespace", ""), meta.get("name", "")))
+                    if runner is not None and runner.volumes is not None:
+                        runner.volumes.pod_changed()
+                    if change.type == "DELETED" or change.object.get("status", {}).get("phase") in (
+                        "Succeeded",
+                        "Failed",
+                    ):
+                        for namespace, claim in sorted(self._unreclaimed):
+                            await self._reclaim(namespace, claim)
+                    continue
+                resource = _VOLUME_SOURCE_KINDS.get(change.kind)
+                if resource is None:
+                    continue
+                if change.kind == "PersistentVolumeClaim" and change.type == "DELETED":
+                    await self._reclaim(meta.get("namespace", ""), meta["name"])
+                for runner in list(self.runners.values()):
+                    if runner.volumes is not None:
+                        runner.volumes.notify(resource, meta.get("namespace", ""), meta["name"])
+        finally:
+            self.store.unsubscribe(queue)
+
+    async def _reclaim(self, namespace: str, claim: str) -> None:
+        """A deleted claim's data goes with it, as a dynamically provisioned volume's does
+        (reclaimPolicy Delete), once no pod that is not finished mounts it (until then the
+        pvc-protection finalizer would hold the claim: its data waits in `_unreclaimed`)."""
+        key = (namespace, claim)
+        if self.store.get("persistentvolumeclaims", namespace, claim) is not None:
+            self._unreclaimed.discard(key)  # made again: the data is the new claim's
+            return
+        for runner in self.runners.values():
+            if runner.finished.is_set() or runner.pod.namespace != namespace:
+                continue
+            if any(isinstance(v.source, ClaimSource) and v.source.claim_name == claim
+                   for v in runner.pod.spec.volumes):  # fmt: skip
+                self._unreclaimed.add(key)
+                return
+        self._unreclaimed.discard(key)
+        await asyncio.to_thread(remove_tree, claim_dir(self.settings.state_dir, namespace, claim))
 
     def container_pids(self, namespace: str, name: str) -> Mapping[str, int]:
         runner = self.runners.get((namespace, name))

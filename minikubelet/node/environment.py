@@ -26,6 +26,7 @@ class ContainerEnv:
         self.pod = pod
         self._resolved: ResolvedEnv | None = None  # what the current start read
         self._service_env: dict[str, str] = {}  # the Services' variables at the current start
+        self.volume_env: dict[str, str] = {}  # MINIKUBELET_VOLUME_* (host mode)
 
     def read(self, container: Container) -> tuple[str, ...]:
         """Reads the Services' variables and the container's ConfigMap and Secret values
@@ -64,4 +65,5 @@ class ContainerEnv:
             base=s.base_env,
             service_env=self.service_env,
             resolved=self._resolved,
+            volume_env=self.volume_env,
         )

@@ -30,6 +30,7 @@ from minikubelet.node import containerlog, lifecyclehooks, limits, termination
 from minikubelet.runtime import metrics
 from minikubelet.runtime.aio import race, wait_event
 from minikubelet.runtime.crilog import log_files, remove_logs
+from minikubelet.runtime.mountns import Mount
 from minikubelet.runtime.process import ContainerProcess, MountStartError, StartError, spawn
 
 if TYPE_CHECKING:
@@ -147,6 +148,7 @@ class InstanceLifecycle:
                 writer=writer,
                 stdin=c.stdin,
                 mount_dir=str(self.pod.settings.mount_dir),
+                mounts=self._namespace_mounts(),
             )
         except MountStartError as e:
             await self.create_failed(inst, str(e))
@@ -165,6 +167,14 @@ class InstanceLifecycle:
         self._event("Started", f"Started container {c.name}")
         sup.log.info("container started", pid=inst.process.pid, restart_count=inst.restart_count)
         return True
+
+    def _namespace_mounts(self) -> list[Mount]:
+        """The current start's mounts, at their mountPath in a mount namespace of the
+        container's own, in namespace mode (in host mode the volumes are directories named
+        in the container's environment)."""
+        if self.pod.settings.volume_mode != "namespace":
+            return []
+        return list(self.sup.mounts)
 
     async def create_failed(self, inst: Instance, message: str) -> None:
         """A volume that cannot be mounted: the runtime's CreateContainer fails, so no

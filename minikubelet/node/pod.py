@@ -35,6 +35,7 @@ from minikubelet.node import sandbox
 from minikubelet.node.sequence import ContainerSequence
 from minikubelet.node.supervisor import ContainerSupervisor
 from minikubelet.node.timeline import Recorder
+from minikubelet.node.volumes import EVICTED, PodVolumes
 from minikubelet.runtime.aio import wait_event
 from minikubelet.runtime.cgroups import CpuLimiter
 
@@ -64,6 +65,11 @@ class PodRunner:
         # the store's Services, read at each container start for their variables
         self.service_lookup = service_lookup
         self.settings = settings
+        # the pod's volumes (None: it has none), set up before any container starts
+        self.volumes = (
+            PodVolumes(lambda: self.pod, settings=settings, events=events, lookup=config_lookup)
+            if pod.spec.volumes else None
+        )  # fmt: skip
         self.cpu_limiter = cpu_limiter  # where cgroup v2 lets the daemon limit CPU
         self.events = events
         self._on_change = on_change
@@ -93,6 +99,7 @@ class PodRunner:
         self.grace: float = float(pod.spec.termination_grace_period_seconds)
         self.sequence = ContainerSequence(self)
         self.log = log.bind(pod=f"{pod.namespace}/{pod.name}")
+        self._volume_tasks: list[asyncio.Task[None]] = []
         self.changed()
 
     # --- what supervisors read ------------------------------------------------------------
@@ -234,16 +241,53 @@ class PodRunner:
             async with asyncio.TaskGroup() as tg:
                 deadline = tg.create_task(self._deadline(), name=f"deadline:{self.pod.name}")
                 seq = self.sequence
-                if await seq.run_init_containers(tg) and not self.terminating.is_set():
+                if (
+                    await self._mount_volumes(tg)
+                    and await seq.run_init_containers(tg)
+                    and not self.terminating.is_set()
+                ):
                     await seq.run_containers(tg)
                 await seq.stop_all()
                 deadline.cancel()
+                for task in self._volume_tasks:
+                    task.cancel()
         finally:
+            if self.volumes is not None:  # volume manager: a terminated pod's volumes go
+                await asyncio.shield(self.volumes.teardown())
             self.terminal = True
             self.sandbox_ready = False
             self.changed()
             self.finished.set()
             self.log.info("pod finished", phase=str(self.status.phase))
+
+    async def _mount_volumes(self, tg: asyncio.TaskGroup) -> bool:
+        """kubelet: volume_manager.go WaitForAttachAndMount before the pod's containers: the
+        containers wait (ContainerCreating) until every volume they mount is set up; then
+        the volumes are kept up to date while the pod runs. False if stopped first."""
+        if self.volumes is None:
+            return True
+        # kubelet.go SyncPod waits for the volumes before the sandbox is made: until they
+        # are, PodReadyToStartContainers is False
+        self.sandbox_ready = False
+        self.changed()
+        mounted = await self.sequence.until_terminate(self.volumes.mount_all())
+        if mounted is None or self.terminating.is_set():
+            return False
+        self.sandbox_ready = True
+        self.changed()
+        self._volume_tasks.append(
+            tg.create_task(self.volumes.maintain(self.evict), name=f"volumes:{self.pod.name}")
+        )
+        return True
+
+    def evict(self, message: str) -> None:
+        """kubelet: eviction_manager.go emptyDirLimitEviction -> evictPod: the pod fails with
+        reason `Evicted` and an `Evicted` event, its containers killed with
+        immediateEvictionGracePeriodSeconds (1 s, raised to the minimum by killContainer)."""
+        self.reason, self.message = EVICTED, message
+        self.events.record(self.pod, reason=EVICTED, message=message, type=ev.WARNING)
+        self.log.warning("pod evicted", message=message)
+        self.terminate(1)
 
     async def _deadline(self) -> None:
         """kubelet: active_deadline.go pastActiveDeadline: the pod fails once it has been

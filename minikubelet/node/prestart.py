@@ -14,6 +14,7 @@ from minikubelet.core import events as ev
 from minikubelet.core.images import Command, resolve
 from minikubelet.core.model import Terminated, Waiting
 from minikubelet.core.restart import back_off, backoff_event_message, crash_loop_message
+from minikubelet.node.mounts import MountError
 from minikubelet.runtime.aio import wait_event
 
 if TYPE_CHECKING:
@@ -108,17 +109,46 @@ class StartGate:
         try:
             invalid = sup.environment.read(sup.container)
         except envsources.EnvConfigError as e:
-            message = str(e)
-            sup.waiting = Waiting(reason="CreateContainerConfigError", message=message)
-            sup.event("Failed", f"Error: {message}", ev.WARNING)
-            sup.log.warning("container config failed", message=message)
-            sup.pod.changed()
-            sup.backoff = sup.backoff.next(time.time(), time.time())
-            delay = max(sup.backoff.get(), 0.1)
-            sup.wake.clear()
-            await wait_event(sup.wake, delay)
+            await self._not_created("CreateContainerConfigError", str(e))
             return False
         for text in invalid:
             sup.pod.events.record(sup.pod.pod, reason="InvalidEnvironmentVariableNames",
                                   message=text, type=ev.WARNING)  # fmt: skip
+        return await self._mount()
+
+    async def _mount(self) -> bool:
+        """The container's mounts over its pod's volumes (node/mounts.py container_mounts);
+        one that cannot be made leaves it waiting (CreateContainerConfigError where the
+        kubelet's makeMounts fails, CreateContainerError where the runtime's mount would),
+        tried again after the backoff; False then. In host mode the container gets
+        MINIKUBELET_VOLUME_<NAME> for each volume; in namespace mode each mount is at its
+        mountPath (runtime/mountns.py)."""
+        sup = self.sup
+        volumes = sup.pod.volumes
+        if volumes is None or not sup.container.volume_mounts:
+            sup.environment.volume_env, sup.mounts = {}, []
+            return True
+        host = sup.pod.settings.volume_mode != "namespace"
+        sup.environment.volume_env = volumes.env(sup.container) if host else {}
+        _env, own = sup.env()
+        try:
+            sup.mounts = await volumes.mounts(sup.container, own)
+        except MountError as e:
+            await self._not_created(e.reason, str(e))
+            return False
+        if host:
+            volumes.warn_host_mode(sup.container, sup.mounts)
         return True
+
+    async def _not_created(self, reason: str, message: str) -> None:
+        """kuberuntime_container.go startContainer: the container is not created; it waits
+        with `reason`, a `Failed` event says `Error: <message>`, and the start is tried again
+        after the backoff."""
+        sup = self.sup
+        sup.waiting = Waiting(reason=reason, message=message)
+        sup.event("Failed", f"Error: {message}", ev.WARNING)
+        sup.log.warning("container not created", reason=reason, message=message)
+        sup.pod.changed()
+        sup.backoff = sup.backoff.next(time.time(), time.time())
+        sup.wake.clear()
+        await wait_event(sup.wake, max(sup.backoff.get(), 0.1))

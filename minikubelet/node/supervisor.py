@@ -37,9 +37,11 @@ from minikubelet.core.spec import Container, Pod, ProbeType
 from minikubelet.node.containerlog import probe_request_markers
 from minikubelet.node.environment import ContainerEnv
 from minikubelet.node.instance import MIN_GRACE, Instance, InstanceLifecycle
+from minikubelet.node.mounts import Mount
 from minikubelet.node.prestart import StartGate
 from minikubelet.node.probing import Probing
 from minikubelet.node.timeline import Recorder
+from minikubelet.node.volumes import PodVolumes
 from minikubelet.probe.worker import Result
 from minikubelet.runtime.aio import wait_event
 from minikubelet.runtime.cgroups import CpuLimiter
@@ -70,6 +72,7 @@ class PodHandle(Protocol):
     timeline: Recorder
     config_lookup: Lookup | None  # ConfigMaps and Secrets, for the environment
     service_lookup: Callable[[], list[dict[str, Any]]] | None  # Services, for the environment
+    volumes: PodVolumes | None  # the pod's volumes, set up before its containers start
 
     @property
     def phase(self) -> Phase: ...
@@ -103,6 +106,7 @@ class ContainerSupervisor:
         self.wake = asyncio.Event()
         self.launched = asyncio.Event()  # the first start returned (postStart included)
         self.environment = ContainerEnv(pod)
+        self.mounts: list[Mount] = []  # what the current start mounts
         self.gate = StartGate(self)
         self.lifecycle = InstanceLifecycle(self)
         self.probing = Probing(self)

@@ -214,6 +214,11 @@ def _resource_value(pod: Pod, container: Container, resource: str, divisor: Quan
     return str(int((amount / div).to_integral_value(rounding=ROUND_CEILING)))
 
 
+def resource_value(pod: Pod, container: Container, resource: str, divisor: Quantity) -> str:
+    """A resourceFieldRef's value (a downwardAPI volume's file, an env var's value)."""
+    return _resource_value(pod, container, resource, divisor)
+
+
 def container_env(
     pod: Pod,
     container: Container,
@@ -222,6 +227,7 @@ def container_env(
     pod_ip: str = "127.0.0.1",
     service_env: Mapping[str, str] | None = None,
     resolved: ResolvedEnv | None = None,
+    volume_env: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, str], dict[str, str]]:
     """(the process's environment, the container's own variables).
 
@@ -231,10 +237,16 @@ def container_env(
     what `$(VAR)` in command, args and exec probes may refer to. `resolved`: the values read
     from ConfigMaps and Secrets (core/envsources.py): the envFrom variables come first, then
     `env` in order, a key reference's value taken as it is (an optional one that is missing
-    defines nothing)."""
+    defines nothing). `volume_env`: where the container's volumes are when they cannot be
+    mounted at their mountPath (`MINIKUBELET_VOLUME_<NAME>`), under all the others."""
     service_env = service_env or {}
     resolved = resolved or ResolvedEnv()
-    own: dict[str, str] = {"HOSTNAME": pod.name, **service_env, **resolved.sources}
+    own: dict[str, str] = {
+        **(volume_env or {}),
+        "HOSTNAME": pod.name,
+        **service_env,
+        **resolved.sources,
+    }
     for index, var in enumerate(container.env):
         if var.config_map_key_ref is not None or var.secret_key_ref is not None:
             if index in resolved.refs:

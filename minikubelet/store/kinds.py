@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from minikubelet.core import claims
 from minikubelet.core.workloads import selector_string
 from minikubelet.manifest import apps
 from minikubelet.manifest import configmaps as admission
@@ -109,8 +110,6 @@ def _slice_endpoints_cell(obj: JSON) -> str:
 
 _DATA = ("Data", "integer", 0, "Number of data entries.")
 _NO_EFFECT: tuple[tuple[str, str, str, str, bool, tuple[str, ...]], ...] = (
-    ("persistentvolumeclaims", "persistentvolumeclaim", "PersistentVolumeClaim", "", True,
-     ("pvc",)),
     ("ingresses", "ingress", "Ingress", "networking.k8s.io", True, ("ing",)),
     ("networkpolicies", "networkpolicy", "NetworkPolicy", "networking.k8s.io", True,
      ("netpol",)),
@@ -283,6 +282,19 @@ KINDS: tuple[Kind, ...] = (
          (("Secrets", "string", 0, "Secrets is a list of the secrets in the same namespace "
            "that pods running using this ServiceAccount are allowed to use."),),
          lambda o: [len(o.get("secrets") or [])]),
+    Kind("persistentvolumeclaims", "persistentvolumeclaim", "PersistentVolumeClaim", "", "v1",
+         True, admission.admit_stored("PersistentVolumeClaim", True), ("pvc",),
+         (("Status", "string", 0, "phase represents the current phase of "
+           "PersistentVolumeClaim."),
+          ("Volume", "string", 0, "volumeName is the binding reference to the "
+           "PersistentVolume backing this claim."),
+          ("Capacity", "string", 0, "capacity represents the actual resources of the "
+           "underlying volume."),
+          ("Access Modes", "string", 0, "accessModes contains the actual access modes the "
+           "volume backing the PVC has."),
+          ("StorageClass", "string", 0, "StorageClass of the pvc"),
+          ("VolumeAttributesClass", "string", 0, "VolumeAttributesClass of the pvc")),
+         claims.table_cells),
     Kind("services", "service", "Service", "", "v1", True, admit_service, ("svc",),
          warning="v1 Service has no traffic proxy in minikubelet: connect to the pods' ports"),
     Kind("endpoints", "endpoints", "Endpoints", "", "v1", True,
