@@ -18,6 +18,8 @@ import pytest
 from daemon_harness import Minikubelet
 from test_e2e_kubectl import kubectl, rows
 
+from minikubelet.runtime import mountns
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
@@ -209,8 +211,8 @@ def mk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Minikubelet]:
     text = text.replace("HOST_MADE", str(tmp / "made" / "here"))
     path = tmp / "pods.yaml"
     path.write_text(text)
-    daemon = Minikubelet(path, "--backoff-initial", "0.5", "--backoff-max", "1",
-                         "--volume-usage-interval", "0.2", state_dir=tmp / "state")  # fmt: skip
+    daemon = Minikubelet(path, "--volumes=host", "--backoff-initial", "0.5", "--backoff-max",
+                         "1", "--volume-usage-interval", "0.2", state_dir=tmp / "state")  # fmt: skip
     try:
         daemon.wait_serving()
         yield daemon
@@ -484,4 +486,48 @@ def test_a_pod_whose_claim_does_not_exist_waits(tmp_path: Path) -> None:
         _, err, code = kubectl(mk, "apply", "-f", "-", stdin=claim)
         assert code == 0, err
         mk.wait_for("started", lambda: "running" in mk.container("orphan", "app")["state"])
+    assert mk.survivors() == []
+
+
+NAMESPACED = """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: app-config}
+data: {app.yaml: "color: blue\\n"}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: mounted}
+spec:
+  containers:
+  - name: app
+    image: busybox
+    command: [sh, -c, 'cat /etc/minikubelet-e2e/app.yaml; echo $MINIKUBELET_VOLUME_CONFIG; exec sleep 600']
+    readinessProbe:
+      exec: {command: [test, -f, /etc/minikubelet-e2e/app.yaml]}
+      periodSeconds: 1
+    volumeMounts:
+    - {name: config, mountPath: /etc/minikubelet-e2e, readOnly: true}
+  volumes:
+  - name: config
+    configMap: {name: app-config}
+"""
+
+
+@pytest.mark.skipif(not mountns.available().ok, reason="this host does not allow mount namespaces")
+def test_namespace_mode_mounts_each_volume_at_its_mount_path(tmp_path: Path) -> None:
+    path = tmp_path / "pods.yaml"
+    path.write_text(NAMESPACED)
+    with Minikubelet(path, "--volumes=namespace", state_dir=tmp_path / "state") as mk:
+        mk.wait_for("ready: the probe sees the file", lambda: mk.container("mounted", "app")
+                    .get("ready") is True)  # fmt: skip
+        assert _log(mk, "mounted").splitlines()[0] == "color: blue"
+        assert _log(mk, "mounted").splitlines()[1:] == [""]  # no host-mode variable
+        out, err, code = kubectl(mk, "exec", "mounted", "--", "cat",
+                                 "/etc/minikubelet-e2e/app.yaml")  # fmt: skip
+        assert (out, code) == ("color: blue\n", 0), err
+        _, err, code = kubectl(mk, "exec", "mounted", "--", "touch", "/etc/minikubelet-e2e/x")
+        assert code != 0
+        assert "Read-only file system" in err
+    assert not Path("/etc/minikubelet-e2e").exists()  # nothing appeared on the host
     assert mk.survivors() == []

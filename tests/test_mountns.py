@@ -508,7 +508,7 @@ async def test_a_mount_failure_is_the_containers_create_container_error(
     real = instance.spawn
 
     async def with_a_volume(*args: Any, **kwargs: Any) -> ContainerProcess:
-        return await real(*args, **kwargs, mounts=[mountns.Mount(missing, TARGET)])
+        return await real(*args, **{**kwargs, "mounts": [mountns.Mount(missing, TARGET)]})
 
     monkeypatch.setattr(instance, "spawn", with_a_volume)
     pod = FlakyPod(tmp_path, failures=0)

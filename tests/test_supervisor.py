@@ -52,6 +52,7 @@ class Handle:
         self.timeline = Recorder()
         self.config_lookup = None
         self.service_lookup = None
+        self.volumes = None
         self._changed = asyncio.Event()
 
     def _event(self, event: Event) -> Event:
