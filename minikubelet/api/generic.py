@@ -61,12 +61,15 @@ def listing(kind: Kind) -> Resource:
         return Resource("Service", "services", services.SERVICE_FIELDS,
                         services.SERVICE_COLUMNS, services.service_row)  # fmt: skip
     last = _CREATED_AT if kind.created_at else _AGE
-    columns = (_NAME, *kind.columns, last)
+    # Age after the columns always shown, before the wide ones (printDeployment's order)
+    wide = next((i for i, c in enumerate(kind.columns) if c[2] > 0), len(kind.columns))
+    columns = (_NAME, *kind.columns[:wide], last, *kind.columns[wide:])
 
     def row(obj: JSON, now: float, include: str) -> JSON:
         created = obj.get("metadata", {}).get("creationTimestamp")
         end = created if kind.created_at else tbl.since(created, now)
-        return tbl.row(obj, [obj["metadata"]["name"], *kind.cells(obj), end], include)
+        cells = kind.cells(obj)
+        return tbl.row(obj, [obj["metadata"]["name"], *cells[:wide], end, *cells[wide:]], include)
 
     return Resource(kind.kind, kind.resource, kind.fields, columns, row, kind.api_version)
 

@@ -29,7 +29,6 @@ from minikubelet.controllers.base import (
     Create,
     Delete,
     Event,
-    FunctionController,
     Reader,
     Result,
     Update,
@@ -574,6 +573,14 @@ def reconcile(store: Reader, now: float) -> Result:
     return Result(actions, requeue)
 
 
-CONTROLLER = FunctionController(
-    "deployment-controller", frozenset({"deployments", "replicasets", "pods"}), reconcile
-)
+class DeploymentController:
+    """The Deployment controller: woken by its deployments, their replica sets and pods."""
+
+    name = COMPONENT
+    wakes = frozenset({"deployments", "replicasets", "pods"})
+
+    def reconcile(self, store: Reader, now: float) -> Result:
+        return reconcile(store, now)
+
+
+CONTROLLER = DeploymentController()

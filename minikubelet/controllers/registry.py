@@ -3,6 +3,7 @@ them. Adding a controller is one line here."""
 
 from __future__ import annotations
 
+from minikubelet.controllers import deployment
 from minikubelet.controllers.base import Controller
 
-CONTROLLERS: tuple[Controller, ...] = ()
+CONTROLLERS: tuple[Controller, ...] = (deployment.CONTROLLER,)
