@@ -61,15 +61,18 @@ def listing(kind: Kind) -> Resource:
         return Resource("Service", "services", services.SERVICE_FIELDS,
                         services.SERVICE_COLUMNS, services.service_row)  # fmt: skip
     last = _CREATED_AT if kind.created_at else _AGE
-    # Age after the columns always shown, before the wide ones (printDeployment's order)
-    wide = next((i for i, c in enumerate(kind.columns) if c[2] > 0), len(kind.columns))
-    columns = (_NAME, *kind.columns[:wide], last, *kind.columns[wide:])
+    # the printers put the -o wide columns (priority 1) after Age: printReplicaSet, ...
+    wide = [i for i, c in enumerate(kind.columns) if c[2] > 0]
+    narrow = [i for i, c in enumerate(kind.columns) if c[2] == 0]
+    columns = (_NAME, *(kind.columns[i] for i in narrow), last,
+               *(kind.columns[i] for i in wide))  # fmt: skip
 
     def row(obj: JSON, now: float, include: str) -> JSON:
         created = obj.get("metadata", {}).get("creationTimestamp")
         end = created if kind.created_at else tbl.since(created, now)
         cells = kind.cells(obj)
-        return tbl.row(obj, [obj["metadata"]["name"], *cells[:wide], end, *cells[wide:]], include)
+        ordered = [*(cells[i] for i in narrow), end, *(cells[i] for i in wide)]
+        return tbl.row(obj, [obj["metadata"]["name"], *ordered], include)
 
     return Resource(kind.kind, kind.resource, kind.fields, columns, row, kind.api_version)
 
