@@ -8,8 +8,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import kubernetes_validate
 import pytest
 
+from minikubelet.controllers import deployment as dc
+from minikubelet.controllers.base import Create, Update, UpdateStatus
 from minikubelet.manifest.configmaps import ObjectInvalid, ObjectUndecodable
 from minikubelet.manifest.deployments import admit_deployment, cells
 
@@ -162,3 +165,27 @@ def test_cells() -> None:
     assert cells(obj) == ["2/3", 3, 2, "app", "nginx:1.27", "app=web"]
     obj["status"] = {}
     assert cells(obj)[:3] == ["0/3", 0, 0]
+
+
+def test_what_is_stored_validates_against_the_official_schema() -> None:
+    """The admitted Deployment, the ReplicaSet its controller creates and the status it
+    writes, strictly against the official 1.34 schemas (kubernetes_validate)."""
+    obj = admit_deployment(deployment(replicas=3, minReadySeconds=5))
+    obj["metadata"].update(uid="u1", generation=1, resourceVersion="1",
+                           creationTimestamp="2026-01-01T00:00:00Z")  # fmt: skip
+    kubernetes_validate.validate(obj, "1.34", strict=True)
+
+    class Store:
+        def get(self, resource: str, namespace: str, name: str) -> JSON | None:
+            return None
+
+        def list(self, resource: str, namespace: str | None = None) -> list[JSON]:
+            return [obj] if resource == "deployments" else []
+
+    actions = dc.reconcile(Store(), 1_800_000_000.0).actions
+    [create] = [a for a in actions if isinstance(a, Create)]
+    kubernetes_validate.validate(create.object, "1.34", strict=True)
+    [status] = [a for a in actions if isinstance(a, UpdateStatus)]
+    kubernetes_validate.validate(status.object, "1.34", strict=True)
+    [update] = [a for a in actions if isinstance(a, Update)]
+    kubernetes_validate.validate(update.object, "1.34", strict=True)
