@@ -775,3 +775,111 @@ def test_orphans_are_adopted_and_a_set_no_longer_selected_is_released() -> None:
     assert updates["foo-1"]["metadata"]["ownerReferences"][0]["uid"] == "dep-uid"
     assert updates["other"]["metadata"]["ownerReferences"] == []
     assert not any(isinstance(a, Create) for a in result.actions)  # the adopted set is the new one
+
+
+# --- progress_test.go TestSyncRolloutStatus -------------------------------------------------
+
+
+def progressing(status_: str, reason: str, ago: float) -> JSON:
+    return du.new_condition("Progressing", status_, reason, "", NOW - ago)
+
+
+def rollout_case(deadline: int | None, stored: JSON, new_sets: list[JSON | None]) -> JSON:
+    d = deployment(3, surge=1, unavailable=0, progressDeadlineSeconds=deadline)
+    d["status"] = stored
+    sync = sync_of(d, [s for s in new_sets if s is not None])
+    sync.sync_rollout_status(sync.sets, sync.sets[0] if new_sets[0] is not None else None)
+    status_: JSON = sync.d["status"]
+    return status_
+
+
+@pytest.mark.parametrize(
+    ("name", "deadline", "stored_counts", "stored_cond", "sets", "expected"),
+    [
+        ("General: remove Progressing condition and do not estimate progress if deployment "
+         "has no Progress Deadline", None, (3, 2, 2), (("True", du.REPLICASET_UPDATED, 100)),
+         [(3, 2), (0, 0)], None),
+        ("General: do not estimate progress of deployment with only one active ReplicaSet",
+         600, (3, 3, 3), ("True", du.NEW_RS_AVAILABLE, 100), [(3, 3)],
+         ("True", du.NEW_RS_AVAILABLE, 100, 100)),
+        ("DeploymentProgressing: dont update lastTransitionTime if deployment already has "
+         "Progressing=True", 600, (4, 1, 3), ("True", du.REPLICASET_UPDATED, 100),
+         [(2, 2), (2, 2)], ("True", du.REPLICASET_UPDATED, 100, 0)),
+        ("DeploymentProgressing: update everything if deployment has Progressing=False",
+         600, (4, 1, 3), ("False", du.TIMED_OUT, 100), [(2, 2), (2, 2)],
+         ("True", du.REPLICASET_UPDATED, 0, 0)),
+        ("DeploymentProgressing: create Progressing condition if it does not exist", 600,
+         (4, 1, 3), None, [(2, 2), (2, 2)], ("True", du.REPLICASET_UPDATED, 0, 0)),
+        ("DeploymentComplete: dont update lastTransitionTime if deployment already has "
+         "Progressing=True", 600, (3, 2, 2), ("True", du.REPLICASET_UPDATED, 100),
+         [(3, 3), (0, 0)], ("True", du.NEW_RS_AVAILABLE, 100, 0)),
+        ("DeploymentComplete: update everything if deployment has Progressing=False", 600,
+         (3, 2, 2), ("False", du.TIMED_OUT, 100), [(3, 3), (0, 0)],
+         ("True", du.NEW_RS_AVAILABLE, 0, 0)),
+        ("DeploymentComplete: create Progressing condition if it does not exist", 600,
+         (3, 2, 2), None, [(3, 3), (0, 0)], ("True", du.NEW_RS_AVAILABLE, 0, 0)),
+        ("DeploymentTimedOut: update status if rollout exceeds Progress Deadline", 600,
+         (4, 1, 3), ("True", du.REPLICASET_UPDATED, 700), [(1, 0), (3, 3)],
+         ("False", du.TIMED_OUT, 0, 0)),
+        ("DeploymentTimedOut: do not update status if deployment has existing timedOut "
+         "condition", 600, (4, 1, 3), ("False", du.TIMED_OUT, 700), [(1, 0), (3, 3)],
+         ("False", du.TIMED_OUT, 700, 700)),
+    ],
+)  # fmt: skip
+def test_sync_rollout_status(name: str, deadline: int | None, stored_counts: tuple[int, int, int],
+                             stored_cond: tuple[str, str, int] | None,
+                             sets: list[tuple[int, int]],
+                             expected: tuple[str, str, int, int] | None) -> None:  # fmt: skip
+    """Each case: the stored status (replicas, updated, available) and Progressing
+    condition; the new set first, then the old one (replicas, available); the Progressing
+    condition wanted (status, reason, seconds since its transition, since its update)."""
+    replicas, updated, available = stored_counts
+    stored: JSON = {"observedGeneration": 1, "replicas": replicas, "updatedReplicas": updated,
+                    "availableReplicas": available, "readyReplicas": available}  # fmt: skip
+    if stored_cond is not None:
+        stored["conditions"] = [progressing(*stored_cond)]
+    made = [rs(f"foo-v{2 - i}", n, available=a, stamp=rfc3339(NOW - 100 * (i + 1)))
+            for i, (n, a) in enumerate(sets)]  # fmt: skip
+    status_ = rollout_case(deadline, stored, made)
+    cond = du.get_condition(status_, "Progressing")
+    if expected is None:
+        assert cond is None, name
+        return
+    assert cond is not None, name
+    want_status, want_reason, transitioned, updated_ago = expected
+    assert (cond["status"], cond["reason"]) == (want_status, want_reason), name
+    assert cond["lastTransitionTime"] == rfc3339(NOW - transitioned), name
+    assert cond["lastUpdateTime"] == rfc3339(NOW - updated_ago), name
+
+
+def test_complete_without_a_new_set_names_the_deployment() -> None:
+    """DeploymentComplete: defend against NPE when newRS=nil."""
+    d = deployment(0, surge=1, unavailable=0)
+    d["status"] = {"observedGeneration": 1}
+    sync = sync_of(d, [rs("foo-v1", 0)])
+    sync.sync_rollout_status(sync.sets, None)
+    cond = du.get_condition(sync.d["status"], "Progressing")
+    assert cond is not None
+    assert cond["message"] == 'Deployment "foo" has successfully progressed.'
+
+
+@pytest.mark.parametrize(
+    ("reason", "updated_ago", "complete", "expected"),
+    [
+        (du.REPLICASET_UPDATED, 180, False, NOW - 180 + 600 + 1),  # 7 min from now, and 1 s
+        (du.REPLICASET_UPDATED, 0, False, NOW + 601),
+        (du.TIMED_OUT, 700, False, None),  # already timed out
+        (du.NEW_RS_AVAILABLE, 10, True, None),  # complete: nothing to wait for
+    ],
+)
+def test_requeue_stuck_deployment(reason: str, updated_ago: int, complete: bool,
+                                  expected: float | None) -> None:  # fmt: skip
+    """TestRequeueStuckDeployment: a requeue at lastUpdateTime + progressDeadlineSeconds."""
+    status_ = "False" if reason == du.TIMED_OUT else "True"
+    d = deployment(1, surge=1, unavailable=0)
+    d["status"] = {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1,
+                   "availableReplicas": 1 if complete else 0,
+                   "conditions": [progressing(status_, reason, updated_ago)]}  # fmt: skip
+    sync = sync_of(d, [rs("foo-v1", 1, available=1 if complete else 0)])
+    sync.sync_rollout_status(sync.sets, sync.sets[0])
+    assert sync.requeue_at == expected
