@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from minikubelet.controllers import deployment as dc
+from minikubelet.controllers import deployment_status as ds
 from minikubelet.controllers import deployment_util as du
 from minikubelet.controllers.base import Create, Delete, Event, Result, Update, UpdateStatus
 from minikubelet.core.gotext import rfc3339
@@ -439,7 +440,7 @@ def status(
     ],
 )
 def test_deployment_complete(name: str, d_replicas: int, new: JSON, expected: bool) -> None:
-    assert du.deployment_complete(deployment(d_replicas), new) is expected, name
+    assert ds.deployment_complete(deployment(d_replicas), new) is expected, name
 
 
 @pytest.mark.parametrize(
@@ -457,27 +458,27 @@ def test_deployment_complete(name: str, d_replicas: int, new: JSON, expected: bo
 def test_deployment_progressing(name: str, old: JSON, new: JSON, expected: bool) -> None:
     d = deployment(10)
     d["status"] = old
-    assert du.deployment_progressing(d, new) is expected, name
+    assert ds.deployment_progressing(d, new) is expected, name
 
 
 @pytest.mark.parametrize(
     ("name", "deadline", "reason", "updated_ago", "expected"),
     [
-        ("no timeout: no progressDeadlineSeconds", None, du.REPLICASET_UPDATED, 1000, False),
-        ("no timeout: no deadline", du.MAX_INT32, du.REPLICASET_UPDATED, 1000, False),
-        ("timeout: deadline passed", 30, du.REPLICASET_UPDATED, 31, True),
-        ("no timeout: deadline not passed", 30, du.REPLICASET_UPDATED, 29, False),
-        ("no timeout: exactly at the deadline", 30, du.REPLICASET_UPDATED, 30, False),
-        ("no timeout: the last rollout completed", 30, du.NEW_RS_AVAILABLE, 1000, False),
-        ("timeout: already timed out", 30, du.TIMED_OUT, 0, True),
+        ("no timeout: no progressDeadlineSeconds", None, ds.REPLICASET_UPDATED, 1000, False),
+        ("no timeout: no deadline", ds.MAX_INT32, ds.REPLICASET_UPDATED, 1000, False),
+        ("timeout: deadline passed", 30, ds.REPLICASET_UPDATED, 31, True),
+        ("no timeout: deadline not passed", 30, ds.REPLICASET_UPDATED, 29, False),
+        ("no timeout: exactly at the deadline", 30, ds.REPLICASET_UPDATED, 30, False),
+        ("no timeout: the last rollout completed", 30, ds.NEW_RS_AVAILABLE, 1000, False),
+        ("timeout: already timed out", 30, ds.TIMED_OUT, 0, True),
     ],
 )
 def test_deployment_timed_out(
     name: str, deadline: int | None, reason: str, updated_ago: int, expected: bool
 ) -> None:
     d = deployment(1, progressDeadlineSeconds=deadline)
-    cond = du.new_condition("Progressing", "True", reason, "", NOW - updated_ago)
-    assert du.deployment_timed_out(d, {"conditions": [cond]}, NOW) is expected, name
+    cond = ds.new_condition("Progressing", "True", reason, "", NOW - updated_ago)
+    assert ds.deployment_timed_out(d, {"conditions": [cond]}, NOW) is expected, name
 
 
 def test_revision_annotations_on_a_rollback() -> None:
@@ -621,7 +622,7 @@ class Cluster:
         }
 
     def condition(self, type_: str) -> tuple[str, str] | None:
-        cond = du.get_condition(self.d["status"], type_)
+        cond = ds.get_condition(self.d["status"], type_)
         return None if cond is None else (cond["status"], cond["reason"])
 
     def change_template(self, image: str) -> None:
@@ -653,10 +654,10 @@ def test_a_new_deployment_creates_its_replica_set_and_completes() -> None:
     assert st["replicas"] == st["updatedReplicas"] == st["availableReplicas"] == 3
     assert st["observedGeneration"] == 1
     assert "unavailableReplicas" not in st
-    assert cluster.condition("Available") == ("True", du.MIN_AVAILABLE)
-    assert cluster.condition("Progressing") == ("True", du.NEW_RS_AVAILABLE)
+    assert cluster.condition("Available") == ("True", ds.MIN_AVAILABLE)
+    assert cluster.condition("Progressing") == ("True", ds.NEW_RS_AVAILABLE)
     assert (
-        du.get_condition(st, "Progressing")["message"]
+        ds.get_condition(st, "Progressing")["message"]
         == f'ReplicaSet "{name}" has successfully progressed.'
     )
     assert [c["type"] for c in st["conditions"]] == ["Available", "Progressing"]
@@ -672,18 +673,18 @@ def test_a_rolling_update_that_stalls_on_an_unready_pod_and_then_times_out() -> 
     result = cluster.run(NOW + 10)
     # surge 1, unavailable 1: one old pod gone, two new ones that never become ready
     assert cluster.sets() == {"app:v1": 3, "app:v2": 2}
-    assert cluster.condition("Progressing") == ("True", du.REPLICASET_UPDATED)
-    assert cluster.condition("Available") == ("True", du.MIN_AVAILABLE)
+    assert cluster.condition("Progressing") == ("True", ds.REPLICASET_UPDATED)
+    assert cluster.condition("Available") == ("True", ds.MIN_AVAILABLE)
     assert cluster.d["status"]["unavailableReplicas"] == 2
     assert result.requeue_at == NOW + 10 + 600 + 1
     cluster.run(NOW + 10 + 601)
-    assert cluster.condition("Progressing") == ("False", du.TIMED_OUT)
+    assert cluster.condition("Progressing") == ("False", ds.TIMED_OUT)
     new = next(
         s
         for s in cluster.objects["replicasets"].values()
         if s["metadata"]["annotations"][du.REVISION] == "2"
     )
-    assert du.get_condition(cluster.d["status"], "Progressing")["message"] == (
+    assert ds.get_condition(cluster.d["status"], "Progressing")["message"] == (
         f'ReplicaSet "{new["metadata"]["name"]}" has timed out progressing.'
     )
     assert cluster.sets() == {"app:v1": 3, "app:v2": 2}  # the old pods stay
@@ -691,7 +692,7 @@ def test_a_rolling_update_that_stalls_on_an_unready_pod_and_then_times_out() -> 
     cluster.healthy = lambda s: True
     cluster.run(NOW + 700)
     assert cluster.sets() == {"app:v1": 0, "app:v2": 4}
-    assert cluster.condition("Progressing") == ("True", du.NEW_RS_AVAILABLE)
+    assert cluster.condition("Progressing") == ("True", ds.NEW_RS_AVAILABLE)
     assert cluster.d["metadata"]["annotations"][du.REVISION] == "2"
     messages = [e.message for e in cluster.events if e.reason == "ScalingReplicaSet"]
     assert messages[-1].startswith("Scaled down replica set foo-")
@@ -730,14 +731,14 @@ def test_paused_deployment_keeps_its_sets_and_says_so() -> None:
     cluster.change_template("app:v2")
     cluster.run(NOW + 10)
     assert cluster.sets() == {"app:v1": 2}
-    assert cluster.condition("Progressing") == ("Unknown", du.PAUSED)
+    assert cluster.condition("Progressing") == ("Unknown", ds.PAUSED)
     cluster.d["spec"]["replicas"] = 3  # a scaling event while paused still scales
     cluster.run(NOW + 20)
     assert cluster.sets() == {"app:v1": 3}
     cluster.d["spec"]["paused"] = False
     cluster.run(NOW + 30)
     assert cluster.sets() == {"app:v1": 0, "app:v2": 3}
-    assert cluster.condition("Progressing") == ("True", du.NEW_RS_AVAILABLE)
+    assert cluster.condition("Progressing") == ("True", ds.NEW_RS_AVAILABLE)
 
 
 def test_revision_history_limit_deletes_the_oldest_empty_sets() -> None:
@@ -781,7 +782,7 @@ def test_orphans_are_adopted_and_a_set_no_longer_selected_is_released() -> None:
 
 
 def progressing(status_: str, reason: str, ago: float) -> JSON:
-    return du.new_condition("Progressing", status_, reason, "", NOW - ago)
+    return ds.new_condition("Progressing", status_, reason, "", NOW - ago)
 
 
 def rollout_case(deadline: int | None, stored: JSON, new_sets: list[JSON | None]) -> JSON:
@@ -797,33 +798,33 @@ def rollout_case(deadline: int | None, stored: JSON, new_sets: list[JSON | None]
     ("name", "deadline", "stored_counts", "stored_cond", "sets", "expected"),
     [
         ("General: remove Progressing condition and do not estimate progress if deployment "
-         "has no Progress Deadline", None, (3, 2, 2), (("True", du.REPLICASET_UPDATED, 100)),
+         "has no Progress Deadline", None, (3, 2, 2), (("True", ds.REPLICASET_UPDATED, 100)),
          [(3, 2), (0, 0)], None),
         ("General: do not estimate progress of deployment with only one active ReplicaSet",
-         600, (3, 3, 3), ("True", du.NEW_RS_AVAILABLE, 100), [(3, 3)],
-         ("True", du.NEW_RS_AVAILABLE, 100, 100)),
+         600, (3, 3, 3), ("True", ds.NEW_RS_AVAILABLE, 100), [(3, 3)],
+         ("True", ds.NEW_RS_AVAILABLE, 100, 100)),
         ("DeploymentProgressing: dont update lastTransitionTime if deployment already has "
-         "Progressing=True", 600, (4, 1, 3), ("True", du.REPLICASET_UPDATED, 100),
-         [(2, 2), (2, 2)], ("True", du.REPLICASET_UPDATED, 100, 0)),
+         "Progressing=True", 600, (4, 1, 3), ("True", ds.REPLICASET_UPDATED, 100),
+         [(2, 2), (2, 2)], ("True", ds.REPLICASET_UPDATED, 100, 0)),
         ("DeploymentProgressing: update everything if deployment has Progressing=False",
-         600, (4, 1, 3), ("False", du.TIMED_OUT, 100), [(2, 2), (2, 2)],
-         ("True", du.REPLICASET_UPDATED, 0, 0)),
+         600, (4, 1, 3), ("False", ds.TIMED_OUT, 100), [(2, 2), (2, 2)],
+         ("True", ds.REPLICASET_UPDATED, 0, 0)),
         ("DeploymentProgressing: create Progressing condition if it does not exist", 600,
-         (4, 1, 3), None, [(2, 2), (2, 2)], ("True", du.REPLICASET_UPDATED, 0, 0)),
+         (4, 1, 3), None, [(2, 2), (2, 2)], ("True", ds.REPLICASET_UPDATED, 0, 0)),
         ("DeploymentComplete: dont update lastTransitionTime if deployment already has "
-         "Progressing=True", 600, (3, 2, 2), ("True", du.REPLICASET_UPDATED, 100),
-         [(3, 3), (0, 0)], ("True", du.NEW_RS_AVAILABLE, 100, 0)),
+         "Progressing=True", 600, (3, 2, 2), ("True", ds.REPLICASET_UPDATED, 100),
+         [(3, 3), (0, 0)], ("True", ds.NEW_RS_AVAILABLE, 100, 0)),
         ("DeploymentComplete: update everything if deployment has Progressing=False", 600,
-         (3, 2, 2), ("False", du.TIMED_OUT, 100), [(3, 3), (0, 0)],
-         ("True", du.NEW_RS_AVAILABLE, 0, 0)),
+         (3, 2, 2), ("False", ds.TIMED_OUT, 100), [(3, 3), (0, 0)],
+         ("True", ds.NEW_RS_AVAILABLE, 0, 0)),
         ("DeploymentComplete: create Progressing condition if it does not exist", 600,
-         (3, 2, 2), None, [(3, 3), (0, 0)], ("True", du.NEW_RS_AVAILABLE, 0, 0)),
+         (3, 2, 2), None, [(3, 3), (0, 0)], ("True", ds.NEW_RS_AVAILABLE, 0, 0)),
         ("DeploymentTimedOut: update status if rollout exceeds Progress Deadline", 600,
-         (4, 1, 3), ("True", du.REPLICASET_UPDATED, 700), [(1, 0), (3, 3)],
-         ("False", du.TIMED_OUT, 0, 0)),
+         (4, 1, 3), ("True", ds.REPLICASET_UPDATED, 700), [(1, 0), (3, 3)],
+         ("False", ds.TIMED_OUT, 0, 0)),
         ("DeploymentTimedOut: do not update status if deployment has existing timedOut "
-         "condition", 600, (4, 1, 3), ("False", du.TIMED_OUT, 700), [(1, 0), (3, 3)],
-         ("False", du.TIMED_OUT, 700, 700)),
+         "condition", 600, (4, 1, 3), ("False", ds.TIMED_OUT, 700), [(1, 0), (3, 3)],
+         ("False", ds.TIMED_OUT, 700, 700)),
     ],
 )  # fmt: skip
 def test_sync_rollout_status(name: str, deadline: int | None, stored_counts: tuple[int, int, int],
@@ -841,7 +842,7 @@ def test_sync_rollout_status(name: str, deadline: int | None, stored_counts: tup
     made = [rs(f"foo-v{2 - i}", n, available=a, stamp=rfc3339(NOW - 100 * (i + 1)))
             for i, (n, a) in enumerate(sets)]  # fmt: skip
     status_ = rollout_case(deadline, stored, made)
-    cond = du.get_condition(status_, "Progressing")
+    cond = ds.get_condition(status_, "Progressing")
     if expected is None:
         assert cond is None, name
         return
@@ -858,7 +859,7 @@ def test_complete_without_a_new_set_names_the_deployment() -> None:
     d["status"] = {"observedGeneration": 1}
     sync = sync_of(d, [rs("foo-v1", 0)])
     sync.sync_rollout_status(sync.sets, None)
-    cond = du.get_condition(sync.d["status"], "Progressing")
+    cond = ds.get_condition(sync.d["status"], "Progressing")
     assert cond is not None
     assert cond["message"] == 'Deployment "foo" has successfully progressed.'
 
@@ -866,16 +867,16 @@ def test_complete_without_a_new_set_names_the_deployment() -> None:
 @pytest.mark.parametrize(
     ("reason", "updated_ago", "complete", "expected"),
     [
-        (du.REPLICASET_UPDATED, 180, False, NOW - 180 + 600 + 1),  # 7 min from now, and 1 s
-        (du.REPLICASET_UPDATED, 0, False, NOW + 601),
-        (du.TIMED_OUT, 700, False, None),  # already timed out
-        (du.NEW_RS_AVAILABLE, 10, True, None),  # complete: nothing to wait for
+        (ds.REPLICASET_UPDATED, 180, False, NOW - 180 + 600 + 1),  # 7 min from now, and 1 s
+        (ds.REPLICASET_UPDATED, 0, False, NOW + 601),
+        (ds.TIMED_OUT, 700, False, None),  # already timed out
+        (ds.NEW_RS_AVAILABLE, 10, True, None),  # complete: nothing to wait for
     ],
 )
 def test_requeue_stuck_deployment(reason: str, updated_ago: int, complete: bool,
                                   expected: float | None) -> None:  # fmt: skip
     """TestRequeueStuckDeployment: a requeue at lastUpdateTime + progressDeadlineSeconds."""
-    status_ = "False" if reason == du.TIMED_OUT else "True"
+    status_ = "False" if reason == ds.TIMED_OUT else "True"
     d = deployment(1, surge=1, unavailable=0)
     d["status"] = {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1,
                    "availableReplicas": 1 if complete else 0,

@@ -23,6 +23,7 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
+from minikubelet.controllers import deployment_status as ds
 from minikubelet.controllers import deployment_util as du
 from minikubelet.controllers.base import (
     Action,
@@ -75,8 +76,10 @@ class _Sync:
     def event(self, reason: str, message: str) -> None:
         self.events.append(Event(self.original, "Normal", reason, message, COMPONENT))
 
-    def condition(self, type_: str, status: str, reason: str, message: str) -> JSON:
-        return du.new_condition(type_, status, reason, message, self.now)
+    def progressing(self, reason: str, message: str) -> None:
+        """A Progressing condition True with this reason, into the working status."""
+        condition = ds.new_condition("Progressing", "True", reason, message, self.now)
+        ds.set_condition(self.status, condition)
 
     # --- the new and old replica sets (sync.go) --------------------------------------------
 
@@ -99,19 +102,10 @@ class _Sync:
             if updated:
                 return new, old
             self.set_revision(str(du.revision(new)))
-            if (
-                du.has_progress_deadline(self.d)
-                and du.get_condition(self.status, "Progressing") is None
+            if ds.has_progress_deadline(self.d) and not ds.get_condition(
+                self.status, "Progressing"
             ):
-                du.set_condition(
-                    self.status,
-                    self.condition(
-                        "Progressing",
-                        "True",
-                        du.FOUND_NEW_RS,
-                        f'Found new replica set "{new["metadata"]["name"]}"',
-                    ),
-                )
+                self.progressing(ds.FOUND_NEW_RS, f'Found new replica set "{du.name_of(new)}"')
             return new, old
         if not create:
             return None, old
@@ -126,25 +120,8 @@ class _Sync:
             # a set of that name that is not this template's: hash again with one more
             self.status["collisionCount"] = int(collisions or 0) + 1
             return None
-        new_template = copy.deepcopy(template)
-        labels = {**(new_template.get("metadata", {}).get("labels") or {}), du.HASH_LABEL: hash_}
-        new_template.setdefault("metadata", {})["labels"] = labels
-        selector = copy.deepcopy(self.d["spec"]["selector"])
-        selector["matchLabels"] = {**(selector.get("matchLabels") or {}), du.HASH_LABEL: hash_}
-        spec: JSON = {"replicas": 0, "selector": selector, "template": new_template}
-        if self.d["spec"].get("minReadySeconds"):
-            spec["minReadySeconds"] = self.d["spec"]["minReadySeconds"]
-        rs: JSON = {
-            "apiVersion": "apps/v1",
-            "kind": "ReplicaSet",
-            "metadata": {
-                "name": name,
-                "namespace": meta["namespace"],
-                "labels": dict(labels),
-                "ownerReferences": [wl.owner_reference(self.original)],
-            },
-            "spec": spec,
-        }
+        rs = du.new_replica_set(self.d, self.original, template, hash_)
+        spec = rs["spec"]
         spec["replicas"] = du.new_rs_new_replicas(self.d, [*old, rs], rs)
         du.set_new_rs_annotations(self.d, rs, new_revision, False)
         self.created.append(rs)
@@ -154,13 +131,8 @@ class _Sync:
                 "ScalingReplicaSet", f"Scaled up replica set {name} from 0 to {spec['replicas']}"
             )
         self.set_revision(str(new_revision))
-        if du.has_progress_deadline(self.d):
-            du.set_condition(
-                self.status,
-                self.condition(
-                    "Progressing", "True", du.NEW_RS_CREATED, f'Created new replica set "{name}"'
-                ),
-            )
+        if ds.has_progress_deadline(self.d):
+            self.progressing(ds.NEW_RS_CREATED, f'Created new replica set "{name}"')
         return rs
 
     def set_revision(self, value: str) -> None:
@@ -239,7 +211,7 @@ class _Sync:
         all_ = [*old, new]
         if self.reconcile_new(all_, new) or self.reconcile_old(all_, du.active(old), new):
             return self.sync_rollout_status(all_, new)
-        if du.deployment_complete(self.d, self.status):
+        if ds.deployment_complete(self.d, self.status):
             self.cleanup(old)
         return self.sync_rollout_status(all_, new)
 
@@ -300,32 +272,16 @@ class _Sync:
         scaled = False
         for rs in du.active(old):
             scaled = self.scale_rs(rs, 0) or scaled
-        if scaled or self.old_pods_running(new, old):
+        if scaled or du.old_pods_running(self.pods, new, old):
             return self.sync_rollout_status([*old, new], new)
         if new is None:
             new, old = self.all_sets(create=True)
             if new is None:
                 return self.sync_status(old, None)
         self.scale_rs(new, du.replicas(self.d))
-        if du.deployment_complete(self.d, self.status):
+        if ds.deployment_complete(self.d, self.status):
             self.cleanup(old)
         return self.sync_rollout_status([*old, new], new)
-
-    def old_pods_running(self, new: JSON | None, old: list[JSON]) -> bool:
-        """oldPodsRunning: an old set still counts pods, or a pod of one is not terminal."""
-        if du.total_status(old, "replicas") > 0:
-            return True
-        new_uid = new["metadata"].get("uid") if new is not None else None
-        old_uids = {rs["metadata"].get("uid") for rs in old}
-        for pod in self.pods:
-            owner = (wl.controller_of(pod) or {}).get("uid")
-            if (
-                owner in old_uids
-                and owner != new_uid
-                and wl.pod_phase(pod) not in ("Failed", "Succeeded")
-            ):
-                return True
-        return False
 
     def cleanup(self, old: list[JSON]) -> None:
         """cleanupDeployment: the oldest empty sets beyond revisionHistoryLimit deleted."""
@@ -345,120 +301,20 @@ class _Sync:
                 continue
             self.deleted.append(rs)
 
-    # --- status (sync.go calculateStatus, progress.go) -------------------------------------
-
-    def calculate_status(self, all_: list[JSON], new: JSON | None) -> JSON:
-        available = du.total_status(all_, "availableReplicas")
-        status: JSON = {
-            "observedGeneration": int(self.d["metadata"].get("generation") or 0),
-            "replicas": du.total_status(all_, "replicas"),
-            "updatedReplicas": du.total_status([new], "replicas"),
-            "readyReplicas": du.total_status(all_, "readyReplicas"),
-            "availableReplicas": available,
-            "unavailableReplicas": max(du.total_replicas(all_) - available, 0),
-        }
-        status = {k: v for k, v in status.items() if v}  # omitempty
-        if self.status.get("collisionCount") is not None:
-            status["collisionCount"] = self.status["collisionCount"]
-        if self.status.get("conditions"):
-            status["conditions"] = [dict(c) for c in self.status["conditions"]]
-        if available >= du.replicas(self.d) - du.max_unavailable(self.d):
-            du.set_condition(
-                status,
-                self.condition(
-                    "Available", "True", du.MIN_AVAILABLE, "Deployment has minimum availability."
-                ),
-            )
-        else:
-            du.set_condition(
-                status,
-                self.condition(
-                    "Available",
-                    "False",
-                    du.MIN_UNAVAILABLE,
-                    "Deployment does not have minimum availability.",
-                ),
-            )
-        return status
+    # --- status (sync.go, progress.go: deployment_status.py) -------------------------------
 
     def sync_status(self, all_: Sequence[JSON | None], new: JSON | None) -> None:
         """syncDeploymentStatus."""
-        self.d["status"] = self.calculate_status([rs for rs in all_ if rs is not None], new)
+        sets = [rs for rs in all_ if rs is not None]
+        self.d["status"] = ds.calculate_status(self.d, sets, new, self.now)
 
     def sync_rollout_status(self, all_: Sequence[JSON | None], new: JSON | None) -> None:
-        """syncRolloutStatus: the Progressing condition from what changed since the stored
-        status, and a requeue at the progress deadline."""
+        """syncRolloutStatus, and the requeue at the progress deadline."""
         sets = [rs for rs in all_ if rs is not None]
-        status = self.calculate_status(sets, new)
-        d, name = self.d, self.d["metadata"]["name"]
-        subject = f'ReplicaSet "{new["metadata"]["name"]}"' if new else f'Deployment "{name}"'
-        if not du.has_progress_deadline(d):
-            du.remove_condition(status, "Progressing")
-        current = du.get_condition(self.status, "Progressing")
-        complete = (
-            status.get("replicas", 0) == status.get("updatedReplicas", 0)
-            and current is not None
-            and current.get("reason") == du.NEW_RS_AVAILABLE
-        )
-        if du.has_progress_deadline(d) and not complete:
-            if du.deployment_complete(d, status):
-                du.set_condition(
-                    status,
-                    self.condition(
-                        "Progressing",
-                        "True",
-                        du.NEW_RS_AVAILABLE,
-                        f"{subject} has successfully progressed.",
-                    ),
-                )
-            elif du.deployment_progressing(d, status):
-                condition = self.condition(
-                    "Progressing", "True", du.REPLICASET_UPDATED, f"{subject} is progressing."
-                )
-                if current is not None:
-                    if current["status"] == "True":
-                        condition["lastTransitionTime"] = current.get("lastTransitionTime")
-                    du.remove_condition(status, "Progressing")
-                status.setdefault("conditions", []).append(condition)
-            elif du.deployment_timed_out(d, status, self.now):
-                du.set_condition(
-                    status,
-                    self.condition(
-                        "Progressing",
-                        "False",
-                        du.TIMED_OUT,
-                        f"{subject} has timed out progressing.",
-                    ),
-                )
-        progressing = du.get_condition(status, "Progressing")
-        if (
-            progressing is not None
-            and not du.deployment_complete(d, status)
-            and progressing.get("reason") != du.TIMED_OUT
-        ):
-            deadline = du.progress_deadline_at(d, status)
-            self.requeue_at = None if deadline is None else deadline + 1
-        self.d["status"] = status
+        self.d["status"], self.requeue_at = ds.rollout_status(self.d, sets, new, self.now)
 
     def check_paused(self) -> None:
-        """checkPausedConditions: Progressing Unknown DeploymentPaused / DeploymentResumed
-        (never over a timeout)."""
-        if not du.has_progress_deadline(self.d):
-            return
-        current = du.get_condition(self.status, "Progressing")
-        if current is not None and current.get("reason") == du.TIMED_OUT:
-            return
-        paused_shown = current is not None and current.get("reason") == du.PAUSED
-        if self.d["spec"].get("paused") and not paused_shown:
-            du.set_condition(
-                self.status,
-                self.condition("Progressing", "Unknown", du.PAUSED, "Deployment is paused"),
-            )
-        elif not self.d["spec"].get("paused") and paused_shown:
-            du.set_condition(
-                self.status,
-                self.condition("Progressing", "Unknown", du.RESUMED, "Deployment is resumed"),
-            )
+        ds.check_paused(self.d, self.now)
 
     def sync(self) -> None:
         """sync.go sync: a scaling event or a paused deployment: sizes, no rollout."""
@@ -495,32 +351,6 @@ class _Sync:
         return [*out, *self.events]
 
 
-def claim(deployment: JSON, sets: list[JSON]) -> tuple[list[JSON], list[JSON]]:
-    """ClaimReplicaSets: the deployment's own sets that its selector still matches, with
-    matching orphans adopted (an owner reference added, written with the sync's other
-    changes); and the owned sets the selector no longer matches, released (their owner
-    reference removed)."""
-    selector = deployment["spec"].get("selector")
-    uid = deployment["metadata"].get("uid")
-    claimed, released = [], []
-    for rs in sets:
-        ref = wl.controller_of(rs)
-        matches = wl.selector_matches(selector, rs["metadata"].get("labels") or {})
-        refs = rs["metadata"].get("ownerReferences") or []
-        if ref is not None and ref.get("uid") == uid:
-            if matches or wl.deleting(deployment):
-                claimed.append(rs)
-            else:
-                kept = [r for r in refs if r.get("uid") != uid]
-                released.append({**rs, "metadata": {**rs["metadata"], "ownerReferences": kept}})
-        elif ref is None and matches and not wl.deleting(rs) and not wl.deleting(deployment):
-            owner = wl.owner_reference(deployment)
-            claimed.append(
-                {**rs, "metadata": {**rs["metadata"], "ownerReferences": [*refs, owner]}}
-            )
-    return claimed, released
-
-
 def sync_deployment(deployment: JSON, store: Reader, now: float) -> Result:
     """syncDeployment for one deployment."""
     meta, spec = deployment["metadata"], deployment["spec"]
@@ -537,7 +367,7 @@ def sync_deployment(deployment: JSON, store: Reader, now: float) -> Result:
             actions.append(UpdateStatus("deployments", wanted))
         return Result(actions)
     all_sets = store.list("replicasets", namespace)
-    sets, released = claim(deployment, all_sets)
+    sets, released = du.claim(deployment, all_sets)
     uids = {rs["metadata"].get("uid") for rs in sets}
     pods = [
         p

@@ -1,12 +1,12 @@
 """The Deployment controller's arithmetic and bookkeeping, pure: the rolling update's
-fenceposts, the pod-template-hash, the replica sets' annotations and ordering, and the
-deployment's conditions, as pkg/controller/deployment/util/deployment_util.go
-(ResolveFenceposts, MaxSurge, MaxUnavailable, NewRSNewReplicas, IsSaturated,
-FindActiveOrLatest, GetReplicaSetProportion, SetNewReplicaSetAnnotations,
-SetDeploymentCondition, DeploymentComplete, DeploymentProgressing, DeploymentTimedOut),
-pkg/controller/controller_utils.go (ComputeHash, ReplicaSetsByCreationTimestamp,
-ReplicaSetsBySizeOlder/Newer) and k8s.io/apimachinery/pkg/util/intstr
-(GetScaledValueFromIntOrPercent) define them.
+fenceposts, the pod-template-hash, the replica sets' annotations, ordering and ownership,
+as pkg/controller/deployment/util/deployment_util.go (ResolveFenceposts, MaxSurge,
+MaxUnavailable, NewRSNewReplicas, IsSaturated, FindActiveOrLatest, GetReplicaSetProportion,
+SetNewReplicaSetAnnotations), sync.go (getNewReplicaSet's new set), recreate.go
+(oldPodsRunning), pkg/controller/controller_utils.go (ComputeHash,
+ReplicaSetsByCreationTimestamp, ReplicaSetsBySizeOlder/Newer), controller_ref_manager.go
+(ClaimReplicaSets) and k8s.io/apimachinery/pkg/util/intstr (GetScaledValueFromIntOrPercent)
+define them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from minikubelet.core.gotext import parse_rfc3339, rfc3339
+from minikubelet.core import workloads as wl
+from minikubelet.core.gotext import parse_rfc3339
 
 JSON = dict[str, Any]
 
@@ -33,18 +34,6 @@ ANNOTATIONS_TO_SKIP = frozenset(
     {LAST_APPLIED, REVISION, REVISION_HISTORY, DESIRED_REPLICAS, MAX_REPLICAS, ROLLBACK_TO}
 )
 MAX_REV_HISTORY_CHARS = 2000  # the controller's maxRevHistoryLengthInChars
-MAX_INT32 = 2**31 - 1
-
-# condition reasons
-REPLICASET_UPDATED = "ReplicaSetUpdated"
-NEW_RS_CREATED = "NewReplicaSetCreated"
-FOUND_NEW_RS = "FoundNewReplicaSet"
-NEW_RS_AVAILABLE = "NewReplicaSetAvailable"
-TIMED_OUT = "ProgressDeadlineExceeded"
-PAUSED = "DeploymentPaused"
-RESUMED = "DeploymentResumed"
-MIN_AVAILABLE = "MinimumReplicasAvailable"
-MIN_UNAVAILABLE = "MinimumReplicasUnavailable"
 
 
 # --- intstr and the fenceposts ---------------------------------------------------------------
@@ -74,8 +63,9 @@ def is_rolling_update(deployment: JSON) -> bool:
     return bool(strategy.get("type", "RollingUpdate") == "RollingUpdate")
 
 
-def resolve_fenceposts(max_surge: int | str | None, max_unavailable: int | str | None,
-                       desired: int) -> tuple[int, int]:  # fmt: skip
+def resolve_fenceposts(
+    max_surge: int | str | None, max_unavailable: int | str | None, desired: int
+) -> tuple[int, int]:
     """ResolveFenceposts: surge rounds up, unavailable rounds down; both 0 -> unavailable 1
     (validation refuses both explicitly 0; rounding down may still give it)."""
     surge = scaled_value(0 if max_surge is None else max_surge, desired, True)
@@ -323,100 +313,75 @@ def rs_proportion(rs: JSON, deployment: JSON, to_add: int, added: int, status_re
     return min(fraction, allowed) if to_add > 0 else max(fraction, allowed)
 
 
-# --- conditions ------------------------------------------------------------------------------
+def name_of(obj: JSON) -> str:
+    return str(obj["metadata"]["name"])
 
 
-def new_condition(type_: str, status: str, reason: str, message: str, now: float) -> JSON:
-    """NewDeploymentCondition, both times now."""
-    stamp = rfc3339(now)
+def new_replica_set(deployment: JSON, owner: JSON, template: JSON, hash_: str) -> JSON:
+    """getNewReplicaSet's new set: `<deployment>-<hash>`, the hash label added to its
+    labels, its selector and its template's labels, owned by the deployment, no replicas
+    yet, the deployment's minReadySeconds."""
+    new_template = copy.deepcopy(template)
+    labels = {**(new_template.get("metadata", {}).get("labels") or {}), HASH_LABEL: hash_}
+    new_template.setdefault("metadata", {})["labels"] = labels
+    selector = copy.deepcopy(deployment["spec"]["selector"])
+    selector["matchLabels"] = {**(selector.get("matchLabels") or {}), HASH_LABEL: hash_}
+    spec: JSON = {"replicas": 0, "selector": selector, "template": new_template}
+    if deployment["spec"].get("minReadySeconds"):
+        spec["minReadySeconds"] = deployment["spec"]["minReadySeconds"]
+    meta = deployment["metadata"]
     return {
-        "type": type_, "status": status, "lastUpdateTime": stamp,
-        "lastTransitionTime": stamp, "reason": reason, "message": message,
-    }  # fmt: skip
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": f"{meta['name']}-{hash_}",
+            "namespace": meta["namespace"],
+            "labels": dict(labels),
+            "ownerReferences": [wl.owner_reference(owner)],
+        },
+        "spec": spec,
+    }
 
 
-def get_condition(status: JSON, type_: str) -> JSON | None:
-    for condition in status.get("conditions") or []:
-        if condition.get("type") == type_:
-            return dict(condition)
-    return None
-
-
-def remove_condition(status: JSON, type_: str) -> None:
-    kept = [c for c in status.get("conditions") or [] if c.get("type") != type_]
-    if kept:
-        status["conditions"] = kept
-    else:
-        status.pop("conditions", None)
-
-
-def set_condition(status: JSON, condition: JSON) -> None:
-    """SetDeploymentCondition: nothing if the status and reason are the same; the transition
-    time kept if only the reason changes; the condition moved to the end."""
-    current = get_condition(status, condition["type"])
-    if current and current["status"] == condition["status"]:
-        if current.get("reason") == condition["reason"]:
-            return
-        condition = {**condition, "lastTransitionTime": current.get("lastTransitionTime")}
-    remove_condition(status, condition["type"])
-    status.setdefault("conditions", []).append(condition)
-
-
-def has_progress_deadline(deployment: JSON) -> bool:
-    deadline = deployment["spec"].get("progressDeadlineSeconds")
-    return deadline is not None and deadline != MAX_INT32
-
-
-def _count(status: JSON, field: str) -> int:
-    return int(status.get(field) or 0)
-
-
-def deployment_complete(deployment: JSON, status: JSON) -> bool:
-    """DeploymentComplete: every replica updated and available, the generation observed."""
-    desired = replicas(deployment)
-    return (
-        _count(status, "updatedReplicas") == desired
-        and _count(status, "replicas") == desired
-        and _count(status, "availableReplicas") == desired
-        and _count(status, "observedGeneration")
-        >= int(deployment["metadata"].get("generation") or 0)
-    )
-
-
-def deployment_progressing(deployment: JSON, new: JSON) -> bool:
-    """DeploymentProgressing: more updated, fewer old, more ready or more available pods than
-    the stored status says."""
-    old = deployment.get("status") or {}
-    old_old = _count(old, "replicas") - _count(old, "updatedReplicas")
-    new_old = _count(new, "replicas") - _count(new, "updatedReplicas")
-    return (
-        _count(new, "updatedReplicas") > _count(old, "updatedReplicas")
-        or new_old < old_old
-        or _count(new, "readyReplicas") > _count(old, "readyReplicas")
-        or _count(new, "availableReplicas") > _count(old, "availableReplicas")
-    )
-
-
-def progress_deadline_at(deployment: JSON, status: JSON) -> float | None:
-    """When the Progressing condition's lastUpdateTime plus progressDeadlineSeconds runs out."""
-    condition = get_condition(status, "Progressing")
-    if condition is None or not has_progress_deadline(deployment):
-        return None
-    stamp = condition.get("lastUpdateTime")
-    if not stamp:
-        return None
-    return parse_rfc3339(stamp) + int(deployment["spec"]["progressDeadlineSeconds"])
-
-
-def deployment_timed_out(deployment: JSON, status: JSON, now: float) -> bool:
-    """DeploymentTimedOut: no progress reported for progressDeadlineSeconds (never after a
-    completed rollout)."""
-    condition = get_condition(status, "Progressing")
-    if condition is None or not has_progress_deadline(deployment):
-        return False
-    if condition.get("reason") == NEW_RS_AVAILABLE:
-        return False
-    if condition.get("reason") == TIMED_OUT:
+def old_pods_running(pods: list[JSON], new: JSON | None, old: list[JSON]) -> bool:
+    """recreate.go oldPodsRunning: an old set still counts pods, or a pod of one is not
+    terminal."""
+    if total_status(old, "replicas") > 0:
         return True
-    deadline = progress_deadline_at(deployment, status)
-    return deadline is not None and deadline < now
+    new_uid = new["metadata"].get("uid") if new is not None else None
+    old_uids = {rs["metadata"].get("uid") for rs in old}
+    for pod in pods:
+        owner = (wl.controller_of(pod) or {}).get("uid")
+        if (
+            owner in old_uids
+            and owner != new_uid
+            and wl.pod_phase(pod) not in ("Failed", "Succeeded")
+        ):
+            return True
+    return False
+
+
+def claim(deployment: JSON, sets: list[JSON]) -> tuple[list[JSON], list[JSON]]:
+    """ClaimReplicaSets: the deployment's own sets that its selector still matches, with
+    matching orphans adopted (an owner reference added, written with the sync's other
+    changes); and the owned sets the selector no longer matches, released (their owner
+    reference removed)."""
+    selector = deployment["spec"].get("selector")
+    uid = deployment["metadata"].get("uid")
+    claimed, released = [], []
+    for rs in sets:
+        ref = wl.controller_of(rs)
+        matches = wl.selector_matches(selector, rs["metadata"].get("labels") or {})
+        refs = rs["metadata"].get("ownerReferences") or []
+        if ref is not None and ref.get("uid") == uid:
+            if matches or wl.deleting(deployment):
+                claimed.append(rs)
+            else:
+                kept = [r for r in refs if r.get("uid") != uid]
+                released.append({**rs, "metadata": {**rs["metadata"], "ownerReferences": kept}})
+        elif ref is None and matches and not wl.deleting(rs) and not wl.deleting(deployment):
+            owner = wl.owner_reference(deployment)
+            claimed.append(
+                {**rs, "metadata": {**rs["metadata"], "ownerReferences": [*refs, owner]}}
+            )
+    return claimed, released
