@@ -391,6 +391,20 @@ def test_recreate_stops_the_old_pods_before_the_new_ones_start(mk: Minikubelet) 
     assert all(name.startswith(new) for name in created)
 
 
+def test_kubectl_create_deployment_and_expose(mk: Minikubelet) -> None:
+    """`kubectl create deployment` sends protobuf; `expose` reads the selector."""
+    out = ok(mk, "create", "deployment", "made", "--image=busybox:1.36", "--", "sleep", "600")
+    assert out == "deployment.apps/made created\n"
+    ok(mk, "wait", "--for=condition=available", "deploy/made", "--timeout=60s", timeout=70)
+    [pod] = live_pods(mk, "app=made")
+    assert pod["spec"]["containers"][0]["command"] == ["sleep", "600"]
+    ok(mk, "expose", "deployment", "made", "--port=80")
+    assert get(mk, "svc", "made")["spec"]["selector"] == {"app": "made"}
+    _, err, code = kubectl(mk, "get", "deploy", "missing")
+    assert code == 1
+    assert 'Error from server (NotFound): deployments.apps "missing" not found' in err
+
+
 def test_bad_input_in_the_api_servers_words(mk: Minikubelet) -> None:
     bad = (
         WEB.format(name="bad", replicas=1, image="busybox")
