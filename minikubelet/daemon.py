@@ -168,9 +168,11 @@ class Daemon:
                 self._started.set()
                 self._check_until()
                 await self._wait_stop()
+                # the controllers stop first: a ReplicaSet would replace the pods that stop
+                controllers.cancel()
+                await asyncio.wait([controllers])
                 await self.agent.terminate_all()
                 follower.cancel()
-                controllers.cancel()
         finally:
             self.agent.attach(None)
             if self._record_file is not None:

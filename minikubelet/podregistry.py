@@ -142,6 +142,31 @@ class PodRegistry:
         self.agent.pod_changed(runner)
         return self.agent.stored((namespace, name))
 
+    async def update_pod_references(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        owner_references: list[JSON] | None,
+        finalizers: list[str] | None,
+    ) -> JSON | None:
+        """A controller's write of a pod's `ownerReferences` and `finalizers` (adoption,
+        release, the garbage collector's), kept in the pod the agent runs, so that its later
+        status writes carry them. Returns the updated pod, or None if there is no such pod."""
+        runner = self.agent.runners.get((namespace, name))
+        if runner is None:
+            return None
+        pod = runner.pod
+        meta = {**pod.manifest.get("metadata", {})}
+        for key, value in (("ownerReferences", owner_references), ("finalizers", finalizers)):
+            if value:
+                meta[key] = list(value)
+            else:
+                meta.pop(key, None)
+        runner.pod = replace(pod, manifest={**pod.manifest, "metadata": meta})
+        self.agent.pod_changed(runner)
+        return self.agent.stored((namespace, name))
+
     async def update_pod_status(
         self,
         namespace: str,

@@ -152,6 +152,7 @@ async def test_api_resources_are_what_is_served(server: Server) -> None:
         ("clusterrolebindings", "rbac.authorization.k8s.io/v1"),
         ("endpoints", "v1"), ("endpointslices", "discovery.k8s.io/v1"),
         ("deployments", "apps/v1"),
+        ("replicasets", "apps/v1"), ("replicationcontrollers", "v1"),
     }  # fmt: skip
     assert table[("deployments", "apps/v1")][1:] == [
         "deploy",

@@ -56,6 +56,20 @@ class Pods:
         self.deleted.append((namespace, name, grace_period_seconds))
         return self.store.remove("pods", namespace, name)
 
+    async def update_pod_references(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        owner_references: list[JSON] | None,
+        finalizers: list[str] | None,
+    ) -> JSON | None:
+        pod = self.store.get("pods", namespace, name)
+        if pod is None:
+            return None
+        meta = {**pod["metadata"], "ownerReferences": owner_references, "finalizers": finalizers}
+        return self.store.put("pods", {**pod, "metadata": {k: v for k, v in meta.items() if v}})
+
 
 async def wait_for(check: Callable[[], Any], what: str) -> Any:
     deadline = time.monotonic() + DEADLINE

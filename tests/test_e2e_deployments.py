@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import textwrap
+import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,9 +51,10 @@ def ready(pod: JSON) -> bool:
 
 def live_pods(mk: Minikubelet, selector: str) -> list[JSON]:
     return [
-        p for p in get(mk, "pods", "-l", selector)["items"]
+        p
+        for p in get(mk, "pods", "-l", selector)["items"]
         if not p["metadata"].get("deletionTimestamp")
-    ]  # fmt: skip
+    ]
 
 
 def replica_sets(mk: Minikubelet, selector: str) -> dict[str, JSON]:
@@ -68,8 +70,14 @@ def image_of(obj: JSON) -> str:
 
 
 def rolled_out(mk: Minikubelet, name: str, timeout: float = 90) -> str:
-    return ok(mk, "rollout", "status", f"deploy/{name}", f"--timeout={int(timeout)}s",
-              timeout=timeout + 10)  # fmt: skip
+    return ok(
+        mk,
+        "rollout",
+        "status",
+        f"deploy/{name}",
+        f"--timeout={int(timeout)}s",
+        timeout=timeout + 10,
+    )
 
 
 def columns(out: str) -> list[list[str]]:
@@ -124,10 +132,12 @@ def test_a_rolling_update_stalls_on_an_unready_pod_and_resumes(
             return None
         new_hash = sets["2"]["metadata"]["labels"]["pod-template-hash"]
         unhealthy = [
-            e for e in mk.events() if e["reason"] == "Unhealthy"
+            e
+            for e in mk.events()
+            if e["reason"] == "Unhealthy"
             and e["involvedObject"]["name"].startswith(f"hello-{new_hash}-")
             and e.get("count", 1) >= 3
-        ]  # fmt: skip
+        ]
         return sets if unhealthy else None
 
     sets = mk.wait_for("the new pod failing its readiness probe", new_pod_failing, timeout=60)
@@ -135,10 +145,12 @@ def test_a_rolling_update_stalls_on_an_unready_pod_and_resumes(
     assert sets["2"]["spec"]["replicas"] == 1
     pods = live_pods(mk, "app=hello")
     assert sorted((image_of({"spec": {"template": p}}), ready(p)) for p in pods) == [
-        ("example.local/hello:v1", True), ("example.local/hello:v1", True),
-        ("example.local/hello:v1", True), ("example.local/hello:v1", True),
+        ("example.local/hello:v1", True),
+        ("example.local/hello:v1", True),
+        ("example.local/hello:v1", True),
+        ("example.local/hello:v1", True),
         ("example.local/hello:v2", False),
-    ]  # fmt: skip
+    ]
     status = get(mk, "deploy", "hello")["status"]
     assert status["replicas"] == 5
     assert status["updatedReplicas"] == 1
@@ -151,7 +163,10 @@ def test_a_rolling_update_stalls_on_an_unready_pod_and_resumes(
     assert columns(ok(mk, "get", "deploy", "hello"))[1][:4] == ["hello", "4/4", "1", "4"]
     out, err, code = kubectl(mk, "rollout", "status", "deploy/hello", "--timeout=1s")
     assert code == 1
-    assert 'Waiting for deployment "hello" rollout to finish: 1 out of 4 new replicas have been updated...' in out  # fmt: skip
+    assert (
+        'Waiting for deployment "hello" rollout to finish: 1 out of 4 new replicas have been updated...'
+        in out
+    )
     assert "timed out waiting for the condition" in err
 
     # the probe passes: the rollout goes on and finishes
@@ -159,13 +174,21 @@ def test_a_rolling_update_stalls_on_an_unready_pod_and_resumes(
     assert "successfully rolled out" in rolled_out(mk, "hello")
     sets = replica_sets(mk, "app=hello")
     assert (sets["1"]["spec"]["replicas"], sets["2"]["spec"]["replicas"]) == (0, 4)
-    mk.wait_for("only v2 pods", lambda: {image_of({"spec": {"template": p}})
-                                         for p in live_pods(mk, "app=hello")} == {"example.local/hello:v2"})  # fmt: skip
+    mk.wait_for(
+        "only v2 pods",
+        lambda: (
+            {image_of({"spec": {"template": p}}) for p in live_pods(mk, "app=hello")}
+            == {"example.local/hello:v2"}
+        ),
+    )
     deploy = get(mk, "deploy", "hello")
     assert deploy["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2"
     progressing = {c["type"]: c for c in deploy["status"]["conditions"]}["Progressing"]
     assert progressing["reason"] == "NewReplicaSetAvailable"
-    assert progressing["message"] == f'ReplicaSet "{sets["2"]["metadata"]["name"]}" has successfully progressed.'  # fmt: skip
+    assert (
+        progressing["message"]
+        == f'ReplicaSet "{sets["2"]["metadata"]["name"]}" has successfully progressed.'
+    )
     scaled = [e["message"] for e in mk.events() if e["reason"] == "ScalingReplicaSet"]
     assert f"Scaled up replica set {sets['2']['metadata']['name']} from 0 to 1" in scaled
     assert f"Scaled down replica set {first['metadata']['name']} from 4 to 3" in scaled
@@ -179,7 +202,7 @@ def test_a_rolling_update_stalls_on_an_unready_pod_and_resumes(
     sets = replica_sets(mk, "app=hello")
     assert sorted(sets) == ["2", "3"]  # revision 1's set is revision 3 now
     assert sets["3"]["metadata"]["name"] == first["metadata"]["name"]
-    assert sets["3"]["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"] == "1"  # fmt: skip
+    assert sets["3"]["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"] == "1"
     assert image_of(get(mk, "deploy", "hello")) == "example.local/hello:v1"
 
 
@@ -245,17 +268,27 @@ def test_get_columns_wide_and_describe(mk: Minikubelet) -> None:
     assert header == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
     assert row[:4] == ["cols", "2/2", "2", "2"]
     header, row = columns(ok(mk, "get", "deploy", "cols", "-o", "wide"))
-    assert header == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES",
-                      "SELECTOR"]  # fmt: skip
+    assert header == [
+        "NAME",
+        "READY",
+        "UP-TO-DATE",
+        "AVAILABLE",
+        "AGE",
+        "CONTAINERS",
+        "IMAGES",
+        "SELECTOR",
+    ]
     assert row[5:] == ["app", "busybox:1.36", "app=cols"]
     assert ok(mk, "get", "deploy/cols", "-o", "name") == "deployment.apps/cols\n"
     described = ok(mk, "describe", "deploy", "cols")
     rs_name = next(iter(replica_sets(mk, "app=cols").values()))["metadata"]["name"]
-    for line in ("Replicas:               2 desired | 2 updated | 2 total | 2 available | 0 unavailable",
-                 "StrategyType:           RollingUpdate",
-                 "RollingUpdateStrategy:  25% max unavailable, 25% max surge",
-                 f"NewReplicaSet:   {rs_name} (2/2 replicas created)",
-                 f"Scaled up replica set {rs_name} from 0 to 2"):  # fmt: skip
+    for line in (
+        "Replicas:               2 desired | 2 updated | 2 total | 2 available | 0 unavailable",
+        "StrategyType:           RollingUpdate",
+        "RollingUpdateStrategy:  25% max unavailable, 25% max surge",
+        f"NewReplicaSet:   {rs_name} (2/2 replicas created)",
+        f"Scaled up replica set {rs_name} from 0 to 2",
+    ):
         assert line in described, described
     assert "Available      True    MinimumReplicasAvailable" in described
     assert "Progressing    True    NewReplicaSetAvailable" in described
@@ -269,7 +302,9 @@ def test_scale_and_the_scale_subresource(mk: Minikubelet) -> None:
     rolled_out(mk, "scaled")
     assert ok(mk, "scale", "deploy/scaled", "--replicas=3") == "deployment.apps/scaled scaled\n"
     rolled_out(mk, "scaled")
-    scale = json.loads(ok(mk, "get", "--raw", "/apis/apps/v1/namespaces/default/deployments/scaled/scale"))  # fmt: skip
+    scale = json.loads(
+        ok(mk, "get", "--raw", "/apis/apps/v1/namespaces/default/deployments/scaled/scale")
+    )
     assert scale["kind"] == "Scale"
     assert scale["spec"] == {"replicas": 3}
     assert scale["status"] == {"replicas": 3, "selector": "app=scaled"}
@@ -279,7 +314,9 @@ def test_scale_and_the_scale_subresource(mk: Minikubelet) -> None:
     assert rs["metadata"]["annotations"]["deployment.kubernetes.io/max-replicas"] == "4"
     ok(mk, "scale", "deploy/scaled", "--replicas=1")
     mk.wait_for("one pod left", lambda: len(live_pods(mk, "app=scaled")) == 1, timeout=60)
-    status = json.loads(ok(mk, "get", "--raw", "/apis/apps/v1/namespaces/default/deployments/scaled/status"))  # fmt: skip
+    status = json.loads(
+        ok(mk, "get", "--raw", "/apis/apps/v1/namespaces/default/deployments/scaled/status")
+    )
     assert status["status"]["observedGeneration"] == status["metadata"]["generation"]
 
 
@@ -297,10 +334,16 @@ def test_set_image_restart_apply_and_history(mk: Minikubelet) -> None:
     rolled_out(mk, "hist")
     sets = replica_sets(mk, "app=hist")
     assert sorted(sets) == ["1", "2", "3", "4"]
-    assert [image_of(sets[r]) for r in "1234"] == ["busybox:1.36", "busybox:1.37",
-                                                    "busybox:1.37", "busybox:1.38"]  # fmt: skip
+    assert [image_of(sets[r]) for r in "1234"] == [
+        "busybox:1.36",
+        "busybox:1.37",
+        "busybox:1.37",
+        "busybox:1.38",
+    ]
     assert [sets[r]["spec"]["replicas"] for r in "1234"] == [0, 0, 0, 2]
-    assert {image_of({"spec": {"template": p}}) for p in live_pods(mk, "app=hist")} == {"busybox:1.38"}  # fmt: skip
+    assert {image_of({"spec": {"template": p}}) for p in live_pods(mk, "app=hist")} == {
+        "busybox:1.38"
+    }
     history = ok(mk, "rollout", "history", "deploy/hist")
     assert "2         set image to 1.37" in history
     detail = ok(mk, "rollout", "history", "deploy/hist", "--revision=1")
@@ -322,7 +365,9 @@ def test_pause_holds_a_template_change_and_resume_rolls_it_out(mk: Minikubelet) 
         return deploy if observed and progressing.get("reason") == "DeploymentPaused" else None
 
     deploy = mk.wait_for("the paused condition", paused_condition)
-    assert {c["type"]: c["status"] for c in deploy["status"]["conditions"]}["Progressing"] == "Unknown"  # fmt: skip
+    assert {c["type"]: c["status"] for c in deploy["status"]["conditions"]}[
+        "Progressing"
+    ] == "Unknown"
     assert len(replica_sets(mk, "app=paused")) == 1  # no new replica set while paused
     _out, _, code = kubectl(mk, "rollout", "undo", "deploy/paused")
     assert code != 0
@@ -336,18 +381,35 @@ def test_watch_shows_the_rollout(mk: Minikubelet) -> None:
     rolled_out(mk, "watched")
     watch = subprocess.Popen(
         [KUBECTL, "--server", mk.url, "get", "deploy", "watched", "-w", "--output-watch-events"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
         env={**os.environ, "KUBECONFIG": "/dev/null"},
-    )  # fmt: skip
+    )
+    lines: list[list[str]] = []
+
+    def read() -> None:
+        assert watch.stdout is not None
+        for line in watch.stdout:
+            lines.append(line.split())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     try:
+        mk.wait_for(
+            "the watch's first row", lambda: ["ADDED", "watched", "1/1"] in [r[:3] for r in lines]
+        )
         ok(mk, "scale", "deploy/watched", "--replicas=2")
-        rolled_out(mk, "watched")
+        mk.wait_for(
+            "the rollout seen",
+            lambda: ["MODIFIED", "watched", "2/2", "2", "2"] in [r[:5] for r in lines],
+            timeout=60,
+        )
     finally:
         watch.terminate()
-        out, _ = watch.communicate(timeout=10)
-    rows = columns(out)
-    assert rows[0][:2] == ["EVENT", "NAME"]
-    assert ["MODIFIED", "watched", "2/2", "2", "2"] in [r[:5] for r in rows]
+        watch.wait(timeout=10)
+        reader.join(10)
+    assert lines[0][:2] == ["EVENT", "NAME"]
 
 
 def test_a_rollout_that_makes_no_progress_exceeds_its_deadline(mk: Minikubelet) -> None:
@@ -381,13 +443,20 @@ def test_recreate_stops_the_old_pods_before_the_new_ones_start(mk: Minikubelet) 
     rolled_out(mk, "recreate")
     sets = replica_sets(mk, "app=recreate")
     old, new = sets["1"]["metadata"]["name"], sets["2"]["metadata"]["name"]
-    scaled = [e["message"] for e in mk.events() if e["reason"] == "ScalingReplicaSet"
-              and e["involvedObject"]["name"] == "recreate"]  # fmt: skip
-    assert scaled == [f"Scaled up replica set {old} from 0 to 2",
-                      f"Scaled down replica set {old} from 2 to 0",
-                      f"Scaled up replica set {new} from 0 to 2"]  # fmt: skip
-    created = {p["metadata"]["name"]: p["metadata"]["creationTimestamp"]
-               for p in live_pods(mk, "app=recreate")}  # fmt: skip
+    scaled = [
+        e["message"]
+        for e in mk.events()
+        if e["reason"] == "ScalingReplicaSet" and e["involvedObject"]["name"] == "recreate"
+    ]
+    assert scaled == [
+        f"Scaled up replica set {old} from 0 to 2",
+        f"Scaled down replica set {old} from 2 to 0",
+        f"Scaled up replica set {new} from 0 to 2",
+    ]
+    created = {
+        p["metadata"]["name"]: p["metadata"]["creationTimestamp"]
+        for p in live_pods(mk, "app=recreate")
+    }
     assert all(name.startswith(new) for name in created)
 
 
@@ -415,13 +484,21 @@ def test_bad_input_in_the_api_servers_words(mk: Minikubelet) -> None:
     assert code == 1
     assert 'The Deployment "bad" is invalid: ' in err
     assert "spec.replicas: Invalid value: -1: must be greater than or equal to 0" in err
-    assert ('spec.template.metadata.labels: Invalid value: map[string]string{"app":"bad"}: '
-            "`selector` does not match template `labels`") in err  # fmt: skip
+    assert (
+        'spec.template.metadata.labels: Invalid value: map[string]string{"app":"bad"}: '
+        "`selector` does not match template `labels`"
+    ) in err
     _, err, code = kubectl(mk, "scale", "deploy/first", "--replicas=-1")
     assert code == 1
     assert "must be greater than or equal to 0" in err
-    _, err, code = kubectl(mk, "patch", "deploy/first", "--type=merge", "-p",
-                           '{"spec":{"selector":{"matchLabels":{"app":"x"}}}}')  # fmt: skip
+    _, err, code = kubectl(
+        mk,
+        "patch",
+        "deploy/first",
+        "--type=merge",
+        "-p",
+        '{"spec":{"selector":{"matchLabels":{"app":"x"}}}}',
+    )
     assert code == 1
     assert "field is immutable" in err
 
@@ -437,7 +514,9 @@ def free_port() -> int:
 
 def test_port_forward_to_a_deployment(mk: Minikubelet) -> None:
     port, local = free_port(), free_port()
-    apply(mk, textwrap.dedent(f"""\
+    apply(
+        mk,
+        textwrap.dedent(f"""\
         apiVersion: apps/v1
         kind: Deployment
         metadata: {{name: served}}
@@ -453,13 +532,16 @@ def test_port_forward_to_a_deployment(mk: Minikubelet) -> None:
                 command: [python3, -m, http.server, "{port}", --bind, 127.0.0.1]
                 ports: [{{containerPort: {port}}}]
                 readinessProbe: {{tcpSocket: {{port: {port}}}, periodSeconds: 1}}
-        """))  # fmt: skip
+        """),
+    )
     rolled_out(mk, "served")
     forward = subprocess.Popen(
         [KUBECTL, "--server", mk.url, "port-forward", "deploy/served", f"{local}:{port}"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "KUBECONFIG": "/dev/null"},
-    )  # fmt: skip
+    )
     try:
         assert forward.stdout is not None
         line = forward.stdout.readline()
@@ -477,8 +559,11 @@ def test_port_forward_to_a_deployment(mk: Minikubelet) -> None:
 
 def test_the_podinfo_app_runs_as_three_replicas(tmp_path: Path) -> None:
     with Minikubelet(EXAMPLES / "podinfo-replicas", state_dir=tmp_path / "state") as mk:
-        mk.wait_for("3/3 ready", lambda: columns(ok(mk, "get", "deploy", "podinfo"))[1][1] == "3/3",
-                    timeout=90)  # fmt: skip
+        mk.wait_for(
+            "3/3 ready",
+            lambda: columns(ok(mk, "get", "deploy", "podinfo"))[1][1] == "3/3",
+            timeout=90,
+        )
         pods = live_pods(mk, "app=podinfo")
         ports = set()
         for pod in pods:
@@ -492,9 +577,12 @@ def test_the_docs_nginx_deployment_runs_from_its_published_yaml(tmp_path: Path) 
     text = (EXAMPLES / "nginx-deployment.yaml").read_text()
     assert "image: nginx:1.14.2" in text
     assert "containerPort: 80" in text
-    with Minikubelet(EXAMPLES / "nginx-deployment.yaml", "--image",
-                     "nginx:1.14.2=python3 -m http.server 0 --bind 127.0.0.1",
-                     state_dir=tmp_path / "state") as mk:  # fmt: skip
+    with Minikubelet(
+        EXAMPLES / "nginx-deployment.yaml",
+        "--image",
+        "nginx:1.14.2=python3 -m http.server 0 --bind 127.0.0.1",
+        state_dir=tmp_path / "state",
+    ) as mk:
         # three replicas of one containerPort on one shared network: one runs, two wait
         def settled() -> list[list[str]] | None:
             rows = columns(ok(mk, "get", "pods", "-l", "app=nginx"))[1:]

@@ -366,4 +366,4 @@ def add_routes(router: web.UrlDispatcher) -> None:
         router.add_put(item, _bind(replace, kind))
         router.add_patch(item, _bind(patch_object, kind))
         router.add_delete(item, _bind(delete, kind))
-        subresources.add_routes(router, kind, item, _bind)
+        subresources.add_routes(router, kind, item, _bind, listing(kind))

@@ -18,7 +18,9 @@ from aiohttp import web
 
 from minikubelet.api import bodies, patch, warning_headers
 from minikubelet.api import status_errors as se
+from minikubelet.api import table as tbl
 from minikubelet.api.appkeys import STORE
+from minikubelet.api.listing import Resource, get_one
 from minikubelet.api.pods import _dry_run, read_body
 from minikubelet.core.workloads import selector_string
 from minikubelet.manifest.configmaps import ObjectInvalid
@@ -91,8 +93,11 @@ def _patched(request: web.Request, current: JSON, body: Any) -> JSON:
 # --- status ------------------------------------------------------------------------------
 
 
-async def get_status(request: web.Request, kind: Kind) -> web.Response:
-    return web.json_response(_stored(request, kind))
+async def get_status(request: web.Request, kind: Kind, printed: Resource) -> web.Response:
+    """The object, or as a Table the object's own row (StatusREST uses the store's table
+    convertor: `kubectl get rs x --subresource=status` prints DESIRED CURRENT READY)."""
+    stored = _stored(request, kind)
+    return get_one(request, printed, stored, stored["metadata"]["name"])
 
 
 async def _write_status(request: web.Request, kind: Kind, stored: JSON, status: Any) -> JSON:
@@ -151,8 +156,31 @@ def scale_of(obj: JSON) -> JSON:
     }
 
 
+# printers.go scaleColumnDefinitions / printScale: NAME DESIRED AVAILABLE AGE
+_SCALE_COLUMNS: tuple[tbl.Column, ...] = (
+    ("Name", "string", 0, "Name must be unique within a namespace."),
+    ("Desired", "integer", 0, "replicas is the desired number of instances for the scaled "
+     "object."),
+    ("Available", "integer", 0, "replicas is the actual number of observed instances of the "
+     "scaled object."),
+    ("Age", "string", 0, "CreationTimestamp is a timestamp representing the server time when "
+     "this object was created."),
+)  # fmt: skip
+
+
+def _scale_row(scale: JSON, now: float, include: str) -> JSON:
+    created = scale["metadata"].get("creationTimestamp")
+    cells: list[tbl.Cell] = [scale["metadata"]["name"], int(scale["spec"]["replicas"]),
+                             int(scale["status"]["replicas"]), tbl.since(created, now)]  # fmt: skip
+    return tbl.row(scale, cells, include)
+
+
+SCALE = Resource("Scale", "scale", frozenset(), _SCALE_COLUMNS, _scale_row, "autoscaling/v1")
+
+
 async def get_scale(request: web.Request, kind: Kind) -> web.Response:
-    return web.json_response(scale_of(_stored(request, kind)))
+    stored = _stored(request, kind)
+    return get_one(request, SCALE, scale_of(stored), stored["metadata"]["name"])
 
 
 async def _write_scale(request: web.Request, kind: Kind, stored: JSON, scale: Any) -> JSON:
@@ -198,9 +226,16 @@ async def patch_scale(request: web.Request, kind: Kind) -> web.Response:
     return warning_headers.add(response, [])
 
 
-def add_routes(router: web.UrlDispatcher, kind: Kind, item: str, bind: Any) -> None:
+def add_routes(
+    router: web.UrlDispatcher, kind: Kind, item: str, bind: Any, printed: Resource
+) -> None:
+    """`printed`: how the kind is printed (its Table), for a status GET as a Table."""
     if kind.status_subresource:
-        router.add_get(item + "/status", bind(get_status, kind))
+
+        async def status(request: web.Request) -> web.Response:
+            return await get_status(request, kind, printed)
+
+        router.add_get(item + "/status", status)
         router.add_put(item + "/status", bind(put_status, kind))
         router.add_patch(item + "/status", bind(patch_status, kind))
     if kind.scalable:

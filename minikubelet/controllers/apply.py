@@ -37,9 +37,23 @@ class PodClient(Protocol):
         self, namespace: str, name: str, *, grace_period_seconds: int | None = None
     ) -> JSON | None: ...
 
+    async def update_pod_references(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        owner_references: list[JSON] | None,
+        finalizers: list[str] | None,
+    ) -> JSON | None: ...
+
+
+MAX_GENERATED_NAME_LENGTH = 58  # names.MaxGeneratedNameLength: 63 - 5
+
 
 def generate_name(prefix: str, rng: random.Random) -> str:
-    return prefix + "".join(rng.choice(NAME_ALPHABET) for _ in range(5))
+    """SimpleNameGenerator.GenerateName: the base cut to 58 characters, 5 random after it."""
+    base = prefix[:MAX_GENERATED_NAME_LENGTH]
+    return base + "".join(rng.choice(NAME_ALPHABET) for _ in range(5))
 
 
 class Applier:
@@ -55,6 +69,8 @@ class Applier:
         try:
             if isinstance(action, Create):
                 await self._create(controller, action, now)
+            elif isinstance(action, Update) and action.resource == "pods":
+                await self._update_pod(action)
             elif isinstance(action, Update):
                 self._update(action)
             elif isinstance(action, UpdateStatus):
@@ -80,9 +96,15 @@ class Applier:
         obj = self._named(action.object)
         if action.resource == "pods":
             try:
-                await self.pods.create_pod(obj)
+                created = await self.pods.create_pod(obj)
             except Exception as err:  # refused by admission, or a name taken
                 self._failed_create(controller, action, obj, err, now)
+                return
+            if action.owner is not None and action.created_message:
+                name = (created.get("metadata") or {}).get("name") or obj["metadata"]["name"]
+                message = action.created_message.replace("{name}", str(name))
+                self.events.record(Event(action.owner, "Normal", "SuccessfulCreate", message,
+                                         controller), now)  # fmt: skip
             return
         kind = kinds.BY_RESOURCE.get((_group(obj), action.resource))
         try:
@@ -134,6 +156,21 @@ class Applier:
         if new != stored:
             self.store.put(action.resource, new)
             self._finish_if_released(action.resource, new)
+
+    async def _update_pod(self, action: Update) -> None:
+        """A pod's owner references and finalizers (what a controller changes on a pod:
+        adoption, release, the garbage collector), through the pods' registry so the pod
+        the agent runs keeps them."""
+        stored = self._current("pods", action.object)
+        if stored is None:
+            return
+        meta, old = action.object["metadata"], stored["metadata"]
+        refs, finalizers = meta.get("ownerReferences"), meta.get("finalizers")
+        if refs == old.get("ownerReferences") and finalizers == old.get("finalizers"):
+            return
+        await self.pods.update_pod_references(
+            old.get("namespace", ""), old["name"], owner_references=refs, finalizers=finalizers
+        )
 
     def _finish_if_released(self, resource: str, obj: JSON) -> None:
         """An object being deleted whose last finalizer a controller took away is gone."""

@@ -45,6 +45,9 @@ class Create:
     resource: str
     object: JSON
     owner: JSON | None = None
+    # once made, a Normal `SuccessfulCreate` event on `owner` with this message, `{name}` the
+    # name it got (controller_utils.go RealPodControl: `Created pod: {name}`)
+    created_message: str = ""
 
 
 @dataclass(frozen=True, slots=True)

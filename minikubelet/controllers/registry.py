@@ -3,7 +3,10 @@ them. Adding a controller is one line here."""
 
 from __future__ import annotations
 
-from minikubelet.controllers import deployment
+from minikubelet.controllers import deployment, replicaset
 from minikubelet.controllers.base import Controller
 
-CONTROLLERS: tuple[Controller, ...] = (deployment.CONTROLLER,)
+CONTROLLERS: tuple[Controller, ...] = (
+    deployment.CONTROLLER,  # before the ReplicaSet controller, which makes its sets' pods
+    *replicaset.CONTROLLERS,  # ReplicaSet, ReplicationController
+)

@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 from minikubelet.manifest import configmaps as admission
 from minikubelet.manifest import deployments
+from minikubelet.manifest import replicasets as rsa
+from minikubelet.manifest.podtemplate import default_template, template_errors
 from minikubelet.manifest.services import admit_service
 from minikubelet.store.objects import ObjectStore
 
@@ -121,6 +123,28 @@ _NO_EFFECT: tuple[tuple[str, str, str, str, bool, tuple[str, ...]], ...] = (
 )  # fmt: skip
 _VERSIONS = {"autoscaling": "v2"}
 
+# printers.go replicaSetColumnDefinitions / replicationControllerColumnDefinitions
+_REPLICA_COLUMNS: tuple[Column, ...] = (
+    ("Desired", "integer", 0, "Number of desired pods. More info: "
+     "https://kubernetes.io/docs/concepts/workloads/controllers/replicaset"),
+    ("Current", "integer", 0, "Number of actual replicas."),
+    ("Ready", "integer", 0, "The number of ready replicas."),
+)  # fmt: skip
+
+
+def _wide(owner: str) -> tuple[Column, ...]:
+    return (
+        ("Containers", "string", 1, "Names of each container in the template."),
+        ("Images", "string", 1, "Images referenced by each container in the template."),
+        ("Selector", "string", 1, f"Label query against pods that should be managed by the "
+         f"{owner}."),
+    )  # fmt: skip
+
+
+def _template_check(template: JSON, path: str, namespace: str) -> list[str]:
+    return template_errors(template, path)
+
+
 KINDS: tuple[Kind, ...] = (
     Kind("configmaps", "configmap", "ConfigMap", "", "v1", True, admission.admit_configmap,
          ("cm",), (_DATA,), lambda o: [_count(o, "data", "binaryData")]),
@@ -159,6 +183,18 @@ KINDS: tuple[Kind, ...] = (
              admission.admit_stored(kind, namespaced), short, effect="none", created_at=True)
         for resource, singular, kind, group, namespaced, short in _NO_EFFECT
     ),
+    # ReplicaSet and ReplicationController (controllers/replicaset.py)
+    Kind("replicasets", "replicaset", "ReplicaSet", "apps", "v1", True,
+         rsa.make_admit_replicaset(_template_check, default_template), ("rs",),
+         _REPLICA_COLUMNS + _wide("replica set"),
+         lambda o: rsa.replica_cells(o) + rsa.replicaset_wide_cells(o),
+         status_subresource=True, scalable=True, categories=("all",)),
+    Kind("replicationcontrollers", "replicationcontroller", "ReplicationController", "", "v1",
+         True, rsa.make_admit_replication_controller(_template_check, default_template),
+         ("rc",), _REPLICA_COLUMNS + _wide("replication controller"),
+         lambda o: rsa.replica_cells(o) + rsa.rc_wide_cells(o),
+         fields=frozenset({"metadata.name", "metadata.namespace", "status.replicas"}),
+         status_subresource=True, scalable=True, categories=("all",)),
 )  # fmt: skip
 
 BY_RESOURCE: dict[tuple[str, str], Kind] = {(k.group, k.resource): k for k in KINDS}
