@@ -474,6 +474,21 @@ def test_kubectl_create_deployment_and_expose(mk: Minikubelet) -> None:
     assert 'Error from server (NotFound): deployments.apps "missing" not found' in err
 
 
+def test_server_side_apply_creates_and_changes_a_deployment(mk: Minikubelet) -> None:
+    text = WEB.format(name="ssa", replicas=1, image="busybox:1.36")
+    out, err, code = kubectl(mk, "apply", "--server-side", "-f", "-", stdin=text)
+    assert code == 0, err
+    assert out == "deployment.apps/ssa serverside-applied\n"
+    rolled_out(mk, "ssa")
+    changed = text.replace("replicas: 1", "replicas: 2").replace("busybox:1.36", "busybox:1.37")
+    out, err, code = kubectl(mk, "apply", "--server-side", "-f", "-", stdin=changed)
+    assert code == 0, err
+    rolled_out(mk, "ssa")
+    sets = replica_sets(mk, "app=ssa")
+    assert [image_of(sets[r]) for r in ("1", "2")] == ["busybox:1.36", "busybox:1.37"]
+    assert (sets["1"]["spec"]["replicas"], sets["2"]["spec"]["replicas"]) == (0, 2)
+
+
 def test_bad_input_in_the_api_servers_words(mk: Minikubelet) -> None:
     bad = (
         WEB.format(name="bad", replicas=1, image="busybox")
