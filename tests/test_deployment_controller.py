@@ -884,3 +884,12 @@ def test_requeue_stuck_deployment(reason: str, updated_ago: int, complete: bool,
     sync = sync_of(d, [rs("foo-v1", 1, available=1 if complete else 0)])
     sync.sync_rollout_status(sync.sets, sync.sets[0])
     assert sync.requeue_at == expected
+
+
+def test_a_deployment_without_a_template_is_left_alone() -> None:
+    """Admission never lets one in; written into the store by hand, it is no one's."""
+    d = deployment(1)
+    del d["spec"]["template"]
+    result = dc.reconcile(Cluster(d), NOW)
+    assert list(result.actions) == []
+    assert result.requeue_at is None

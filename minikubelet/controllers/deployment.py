@@ -352,9 +352,12 @@ class _Sync:
 
 
 def sync_deployment(deployment: JSON, store: Reader, now: float) -> Result:
-    """syncDeployment for one deployment."""
-    meta, spec = deployment["metadata"], deployment["spec"]
+    """syncDeployment for one deployment (one admission never let in, without a pod
+    template, is left alone)."""
+    meta, spec = deployment["metadata"], deployment.get("spec") or {}
     namespace = meta.get("namespace", "")
+    if not isinstance(spec.get("template"), dict):
+        return Result()
     if wl.selector_is_empty(spec.get("selector")):
         msg = "This deployment is selecting all pods. A non-empty selector is required."
         actions: list[Action] = [Event(deployment, "Warning", "SelectingAll", msg, COMPONENT)]
