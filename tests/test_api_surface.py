@@ -151,6 +151,7 @@ async def test_api_resources_are_what_is_served(server: Server) -> None:
         ("clusterroles", "rbac.authorization.k8s.io/v1"),
         ("clusterrolebindings", "rbac.authorization.k8s.io/v1"),
         ("endpoints", "v1"), ("endpointslices", "discovery.k8s.io/v1"),
+        ("deployments", "apps/v1"),
         ("replicasets", "apps/v1"), ("replicationcontrollers", "v1"),
         ("statefulsets", "apps/v1"), ("daemonsets", "apps/v1"),
         ("controllerrevisions", "apps/v1"),
@@ -158,6 +159,14 @@ async def test_api_resources_are_what_is_served(server: Server) -> None:
     assert table[("statefulsets", "apps/v1")][1:7] == [
         "sts", "apps/v1", "true", "StatefulSet", "create,delete,get,list,patch,update,watch",
         "all"]  # fmt: skip
+    assert table[("deployments", "apps/v1")][1:] == [
+        "deploy",
+        "apps/v1",
+        "true",
+        "Deployment",
+        registered,
+        "all",
+    ]
 
 
 async def test_api_versions(server: Server) -> None:
@@ -190,9 +199,10 @@ async def test_auth_can_i(server: Server) -> None:
     assert await can_i("get", "/healthz") == ("yes", "")
     out, err = await can_i("delete", "nodes")
     assert out == "no - minikubelet does not serve delete on nodes"
-    out, err = await can_i("create", "deployments")
-    assert out == "no - minikubelet does not serve deployments"
-    assert "the server doesn't have a resource type 'deployments'" in err
+    assert await can_i("patch", "deployments", "--subresource", "scale") == ("yes", "")
+    out, err = await can_i("create", "storageclasses")
+    assert out == "no - minikubelet does not serve storageclasses"
+    assert "the server doesn't have a resource type 'storageclasses'" in err
     listed = await kubectl(server, "auth", "can-i", "--list")
     rules = {r[0]: r[-1] for r in columns(listed.out)[1:]}
     assert rules["pods"] == "[create delete deletecollection get list patch update watch]"

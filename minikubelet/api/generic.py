@@ -205,6 +205,12 @@ async def create(request: web.Request, kind: Kind) -> web.Response:
     _check_field_validation(request)
     dry_run = _dry_run(request, "CreateOptions")
     document = _document(await _body(request), kind, namespace)
+    return await _create_document(request, kind, document, dry_run)
+
+
+async def _create_document(
+    request: web.Request, kind: Kind, document: JSON, dry_run: bool
+) -> web.Response:
     unknown = _field_validation(request, kind, document)
     admitted = admit_new(kind, document)
     name = admitted["metadata"]["name"]
@@ -285,6 +291,16 @@ async def patch_object(request: web.Request, kind: Kind) -> web.Response:
     if request.content_type not in patch.PATCH_TYPES:
         raise bodies.unsupported_media_type(", ".join(patch.PATCH_TYPES))
     body = await read_body(request)
+    if old is None and request.content_type == patch.APPLY and isinstance(body, dict):
+        # server-side apply of an object that does not exist creates it (handlers/patch.go)
+        namespace = request.match_info.get("namespace", "")
+        document = _document(body, kind, namespace)
+        if document["metadata"].get("name") != name:
+            raise se.bad_request(
+                "the name of the object "
+                f"({document['metadata'].get('name')}) does not match the name on the URL ({name})"
+            )
+        return await _create_document(request, kind, document, _dry_run(request, "PatchOptions"))
     if old is None:
         raise se.not_found(kind.resource, name, kind.group)
     try:

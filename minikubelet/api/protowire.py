@@ -150,6 +150,7 @@ _CONFIG_KINDS: dict[str, dict[int, tuple[str, str]]] = {
     "Namespace": {},
     "ServiceAccount": {},
     "Service": {},  # its spec: _service_spec
+    "Deployment": {},  # its spec: _deployment_spec
 }
 
 
@@ -189,11 +190,89 @@ def _service_port(data: bytes) -> dict[str, Any]:
     return port
 
 
+# --- what `kubectl create deployment` sends (k8s.io/api/apps/v1 and core/v1 generated.proto) --
+# the encoder writes a non-pointer field even when empty or zero: those are left out
+
+
+def _text(value: int | bytes) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else ""
+
+
+def _deployment_spec(data: bytes) -> dict[str, Any]:
+    """DeploymentSpec: replicas = 1, selector = 2, template = 3, strategy = 4,
+    minReadySeconds = 5, revisionHistoryLimit = 6, paused = 7, progressDeadlineSeconds = 9."""
+    spec: dict[str, Any] = {}
+    for number, value in fields(data):
+        if number in (1, 6, 9) and isinstance(value, int):
+            spec[
+                {1: "replicas", 6: "revisionHistoryLimit", 9: "progressDeadlineSeconds"}[number]
+            ] = value
+        elif number == 5 and isinstance(value, int) and value:
+            spec["minReadySeconds"] = value
+        elif number == 7 and isinstance(value, int) and value:
+            spec["paused"] = True
+        elif number == 2 and isinstance(value, bytes):
+            spec["selector"] = {"matchLabels": _text_map(value, 1)} if _text_map(value, 1) else {}
+        elif number == 3 and isinstance(value, bytes):
+            spec["template"] = _pod_template(value)
+        elif number == 4 and isinstance(value, bytes):
+            kind = next((_text(v) for n, v in fields(value) if n == 1), "")
+            if kind:
+                spec["strategy"] = {"type": kind}
+    return spec
+
+
+def _pod_template(data: bytes) -> dict[str, Any]:
+    """PodTemplateSpec: metadata = 1, spec = 2 (PodSpec: containers = 2, restartPolicy = 3,
+    dnsPolicy = 6, serviceAccountName = 8)."""
+    template: dict[str, Any] = {}
+    for number, value in fields(data):
+        if number == 1 and isinstance(value, bytes):
+            template["metadata"] = _object_meta(value)
+        elif number == 2 and isinstance(value, bytes):
+            spec: dict[str, Any] = {}
+            for field, item in fields(value):
+                if field == 2 and isinstance(item, bytes):
+                    spec.setdefault("containers", []).append(_container(item))
+                elif field in (3, 6, 8) and _text(item):
+                    name = {3: "restartPolicy", 6: "dnsPolicy", 8: "serviceAccountName"}[field]
+                    spec[name] = _text(item)
+            template["spec"] = spec
+    return template
+
+
+def _container(data: bytes) -> dict[str, Any]:
+    """Container: name = 1, image = 2, command = 3, args = 4, workingDir = 5, ports = 6
+    (ContainerPort: name = 1, containerPort = 3, protocol = 4), env = 7 (EnvVar: name = 1,
+    value = 2), imagePullPolicy = 14."""
+    container: dict[str, Any] = {}
+    for number, value in fields(data):
+        if number in (1, 2, 5, 14) and _text(value):
+            container[{1: "name", 2: "image", 5: "workingDir", 14: "imagePullPolicy"}[number]] = (
+                _text(value)
+            )
+        elif number in (3, 4):
+            container.setdefault("command" if number == 3 else "args", []).append(_text(value))
+        elif number == 6 and isinstance(value, bytes):
+            port: dict[str, Any] = {}
+            for field, item in fields(value):
+                if field == 3 and isinstance(item, int):
+                    port["containerPort"] = item
+                elif field in (1, 4) and _text(item):
+                    port["name" if field == 1 else "protocol"] = _text(item)
+            container.setdefault("ports", []).append(port)
+        elif number == 7 and isinstance(value, bytes):
+            env = {n: _text(v) for n, v in fields(value) if n in (1, 2)}
+            container.setdefault("env", []).append(
+                {"name": env.get(1, ""), "value": env.get(2, "")}
+            )
+    return container
+
+
 def decode_config_object(body: bytes) -> dict[str, Any]:
-    """A protobuf-encoded ConfigMap, Secret, Namespace, ServiceAccount or Service as JSON:
-    their metadata's name, namespace, labels and annotations, and their data or spec (a
-    Service's empty strings and zeros, which the encoder writes for fields not set, are left
-    out)."""
+    """A protobuf-encoded ConfigMap, Secret, Namespace, ServiceAccount, Service or Deployment
+    as JSON: their metadata's name, namespace, labels and annotations, and their data or spec
+    (the empty strings and zeros the encoder writes for fields not set are left out)."""
     if not body.startswith(MAGIC):
         raise ValueError("provided data does not appear to be a protobuf message")
     unknown = decode(body[len(MAGIC) :], {1: ("typeMeta", _TYPE_META)})
@@ -208,6 +287,8 @@ def decode_config_object(body: bytes) -> dict[str, Any]:
             out["metadata"] = _object_meta(value)
         elif number == 2 and kind == "Service" and isinstance(value, bytes):
             out["spec"] = _service_spec(value)
+        elif number == 2 and kind == "Deployment" and isinstance(value, bytes):
+            out["spec"] = _deployment_spec(value)
     for number, (name, how) in _CONFIG_KINDS[kind].items():
         if how == "map" and (values := _text_map(raw, number)):
             out[name] = values

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from minikubelet.controllers import daemonset, garbagecollector, replicaset, statefulset
+from minikubelet.controllers import (
+    daemonset,
+    deployment,
+    garbagecollector,
+    replicaset,
+    statefulset,
+)
 from minikubelet.controllers.base import Controller
 
 CONTROLLERS: tuple[Controller, ...] = (
+    deployment.CONTROLLER,  # before the ReplicaSet controller, which makes its sets' pods
     *replicaset.CONTROLLERS,  # ReplicaSet, ReplicationController
     statefulset.CONTROLLER,
     garbagecollector.CONTROLLER,  # owner references, deletion propagation

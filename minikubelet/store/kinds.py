@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from minikubelet.core import claims
 from minikubelet.core.workloads import selector_string
-from minikubelet.manifest import apps
+from minikubelet.manifest import apps, deployments
 from minikubelet.manifest import configmaps as admission
 from minikubelet.manifest import replicasets as rsa
 from minikubelet.manifest.podtemplate import default_template, template_errors
@@ -308,6 +308,10 @@ KINDS: tuple[Kind, ...] = (
           ("Endpoints", "string", 0, "The endpoints in this slice")),
          lambda o: [o.get("addressType", ""), _slice_ports_cell(o), _slice_endpoints_cell(o)],
          fields=frozenset({"metadata.name", "metadata.namespace", "addressType"})),
+    # Deployment (controllers/deployment.py)
+    Kind("deployments", "deployment", "Deployment", "apps", "v1", True,
+         deployments.admit_deployment, ("deploy",), deployments.COLUMNS, deployments.cells,
+         status_subresource=True, scalable=True, categories=("all",)),
     *(
         Kind(resource, singular, kind, group, _VERSIONS.get(group, "v1"), namespaced,
              admission.admit_stored(kind, namespaced), short, effect="none", created_at=True)
