@@ -325,16 +325,16 @@ def test_stored_objects_validate_against_the_schema() -> None:
 def test_a_workload_kind_is_skipped_saying_it_is_not_run_yet(tmp_path: Path) -> None:
     path = tmp_path / "deploy.yaml"
     path.write_text(
-        "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: web}\n"
-        "spec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}},"
-        " spec: {containers: [{name: c, image: busybox}]}}}\n"
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: web}\n"
+        "spec: {template: {spec: {restartPolicy: Never,"
+        " containers: [{name: c, image: busybox}]}}}\n"
     )
     done = subprocess.run(
         [sys.executable, "-m", "minikubelet", "validate", str(path)],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0
-    assert 'DaemonSet "web" (apps/v1) is skipped: minikubelet does not run workload' in done.stderr
+    assert 'Job "web" (batch/v1) is skipped: minikubelet does not run workload' in done.stderr
 
 
 def test_stored_kinds_are_decoded_strictly_from_the_official_schema(tmp_path: Path) -> None:
