@@ -127,11 +127,15 @@ def split_field_error(text: str) -> JSON:
 
 
 def invalid(kind: str, name: str, errors: list[str]) -> StatusError:
-    """The API server's `NewInvalid`: one error printed bare, several as `[a, b]`."""
+    """The API server's `NewInvalid`: one error printed bare, several as `[a, b]`. A kind of
+    a group is qualified in the message (`Job.batch "pi" is invalid`) and split in the
+    details (`group: batch`, `kind: Job`), as kubectl reads them (`The Job "pi" is
+    invalid`)."""
     aggregate = errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
-    return StatusError(
-        422,
-        "Invalid",
-        f'{kind} "{name}" is invalid: {aggregate}',
-        {"name": name, "kind": kind, "causes": [split_field_error(e) for e in errors]},
-    )
+    bare, _, group = kind.partition(".")
+    details: dict[str, Any] = {"name": name}
+    if group:
+        details["group"] = group
+    details["kind"] = bare
+    details["causes"] = [split_field_error(e) for e in errors]
+    return StatusError(422, "Invalid", f'{kind} "{name}" is invalid: {aggregate}', details)
