@@ -157,7 +157,9 @@ class Daemon:
                 follower = tg.create_task(
                     timeline.follow(self.store, self.timeline), name="timeline"
                 )
-                controllers = tg.create_task(controller_loop.run(self.store), name="controllers")
+                controllers = tg.create_task(
+                    controller_loop.run(self.store, self.registry), name="controllers"
+                )
                 for pod in pods:
                     self.agent.start_pod(pod)
                 site_runner = await self._serve(sock)

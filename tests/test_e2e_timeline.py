@@ -6,12 +6,14 @@ headless browser (Debian's chromium) matching the recorded JSON."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
@@ -382,3 +384,63 @@ def test_ui_in_token_mode_sends_the_token_from_its_fragment(tmp_path: Path) -> N
     parser.feed(dom)
     lanes = {a["data-lane"] for tag, a in parser.found if "data-lane" in a}
     assert {"pod:phase", "container:app"} <= lanes
+
+
+PROBED = """
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: probed}
+    spec:
+      containers:
+      - name: web
+        image: busybox
+        command: ["sleep", "1000"]
+        startupProbe:
+          exec: {command: ["true"]}
+          periodSeconds: 2
+          failureThreshold: 5
+        readinessProbe:
+          exec: {command: ["true"]}
+          initialDelaySeconds: 1
+          periodSeconds: 3
+        livenessProbe:
+          exec: {command: ["true"]}
+          periodSeconds: 1
+          failureThreshold: 2
+"""
+
+
+@pytest.mark.skipif(chromium() is None, reason="no chromium: apt-get install -y chromium")
+def test_ui_shows_each_probes_timing_windows_as_explain_computes_them(tmp_path: Path) -> None:
+    browser = chromium()
+    assert browser is not None
+    manifest = tmp_path / "probed.yaml"
+    manifest.write_text(textwrap.dedent(PROBED))
+    explained = subprocess.run(
+        [sys.executable, "-m", "minikubelet", "explain", str(manifest), "--format", "json"],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    expected = {(p["container"], p["probe"]): p for p in json.loads(explained)}
+    mk = run_manifest(tmp_path, textwrap.dedent(PROBED))
+    with mk:
+        mk.wait_for("created", lambda: records(mk, "probed", "created"))
+        dom = dump_dom(browser, mk.url + "/ui?once=1", tmp_path / "profile")
+    parser = _Elements()
+    parser.feed(dom)
+    elements = parser.found
+    rows = [a for tag, a in elements if tag == "tr" and "data-probe" in a]
+    assert {(a["data-container"], a["data-probe"]) for a in rows} == set(expected)
+    cells = [a for tag, a in elements if tag == "td" and "data-key" in a]
+    assert len(cells) == 5 * len(expected)
+    windows = [a.get("data-window") for a in cells]
+    order = [(a["data-container"], a["data-probe"]) for a in rows]
+    keys = ["firstProbe", "startupBudget", "readyAfterHealthy", "unreadyAfterUnhealthy",
+            "killAfterUnhealthy"]  # fmt: skip
+    for i, probe in enumerate(order):
+        for j, key in enumerate(keys):
+            want = expected[probe][key]
+            got = windows[i * len(keys) + j]
+            assert got == (",".join(str(v) for v in want) if want else None), (probe, key)
+    labels = [a for tag, a in elements if tag == "text" and "data-timing" in a]
+    assert len(labels) == len(expected)
+    assert any("killed after failing" in a["data-timing"] for a in labels)

@@ -54,13 +54,20 @@ class GroupVersion:
 _POD_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 _KIND_VERBS = ("create", "delete", "get", "list", "patch", "update", "watch")  # api/generic.py
 _CATEGORIES = {"services": ("all",)}
+_STATUS = ("status", ("get", "patch", "update"))
+_SCALE = ("scale", ("get", "patch", "update"))
+SCALE_KIND = {"group": "autoscaling", "version": "v1", "kind": "Scale"}
+
+
+def _subresources(kind: registered.Kind) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return ((_SCALE,) if kind.scalable else ()) + ((_STATUS,) if kind.status_subresource else ())
 
 
 def _registered(group: str) -> tuple[ApiResource, ...]:
     """The registered kinds of a group (store/kinds.py), all served by api/generic.py."""
     return tuple(
         ApiResource(k.resource, k.singular, k.kind, k.namespaced, _KIND_VERBS, k.short,
-                    _CATEGORIES.get(k.resource, ()))
+                    k.categories or _CATEGORIES.get(k.resource, ()), _subresources(k))
         for k in registered.KINDS if k.group == group
     )  # fmt: skip
 
@@ -166,13 +173,16 @@ def _legacy_resources(gv: GroupVersion) -> list[JSON]:
             entry["categories"] = list(r.categories)
         out.append(entry)
         for sub, sub_verbs in r.subresources:
-            out.append({
+            sub_entry: JSON = {
                 "name": f"{r.name}/{sub}",
                 "singularName": "",
                 "namespaced": r.namespaced,
                 "kind": r.kind,
                 "verbs": list(sub_verbs),
-            })  # fmt: skip
+            }
+            if sub == "scale":  # the scale kind resolver reads the Scale's group and version
+                sub_entry.update(SCALE_KIND)
+            out.append(sub_entry)
     return out
 
 
@@ -193,9 +203,10 @@ def _aggregated_resources(gv: GroupVersion) -> list[JSON]:
             entry["categories"] = list(r.categories)
         if r.subresources:
             entry["subresources"] = [
-                {"subresource": s, "responseKind": response_kind, "verbs": list(v)}
+                {"subresource": s, "responseKind": SCALE_KIND if s == "scale" else response_kind,
+                 "verbs": list(v)}
                 for s, v in r.subresources
-            ]
+            ]  # fmt: skip
         out.append(entry)
     return out
 

@@ -16,7 +16,15 @@ from typing import Any
 
 from aiohttp import web
 
-from minikubelet.api import bodies, patch, protowire, resources, services, warning_headers
+from minikubelet.api import (
+    bodies,
+    patch,
+    protowire,
+    resources,
+    services,
+    subresources,
+    warning_headers,
+)
 from minikubelet.api import status_errors as se
 from minikubelet.api import table as tbl
 from minikubelet.api.appkeys import STORE, registry
@@ -37,6 +45,11 @@ _AGE = ("Age", "string", 0, "CreationTimestamp is a timestamp representing the s
 _CREATED_AT = ("Created At", "date", 0, "CreationTimestamp is a timestamp representing the "
                "server time when this object was created.")  # fmt: skip
 _SERVER_META = ("uid", "creationTimestamp", "generation", "resourceVersion")
+
+
+def qualified(kind: Kind) -> str:
+    """`deployments.apps`, as the API server names a resource in its messages."""
+    return f"{kind.resource}.{kind.group}" if kind.group else kind.resource
 
 
 def store_of(request: web.Request) -> ObjectStore:
@@ -142,7 +155,7 @@ def _admit(kind: Kind, obj: JSON, old: JSON | None) -> JSON:
     try:
         return kind.admit(obj, old)
     except ObjectInvalid as exc:
-        raise se.invalid(exc.kind, exc.name, exc.errors) from None
+        raise se.invalid(exc.kind, exc.name, exc.errors, kind.group) from None
     except ObjectUndecodable as exc:
         raise se.bad_request(str(exc)) from None
 
@@ -187,14 +200,14 @@ async def create(request: web.Request, kind: Kind) -> web.Response:
     store = store_of(request)
     exists = store.get(kind.resource, admitted["metadata"].get("namespace", ""), name)
     if exists is not None or (kind.resource == "services" and name == "kubernetes"):
-        raise se.already_exists(kind.resource, name)
+        raise se.already_exists(kind.resource, name, kind.group)
     if dry_run:
         result = admitted
     else:
         try:
             result = store.create(kind.resource, admitted)
         except AlreadyExists:
-            raise se.already_exists(kind.resource, name) from None
+            raise se.already_exists(kind.resource, name, kind.group) from None
         if kind.resource == "namespaces":
             default_service_account(store, name)
     response = web.json_response(result, status=201)
@@ -214,7 +227,7 @@ async def _write(request: web.Request, kind: Kind, old: JSON, new: JSON) -> web.
     if version and version != old["metadata"].get("resourceVersion"):
         raise se.StatusError(
             409, "Conflict",
-            f'Operation cannot be fulfilled on {kind.resource} "{name}": the object has been '
+            f'Operation cannot be fulfilled on {qualified(kind)} "{name}": the object has been '
             "modified; please apply your changes to the latest version and try again",
             {"name": name, "kind": kind.resource},
         )  # fmt: skip
@@ -222,7 +235,11 @@ async def _write(request: web.Request, kind: Kind, old: JSON, new: JSON) -> web.
     for key in _SERVER_META:
         if key in old["metadata"]:
             new["metadata"][key] = old["metadata"][key]
+    if kind.status_subresource:
+        subresources.keep_status(new, old)
     admitted = _admit(kind, new, old)
+    if kind.status_subresource:
+        subresources.bump_generation(admitted, old)
     options = "PatchOptions" if request.method == "PATCH" else "UpdateOptions"
     if _dry_run(request, options) or admitted == old:
         return warning_headers.add(web.json_response(admitted), _warnings(kind))
@@ -239,7 +256,7 @@ async def replace(request: web.Request, kind: Kind) -> web.Response:
     body = _document(await _body(request), kind, namespace)
     unknown = _field_validation(request, kind, body)
     if old is None:
-        raise se.not_found(kind.resource, name)
+        raise se.not_found(kind.resource, name, kind.group)
     return warning_headers.add(await _write(request, kind, old, body), unknown)
 
 
@@ -249,7 +266,7 @@ async def patch_object(request: web.Request, kind: Kind) -> web.Response:
         raise bodies.unsupported_media_type(", ".join(patch.PATCH_TYPES))
     body = await read_body(request)
     if old is None:
-        raise se.not_found(kind.resource, name)
+        raise se.not_found(kind.resource, name, kind.group)
     try:
         updated = patch.apply(request.content_type, old, body)
     except ValueError as exc:
@@ -265,7 +282,7 @@ async def delete(request: web.Request, kind: Kind) -> web.Response:
         options = bodies.delete_options(await read_body(request))
     dry_run = _dry_run(request, "DeleteOptions", list(options.dry_run))
     if old is None:
-        raise se.not_found(kind.resource, name)
+        raise se.not_found(kind.resource, name, kind.group)
     if kind.resource == "namespaces" and name in ("default", "kube-system", "kube-public"):
         raise se.forbidden(f'namespaces "{name}" is forbidden: this namespace may not be deleted')
     if store_of(request).get(kind.resource, namespace, name) is None:
@@ -343,3 +360,4 @@ def add_routes(router: web.UrlDispatcher) -> None:
         router.add_put(item, _bind(replace, kind))
         router.add_patch(item, _bind(patch_object, kind))
         router.add_delete(item, _bind(delete, kind))
+        subresources.add_routes(router, kind, item, _bind)

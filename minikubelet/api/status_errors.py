@@ -69,9 +69,15 @@ def bad_request(message: str) -> StatusError:
     return StatusError(400, "BadRequest", message)
 
 
-def not_found(resource: str, name: str) -> StatusError:
+def _details(resource: str, name: str, group: str) -> JSON:
+    return {"name": name, **({"group": group} if group else {}), "kind": resource}
+
+
+def not_found(resource: str, name: str, group: str = "") -> StatusError:
+    """`deployments.apps "web" not found`: the resource qualified by its group."""
+    qualified = f"{resource}.{group}" if group else resource
     return StatusError(
-        404, "NotFound", f'{resource} "{name}" not found', {"name": name, "kind": resource}
+        404, "NotFound", f'{qualified} "{name}" not found', _details(resource, name, group)
     )
 
 
@@ -88,12 +94,13 @@ def method_not_allowed() -> StatusError:
     )
 
 
-def already_exists(resource: str, name: str) -> StatusError:
+def already_exists(resource: str, name: str, group: str = "") -> StatusError:
+    qualified = f"{resource}.{group}" if group else resource
     return StatusError(
         409,
         "AlreadyExists",
-        f'{resource} "{name}" already exists',
-        {"name": name, "kind": resource},
+        f'{qualified} "{name}" already exists',
+        _details(resource, name, group),
     )
 
 
@@ -126,16 +133,10 @@ def split_field_error(text: str) -> JSON:
     return {"reason": reason, "message": message, "field": field}
 
 
-def invalid(kind: str, name: str, errors: list[str]) -> StatusError:
-    """The API server's `NewInvalid`: one error printed bare, several as `[a, b]`. A kind of
-    a group is qualified in the message (`Job.batch "pi" is invalid`) and split in the
-    details (`group: batch`, `kind: Job`), as kubectl reads them (`The Job "pi" is
-    invalid`)."""
+def invalid(kind: str, name: str, errors: list[str], group: str = "") -> StatusError:
+    """The API server's `NewInvalid`: one error printed bare, several as `[a, b]`; the kind
+    qualified by its group (`Deployment.apps "web" is invalid: ...`)."""
     aggregate = errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
-    bare, _, group = kind.partition(".")
-    details: dict[str, Any] = {"name": name}
-    if group:
-        details["group"] = group
-    details["kind"] = bare
-    details["causes"] = [split_field_error(e) for e in errors]
-    return StatusError(422, "Invalid", f'{kind} "{name}" is invalid: {aggregate}', details)
+    qualified = f"{kind}.{group}" if group else kind
+    details = {**_details(kind, name, group), "causes": [split_field_error(e) for e in errors]}
+    return StatusError(422, "Invalid", f'{qualified} "{name}" is invalid: {aggregate}', details)

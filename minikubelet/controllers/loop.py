@@ -1,16 +1,27 @@
-"""The controllers' loop: it follows the store's change feed and, on every change to a
-Service or a Pod, reconciles (controllers/endpoints.py) and writes back what differs, as the
-controller manager's informers and work queues do (pkg/controller/endpoint,
-pkg/controller/endpointslice). A burst of changes is one reconcile. Nothing here awaits but
-the feed.
+"""The controllers' loop, as the controller manager's informers and work queues run its
+controllers: it follows the store's change feed and, on every change to a Service or a Pod,
+reconciles the Endpoints (controllers/endpoints.py, pkg/controller/endpoint and
+endpointslice) and writes back what differs; and it runs every workload controller of
+controllers/registry.py when a resource it watches changes or at the time it asked for,
+applying its actions (controllers/apply.py). A burst of changes is one reconcile each.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import structlog
+
 from minikubelet.controllers import endpoints as ep
-from minikubelet.store.objects import ObjectStore
+from minikubelet.controllers.apply import Applier, PodClient
+from minikubelet.controllers.base import Controller, Result
+from minikubelet.controllers.registry import CONTROLLERS
+from minikubelet.store.objects import Change, ObjectStore
+
+log = structlog.get_logger("minikubelet.controllers")
 
 JSON = dict[str, Any]
 WAKE_KINDS = frozenset({"Service", "Pod"})
@@ -64,17 +75,97 @@ def reconcile(store: ObjectStore, owned_endpoints: set[tuple[str, str]]) -> None
             store.remove("endpointslices", *key)
 
 
-async def run(store: ObjectStore) -> None:
-    """Reconcile now and after every Service or Pod change, until cancelled."""
+class _Schedule:
+    """Which controllers are due: woken by a change to a resource they watch, or at the time
+    they asked to be looked at again. A controller that fails is retried with a back-off
+    (0.5 s doubling to 30 s), as a work queue's rate limiter does."""
+
+    def __init__(self, controllers: Sequence[Controller]) -> None:
+        self.controllers = list(controllers)
+        self.dirty: set[str] = {c.name for c in controllers}
+        self.due: dict[str, float] = {}
+        self.failures: dict[str, int] = {}
+
+    def woken(self, changes: Sequence[Change]) -> None:
+        resources = {c.resource for c in changes}
+        for controller in self.controllers:
+            if controller.wakes & resources:
+                self.dirty.add(controller.name)
+
+    def take(self, now: float) -> list[Controller]:
+        for name, at in list(self.due.items()):
+            if at <= now:
+                self.dirty.add(name)
+                del self.due[name]
+        ready = [c for c in self.controllers if c.name in self.dirty]
+        self.dirty.clear()
+        return ready
+
+    def done(self, controller: Controller, result: Result | None, now: float) -> None:
+        if result is None:
+            failures = self.failures.get(controller.name, 0) + 1
+            self.failures[controller.name] = failures
+            self.due[controller.name] = now + min(30.0, 0.5 * 2 ** (failures - 1))
+            return
+        self.failures.pop(controller.name, None)
+        if result.requeue_at is not None:
+            at = max(result.requeue_at, now)
+            self.due[controller.name] = min(self.due.get(controller.name, at), at)
+
+    def timeout(self, now: float) -> float | None:
+        if self.dirty:
+            return 0.0
+        return max(0.0, min(self.due.values()) - now) if self.due else None
+
+
+async def _pass(applier: Applier, schedule: _Schedule, clock: Callable[[], float]) -> None:
+    for controller in schedule.take(clock()):
+        now = clock()
+        try:
+            result: Result | None = controller.reconcile(applier.store, now)
+        except Exception:  # a bug in one controller stays with it
+            log.exception("controller failed", controller=controller.name)
+            result = None
+        if result is not None:
+            for action in result.actions:
+                await applier.apply(controller.name, action, now)
+        schedule.done(controller, result, clock())
+
+
+async def _next_changes(queue: asyncio.Queue[Change], wait: float | None) -> list[Change]:
+    try:
+        async with asyncio.timeout(wait):
+            changes = [await queue.get()]
+    except TimeoutError:
+        return []
+    while not queue.empty():
+        changes.append(queue.get_nowait())
+    return changes
+
+
+async def run(
+    store: ObjectStore,
+    pods: PodClient | None = None,
+    *,
+    controllers: Sequence[Controller] = CONTROLLERS,
+    clock: Callable[[], float] = time.time,
+) -> None:
+    """The Endpoints reconcile after every Service or Pod change, and every workload
+    controller when a resource it watches changes or its requeue time comes, until
+    cancelled. Each pass yields to the event loop, so that a burst of writes never holds it."""
     queue = store.subscribe()
     owned: set[tuple[str, str]] = set()
+    schedule = _Schedule(controllers if pods is not None else ())
+    applier = Applier(store, pods) if pods is not None else None
     try:
         reconcile(store, owned)
         while True:
-            changes = [await queue.get()]
-            while not queue.empty():
-                changes.append(queue.get_nowait())
+            if applier is not None:
+                await _pass(applier, schedule, clock)
+            changes = await _next_changes(queue, schedule.timeout(clock()))
             if any(c.kind in WAKE_KINDS for c in changes):
                 reconcile(store, owned)
+            schedule.woken(changes)
+            await asyncio.sleep(0)
     finally:
         store.unsubscribe(queue)

@@ -234,7 +234,12 @@ def _apply_metadata(
     meta.setdefault("namespace", "default")
     if not meta.get("name") and meta.get("generateName"):
         meta["name"] = meta["generateName"] + _pod_hash(doc, source, node_name)[:5]
-    uid = meta.get("uid") or str(uuid.UUID(hex=_pod_hash(doc, source, node_name)))
+    # a file's pod keeps its uid across runs (the kubelet hashes it); the API server gives a
+    # new object a new one, so a pod made again under the same name is another pod
+    generated = (
+        uuid.uuid4() if source == "api" else uuid.UUID(hex=_pod_hash(doc, source, node_name))
+    )
+    uid = meta.get("uid") or str(generated)
     meta["uid"] = uid
     meta["creationTimestamp"] = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     annotations = meta.setdefault("annotations", {})

@@ -21,8 +21,14 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import IO, Any
 
+import structlog
+
 from minikubelet.core import timeline as core
+from minikubelet.core import timing, timingjson
+from minikubelet.manifest.specbuild import build_pod
 from minikubelet.store.objects import Change, ObjectStore
+
+log = structlog.get_logger("minikubelet.timeline")
 
 JSON = dict[str, Any]
 Listener = Callable[[JSON], None]
@@ -130,7 +136,19 @@ def _pod_changed(recorder: Recorder, last: dict[str, JSON], obj: JSON, *, delete
     if not deleted:
         last[key] = obj
     for kind, fields in core.diff_pod(old, None if deleted else obj):
+        if kind == "created":
+            fields = {**fields, "timing": probe_timing(obj)}
         recorder.derived(key, kind, **fields)
+
+
+def probe_timing(obj: JSON) -> list[JSON]:
+    """The pod's probe timing windows (what `minikubelet explain` prints), for the page to show
+    beside each probe; none for a pod the explainer cannot read."""
+    try:
+        return timingjson.to_json([timing.explain_pod(build_pod(obj, source="api"))])
+    except Exception:  # a stored pod is valid; this only guards the follower
+        log.warning("no probe timing for pod", pod=(obj.get("metadata") or {}).get("name"))
+        return []
 
 
 class RecordFile:

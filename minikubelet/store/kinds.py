@@ -43,6 +43,13 @@ class Kind:
     fields: frozenset[str] = frozenset({"metadata.name", "metadata.namespace"})
     created_at: bool = False  # the default table convertor: Name, Created At
     warning: str = ""  # one `Warning` header on every write of one
+    # the status subresource (`/status`): the main resource's writes keep the stored status,
+    # a status write keeps the rest, and a change of spec moves `metadata.generation` on
+    status_subresource: bool = False
+    # the scale subresource (`/scale`, autoscaling/v1 Scale) over spec.replicas,
+    # status.replicas and spec.selector, as `kubectl scale` uses it
+    scalable: bool = False
+    categories: tuple[str, ...] = ()  # `kubectl get all` lists the kinds in category `all`
 
     @property
     def api_version(self) -> str:

@@ -31,12 +31,14 @@ MAX_QUEUE = 10_000
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One write, as a watch reports it: `kind` is the object's kind (`Pod`, `Event`)."""
+    """One write, as a watch reports it: `kind` is the object's kind (`Pod`, `Event`),
+    `resource` where the store keeps it (`pods`, `events`)."""
 
     type: ChangeType
     kind: str
     object: JSON
     resource_version: int
+    resource: str = ""
 
 
 class AlreadyExists(Exception):
@@ -101,7 +103,7 @@ class ObjectStore:
         self._rv += 1
         stored = {**obj, "metadata": {**meta, "resourceVersion": str(self._rv)}}
         table[key] = stored
-        self._feed(Change(change, stored.get("kind", ""), stored, self._rv))
+        self._feed(Change(change, stored.get("kind", ""), stored, self._rv, resource))
         return stored
 
     def remove(self, resource: str, namespace: str, name: str) -> JSON | None:
@@ -111,7 +113,7 @@ class ObjectStore:
             return None
         self._rv += 1
         gone = {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(self._rv)}}
-        self._feed(Change("DELETED", gone.get("kind", ""), gone, self._rv))
+        self._feed(Change("DELETED", gone.get("kind", ""), gone, self._rv, resource))
         return gone
 
     # --- change feed -------------------------------------------------------------------------

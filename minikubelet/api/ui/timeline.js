@@ -76,10 +76,62 @@ function lanesOf(recs, end) {
       const delay = (c.probes[probe] || {}).initialDelaySeconds || 0;
       const windows = delay > 0 ? states.filter(r => r.state === "running").map(r => [r.t, r.t + delay]) : [];
       lanes.push({ id: "container:" + name + ":probe:" + probe, label: "  " + probe, container: name,
-        ticks: rs.filter(r => r.kind === "probe" && r.probe === probe), delays: windows });
+        ticks: rs.filter(r => r.kind === "probe" && r.probe === probe), delays: windows,
+        timing: timingOf(created, name, probe) });
     }
   }
   return lanes;
+}
+
+// --- probe timing: the windows `minikubelet explain` computes, from the created record -------
+
+const WINDOWS = [
+  ["firstProbe", "first probe"], ["startupBudget", "startup budget"],
+  ["readyAfterHealthy", "ready after healthy"], ["unreadyAfterUnhealthy", "unready after failing"],
+  ["killAfterUnhealthy", "killed after failing"],
+];
+
+function timingOf(created, container, probe) {
+  return ((created && created.timing) || []).find(t => t.container === container && t.probe === probe);
+}
+
+function win(w) { return w ? (w[0] === w[1] ? `${w[0]}s` : `${w[0]}-${w[1]}s`) : ""; }
+
+function timingText(t) {
+  const parts = WINDOWS.filter(([key]) => t[key]).map(([key, name]) => `${name} ${win(t[key])}`);
+  return parts.concat(t.warnings || []).join("; ");
+}
+
+function timingTable(pod, recs) {
+  const created = recs.find(r => r.kind === "created");
+  const rows = (created && created.timing) || [];
+  const table = document.createElement("table");
+  table.className = "timing";
+  table.dataset.pod = pod;
+  if (!rows.length) return table;
+  const head = table.insertRow();
+  for (const text of ["container", "probe", ...WINDOWS.map(([, name]) => name), "warnings"]) {
+    const th = document.createElement("th");
+    th.textContent = text;
+    head.appendChild(th);
+  }
+  for (const t of rows) {
+    const tr = table.insertRow();
+    tr.dataset.container = t.container;
+    tr.dataset.probe = t.probe;
+    tr.insertCell().textContent = t.container;
+    tr.insertCell().textContent = t.probe;
+    for (const [key] of WINDOWS) {
+      const td = tr.insertCell();
+      td.dataset.key = key;
+      if (t[key]) td.dataset.window = t[key].join(",");
+      td.textContent = win(t[key]) || "-";
+    }
+    const warn = tr.insertCell();
+    warn.className = "warnings";
+    warn.textContent = (t.warnings || []).join("; ");
+  }
+  return table;
 }
 
 function stateLabel(r) {
@@ -162,7 +214,12 @@ function draw(podKey, recs, now, viewWidth) {
   el("rect", { x: 0, y: 0, width: LABEL_W - 2, height, fill: "#fff" }, names);
   lanes.forEach((lane, i) => {
     const y = AXIS_H + i * (LANE_H + GAP) + LANE_H - 5;
-    el("text", { class: lane.header ? "lane-label" : "", x: 4, y }, names, lane.label);
+    const label = el("text", { class: lane.header ? "lane-label" : "", x: 4, y }, names, lane.label);
+    if (lane.timing) {
+      label.setAttribute("data-timing", timingText(lane.timing));
+      title(label, timingText(lane.timing));
+      if (lane.timing.warnings && lane.timing.warnings.length) label.setAttribute("class", "warned");
+    }
   });
   return svg;
 }
@@ -230,6 +287,9 @@ function render() {
     const live = document.getElementById("follow").checked;
     const end = live ? Math.max(now, recs[recs.length - 1].t) : recs[recs.length - 1].t;
     scroller.replaceChildren(draw(pod, recs, end, scroller.clientWidth));
+    const old = section.querySelector("table.timing");
+    const table = timingTable(pod, recs);
+    if (old) old.replaceWith(table); else section.appendChild(table);
     if (atEnd) scroller.scrollLeft = scroller.scrollWidth;
     pinNames(scroller);
   }
