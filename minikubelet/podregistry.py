@@ -108,6 +108,8 @@ class PodRegistry:
         annotations: Mapping[str, str],
         spec: Mapping[str, Any] | None = None,
         managed_fields: list[JSON] | None = None,
+        finalizers: list[str] | None = None,
+        owner_references: list[JSON] | None = None,
     ) -> JSON | None:
         runner = self.agent.runners.get((namespace, name))
         if runner is None:
@@ -116,6 +118,12 @@ class PodRegistry:
         meta = {**pod.manifest.get("metadata", {})}
         if managed_fields is not None:
             meta["managedFields"] = managed_fields
+        for key, listed in (("finalizers", finalizers), ("ownerReferences", owner_references)):
+            if listed is not None:
+                if listed:
+                    meta[key] = list(listed)
+                else:
+                    meta.pop(key, None)
         for key, value in (("labels", labels), ("annotations", annotations)):
             if value:
                 meta[key] = dict(value)

@@ -84,13 +84,18 @@ class Registry(Protocol):
         annotations: Mapping[str, str],
         spec: Mapping[str, Any] | None = None,
         managed_fields: list[JSON] | None = None,
+        finalizers: list[str] | None = None,
+        owner_references: list[JSON] | None = None,
     ) -> JSON | None:
         """Replace the pod's labels and annotations (`kubectl apply` records its last-applied
         configuration there, `kubectl label` and `annotate` too) and, when given, its spec:
         defaulted and already checked against ValidatePodUpdate's rules, so only images,
         activeDeadlineSeconds and tolerations differ, and the kubelet acts on them. Bumps the
         version and feeds a MODIFIED event; `managed_fields`, when given, become the pod's
-        `metadata.managedFields`. Returns the updated pod, or None if there is no such pod."""
+        `metadata.managedFields`; `finalizers` and `owner_references`, when given, its
+        `metadata.finalizers` and `ownerReferences` (a controller's update: the Job controller
+        takes its tracking finalizer away). Returns the updated pod, or None if there is no
+        such pod."""
         ...
 
     async def update_pod_status(

@@ -37,6 +37,17 @@ class PodClient(Protocol):
         self, namespace: str, name: str, *, grace_period_seconds: int | None = None
     ) -> JSON | None: ...
 
+    async def update_pod_metadata(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+        finalizers: list[str] | None = None,
+        owner_references: list[JSON] | None = None,
+    ) -> JSON | None: ...
+
 
 def generate_name(prefix: str, rng: random.Random) -> str:
     return prefix + "".join(rng.choice(NAME_ALPHABET) for _ in range(5))
@@ -55,6 +66,8 @@ class Applier:
         try:
             if isinstance(action, Create):
                 await self._create(controller, action, now)
+            elif isinstance(action, Update) and action.resource == "pods":
+                await self._update_pod(action)
             elif isinstance(action, Update):
                 self._update(action)
             elif isinstance(action, UpdateStatus):
@@ -80,9 +93,15 @@ class Applier:
         obj = self._named(action.object)
         if action.resource == "pods":
             try:
-                await self.pods.create_pod(obj)
+                created = await self.pods.create_pod(obj)
             except Exception as err:  # refused by admission, or a name taken
                 self._failed_create(controller, action, obj, err, now)
+                return
+            if action.owner is not None:  # controller_utils.go RealPodControl.createPods
+                name = created["metadata"]["name"]
+                event = Event(action.owner, "Normal", "SuccessfulCreate", f"Created pod: {name}",
+                              controller)  # fmt: skip
+                self.events.record(event, now)
             return
         kind = kinds.BY_RESOURCE.get((_group(obj), action.resource))
         try:
@@ -134,6 +153,25 @@ class Applier:
         if new != stored:
             self.store.put(action.resource, new)
             self._finish_if_released(action.resource, new)
+
+    async def _update_pod(self, action: Update) -> None:
+        """A pod's metadata through the pods' registry (the node agent owns the stored pod):
+        labels, annotations, finalizers, owner references; its spec stays as it is."""
+        stored = self._current("pods", action.object)
+        if stored is None:
+            return
+        meta, old = action.object["metadata"], stored["metadata"]
+        fields = ("labels", "annotations", "finalizers", "ownerReferences")
+        if all((meta.get(k) or None) == (old.get(k) or None) for k in fields):
+            return
+        await self.pods.update_pod_metadata(
+            old.get("namespace", ""),
+            old["name"],
+            labels=meta.get("labels") or {},
+            annotations=meta.get("annotations") or {},
+            finalizers=list(meta.get("finalizers") or []),
+            owner_references=list(meta.get("ownerReferences") or []),
+        )
 
     def _finish_if_released(self, resource: str, obj: JSON) -> None:
         """An object being deleted whose last finalizer a controller took away is gone."""
