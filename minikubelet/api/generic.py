@@ -19,6 +19,7 @@ from aiohttp import web
 from minikubelet.api import (
     bodies,
     patch,
+    prototyped,
     protowire,
     resources,
     services,
@@ -61,12 +62,15 @@ def listing(kind: Kind) -> Resource:
         return Resource("Service", "services", services.SERVICE_FIELDS,
                         services.SERVICE_COLUMNS, services.service_row)  # fmt: skip
     last = _CREATED_AT if kind.created_at else _AGE
-    columns = (_NAME, *kind.columns, last)
+    split = len(kind.columns) - kind.after_age
+    columns = (_NAME, *kind.columns[:split], last, *kind.columns[split:])
 
     def row(obj: JSON, now: float, include: str) -> JSON:
         created = obj.get("metadata", {}).get("creationTimestamp")
         end = created if kind.created_at else tbl.since(created, now)
-        return tbl.row(obj, [obj["metadata"]["name"], *kind.cells(obj), end], include)
+        cells = kind.timed_cells(obj, now) if kind.timed_cells else kind.cells(obj)
+        at = len(cells) - kind.after_age
+        return tbl.row(obj, [obj["metadata"]["name"], *cells[:at], end, *cells[at:]], include)
 
     return Resource(kind.kind, kind.resource, kind.fields, columns, row, kind.api_version)
 
@@ -142,10 +146,13 @@ def _document(body: Any, kind: Kind, namespace: str) -> JSON:
 
 async def _body(request: web.Request) -> Any:
     """JSON or YAML, or the protobuf kubectl's typed clients send (`kubectl create
-    configmap`)."""
+    configmap`, `kubectl create job --from=cronjob/x`)."""
     if request.content_type == protowire.MEDIA_TYPE:
+        raw = await request.read()
         try:
-            return protowire.decode_config_object(await request.read())
+            if prototyped.kind_of(raw) in prototyped.KINDS:
+                return prototyped.decode_typed_object(raw)
+            return protowire.decode_config_object(raw)
         except ValueError as exc:
             raise se.bad_request(str(exc)) from None
     return await read_body(request)

@@ -32,7 +32,6 @@ from minikubelet.controllers.base import (
     Create,
     Delete,
     Event,
-    FunctionController,
     Reader,
     Result,
     Update,
@@ -495,6 +494,7 @@ class _Sync:
         self.actions.append(
             Delete("pods", meta.get("namespace", "default"), meta["name"], uid=meta.get("uid"))
         )
+        self.event("Normal", "SuccessfulDelete", f"Deleted pod: {meta['name']}")
 
     def suspend_condition(self) -> None:
         conditions = self.status.setdefault("conditions", [])
@@ -691,7 +691,25 @@ def reconcile_ttl(store: Reader, now: float) -> Result:
     return Result(actions, requeue)
 
 
-JOB_CONTROLLER = FunctionController(COMPONENT, frozenset({"jobs", "pods"}), reconcile)
-TTL_CONTROLLER = FunctionController(
-    "ttl-after-finished-controller", frozenset({"jobs"}), reconcile_ttl
-)
+class JobController:
+    """The Job controller: woken by Jobs and pods."""
+
+    name = COMPONENT
+    wakes = frozenset({"jobs", "pods"})
+
+    def reconcile(self, store: Reader, now: float) -> Result:
+        return reconcile(store, now)
+
+
+class TTLAfterFinishedController:
+    """The ttl-after-finished controller: woken by Jobs."""
+
+    name = "ttl-after-finished-controller"
+    wakes = frozenset({"jobs"})
+
+    def reconcile(self, store: Reader, now: float) -> Result:
+        return reconcile_ttl(store, now)
+
+
+JOB_CONTROLLER = JobController()
+TTL_CONTROLLER = TTLAfterFinishedController()

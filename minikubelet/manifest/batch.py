@@ -23,6 +23,7 @@ from croniter import croniter
 
 from minikubelet.manifest import fielderrors as fe
 from minikubelet.manifest.configmaps import ObjectInvalid, validate_object_meta
+from minikubelet.manifest.podtemplate import default_template, template_errors
 
 JSON = dict[str, Any]
 CONTROLLER_UID = "batch.kubernetes.io/controller-uid"
@@ -40,19 +41,6 @@ _MACROS = {
     "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
-
-
-# --- the pod template (until the shared template checks are in) ------------------------------
-
-
-def template_errors(template: JSON, path: str, namespace: str) -> list[str]:
-    """The pod validation run on a template; see manifest/podtemplate.py."""
-    return []
-
-
-def default_template(template: JSON) -> JSON:
-    """The Pod defaults the API server applies to a template."""
-    return template
 
 
 # --- Jobs ---------------------------------------------------------------------------------
@@ -152,7 +140,11 @@ def job_spec_errors(spec: JSON, path: str, namespace: str) -> list[str]:
             )
         )
     template = spec.get("template") or {}
-    errors += template_errors(template, f"{path}.template", namespace)
+    errors += [
+        e
+        for e in template_errors(template, f"{path}.template")
+        if not e.startswith(f"{path}.template.spec.restartPolicy")
+    ]
     restart = (template.get("spec") or {}).get("restartPolicy")
     if restart not in ("OnFailure", "Never"):
         errors.append(
@@ -328,7 +320,7 @@ def admit_job(obj: JSON, old: JSON | None = None) -> JSON:
     if old is not None:
         errors += _job_update_errors(spec, old.get("spec") or {})
     if errors:
-        raise ObjectInvalid("Job.batch", str(meta.get("name") or ""), errors)
+        raise ObjectInvalid("Job", str(meta.get("name") or ""), errors)
     return obj
 
 
@@ -483,5 +475,5 @@ def admit_cronjob(obj: JSON, old: JSON | None = None) -> JSON:
             fe.not_supported("spec.jobTemplate.spec.manualSelector", True, ("nil", "false"))
         )
     if errors:
-        raise ObjectInvalid("CronJob.batch", name, errors)
+        raise ObjectInvalid("CronJob", name, errors)
     return obj

@@ -16,8 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from minikubelet.manifest import batch
 from minikubelet.manifest import configmaps as admission
 from minikubelet.manifest.services import admit_service
+from minikubelet.store import batchtables
 from minikubelet.store.objects import ObjectStore
 
 JSON = dict[str, Any]
@@ -50,6 +52,10 @@ class Kind:
     # status.replicas and spec.selector, as `kubectl scale` uses it
     scalable: bool = False
     categories: tuple[str, ...] = ()  # `kubectl get all` lists the kinds in category `all`
+    # cells that need the time (a Job's DURATION): `timed_cells(obj, now)` instead of `cells`;
+    # the last `after_age` of `columns` come after AGE (kubectl's wide CONTAINERS, IMAGES...)
+    timed_cells: Callable[[JSON, float], list[Any]] | None = None
+    after_age: int = 0
 
     @property
     def api_version(self) -> str:
@@ -154,6 +160,14 @@ KINDS: tuple[Kind, ...] = (
              admission.admit_stored(kind, namespaced), short, effect="none", created_at=True)
         for resource, singular, kind, group, namespaced, short in _NO_EFFECT
     ),
+    # Job and CronJob (controllers/job.py, controllers/cronjob.py)
+    Kind("jobs", "job", "Job", "batch", "v1", True, batch.admit_job, (),
+         (*batchtables.JOB_COLUMNS, *batchtables.WIDE), status_subresource=True,
+         categories=("all",), timed_cells=batchtables.job_cells, after_age=3,
+         ),
+    Kind("cronjobs", "cronjob", "CronJob", "batch", "v1", True, batch.admit_cronjob, ("cj",),
+         (*batchtables.CRONJOB_COLUMNS, *batchtables.WIDE), status_subresource=True,
+         categories=("all",), timed_cells=batchtables.cronjob_cells, after_age=3),
 )  # fmt: skip
 
 BY_RESOURCE: dict[tuple[str, str], Kind] = {(k.group, k.resource): k for k in KINDS}
