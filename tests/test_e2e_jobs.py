@@ -1,0 +1,186 @@
+"""Jobs and CronJobs end to end: the daemon runs the Job controller on real processes and the
+real kubectl drives it (apply, get with the printed columns, wait, describe, logs, the
+status subresource, create job --from=cronjob), from the examples' files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+from daemon_harness import Minikubelet
+from test_e2e_kubectl import kubectl, rows
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+FAILING = """
+    apiVersion: batch/v1
+    kind: Job
+    metadata: {name: fails}
+    spec:
+      backoffLimit: 0
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{name: main, image: busybox, command: [sh, -c, "echo trying; exit 3"]}]
+"""
+CRONJOB = """
+    apiVersion: batch/v1
+    kind: CronJob
+    metadata: {name: nightly}
+    spec:
+      schedule: "0 3 * * *"
+      timeZone: Europe/Paris
+      jobTemplate:
+        spec:
+          backoffLimit: 0
+          template:
+            spec:
+              restartPolicy: OnFailure
+              containers: [{name: run, image: busybox, command: [sh, -c, "echo nightly run"]}]
+"""
+
+
+@pytest.fixture(scope="module")
+def mk(tmp_path_factory: pytest.TempPathFactory) -> Minikubelet:
+    tmp = tmp_path_factory.mktemp("jobs")
+    shutil.copy(EXAMPLES / "pi-job.yaml", tmp / "pi-job.yaml")
+    daemon = Minikubelet(tmp / "pi-job.yaml", state_dir=tmp / "state")
+    daemon.wait_serving()
+    yield daemon  # type: ignore[misc]
+    daemon.close()
+
+
+def _job(mk: Minikubelet, name: str) -> dict:  # type: ignore[type-arg]
+    out, err, code = kubectl(mk, "get", "job", name, "-o", "json")
+    assert code == 0, err
+    return json.loads(out)  # type: ignore[no-any-return]
+
+
+def test_the_pi_job_from_its_file_completes(mk: Minikubelet) -> None:
+    out, err, code = kubectl(mk, "wait", "--for=condition=complete", "job/pi", "--timeout=60s")
+    assert code == 0, err
+    assert out.strip() == "job.batch/pi condition met"
+    out, _, _ = kubectl(mk, "get", "jobs")
+    assert out.splitlines()[0].split() == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]
+    assert rows(out)["pi"][1:3] == ["Complete", "1/1"]
+    out, _, _ = kubectl(mk, "get", "jobs", "-o", "wide")
+    assert out.splitlines()[0].split()[5:] == ["CONTAINERS", "IMAGES", "SELECTOR"]
+    assert rows(out)["pi"][5:7] == ["pi", "perl:5.34.0"]
+    assert rows(out)["pi"][7].startswith("batch.kubernetes.io/controller-uid=")
+    logs, err, code = kubectl(mk, "logs", "job/pi")
+    assert code == 0, err
+    assert logs.startswith("3.14159265358979323846")
+    job = _job(mk, "pi")
+    status = job["status"]
+    assert [c["type"] for c in status["conditions"]] == ["SuccessCriteriaMet", "Complete"]
+    assert status["succeeded"] == 1
+    assert status["uncountedTerminatedPods"] == {}
+    assert job["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 30
+    pods, _, _ = kubectl(mk, "get", "pods", "-l", "job-name=pi", "-o", "json")
+    (pod,) = json.loads(pods)["items"]
+    assert pod["metadata"]["name"].startswith("pi-")
+    assert pod["metadata"]["ownerReferences"][0]["name"] == "pi"
+    assert not pod["metadata"].get("finalizers")  # counted: the tracking finalizer is gone
+    described, _, _ = kubectl(mk, "describe", "job", "pi")
+    assert "Pods Statuses:    0 Active (0 Ready) / 1 Succeeded / 0 Failed" in described
+    assert f"Created pod: {pod['metadata']['name']}" in described
+    assert "Job completed" in described
+
+
+def test_a_failing_job_reaches_its_backoff_limit(mk: Minikubelet) -> None:
+    out, err, code = kubectl(mk, "apply", "-f", "-", stdin=textwrap.dedent(FAILING))
+    assert code == 0, err
+    assert out.strip() == "job.batch/fails created"
+    out, err, code = kubectl(mk, "wait", "--for=condition=failed", "job/fails", "--timeout=60s")
+    assert code == 0, err
+    got, _, _ = kubectl(mk, "get", "job", "fails")
+    assert rows(got)["fails"][1:3] == ["Failed", "0/1"]
+    status = _job(mk, "fails")["status"]
+    failed = status["conditions"][-1]
+    assert (failed["type"], failed["reason"], failed["message"]) == (
+        "Failed",
+        "BackoffLimitExceeded",
+        "Job has reached the specified backoff limit",
+    )
+    assert status["failed"] == 1
+    described, _, _ = kubectl(mk, "describe", "job", "fails")
+    assert "BackoffLimitExceeded" in described
+    assert "Job has reached the specified backoff limit" in described
+
+
+def test_an_invalid_job_is_refused_in_the_api_servers_words(mk: Minikubelet) -> None:
+    bad = textwrap.dedent(FAILING).replace("fails", "bad").replace("Never", "Always")
+    _, err, code = kubectl(mk, "apply", "-f", "-", stdin=bad)
+    assert code == 1
+    assert err.strip() == (
+        'The Job "bad" is invalid: spec.template.spec.restartPolicy: Required '
+        'value: valid values: "OnFailure", "Never"'
+    )
+
+
+def test_an_indexed_job_from_the_example(mk: Minikubelet) -> None:
+    _, err, code = kubectl(mk, "apply", "-f", str(EXAMPLES / "indexed-job.yaml"))
+    assert code == 0, err
+    _, err, code = kubectl(mk, "wait", "--for=condition=complete", "job/indexed", "--timeout=60s")
+    assert code == 0, err
+    assert _job(mk, "indexed")["status"]["completedIndexes"] == "0-2"
+    out, _, _ = kubectl(mk, "logs", "-l", "job-name=indexed")
+    assert sorted(out.split("\n")[:-1]) == ["item 0 of 3", "item 1 of 3", "item 2 of 3"]
+    pods, _, _ = kubectl(mk, "get", "pods", "-l", "job-name=indexed", "-o", "json")
+    hostnames = sorted(p["spec"]["hostname"] for p in json.loads(pods)["items"])
+    assert hostnames == ["indexed-0", "indexed-1", "indexed-2"]
+
+
+def test_pod_failure_policy_fails_the_job_at_once(mk: Minikubelet) -> None:
+    _, err, code = kubectl(mk, "apply", "-f", str(EXAMPLES / "job-pod-failure-policy.yaml"))
+    assert code == 0, err
+    _, err, code = kubectl(
+        mk, "wait", "--for=condition=failed", "job/job-pod-failure-policy", "--timeout=60s"
+    )
+    assert code == 0, err
+    failed = _job(mk, "job-pod-failure-policy")["status"]["conditions"][-1]
+    assert failed["reason"] == "PodFailurePolicy"
+    assert failed["message"].startswith("Container main for pod default/job-pod-failure-policy-")
+    assert failed["message"].endswith("failed with exit code 42 matching FailJob rule at index 0")
+
+
+def test_cronjob_columns_and_a_job_created_from_it(mk: Minikubelet) -> None:
+    _, err, code = kubectl(mk, "apply", "-f", "-", stdin=textwrap.dedent(CRONJOB))
+    assert code == 0, err
+    out, _, _ = kubectl(mk, "get", "cj")
+    assert out.splitlines()[0].split() == [
+        "NAME",
+        "SCHEDULE",
+        "TIMEZONE",
+        "SUSPEND",
+        "ACTIVE",
+        "LAST",
+        "SCHEDULE",
+        "AGE",
+    ]
+    assert rows(out)["nightly"][1:8] == ["0", "3", "*", "*", "*", "Europe/Paris", "False"]
+    assert rows(out)["nightly"][8:10] == ["0", "<none>"]
+    out, err, code = kubectl(mk, "create", "job", "nightly-now", "--from=cronjob/nightly")
+    assert code == 0, err
+    assert out.strip() == "job.batch/nightly-now created"
+    _, err, code = kubectl(
+        mk, "wait", "--for=condition=complete", "job/nightly-now", "--timeout=60s"
+    )
+    assert code == 0, err
+    job = _job(mk, "nightly-now")
+    assert job["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
+    assert job["metadata"]["ownerReferences"][0]["kind"] == "CronJob"
+    assert job["spec"]["backoffLimit"] == 0  # a pointer's zero, kept from the protobuf
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["sh", "-c", "echo nightly run"]
+    logs, _, _ = kubectl(mk, "logs", "job/nightly-now")
+    assert logs == "nightly run\n"
+
+
+def test_the_job_status_subresource(mk: Minikubelet) -> None:
+    out, err, code = kubectl(mk, "get", "--raw", "/apis/batch/v1/namespaces/default/jobs/pi/status")
+    assert code == 0, err
+    assert json.loads(out)["status"]["succeeded"] == 1
