@@ -59,6 +59,13 @@ def _job(mk: Minikubelet, name: str) -> dict:  # type: ignore[type-arg]
     return json.loads(out)  # type: ignore[no-any-return]
 
 
+def _wait(mk: Minikubelet, condition: str, job: str) -> None:
+    _, err, code = kubectl(
+        mk, "wait", f"--for=condition={condition}", f"job/{job}", "--timeout=60s"
+    )
+    assert code == 0, err
+
+
 def test_the_pi_job_from_its_file_completes(mk: Minikubelet) -> None:
     out, err, code = kubectl(mk, "wait", "--for=condition=complete", "job/pi", "--timeout=60s")
     assert code == 0, err
@@ -181,6 +188,58 @@ def test_cronjob_columns_and_a_job_created_from_it(mk: Minikubelet) -> None:
 
 
 def test_the_job_status_subresource(mk: Minikubelet) -> None:
+    _wait(mk, "complete", "pi")
     out, err, code = kubectl(mk, "get", "--raw", "/apis/batch/v1/namespaces/default/jobs/pi/status")
     assert code == 0, err
     assert json.loads(out)["status"]["succeeded"] == 1
+
+
+EVERY = """
+    apiVersion: batch/v1
+    kind: CronJob
+    metadata: {name: ticker}
+    spec:
+      schedule: "@every 2s"
+      concurrencyPolicy: Forbid
+      successfulJobsHistoryLimit: 1
+      jobTemplate:
+        spec:
+          template:
+            spec:
+              restartPolicy: Never
+              containers: [{name: tick, image: busybox, command: [sh, -c, "echo tick"]}]
+"""
+
+
+def test_a_scheduled_run_and_its_history(mk: Minikubelet) -> None:
+    """A schedule of a few seconds (robfig/cron's @every, which the API server accepts) so
+    that the test need not wait for a minute: Jobs `ticker-<minute>` are made on time, the
+    status follows them, and only one successful Job is kept."""
+    _, err, code = kubectl(mk, "apply", "-f", "-", stdin=textwrap.dedent(EVERY))
+    assert code == 0, err
+
+    def ran() -> dict:  # type: ignore[type-arg]
+        cronjob = json.loads(kubectl(mk, "get", "cj", "ticker", "-o", "json")[0])
+        return cronjob["status"] if cronjob["status"].get("lastSuccessfulTime") else {}
+
+    status = mk.wait_for("a scheduled Job to complete", ran, timeout=60)
+    assert status["lastScheduleTime"]
+    out, _, _ = kubectl(mk, "get", "jobs", "-o", "json")
+    ticks = [j for j in json.loads(out)["items"] if j["metadata"]["name"].startswith("ticker-")]
+    assert ticks
+    job = ticks[0]
+    minutes = job["metadata"]["name"].removeprefix("ticker-")
+    assert minutes.isdigit()
+    assert "batch.kubernetes.io/cronjob-scheduled-timestamp" in job["metadata"]["annotations"]
+    described, _, _ = kubectl(mk, "describe", "cronjob", "ticker")
+    assert "SuccessfulCreate" in described
+    assert "Created job ticker-" in described
+    _, err, code = kubectl(mk, "delete", "cronjob", "ticker")
+    assert code == 0, err
+
+
+def test_watching_jobs(mk: Minikubelet) -> None:
+    _wait(mk, "complete", "pi")
+    out, _err, _ = kubectl(mk, "get", "jobs", "-w", "--request-timeout=2s", timeout=20)
+    assert out.splitlines()[0].split() == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]
+    assert rows(out)["pi"][1:3] == ["Complete", "1/1"]
