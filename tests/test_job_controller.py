@@ -14,6 +14,7 @@ from job_sim import Sim
 from minikubelet.controllers import job as jc
 from minikubelet.controllers import jobindex as ix
 from minikubelet.controllers import jobpolicy as jp
+from minikubelet.controllers import jobstatus, ttlafterfinished
 from minikubelet.manifest.batch import admit_job
 
 JSON = dict[str, Any]
@@ -101,7 +102,7 @@ def test_pods_carry_labels_owner_and_the_tracking_finalizer() -> None:
         "controller-uid": "pi-uid",
         "job-name": "pi",
     }
-    assert meta["finalizers"] == [jc.FINALIZER]
+    assert meta["finalizers"] == [jobstatus.FINALIZER]
     (owner,) = meta["ownerReferences"]
     assert owner == {
         "apiVersion": "batch/v1",
@@ -550,8 +551,8 @@ def test_ttl_after_finished_deletes_the_job_in_the_background() -> None:
     sim.set_pod(pod, "Succeeded")
     sim.run(jc.reconcile)
     finished_at = sim.now
-    result = jc.reconcile_ttl(sim, finished_at + 10)
+    result = ttlafterfinished.reconcile_ttl(sim, finished_at + 10)
     assert result.actions == []
     assert result.requeue_at == finished_at + 30
-    (delete,) = jc.reconcile_ttl(sim, finished_at + 30).actions
+    (delete,) = ttlafterfinished.reconcile_ttl(sim, finished_at + 30).actions
     assert (delete.resource, delete.name, delete.propagation) == ("jobs", "pi", "Background")  # type: ignore[union-attr]

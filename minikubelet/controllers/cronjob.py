@@ -29,7 +29,7 @@ from minikubelet.controllers.base import (
     UpdateStatus,
     earliest,
 )
-from minikubelet.controllers.job import finished
+from minikubelet.controllers.jobstatus import finished
 from minikubelet.core.gotext import parse_rfc3339, rfc3339
 from minikubelet.core.workloads import deleting, is_controlled_by, owner_reference
 from minikubelet.manifest import batch

@@ -27,6 +27,7 @@ from typing import Any
 
 from minikubelet.controllers import jobindex as ix
 from minikubelet.controllers import jobpolicy as jp
+from minikubelet.controllers import jobstatus as js
 from minikubelet.controllers.base import (
     Action,
     Create,
@@ -42,7 +43,6 @@ from minikubelet.core.gotext import parse_rfc3339, rfc3339
 from minikubelet.core.workloads import (
     deleting,
     is_controlled_by,
-    owner_reference,
     pod_active,
     pod_phase,
     pod_ready,
@@ -50,68 +50,7 @@ from minikubelet.core.workloads import (
 
 JSON = dict[str, Any]
 COMPONENT = "job-controller"
-FINALIZER = "batch.kubernetes.io/job-tracking"
 MAX_INT32 = 2**31 - 1
-
-
-def condition(status: JSON, type_: str) -> JSON | None:
-    for cond in status.get("conditions") or []:
-        if cond.get("type") == type_ and cond.get("status") == "True":
-            return dict(cond)
-    return None
-
-
-def finished(job: JSON) -> str | None:
-    """util.IsJobFinished: `Complete` or `Failed` when one of them is True."""
-    status = job.get("status") or {}
-    for type_ in ("Complete", "Failed"):
-        if condition(status, type_):
-            return type_
-    return None
-
-
-def _new_condition(type_: str, reason: str, message: str, now: float, status: str = "True") -> JSON:
-    stamp = rfc3339(now)
-    return {
-        "type": type_,
-        "status": status,
-        "lastProbeTime": stamp,
-        "lastTransitionTime": stamp,
-        "reason": reason,
-        "message": message,
-    }
-
-
-def _ensure_condition(
-    conditions: list[JSON], type_: str, status: str, reason: str, message: str, now: float
-) -> bool:
-    """ensureJobConditionStatus: set or update; a False one is never added fresh."""
-    for i, cond in enumerate(conditions):
-        if cond.get("type") == type_:
-            if (cond.get("status"), cond.get("reason"), cond.get("message")) == (
-                status,
-                reason,
-                message,
-            ):
-                return False
-            conditions[i] = _new_condition(type_, reason, message, now, status)
-            return True
-    if status == "False":
-        return False
-    conditions.append(_new_condition(type_, reason, message, now, status))
-    return True
-
-
-def _has_finalizer(pod: JSON) -> bool:
-    return FINALIZER in (pod["metadata"].get("finalizers") or [])
-
-
-def _without_finalizer(pod: JSON) -> JSON:
-    meta = dict(pod["metadata"])
-    meta["finalizers"] = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
-    if not meta["finalizers"]:
-        del meta["finalizers"]
-    return {**pod, "metadata": meta}
 
 
 class _Sync:
@@ -160,7 +99,7 @@ class _Sync:
             1 for p in pods if deleting(p) and pod_phase(p) not in ("Succeeded", "Failed")
         )
         self.ready = sum(1 for p in active if pod_ready(p))
-        fresh = [p for p in pods if _has_finalizer(p) and self.valid_index(p)]
+        fresh = [p for p in pods if js.has_finalizer(p) and self.valid_index(p)]
         new_succeeded = [
             p
             for p in fresh
@@ -191,11 +130,11 @@ class _Sync:
         self.backoff_left = jp.remaining_backoff(failures, last_failure, now)
 
         backoff_limit = int(self.spec.get("backoffLimit", 6))
-        finished_cond = condition(self.status, "SuccessCriteriaMet")
+        finished_cond = js.condition(self.status, "SuccessCriteriaMet")
         if finished_cond is None:
-            target = condition(self.status, "FailureTarget")
+            target = js.condition(self.status, "FailureTarget")
             if target is not None:
-                finished_cond = _new_condition("Failed", target["reason"], target["message"], now)
+                finished_cond = js.new_condition("Failed", target["reason"], target["message"], now)
             else:
                 message = next(
                     (
@@ -208,19 +147,19 @@ class _Sync:
                     None,
                 )
                 if message:
-                    finished_cond = _new_condition(
+                    finished_cond = js.new_condition(
                         "FailureTarget", "PodFailurePolicy", message, now
                     )
         if finished_cond is None:
             if self.failed > backoff_limit or self.past_backoff_limit_on_failure(backoff_limit):
-                finished_cond = _new_condition(
+                finished_cond = js.new_condition(
                     "FailureTarget",
                     "BackoffLimitExceeded",
                     "Job has reached the specified backoff limit",
                     now,
                 )
             elif self.past_deadline():
-                finished_cond = _new_condition(
+                finished_cond = js.new_condition(
                     "FailureTarget",
                     "DeadlineExceeded",
                     "Job was active longer than specified deadline",
@@ -240,7 +179,7 @@ class _Sync:
                 max_failed = self.spec.get("maxFailedIndexes")
                 failed_total = ix.total(failed_indexes)
                 if max_failed is not None and failed_total > int(max_failed):
-                    finished_cond = _new_condition(
+                    finished_cond = js.new_condition(
                         "FailureTarget",
                         "MaxFailedIndexesExceeded",
                         "Job has exceeded the specified maximal number of failed indexes",
@@ -249,7 +188,7 @@ class _Sync:
                 elif failed_total and failed_total + ix.total(self.succeeded_indexes) >= int(
                     self.completions or 0
                 ):
-                    finished_cond = _new_condition(
+                    finished_cond = js.new_condition(
                         "FailureTarget", "FailedIndexes", "Job has failed indexes", now
                     )
             if finished_cond is None:
@@ -259,7 +198,7 @@ class _Sync:
                     self.succeeded_indexes,
                 )
                 if message:
-                    finished_cond = _new_condition(
+                    finished_cond = js.new_condition(
                         "SuccessCriteriaMet", "SuccessPolicy", message, now
                     )
 
@@ -278,7 +217,7 @@ class _Sync:
             else:
                 complete = self.succeeded >= int(self.completions) and n_active == 0
             if complete:
-                finished_cond = _new_condition(
+                finished_cond = js.new_condition(
                     "SuccessCriteriaMet",
                     "CompletionsReached",
                     "Reached expected number of succeeded pods",
@@ -315,7 +254,7 @@ class _Sync:
             (
                 ix.completion_index(p)
                 for p in self.pods
-                if pod_phase(p) == "Succeeded" and _has_finalizer(p) and self.valid_index(p)
+                if pod_phase(p) == "Succeeded" and js.has_finalizer(p) and self.valid_index(p)
             ),
         )
         self.succeeded = ix.total(self.succeeded_indexes)
@@ -335,13 +274,13 @@ class _Sync:
             (
                 ix.completion_index(p)
                 for p in self.pods
-                if _has_finalizer(p) and self.valid_index(p) and index_failed(p)
+                if js.has_finalizer(p) and self.valid_index(p) and index_failed(p)
             ),
         )
         active_indexes = {ix.completion_index(p) for p in active}
         for pod in self.pods:
             index = ix.completion_index(pod)
-            if not (_has_finalizer(pod) and self.valid_index(pod) and self.failed_pod(pod)):
+            if not (js.has_finalizer(pod) and self.valid_index(pod) and self.failed_pod(pod)):
                 continue
             if (
                 ix.has(self.succeeded_indexes, index)
@@ -444,53 +383,21 @@ class _Sync:
         return now_ok
 
     def pod_for(self, index: int | None) -> JSON:
-        """The pod from the template: the controller's owner reference and the tracking
-        finalizer; for an index its annotation, label, hostname, env and failure counts."""
-        template = copy.deepcopy(self.spec.get("template") or {})
-        meta = template.get("metadata") or {}
-        name = self.job["metadata"]["name"]
-        pod_meta: JSON = {
-            "generateName": f"{name}-",
-            "namespace": self.job["metadata"].get("namespace", "default"),
-            "labels": dict(meta.get("labels") or {}),
-            "annotations": dict(meta.get("annotations") or {}),
-            "finalizers": [*(f for f in meta.get("finalizers") or [] if f != FINALIZER), FINALIZER],
-            "ownerReferences": [owner_reference(self.job)],
-        }
-        spec = dict(template.get("spec") or {})
-        if index is not None:
-            pod_meta["generateName"] = ix.generate_name(name, index)
-            pod_meta["annotations"][ix.INDEX_KEY] = str(index)
-            pod_meta["labels"][ix.INDEX_KEY] = str(index)
-            spec["hostname"] = f"{name}-{index}"
-            spec["initContainers"] = ix.with_index_env(spec.get("initContainers") or [])
-            spec["containers"] = ix.with_index_env(spec.get("containers") or [])
-            if not spec["initContainers"]:
-                del spec["initContainers"]
-            if self.per_index:
-                counted, ignored = 0, 0
-                replaced = self.delayed.get(index)
-                if replaced is not None:
-                    counted = ix.failure_count(replaced)
-                    ignored = ix.absolute_failure_count(replaced) - counted
-                    if self.counts(replaced):
-                        counted += 1
-                    else:
-                        ignored += 1
-                pod_meta["annotations"][ix.FAILURE_COUNT_KEY] = str(counted)
-                if ignored:
-                    pod_meta["annotations"][ix.IGNORED_FAILURE_COUNT_KEY] = str(ignored)
-        for key in ("labels", "annotations"):
-            if not pod_meta[key]:
-                del pod_meta[key]
-        return {"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": spec}
+        replaced = self.delayed.get(index) if index is not None else None
+        return js.pod_from_template(
+            self.job,
+            index,
+            per_index=self.per_index,
+            replaced=replaced,
+            replaced_counts=replaced is not None and self.counts(replaced),
+        )
 
     def delete(self, pod: JSON, *, keep_finalizer: bool) -> None:
         """deleteActivePods (the finalizer kept: the pod is counted failed) or deleteJobPods
         (the finalizer removed first: the pod is not counted)."""
         meta = pod["metadata"]
-        if not keep_finalizer and _has_finalizer(pod):
-            self.actions.append(Update("pods", _without_finalizer(pod)))
+        if not keep_finalizer and js.has_finalizer(pod):
+            self.actions.append(Update("pods", js.without_finalizer(pod)))
         self.actions.append(
             Delete("pods", meta.get("namespace", "default"), meta["name"], uid=meta.get("uid"))
         )
@@ -499,11 +406,11 @@ class _Sync:
     def suspend_condition(self) -> None:
         conditions = self.status.setdefault("conditions", [])
         if self.suspended():
-            if _ensure_condition(
+            if js.ensure_condition(
                 conditions, "Suspended", "True", "JobSuspended", "Job suspended", self.now
             ):
                 self.event("Normal", "Suspended", "Job suspended")
-        elif _ensure_condition(
+        elif js.ensure_condition(
             conditions, "Suspended", "False", "JobResumed", "Job resumed", self.now
         ):
             self.event("Normal", "Resumed", "Job resumed")
@@ -518,11 +425,11 @@ class _Sync:
         stored_s = set(stored_uncounted.get("succeeded") or [])
         stored_f = set(stored_uncounted.get("failed") or [])
         stored_indexes = ix.parse(stored.get("completedIndexes"), int(self.completions or 0))
-        with_finalizer = {p["metadata"].get("uid") for p in self.pods if _has_finalizer(p)}
+        with_finalizer = {p["metadata"].get("uid") for p in self.pods if js.has_finalizer(p)}
         finishing = finished_cond is not None and finished_cond["type"] != "SuccessCriteriaMet"
         new_indexes: list[int] = []
         for pod in sorted(self.pods, key=ix.completion_index):
-            if not _has_finalizer(pod):
+            if not js.has_finalizer(pod):
                 continue
             uid = pod["metadata"].get("uid")
             failed = self.failed_pod(pod)
@@ -536,7 +443,7 @@ class _Sync:
                     self.indexed and pod_phase(pod) == "Succeeded" and ix.has(stored_indexes, index)
                 )
             ):
-                self.actions.append(Update("pods", _without_finalizer(pod)))
+                self.actions.append(Update("pods", js.without_finalizer(pod)))
             elif pod_phase(pod) == "Succeeded" and uid not in self.uncounted_failed:
                 if self.indexed:
                     if self.valid_index(pod) and not ix.has(self.prev_indexes, index):
@@ -549,7 +456,7 @@ class _Sync:
                 if self.counts(pod):
                     self.uncounted_failed.append(uid)
                 else:
-                    self.actions.append(Update("pods", _without_finalizer(pod)))
+                    self.actions.append(Update("pods", js.without_finalizer(pod)))
         # cleanUncountedPodsWithoutFinalizers: what the stored status held and whose
         # finalizer is gone is now in the counters
         for key, uncounted, stored_set in (
@@ -577,13 +484,13 @@ class _Sync:
         conditions = self.status.setdefault("conditions", [])
         if finished_cond["type"] == "FailureTarget":
             conditions.append(finished_cond)
-            self.finished_cond = _new_condition(
+            self.finished_cond = js.new_condition(
                 "Failed", finished_cond["reason"], finished_cond["message"], self.now
             )
         elif finished_cond["type"] == "SuccessCriteriaMet":
-            if condition(self.status, "SuccessCriteriaMet") is None:
+            if js.condition(self.status, "SuccessCriteriaMet") is None:
                 conditions.append(finished_cond)
-            self.finished_cond = _new_condition(
+            self.finished_cond = js.new_condition(
                 "Complete", finished_cond["reason"], finished_cond["message"], self.now
             )
 
@@ -604,7 +511,7 @@ class _Sync:
             and self.terminating == 0
         ):
             conditions = self.status.setdefault("conditions", [])
-            _ensure_condition(
+            js.ensure_condition(
                 conditions, cond["type"], "True", cond["reason"], cond["message"], self.now
             )
             if cond["type"] == "Complete":
@@ -631,7 +538,7 @@ class _Sync:
 def sync_job(job: JSON, pods: list[JSON], now: float) -> Result:
     """syncJob for one Job over the pods it controls."""
     if (
-        finished(job)
+        js.finished(job)
         or (job.get("spec") or {}).get("managedBy", "kubernetes.io/job-controller")
         != "kubernetes.io/job-controller"
     ):
@@ -655,42 +562,6 @@ def reconcile(store: Reader, now: float) -> Result:
     return Result(actions, requeue)
 
 
-def finished_time(job: JSON) -> float | None:
-    """ttlafterfinished's jobFinishTime: when the Complete or Failed condition became True."""
-    kind = finished(job)
-    cond = condition(job.get("status") or {}, kind) if kind else None
-    stamp = (cond or {}).get("lastTransitionTime")
-    return parse_rfc3339(stamp) if stamp else None
-
-
-def reconcile_ttl(store: Reader, now: float) -> Result:
-    """The ttl-after-finished controller (pkg/controller/ttlafterfinished processJob): a
-    finished Job whose `ttlSecondsAfterFinished` has run out is deleted, its pods with it
-    (background propagation); one still within its TTL is looked at again when it runs out."""
-    actions: list[Action] = []
-    requeue: float | None = None
-    for job in store.list("jobs"):
-        ttl = (job.get("spec") or {}).get("ttlSecondsAfterFinished")
-        at = finished_time(job)
-        if ttl is None or at is None or deleting(job):
-            continue
-        expires = at + int(ttl)
-        if now >= expires:
-            meta = job["metadata"]
-            actions.append(
-                Delete(
-                    "jobs",
-                    meta.get("namespace", "default"),
-                    meta["name"],
-                    uid=meta.get("uid"),
-                    propagation="Background",
-                )
-            )
-        else:
-            requeue = earliest(requeue, expires)
-    return Result(actions, requeue)
-
-
 class JobController:
     """The Job controller: woken by Jobs and pods."""
 
@@ -701,15 +572,4 @@ class JobController:
         return reconcile(store, now)
 
 
-class TTLAfterFinishedController:
-    """The ttl-after-finished controller: woken by Jobs."""
-
-    name = "ttl-after-finished-controller"
-    wakes = frozenset({"jobs"})
-
-    def reconcile(self, store: Reader, now: float) -> Result:
-        return reconcile_ttl(store, now)
-
-
 JOB_CONTROLLER = JobController()
-TTL_CONTROLLER = TTLAfterFinishedController()

@@ -3,11 +3,13 @@ them. Adding a controller is one line here."""
 
 from __future__ import annotations
 
-from minikubelet.controllers import cronjob, job
+from minikubelet.controllers import cronjob, job, ttlafterfinished
 from minikubelet.controllers.base import Controller
 
 CONTROLLERS: tuple[Controller, ...] = (
+    # Job and CronJob: the CronJob controller makes Jobs, the Job controller their pods, the
+    # ttl-after-finished controller deletes finished Jobs past their TTL
     cronjob.CRONJOB_CONTROLLER,
     job.JOB_CONTROLLER,
-    job.TTL_CONTROLLER,  # Job, CronJob
+    ttlafterfinished.TTL_CONTROLLER,
 )
