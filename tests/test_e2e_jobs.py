@@ -243,3 +243,61 @@ def test_watching_jobs(mk: Minikubelet) -> None:
     out, _err, _ = kubectl(mk, "get", "jobs", "-w", "--request-timeout=2s", timeout=20)
     assert out.splitlines()[0].split() == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]
     assert rows(out)["pi"][1:3] == ["Complete", "1/1"]
+
+
+SLEEPER = """
+    apiVersion: batch/v1
+    kind: Job
+    metadata: {name: sleeper}
+    spec:
+      parallelism: 2
+      completions: 4
+      template:
+        spec:
+          restartPolicy: Never
+          terminationGracePeriodSeconds: 1
+          containers: [{name: main, image: busybox, command: [sleep, "600"]}]
+"""
+
+
+def test_apply_again_then_suspend_and_resume(mk: Minikubelet) -> None:
+    manifest = textwrap.dedent(SLEEPER)
+    _, err, code = kubectl(mk, "apply", "-f", "-", stdin=manifest)
+    assert code == 0, err
+    out, err, code = kubectl(mk, "apply", "-f", "-", stdin=manifest)
+    assert (out.strip(), code) == ("job.batch/sleeper unchanged", 0), err
+
+    def running() -> list[str]:
+        out, _, _ = kubectl(mk, "get", "pods", "-l", "job-name=sleeper", "-o", "json")
+        return [
+            p["metadata"]["name"]
+            for p in json.loads(out)["items"]
+            if p["status"].get("phase") == "Running"
+        ]
+
+    assert len(mk.wait_for("two running pods", lambda: len(running()) == 2 and running())) == 2
+    out, err, code = kubectl(mk, "patch", "job", "sleeper", "-p", '{"spec":{"suspend":true}}')
+    assert code == 0, err
+    _, err, code = kubectl(mk, "wait", "--for=condition=suspended", "job/sleeper", "--timeout=60s")
+    assert code == 0, err
+
+    def gone() -> bool:
+        out, _, _ = kubectl(mk, "get", "pods", "-l", "job-name=sleeper", "-o", "name")
+        return out.strip() == ""
+
+    mk.wait_for("the suspended Job's pods gone", gone, timeout=60)
+    got, _, _ = kubectl(mk, "get", "job", "sleeper")
+    assert rows(got)["sleeper"][1:3] == ["Suspended", "0/4"]
+    assert "failed" not in _job(mk, "sleeper")["status"]  # deleted by suspension: no failure
+    _, err, code = kubectl(mk, "patch", "job", "sleeper", "-p", '{"spec":{"suspend":false}}')
+    assert code == 0, err
+    assert (
+        len(mk.wait_for("two running pods again", lambda: len(running()) == 2 and running())) == 2
+    )
+    described, _, _ = kubectl(mk, "describe", "job", "sleeper")
+    assert "Job suspended" in described
+    assert "Job resumed" in described
+    _, err, code = kubectl(mk, "delete", "job", "sleeper")
+    assert code == 0, err
+    _, err, code = kubectl(mk, "delete", "pods", "-l", "job-name=sleeper")  # if no GC took them
+    assert code == 0, err
