@@ -301,3 +301,26 @@ def test_apply_again_then_suspend_and_resume(mk: Minikubelet) -> None:
     assert code == 0, err
     _, err, code = kubectl(mk, "delete", "pods", "-l", "job-name=sleeper")  # if no GC took them
     assert code == 0, err
+
+
+def test_kubectl_create_job_and_its_ttl(mk: Minikubelet) -> None:
+    """`kubectl create job` sends the Job as protobuf; with ttlSecondsAfterFinished: 0 (set
+    by a patch of a second Job) the ttl-after-finished controller deletes a finished Job."""
+    out, err, code = kubectl(
+        mk, "create", "job", "quick", "--image=busybox", "--", "sh", "-c", "echo quick"
+    )
+    assert (out.strip(), code) == ("job.batch/quick created", 0), err
+    _wait(mk, "complete", "quick")
+    logs, _, _ = kubectl(mk, "logs", "job/quick")
+    assert logs == "quick\n"
+    _, err, code = kubectl(
+        mk, "patch", "job", "quick", "-p", '{"spec":{"ttlSecondsAfterFinished":0}}'
+    )
+    assert code == 0, err
+
+    def deleted() -> bool:
+        _, err, code = kubectl(mk, "get", "job", "quick")
+        return code == 1 and 'jobs.batch "quick" not found' in err
+
+    mk.wait_for("the finished Job deleted by its TTL", deleted, timeout=60)
+    kubectl(mk, "delete", "pods", "-l", "job-name=quick")  # if no GC took them

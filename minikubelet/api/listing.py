@@ -129,13 +129,11 @@ async def list_or_watch(
 
 
 def get_one(request: web.Request, resource: Resource, obj: JSON | None, name: str) -> web.Response:
-    if obj is None:
-        raise StatusError(
-            404,
-            "NotFound",
-            f'{resource.plural} "{name}" not found',
-            {"name": name, "kind": resource.plural},
-        )
+    if obj is None:  # `jobs.batch "pi" not found`: the resource qualified by its group
+        group = resource.api_version.rpartition("/")[0]
+        qualified = f"{resource.plural}.{group}" if group else resource.plural
+        details = {"name": name, **({"group": group} if group else {}), "kind": resource.plural}
+        raise StatusError(404, "NotFound", f'{qualified} "{name}" not found', details)
     as_table = table_version(request)
     if as_table is None:
         return web.json_response(obj)
