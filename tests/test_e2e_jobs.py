@@ -324,3 +324,29 @@ def test_kubectl_create_job_and_its_ttl(mk: Minikubelet) -> None:
 
     mk.wait_for("the finished Job deleted by its TTL", deleted, timeout=60)
     kubectl(mk, "delete", "pods", "-l", "job-name=quick")  # if no GC took them
+
+
+def test_kubectl_create_cronjob(mk: Minikubelet) -> None:
+    """`kubectl create cronjob` sends the CronJob as protobuf, the schedule checked."""
+    out, err, code = kubectl(
+        mk,
+        "create",
+        "cronjob",
+        "five",
+        "--image=busybox",
+        "--schedule=*/5 * * * *",
+        "--",
+        "echo",
+        "hi",
+    )
+    assert (out.strip(), code) == ("cronjob.batch/five created", 0), err
+    got, _, _ = kubectl(mk, "get", "cronjob", "five", "-o", "json")
+    spec = json.loads(got)["spec"]
+    assert (spec["schedule"], spec["concurrencyPolicy"]) == ("*/5 * * * *", "Allow")
+    template = spec["jobTemplate"]["spec"]["template"]["spec"]
+    assert template["containers"][0]["command"] == ["echo", "hi"]
+    assert template["restartPolicy"] == "OnFailure"
+    _, err, code = kubectl(mk, "create", "cronjob", "bad", "--image=busybox", "--schedule=* * *")
+    assert code == 1
+    assert 'spec.schedule: Invalid value: "* * *": expected exactly 5 fields, found 3' in err
+    kubectl(mk, "delete", "cronjob", "five")
