@@ -39,7 +39,13 @@ CRONJOB = """
           template:
             spec:
               restartPolicy: OnFailure
-              containers: [{name: run, image: busybox, command: [sh, -c, "echo nightly run"]}]
+              containers:
+              - name: run
+                image: busybox
+                command: [sh, -c, "echo nightly run"]
+                env:
+                - name: MODE
+                  valueFrom: {configMapKeyRef: {name: settings, key: mode, optional: true}}
 """
 
 
@@ -183,6 +189,12 @@ def test_cronjob_columns_and_a_job_created_from_it(mk: Minikubelet) -> None:
     assert job["spec"]["backoffLimit"] == 0  # a pointer's zero, kept from the protobuf
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] == ["sh", "-c", "echo nightly run"]
+    assert container["env"] == [
+        {
+            "name": "MODE",
+            "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "mode", "optional": True}},
+        }
+    ]
     logs, _, _ = kubectl(mk, "logs", "job/nightly-now")
     assert logs == "nightly run\n"
 

@@ -5,8 +5,10 @@ k8s.io/api) and apimachinery's ObjectMeta, LabelSelector, Quantity, IntOrString 
 
 gogo-protobuf writes every field of a Go struct that is not a pointer, zero or not: a zero
 string, number or bool of such a field is left out (the JSON encoder's `omitempty` would
-leave it out too), one of a pointer field (`backoffLimit: 0`, `runAsUser: 0`) is kept. Pure;
-raises ValueError on anything malformed.
+leave it out too), one of a pointer field (`backoffLimit: 0`, `runAsUser: 0`) is kept. An
+embedded struct (a Probe's ProbeHandler, a Volume's VolumeSource, a key selector's
+LocalObjectReference) is its own message on the wire and inline in JSON. Pure; raises
+ValueError on anything malformed.
 """
 
 from __future__ import annotations
@@ -108,6 +110,9 @@ def message(name: str, data: bytes) -> JSON:
             if not isinstance(value, bytes):
                 continue
             item = message(kind[4:], value)
+            if not field:  # embedded: `json:",inline"`
+                out.update(item)
+                continue
         else:
             item = _scalar(kind, value)
             if item is None or (not repeated and not pointer and _zero(item)):
