@@ -17,6 +17,7 @@ import resource
 import ssl
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -292,7 +293,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "validate":
         for warning in unmapped_warnings(loaded.pods, images):
             print(f"Warning: {warning}", file=sys.stderr)
-        print(f"{len(loaded.pods)} pod(s) valid")
+        counts = Counter(str(obj.get("kind", "")) for _, obj in loaded.objects)
+        others = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+        print(f"{len(loaded.pods)} pod(s) valid" + (f"; {others} valid" if others else ""))
         return 0
     if args.command == "explain":
         return explain.main(args, loaded.pods)

@@ -130,6 +130,12 @@ class PodRegistry:
         meta = {**pod.manifest.get("metadata", {})}
         if managed_fields is not None:
             meta["managedFields"] = managed_fields
+        for key, listed in (("finalizers", finalizers), ("ownerReferences", owner_references)):
+            if listed is not None:
+                if listed:
+                    meta[key] = list(listed)
+                else:
+                    meta.pop(key, None)
         for key, value in (("labels", labels), ("annotations", annotations)):
             if value:
                 meta[key] = dict(value)

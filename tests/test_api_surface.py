@@ -122,7 +122,9 @@ async def test_api_resources_are_what_is_served(server: Server) -> None:
     header, *rows = columns(result.out)
     assert header == ["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND", "VERBS",
                       "CATEGORIES"]  # fmt: skip
-    table = {(r[0], r[-5] if len(r) == 7 else r[-4]): r for r in rows}
+    # the APIVERSION cell: SHORTNAMES and CATEGORIES may each be blank
+    table = {(r[0], next(c for c in r[1:] if re.fullmatch(r"([\w.-]+/)?v\d\w*", c))): r
+             for r in rows}  # fmt: skip
     assert table[("pods", "v1")] == [
         "pods",
         "po",
@@ -155,6 +157,7 @@ async def test_api_resources_are_what_is_served(server: Server) -> None:
         ("replicasets", "apps/v1"), ("replicationcontrollers", "v1"),
         ("statefulsets", "apps/v1"), ("daemonsets", "apps/v1"),
         ("controllerrevisions", "apps/v1"),
+        ("jobs", "batch/v1"), ("cronjobs", "batch/v1"),
     }  # fmt: skip
     assert table[("statefulsets", "apps/v1")][1:7] == [
         "sts", "apps/v1", "true", "StatefulSet", "create,delete,get,list,patch,update,watch",
@@ -176,6 +179,7 @@ async def test_api_versions(server: Server) -> None:
             "apps/v1",
             "authorization.k8s.io/v1",
             "autoscaling/v2",
+            "batch/v1",
             "coordination.k8s.io/v1",
             "discovery.k8s.io/v1",
             "metrics.k8s.io/v1beta1",

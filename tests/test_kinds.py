@@ -322,19 +322,38 @@ def test_stored_objects_validate_against_the_schema() -> None:
         _validate(obj)
 
 
-def test_a_workload_kind_is_skipped_saying_it_is_not_run_yet(tmp_path: Path) -> None:
-    path = tmp_path / "deploy.yaml"
-    path.write_text(
-        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: web}\n"
-        "spec: {template: {spec: {restartPolicy: Never,"
-        " containers: [{name: c, image: busybox}]}}}\n"
-    )
+def test_every_workload_kind_is_loaded_and_run_not_skipped(tmp_path: Path) -> None:
+    template = "{metadata: {labels: {a: b}}, spec: {containers: [{name: c, image: busybox}]}}"
+    selector = "selector: {matchLabels: {a: b}}"
+    docs = [
+        f"apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: d}}\n"
+        f"spec: {{{selector}, template: {template}}}",
+        f"apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {{name: r}}\n"
+        f"spec: {{{selector}, template: {template}}}",
+        f"apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {{name: s}}\n"
+        f"spec: {{{selector}, serviceName: s, template: {template}}}",
+        f"apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {{name: ds}}\n"
+        f"spec: {{{selector}, template: {template}}}",
+        "apiVersion: v1\nkind: ReplicationController\nmetadata: {name: rc}\n"
+        f"spec: {{selector: {{a: b}}, template: {template}}}",
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\n"
+        "spec: {template: {spec: {restartPolicy: Never, containers: [{name: c, image: x}]}}}",
+        "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: cj}\nspec: {schedule: '@hourly', "
+        "jobTemplate: {spec: {template: {spec: {restartPolicy: Never, "
+        "containers: [{name: c, image: x}]}}}}}",
+    ]
+    path = tmp_path / "workloads.yaml"
+    path.write_text("\n---\n".join(docs) + "\n")
     done = subprocess.run(
         [sys.executable, "-m", "minikubelet", "validate", str(path)],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
-    assert done.returncode == 0
-    assert 'Job "web" (batch/v1) is skipped: minikubelet does not run workload' in done.stderr
+    assert done.returncode == 0, done.stderr
+    assert "skipped" not in done.stderr
+    assert done.stdout == (
+        "0 pod(s) valid; 1 CronJob, 1 DaemonSet, 1 Deployment, 1 Job, 1 ReplicaSet, "
+        "1 ReplicationController, 1 StatefulSet valid\n"
+    )
 
 
 def test_stored_kinds_are_decoded_strictly_from_the_official_schema(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from aiohttp import web
 from minikubelet.api import (
     bodies,
     patch,
+    prototyped,
     protowire,
     resources,
     services,
@@ -74,7 +75,7 @@ def listing(kind: Kind) -> Resource:
     def row(obj: JSON, now: float, include: str) -> JSON:
         created = obj.get("metadata", {}).get("creationTimestamp")
         end = created if kind.created_at else tbl.since(created, now)
-        cells = kind.cells(obj)
+        cells = kind.timed_cells(obj, now) if kind.timed_cells else kind.cells(obj)
         ordered = [*(cells[i] for i in narrow), end, *(cells[i] for i in wide)]
         return tbl.row(obj, [obj["metadata"]["name"], *ordered], include)
 
@@ -152,10 +153,13 @@ def _document(body: Any, kind: Kind, namespace: str) -> JSON:
 
 async def _body(request: web.Request) -> Any:
     """JSON or YAML, or the protobuf kubectl's typed clients send (`kubectl create
-    configmap`)."""
+    configmap`, `kubectl create job --from=cronjob/x`)."""
     if request.content_type == protowire.MEDIA_TYPE:
+        raw = await request.read()
         try:
-            return protowire.decode_config_object(await request.read())
+            if prototyped.kind_of(raw) in prototyped.KINDS:
+                return prototyped.decode_typed_object(raw)
+            return protowire.decode_config_object(raw)
         except ValueError as exc:
             raise se.bad_request(str(exc)) from None
     return await read_body(request)

@@ -180,7 +180,7 @@ class Applier:
         registry, which the node agent keeps; its spec is not a controller's to change."""
         meta, old = wanted["metadata"], stored["metadata"]
         fields = ("labels", "annotations", "ownerReferences", "finalizers")
-        if all(meta.get(k) == old.get(k) for k in fields):
+        if all((meta.get(k) or None) == (old.get(k) or None) for k in fields):
             return
         await self.pods.update_pod_metadata(
             old.get("namespace", ""), old["name"],

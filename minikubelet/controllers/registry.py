@@ -6,11 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from minikubelet.controllers import (
+    cronjob,
     daemonset,
     deployment,
     garbagecollector,
+    job,
     replicaset,
     statefulset,
+    ttlafterfinished,
 )
 from minikubelet.controllers.base import Controller
 
@@ -18,6 +21,11 @@ CONTROLLERS: tuple[Controller, ...] = (
     deployment.CONTROLLER,  # before the ReplicaSet controller, which makes its sets' pods
     *replicaset.CONTROLLERS,  # ReplicaSet, ReplicationController
     statefulset.CONTROLLER,
+    # Job and CronJob: the CronJob controller makes Jobs, the Job controller their pods, the
+    # ttl-after-finished controller deletes finished Jobs past their TTL
+    cronjob.CRONJOB_CONTROLLER,
+    job.JOB_CONTROLLER,
+    ttlafterfinished.TTL_CONTROLLER,
     garbagecollector.CONTROLLER,  # owner references, deletion propagation
 )  # fmt: skip
 

@@ -18,11 +18,12 @@ from typing import Any, Literal
 
 from minikubelet.core import claims
 from minikubelet.core.workloads import selector_string
-from minikubelet.manifest import apps, deployments
+from minikubelet.manifest import apps, batch, deployments
 from minikubelet.manifest import configmaps as admission
 from minikubelet.manifest import replicasets as rsa
 from minikubelet.manifest.podtemplate import default_template, template_errors
 from minikubelet.manifest.services import admit_service
+from minikubelet.store import batchtables
 from minikubelet.store.objects import ObjectStore
 
 JSON = dict[str, Any]
@@ -57,6 +58,8 @@ class Kind:
     categories: tuple[str, ...] = ()  # `kubectl get all` lists the kinds in category `all`
     # warnings about one object (beside `warning`), on each write and when loaded from a file
     object_warnings: Callable[[JSON], list[str]] = field(default=lambda obj: [])
+    # cells that need the time (a Job's DURATION): `timed_cells(obj, now)` instead of `cells`
+    timed_cells: Callable[[JSON, float], list[Any]] | None = None
 
     @property
     def api_version(self) -> str:
@@ -330,6 +333,14 @@ KINDS: tuple[Kind, ...] = (
          fields=frozenset({"metadata.name", "metadata.namespace", "status.replicas"}),
          status_subresource=True, scalable=True, categories=("all",)),
     *_APPS_KINDS,  # StatefulSet, DaemonSet, ControllerRevision
+    # Job and CronJob (controllers/job.py, controllers/cronjob.py)
+    Kind("jobs", "job", "Job", "batch", "v1", True, batch.admit_job, (),
+         (*batchtables.JOB_COLUMNS, *batchtables.WIDE), status_subresource=True,
+         categories=("all",), timed_cells=batchtables.job_cells,
+         ),
+    Kind("cronjobs", "cronjob", "CronJob", "batch", "v1", True, batch.admit_cronjob, ("cj",),
+         (*batchtables.CRONJOB_COLUMNS, *batchtables.WIDE), status_subresource=True,
+         categories=("all",), timed_cells=batchtables.cronjob_cells),
 )  # fmt: skip
 
 BY_RESOURCE: dict[tuple[str, str], Kind] = {(k.group, k.resource): k for k in KINDS}
