@@ -556,3 +556,25 @@ def test_ttl_after_finished_deletes_the_job_in_the_background() -> None:
     assert result.requeue_at == finished_at + 30
     (delete,) = ttlafterfinished.reconcile_ttl(sim, finished_at + 30).actions
     assert (delete.resource, delete.name, delete.propagation) == ("jobs", "pi", "Background")  # type: ignore[union-attr]
+
+
+def test_a_pod_whose_job_is_gone_loses_its_tracking_finalizer() -> None:
+    """job_controller.go: a pod's tracking finalizer is taken away once its Job is gone (or
+    being deleted), so that the garbage collector's delete can finish."""
+    from minikubelet.controllers import job as jc
+    from minikubelet.controllers import jobstatus as js
+    from minikubelet.controllers.base import Update
+
+    def pod(name: str, uid: str) -> dict[str, Any]:
+        return {"metadata": {"name": name, "namespace": "default",
+                             "finalizers": [js.FINALIZER, "example.com/keep"],
+                             "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job",
+                                                  "name": "j", "uid": uid, "controller": True}]}}  # fmt: skip
+
+    live = {"metadata": {"name": "j", "namespace": "default", "uid": "live"}}
+    going = {"metadata": {"name": "k", "namespace": "default", "uid": "going",
+                          "deletionTimestamp": "2026-01-01T00:00:00Z"}}  # fmt: skip
+    pods = {"default": [pod("a", "live"), pod("b", "gone"), pod("c", "going")]}
+    actions = jc.orphan_finalizers(pods, [live, going])
+    assert [a.object["metadata"]["name"] for a in actions if isinstance(a, Update)] == ["b", "c"]
+    assert all(a.object["metadata"]["finalizers"] == ["example.com/keep"] for a in actions)  # type: ignore[union-attr]

@@ -41,6 +41,7 @@ from minikubelet.controllers.base import (
 )
 from minikubelet.core.gotext import parse_rfc3339, rfc3339
 from minikubelet.core.workloads import (
+    controller_of,
     deleting,
     is_controlled_by,
     pod_active,
@@ -553,13 +554,31 @@ def reconcile(store: Reader, now: float) -> Result:
     pods_by_ns: dict[str, list[JSON]] = {}
     for pod in store.list("pods"):
         pods_by_ns.setdefault(pod["metadata"].get("namespace", "default"), []).append(pod)
-    for job in store.list("jobs"):
+    jobs = store.list("jobs")
+    for job in jobs:
         namespace = job["metadata"].get("namespace", "default")
         owned = [p for p in pods_by_ns.get(namespace, []) if is_controlled_by(p, job)]
         result = sync_job(job, owned, now)
         actions += result.actions
         requeue = earliest(requeue, result.requeue_at)
+    actions += orphan_finalizers(pods_by_ns, jobs)
     return Result(actions, requeue)
+
+
+def orphan_finalizers(pods_by_ns: dict[str, list[JSON]], jobs: list[JSON]) -> list[Action]:
+    """job_controller.go deletePod / cleanupOrphanPods: a pod still carrying the tracking
+    finalizer whose Job is gone (deleted, its pods left to the garbage collector) has the
+    finalizer taken away, so that it can go; nothing will count it any more."""
+    live = {j["metadata"].get("uid") for j in jobs if not j["metadata"].get("deletionTimestamp")}
+    actions: list[Action] = []
+    for pods in pods_by_ns.values():
+        for pod in pods:
+            ref = controller_of(pod)
+            if not js.has_finalizer(pod) or ref is None or ref.get("kind") != "Job":
+                continue
+            if ref.get("uid") not in live:
+                actions.append(Update("pods", js.without_finalizer(pod)))
+    return actions
 
 
 class JobController:
