@@ -407,3 +407,28 @@ def test_a_set_being_deleted_only_updates_status() -> None:
     actions = step(store)
     assert created(actions) == []
     assert deleted(actions) == []
+
+
+def test_claims_for_an_ordinal_and_their_retention() -> None:
+    """getPersistentVolumeClaims: `<template>-<set>-<ordinal>`, the template's labels and the
+    selector's; owned by the set only with whenDeleted: Delete."""
+    from minikubelet.controllers import statefulset_pods as sp
+    from minikubelet.manifest import apps
+
+    sts: dict[str, Any] = {
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "db", "namespace": "ns", "uid": "u1"},
+        "spec": {"selector": {"matchLabels": {"app": "db"}},
+                 "volumeClaimTemplates": [{"metadata": {"name": "data", "labels": {"t": "x"}},
+                                           "spec": {"accessModes": ["ReadWriteOnce"]}}]},
+    }  # fmt: skip
+    [claim] = sp.claims_for(sts, 2)
+    assert claim["metadata"] == {"name": "data-db-2", "namespace": "ns",
+                                 "labels": {"t": "x", "app": "db"}}  # fmt: skip
+    assert claim["spec"] == {"accessModes": ["ReadWriteOnce"]}
+    assert apps.statefulset_warnings(sts) == []
+    sts["spec"]["persistentVolumeClaimRetentionPolicy"] = {"whenDeleted": "Delete",
+                                                          "whenScaled": "Delete"}  # fmt: skip
+    [owned] = sp.claims_for(sts, 0)
+    assert owned["metadata"]["ownerReferences"][0]["uid"] == "u1"
+    assert len(apps.statefulset_warnings(sts)) == 1

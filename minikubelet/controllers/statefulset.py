@@ -65,6 +65,13 @@ def _event(sts: JSON, verb: str, pod: JSON) -> Event:
                  f"{verb} Pod {name} in StatefulSet {set_name} successful", COMPONENT)  # fmt: skip
 
 
+def _claim_event(sts: JSON, claim: JSON, pod: JSON) -> Event:
+    """StatefulPodControl.recordClaimEvent."""
+    return Event(sts, "Normal", "SuccessfulCreate",
+                 f"create Claim {claim['metadata']['name']} Pod {pod['metadata']['name']} in "
+                 f"StatefulSet {sts['metadata']['name']} success", COMPONENT)  # fmt: skip
+
+
 def revisions(sts: JSON, owned: list[JSON], store: Reader) -> tuple[JSON, JSON, int, list[Action]]:
     """getStatefulSetRevisions: (current, update, collisionCount, writes)."""
     namespace = sts["metadata"].get("namespace", "default")
@@ -172,6 +179,11 @@ def reconcile_set(sts: JSON, store: Reader, now: float) -> Result:
                 delete(pod)
             return True
         if pod["metadata"]["name"] not in created:
+            for claim in sp.claims_for(sts, sp.ordinal(pod)):
+                if store.get("persistentvolumeclaims", namespace, claim["metadata"]["name"]):
+                    continue
+                actions.append(Create("persistentvolumeclaims", claim, owner=sts))
+                actions.append(_claim_event(sts, claim, pod))
             actions.append(Create("pods", pod, owner=sts))
             actions.append(_event(sts, "create", pod))
             return True

@@ -83,6 +83,35 @@ def claim_volumes(sts: JSON, index: int) -> list[JSON]:
     ]  # fmt: skip
 
 
+def claims_for(sts: JSON, index: int) -> list[JSON]:
+    """getPersistentVolumeClaims: the claims of one ordinal, one per claim template, named
+    `<template>-<set>-<ordinal>`, labelled with the template's labels and the set's
+    selector's matchLabels. With `persistentVolumeClaimRetentionPolicy.whenDeleted: Delete`
+    they are owned by the set, so the garbage collector deletes them with it
+    (updateClaimOwnerRefForSetAndPod); with Retain (the default) they outlive the pods and
+    the set, holding their data."""
+    spec = sts.get("spec") or {}
+    match = (spec.get("selector") or {}).get("matchLabels") or {}
+    out = []
+    for template in spec.get("volumeClaimTemplates") or []:
+        meta = template.get("metadata") or {}
+        if not meta.get("name"):
+            continue
+        claim_meta: JSON = {
+            "name": claim_name(template, sts, index),
+            "namespace": sts["metadata"].get("namespace", "default"),
+            "labels": {**(meta.get("labels") or {}), **match},
+        }
+        if meta.get("annotations"):
+            claim_meta["annotations"] = dict(meta["annotations"])
+        retention = spec.get("persistentVolumeClaimRetentionPolicy") or {}
+        if retention.get("whenDeleted") == "Delete":
+            claim_meta["ownerReferences"] = [owner_reference(sts)]
+        out.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": claim_meta,
+                    "spec": copy.deepcopy(template.get("spec") or {})})  # fmt: skip
+    return out
+
+
 def revision_of(pod: JSON) -> str:
     """getPodRevision."""
     return str((pod["metadata"].get("labels") or {}).get(REVISION_HASH_LABEL) or "")

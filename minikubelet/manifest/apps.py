@@ -37,11 +37,6 @@ _PERCENT = (
     "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  "
     "or '93%', regex used for validation is '[0-9]+%')"
 )
-CLAIMS_WARNING = (
-    'spec.volumeClaimTemplates[{i}]: claims "{name}-{sts}-<ordinal>" are not created: '
-    "minikubelet has no PersistentVolumes yet, so the pods' volumes of this template have "
-    "nothing bound to them"
-)
 
 
 def go_map(value: dict[str, Any] | None) -> str:
@@ -295,12 +290,18 @@ def admit_statefulset(obj: JSON, old: JSON | None = None) -> JSON:
 
 
 def statefulset_warnings(obj: JSON) -> list[str]:
-    """One warning per claim template: its claims are not made here yet."""
-    name = _name(obj)
-    return [
-        CLAIMS_WARNING.format(i=i, name=(t.get("metadata") or {}).get("name", ""), sts=name)
-        for i, t in enumerate((obj.get("spec") or {}).get("volumeClaimTemplates") or [])
-    ]
+    """Each claim template's claims are made and bound as the pods are (a directory per
+    claim in the state dir); `whenDeleted: Delete` is acted on (the set owns its claims),
+    `whenScaled: Delete` is not: one warning says so."""
+    retention = (obj.get("spec") or {}).get("persistentVolumeClaimRetentionPolicy") or {}
+    if retention.get("whenScaled") == "Delete" and (obj.get("spec") or {}).get(
+        "volumeClaimTemplates"
+    ):
+        return [
+            "spec.persistentVolumeClaimRetentionPolicy.whenScaled: Delete is not acted on in "
+            "minikubelet: the claims of pods a scale-down removes are kept"
+        ]
+    return []
 
 
 def statefulset_cells(obj: JSON) -> list[Any]:
