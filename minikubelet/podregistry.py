@@ -54,8 +54,15 @@ class PodRegistry:
         pod, warnings = manifest.pod_from_document(
             document, source="api", node_name=self.agent.settings.node_name
         )
+        # a pod a controller made from its template: the template's warnings were given
+        # once, when the workload was created (manifest/load.py template_warnings)
+        made = any(
+            r.get("controller") for r in pod.manifest["metadata"].get("ownerReferences") or []
+        )
         for warning in warnings:
-            log.warning("manifest warning", pod=f"{pod.namespace}/{pod.name}", message=warning)
+            (log.debug if made else log.warning)(
+                "manifest warning", pod=f"{pod.namespace}/{pod.name}", message=warning
+            )
         if pod.key in self.agent.runners:
             raise PodExists(pod.namespace, pod.name)
         if dry_run or not self.agent.running:

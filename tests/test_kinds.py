@@ -13,6 +13,7 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+from daemon_harness import Minikubelet
 
 from minikubelet.core import envsources
 from minikubelet.manifest import load
@@ -384,3 +385,45 @@ def test_stored_kinds_are_decoded_strictly_from_the_official_schema(tmp_path: Pa
         'Ingress in version "v1" cannot be handled as a Ingress: strict decoding error: '
         'unknown field "spec.rulez"'
     ) in done.stderr
+
+
+def test_a_workload_template_is_warned_of_once_as_written_not_for_its_defaults() -> None:
+    from minikubelet.manifest.load import template_warnings
+
+    deploy = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "w"},
+              "spec": {"template": {"spec": {"hostNetwork": True, "containers": [
+                  {"name": "c", "image": "x", "imagePullPolicy": "Always"}]}}}}  # fmt: skip
+    assert [w.split(":")[0] for w in template_warnings(deploy)] == [
+        "spec.template.spec.hostNetwork",
+        "spec.template.spec.containers[*].imagePullPolicy",
+    ]
+    plain = {"kind": "Deployment", "spec": {"template": {"spec": {"containers": [
+        {"name": "c", "image": "x"}]}}}}  # fmt: skip
+    assert template_warnings(plain) == []  # the defaults it will get are not the user's
+    cron = {"kind": "CronJob", "spec": {"jobTemplate": {"spec": {"template": {"spec": {
+        "dnsPolicy": "None", "containers": [{"name": "c", "image": "x"}]}}}}}}  # fmt: skip
+    assert template_warnings(cron)[0].startswith("spec.jobTemplate.spec.template.spec.dnsPolicy:")
+    daemon = {"kind": "DaemonSet", "spec": {"template": {"spec": {
+        "nodeSelector": {"a": "b"}, "containers": [{"name": "c", "image": "x"}]}}}}  # fmt: skip
+    assert template_warnings(daemon) == []  # the DaemonSet controller acts on it
+
+
+def test_pods_a_controller_makes_are_not_warned_of_again(tmp_path: Path) -> None:
+    path = tmp_path / "deploy.yaml"
+    path.write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n"
+        "spec: {replicas: 2, selector: {matchLabels: {a: b}}, template: {metadata: {labels:"
+        " {a: b}}, spec: {hostNetwork: true, containers: [{name: c, image: busybox,"
+        " command: [sleep, '60']}]}}}\n"
+    )
+    with Minikubelet(path, state_dir=tmp_path / "state") as mk:
+        mk.wait_for("two pods", lambda: len(mk.get_json("/api/v1/pods")["items"]) == 2)
+        mk.wait_for(
+            "both running",
+            lambda: all(
+                p["status"].get("phase") == "Running" for p in mk.get_json("/api/v1/pods")["items"]
+            ),
+        )
+    log = "\n".join(mk.stderr_lines)
+    assert log.count("spec.template.spec.hostNetwork") == 1  # once, for the Deployment
+    assert "manifest warning" not in log  # and not again for each of its pods

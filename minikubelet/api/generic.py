@@ -40,6 +40,7 @@ from minikubelet.manifest.configmaps import (
     strict_decoding_error,
     unknown_fields,
 )
+from minikubelet.manifest.load import template_warnings
 from minikubelet.store.kinds import KINDS, Kind, default_service_account
 from minikubelet.store.objects import JSON, AlreadyExists, ObjectStore
 
@@ -216,6 +217,7 @@ async def _create_document(
     request: web.Request, kind: Kind, document: JSON, dry_run: bool
 ) -> web.Response:
     unknown = _field_validation(request, kind, document)
+    unknown += template_warnings(document)  # the template as written, before its defaults
     admitted = admit_new(kind, document)
     name = admitted["metadata"]["name"]
     store = store_of(request)

@@ -240,6 +240,30 @@ def ignored_fields(doc: Mapping[str, Any]) -> list[str]:
     return warnings + (volume_warnings(spec) if isinstance(spec, Mapping) else [])
 
 
+# where a workload keeps its pod template
+_TEMPLATES = (("spec", "template"), ("spec", "jobTemplate", "spec", "template"))
+# fields of a template its own controller acts on (the DaemonSet controller places its pod)
+_ACTED_ON = {"DaemonSet": ("spec.nodeSelector:", "spec.affinity:", "spec.tolerations:")}
+
+
+def template_warnings(obj: Mapping[str, Any]) -> list[str]:
+    """The warnings `pod_from_document` would give for the fields a workload's pod template
+    sets that have no local meaning, under the template's path
+    (`spec.template.spec.hostNetwork: ...`): given once, when the workload is created or
+    loaded, as the pods its controller makes from it are not warned of again. Call it on the
+    object as written, before defaults."""
+    for path in _TEMPLATES:
+        node: Any = obj
+        for key in path:
+            node = node.get(key) if isinstance(node, Mapping) else None
+        spec = node.get("spec") if isinstance(node, Mapping) else None
+        if isinstance(spec, Mapping):
+            skip = _ACTED_ON.get(str(obj.get("kind", "")), ())
+            found = ignored_fields({"apiVersion": "v1", "kind": "Pod", "spec": spec})
+            return [f"{'.'.join(path)}.{w}" for w in found if not w.startswith(skip)]
+    return []
+
+
 def _check_kind(doc: Mapping[str, Any]) -> None:
     kind, version = doc.get("kind"), doc.get("apiVersion")
     if not kind:
@@ -451,7 +475,8 @@ class _Loader:
         self.seen_objects[key] = where
         self.objects.append((other, admitted))
         self.warnings += [
-            f'{where}: {kind} "{meta["name"]}": {w}' for w in other.object_warnings(admitted)
+            f'{where}: {kind} "{meta["name"]}": {w}'
+            for w in [*template_warnings(document), *other.object_warnings(admitted)]
         ]
         if other.warning:
             self.warnings.append(f'{where}: {kind} "{meta["name"]}": {other.warning}')
