@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from api_fakes import cstatus, event, pod, running, terminated, waiting
 
-from minikubelet.api.table import event_cells, human_duration, pod_cells, table
+from minikubelet.api.table import event_cells, pod_cells, table
+from minikubelet.core.gotext import human_duration
 
 NOW = 1_800_000_000.0
 STARTED = NOW - 290

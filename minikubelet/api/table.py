@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from minikubelet.core.gotext import human_duration
+
 JSON = dict[str, Any]
 Cell = str | int
 Column = tuple[str, str, int, str]  # name, type, priority, description
@@ -71,38 +73,6 @@ _POD_FAILED = {
     "reason": "Failed",
     "message": "The pod failed.",
 }
-
-
-def human_duration(seconds: float) -> str:
-    """apimachinery `duration.HumanDuration`."""
-    s = int(seconds)
-    if s < -1:
-        return "<invalid>"
-    if s < 0:
-        return "0s"
-    if s < 120:
-        return f"{s}s"
-    minutes = s // 60
-    if minutes < 10:
-        return f"{minutes}m" if s % 60 == 0 else f"{minutes}m{s % 60}s"
-    if minutes < 180:
-        return f"{minutes}m"
-    return _human_hours(s // 3600, minutes % 60)
-
-
-def _human_hours(hours: int, minutes: int) -> str:
-    days = hours // 24
-    if hours < 8:
-        return f"{hours}h" if minutes == 0 else f"{hours}h{minutes}m"
-    if hours < 48:
-        return f"{hours}h"
-    if hours < 24 * 8:
-        return f"{days}d" if hours % 24 == 0 else f"{days}d{hours % 24}h"
-    if hours < 24 * 365 * 2:
-        return f"{days}d"
-    if hours < 24 * 365 * 8:
-        return f"{days // 365}y" if days % 365 == 0 else f"{days // 365}y{days % 365}d"
-    return f"{days // 365}y"
 
 
 def parse_time(text: object) -> float | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from minikubelet.core.gotext import parse_rfc3339
+from minikubelet.core.gotext import human_duration, parse_rfc3339
 from minikubelet.core.workloads import selector_string
 
 JSON = dict[str, Any]
@@ -40,35 +40,6 @@ WIDE: tuple[Column, ...] = (
      "Normally, the system sets this field for you. More info: "
      "https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"),
 )  # fmt: skip
-
-
-def human_duration(seconds: float) -> str:
-    """apimachinery duration.HumanDuration."""
-    s = int(seconds)
-    if s < -1:
-        return "<invalid>"
-    if s < 0:
-        return "0s"
-    if s < 120:
-        return f"{s}s"
-    minutes = s // 60
-    if minutes < 10:
-        return f"{minutes}m" if s % 60 == 0 else f"{minutes}m{s % 60}s"
-    if minutes < 180:
-        return f"{minutes}m"
-    hours = s // 3600
-    if hours < 8:
-        return f"{hours}h" if minutes % 60 == 0 else f"{hours}h{minutes % 60}m"
-    if hours < 48:
-        return f"{hours}h"
-    if hours < 24 * 8:
-        return f"{hours // 24}d" if hours % 24 == 0 else f"{hours // 24}d{hours % 24}h"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24}d"
-    if hours < 24 * 365 * 8:
-        days = hours // 24
-        return f"{days // 365}y" if days % 365 == 0 else f"{days // 365}y{days % 365}d"
-    return f"{hours // 24 // 365}y"
 
 
 def _containers(template_spec: JSON) -> list[str]:
