@@ -20,7 +20,7 @@ update conflict makes a real controller requeue.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -113,20 +113,23 @@ class Controller(Protocol):
     """One controller: its name (the event source), the resources whose changes wake it, and
     its reconcile."""
 
-    name: str
-    wakes: frozenset[str]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def wakes(self) -> frozenset[str]: ...
 
     def reconcile(self, store: Reader, now: float) -> Result: ...
 
 
 @dataclass(frozen=True, slots=True)
 class FunctionController:
-    """A controller made of a name, what wakes it and a reconcile function."""
+    """A controller made of a name, what wakes it and a reconcile function: what most
+    controllers are (`CONTROLLER = FunctionController("job-controller", ..., reconcile)`)."""
 
     name: str
     wakes: frozenset[str]
-    function: Any = field(repr=False)  # Callable[[Reader, float], Result]
+    function: Callable[[Reader, float], Result] = field(repr=False)
 
     def reconcile(self, store: Reader, now: float) -> Result:
-        result: Result = self.function(store, now)
-        return result
+        return self.function(store, now)

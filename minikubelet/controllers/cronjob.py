@@ -24,6 +24,7 @@ from minikubelet.controllers.base import (
     Create,
     Delete,
     Event,
+    FunctionController,
     Reader,
     Result,
     UpdateStatus,
@@ -279,14 +280,5 @@ def reconcile(store: Reader, now: float) -> Result:
     return Result(actions, requeue)
 
 
-class CronJobController:
-    """The CronJob controller: woken by CronJobs and Jobs, and at the next schedule time."""
-
-    name = COMPONENT
-    wakes = frozenset({"cronjobs", "jobs"})
-
-    def reconcile(self, store: Reader, now: float) -> Result:
-        return reconcile(store, now)
-
-
-CRONJOB_CONTROLLER = CronJobController()
+# the CronJob controller: woken by CronJobs and Jobs, and at the next schedule time
+CRONJOB_CONTROLLER = FunctionController(COMPONENT, frozenset({"cronjobs", "jobs"}), reconcile)

@@ -30,6 +30,7 @@ from minikubelet.controllers.base import (
     Create,
     Delete,
     Event,
+    FunctionController,
     Reader,
     Result,
     Update,
@@ -406,14 +407,6 @@ def reconcile(store: Reader, now: float) -> Result:
     return Result(actions, requeue)
 
 
-class DeploymentController:
-    """The Deployment controller: woken by its deployments, their replica sets and pods."""
-
-    name = COMPONENT
-    wakes = frozenset({"deployments", "replicasets", "pods"})
-
-    def reconcile(self, store: Reader, now: float) -> Result:
-        return reconcile(store, now)
-
-
-CONTROLLER = DeploymentController()
+# the Deployment controller: woken by its deployments, their replica sets and pods
+CONTROLLER = FunctionController(COMPONENT, frozenset({"deployments", "replicasets", "pods"}),
+                                reconcile)  # fmt: skip

@@ -29,6 +29,7 @@ from minikubelet.controllers.base import (
     JSON,
     Action,
     Delete,
+    FunctionController,
     Reader,
     Result,
     Update,
@@ -186,15 +187,5 @@ def reconcile(store: Reader, now: float) -> Result:
     return Result(actions)
 
 
-class GarbageCollector:
-    """The controller the loop runs (controllers/registry.py): woken by a change to anything
-    that may own or be owned."""
-
-    name = NAME
-    wakes = frozenset(OWNER_RESOURCES)
-
-    def reconcile(self, store: Reader, now: float) -> Result:
-        return reconcile(store, now)
-
-
-CONTROLLER = GarbageCollector()
+# woken by a change to anything that may own or be owned
+CONTROLLER = FunctionController(NAME, frozenset(OWNER_RESOURCES), reconcile)

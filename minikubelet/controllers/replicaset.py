@@ -29,6 +29,7 @@ own kind in the owner references, events from `replication-controller`.
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,7 @@ from minikubelet.controllers.base import (
     Create,
     Delete,
     Event,
+    FunctionController,
     Reader,
     Result,
     Update,
@@ -368,16 +370,14 @@ def reconcile_replication_controllers(store: Reader, now: float) -> Result:
     return reconcile_all(store, now, REPLICATION_CONTROLLERS)
 
 
-class ReplicaController:
+def controller(flavor: Flavor) -> FunctionController:
     """The controller of one flavour, woken by its own kind and by pods."""
-
-    def __init__(self, flavor: Flavor) -> None:
-        self.flavor = flavor
-        self.name = flavor.component
-        self.wakes = frozenset({flavor.resource, "pods"})
-
-    def reconcile(self, store: Reader, now: float) -> Result:
-        return reconcile_all(store, now, self.flavor)
+    return FunctionController(flavor.component, frozenset({flavor.resource, "pods"}),
+                              functools.partial(_reconcile_flavor, flavor=flavor))  # fmt: skip
 
 
-CONTROLLERS = (ReplicaController(REPLICA_SETS), ReplicaController(REPLICATION_CONTROLLERS))
+def _reconcile_flavor(store: Reader, now: float, *, flavor: Flavor) -> Result:
+    return reconcile_all(store, now, flavor)
+
+
+CONTROLLERS = (controller(REPLICA_SETS), controller(REPLICATION_CONTROLLERS))

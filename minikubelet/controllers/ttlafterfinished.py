@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from minikubelet.controllers.base import Action, Delete, Reader, Result, earliest
+from minikubelet.controllers.base import (
+    Action,
+    Delete,
+    FunctionController,
+    Reader,
+    Result,
+    earliest,
+)
 from minikubelet.controllers.jobstatus import condition, finished
 from minikubelet.core.gotext import parse_rfc3339
 from minikubelet.core.workloads import deleting
@@ -51,14 +58,7 @@ def reconcile_ttl(store: Reader, now: float) -> Result:
     return Result(actions, requeue)
 
 
-class TTLAfterFinishedController:
-    """The ttl-after-finished controller: woken by Jobs."""
-
-    name = "ttl-after-finished-controller"
-    wakes = frozenset({"jobs"})
-
-    def reconcile(self, store: Reader, now: float) -> Result:
-        return reconcile_ttl(store, now)
-
-
-TTL_CONTROLLER = TTLAfterFinishedController()
+# the ttl-after-finished controller: woken by Jobs
+TTL_CONTROLLER = FunctionController(
+    "ttl-after-finished-controller", frozenset({"jobs"}), reconcile_ttl
+)
