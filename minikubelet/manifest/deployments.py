@@ -26,7 +26,13 @@ from minikubelet.core.workloads import selector_is_empty, selector_matches, sele
 from minikubelet.manifest import fielderrors as fe
 from minikubelet.manifest import podtemplate
 from minikubelet.manifest.configmaps import ObjectInvalid, ObjectUndecodable, validate_object_meta
-from minikubelet.manifest.validation import validate_labels
+from minikubelet.manifest.labelselectors import (
+    GoValue,
+    go_label_selector,
+    go_string_map,
+    selector_convertible,
+    selector_errors,
+)
 
 JSON = dict[str, Any]
 NEGATIVE = "must be greater than or equal to 0"
@@ -39,51 +45,15 @@ PERCENT = fe.regex_error(
 _STRATEGIES = ("Recreate", "RollingUpdate")
 
 
-class _Go:
-    """A value shown as Go's %#v shows it in a field error."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def __str__(self) -> str:
-        return self.text
+def _go_sel(selector: Mapping[str, Any]) -> GoValue:
+    return GoValue(go_label_selector(selector))
 
 
-def _go_map(value: Mapping[str, Any] | None) -> str:
-    if value is None:
-        return "map[string]string(nil)"
-    items = ", ".join(f"{go_quote(k)}:{go_quote(str(v))}" for k, v in sorted(value.items()))
-    return "map[string]string{" + items + "}"
-
-
-def _go_selector(selector: Mapping[str, Any]) -> _Go:
-    """`v1.LabelSelector{MatchLabels:map[string]string{...}, MatchExpressions:[]...}`."""
-    exprs = selector.get("matchExpressions")
-    if exprs is None:
-        shown = "[]v1.LabelSelectorRequirement(nil)"
-    else:
-        items = []
-        for e in exprs:
-            values = e.get("values")
-            vals = (
-                "[]string(nil)"
-                if values is None
-                else "[]string{" + ", ".join(go_quote(str(v)) for v in values) + "}"
-            )
-            key, op = go_quote(str(e.get("key", ""))), go_quote(str(e.get("operator", "")))
-            items.append(f"v1.LabelSelectorRequirement{{Key:{key}, Operator:{op}, Values:{vals}}}")
-        shown = "[]v1.LabelSelectorRequirement{" + ", ".join(items) + "}"
-    return _Go(
-        f"v1.LabelSelector{{MatchLabels:{_go_map(selector.get('matchLabels'))}, "
-        f"MatchExpressions:{shown}}}"
-    )
-
-
-def _go_intstr(value: int | str) -> _Go:
+def _go_intstr(value: int | str) -> GoValue:
     """intstr.IntOrString as %#v prints it."""
     if isinstance(value, int):
-        return _Go(f'intstr.IntOrString{{Type:0, IntVal:{value}, StrVal:""}}')
-    return _Go(f"intstr.IntOrString{{Type:1, IntVal:0, StrVal:{go_quote(value)}}}")
+        return GoValue(f'intstr.IntOrString{{Type:0, IntVal:{value}, StrVal:""}}')
+    return GoValue(f"intstr.IntOrString{{Type:1, IntVal:0, StrVal:{go_quote(value)}}}")
 
 
 # --- decoding --------------------------------------------------------------------------------
@@ -191,43 +161,6 @@ def _nonnegative(spec: JSON, name: str) -> list[str]:
     return []
 
 
-def _selector_errors(selector: JSON, path: str) -> list[str]:
-    """ValidateLabelSelector (strict values)."""
-    errors = validate_labels(selector.get("matchLabels") or {}, f"{path}.matchLabels")
-    for i, req in enumerate(selector.get("matchExpressions") or []):
-        at = f"{path}.matchExpressions[{i}]"
-        op, values = req.get("operator", ""), req.get("values") or []
-        if op in ("In", "NotIn") and not values:
-            errors.append(
-                fe.required(f"{at}.values", "must be specified when `operator` is 'In' or 'NotIn'")
-            )
-        elif op in ("Exists", "DoesNotExist") and values:
-            errors.append(
-                fe.forbidden(
-                    f"{at}.values",
-                    "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
-                )
-            )
-        elif op not in ("In", "NotIn", "Exists", "DoesNotExist"):
-            errors.append(fe.invalid(f"{at}.operator", op, "not a valid selector operator"))
-        key = str(req.get("key", ""))
-        errors += fe.invalid_each(f"{at}.key", key, fe.qualified_name(key))
-        for j, value in enumerate(values):
-            errors += fe.invalid_each(f"{at}.values[{j}]", value, fe.label_value(str(value)))
-    return errors
-
-
-def _convertible(selector: JSON) -> bool:
-    """metav1.LabelSelectorAsSelector's own refusals (a bad operator, values wrongly set)."""
-    for req in selector.get("matchExpressions") or []:
-        op, values = req.get("operator", ""), req.get("values") or []
-        if op not in ("In", "NotIn", "Exists", "DoesNotExist"):
-            return False
-        if (op in ("In", "NotIn")) != bool(values):
-            return False
-    return True
-
-
 def _percent(value: int | str) -> int | None:
     if isinstance(value, str) and re.fullmatch(r"[0-9]+%", value):
         return int(value[:-1])
@@ -255,7 +188,7 @@ def _strategy_errors(strategy: JSON) -> list[str]:
             ]
         return []
     if kind != "RollingUpdate":
-        shown = _Go(
+        shown = GoValue(
             f"apps.DeploymentStrategy{{Type:{go_quote(str(kind))}, RollingUpdate:"
             f"(*apps.RollingUpdateDeployment)({'nil' if rolling is None else '0xc000'})}}"
         )
@@ -300,7 +233,7 @@ def _template_errors(template: Any, selector: JSON | None) -> list[str]:
         errors.append(
             fe.invalid(
                 "spec.template.metadata.labels",
-                _Go(_go_map(labels)),
+                GoValue(go_string_map(labels)),
                 "`selector` does not match template `labels`",
             )
         )
@@ -327,17 +260,17 @@ def spec_errors(spec: JSON) -> list[str]:
     if selector is None:
         errors.append(fe.required("spec.selector"))
     else:
-        errors += _selector_errors(selector, "spec.selector")
+        errors += selector_errors(selector, "spec.selector")
         if selector_is_empty(selector):
             errors.append(
                 fe.invalid(
                     "spec.selector",
-                    _go_selector(selector),
+                    _go_sel(selector),
                     "empty selector is invalid for deployment",
                 )
             )
-    if selector is not None and not _convertible(selector):
-        errors.append(fe.invalid("spec.selector", _go_selector(selector), "invalid label selector"))
+    if selector is not None and not selector_convertible(selector):
+        errors.append(fe.invalid("spec.selector", _go_sel(selector), "invalid label selector"))
     else:
         errors += _template_errors(spec.get("template"), selector)
     errors += _strategy_errors(spec["strategy"])
@@ -365,7 +298,7 @@ def admit_deployment(obj: JSON, old: JSON | None = None) -> JSON:
         old_selector = (old.get("spec") or {}).get("selector")
         if spec.get("selector") is not None and spec.get("selector") != old_selector:
             errors.append(
-                fe.invalid("spec.selector", _go_selector(spec["selector"]), "field is immutable")
+                fe.invalid("spec.selector", _go_sel(spec["selector"]), "field is immutable")
             )
     if errors:
         raise ObjectInvalid("Deployment", str(obj.get("metadata", {}).get("name") or ""), errors)

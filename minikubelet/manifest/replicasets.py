@@ -16,13 +16,19 @@ printers.go printReplicaSet / printReplicationController.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-from minikubelet.core.gotext import quote as go_quote
 from minikubelet.core.workloads import selector_is_empty, selector_matches, selector_string
 from minikubelet.manifest import fielderrors as fe
 from minikubelet.manifest.configmaps import ObjectInvalid, ObjectUndecodable, validate_object_meta
+from minikubelet.manifest.labelselectors import (
+    GoValue,
+    go_label_selector,
+    go_string_map,
+    selector_convertible,
+    selector_errors,
+)
 from minikubelet.manifest.validation import validate_labels
 
 JSON = dict[str, Any]
@@ -33,42 +39,6 @@ TemplateCheck = Callable[[JSON, str, str], list[str]]  # (template, path, namesp
 
 
 # --- Go's %#v of the values field errors show ---------------------------------------------
-
-
-def go_string_map(value: Mapping[str, str] | None) -> str:
-    """`map[string]string{"app":"web"}` (`map[string]string(nil)` for none)."""
-    if value is None:
-        return "map[string]string(nil)"
-    items = ", ".join(f"{go_quote(k)}:{go_quote(str(v))}" for k, v in sorted(value.items()))
-    return "map[string]string{" + items + "}"
-
-
-def go_label_selector(selector: Mapping[str, Any]) -> str:
-    """`v1.LabelSelector{MatchLabels:map[string]string{...}, MatchExpressions:[]...}`."""
-    exprs = selector.get("matchExpressions")
-    if exprs is None:
-        shown = "[]v1.LabelSelectorRequirement(nil)"
-    else:
-        items = []
-        for e in exprs:
-            values = e.get("values")
-            vals = ("[]string(nil)" if values is None else
-                    "[]string{" + ", ".join(go_quote(str(v)) for v in values) + "}")  # fmt: skip
-            key, op = go_quote(str(e.get("key", ""))), go_quote(str(e.get("operator", "")))
-            items.append(f"v1.LabelSelectorRequirement{{Key:{key}, Operator:{op}, Values:{vals}}}")
-        shown = "[]v1.LabelSelectorRequirement{" + ", ".join(items) + "}"
-    labels = go_string_map(selector.get("matchLabels"))
-    return f"v1.LabelSelector{{MatchLabels:{labels}, MatchExpressions:{shown}}}"
-
-
-class GoValue:
-    """A value shown as Go shows it (`fielderrors.show` prints it with str)."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def __str__(self) -> str:
-        return self.text
 
 
 # --- shape -----------------------------------------------------------------------------------
@@ -102,42 +72,6 @@ def _spec(obj: JSON, kind: str, version: str) -> JSON:
 
 
 # --- validation ------------------------------------------------------------------------------
-
-
-def _selector_errors(selector: Any, path: str) -> list[str]:
-    """unversionedvalidation.ValidateLabelSelector."""
-    errors = validate_labels(selector.get("matchLabels") or {}, f"{path}.matchLabels")
-    for i, req in enumerate(selector.get("matchExpressions") or []):
-        at = f"{path}.matchExpressions[{i}]"
-        op, values = req.get("operator", ""), req.get("values") or []
-        if op in ("In", "NotIn"):
-            if not values:
-                detail = "must be specified when `operator` is 'In' or 'NotIn'"
-                errors.append(fe.required(f"{at}.values", detail))
-        elif op in ("Exists", "DoesNotExist"):
-            if values:
-                errors.append(fe.forbidden(f"{at}.values", "may not be specified when "
-                                           "`operator` is 'Exists' or 'DoesNotExist'"))  # fmt: skip
-        else:
-            errors.append(fe.invalid(f"{at}.operator", op, "not a valid selector operator"))
-        key = str(req.get("key", ""))
-        errors += fe.invalid_each(f"{at}.key", key, fe.qualified_name(key))
-        for j, value in enumerate(values):
-            errors += fe.invalid_each(f"{at}.values[{j}]", value, fe.label_value(str(value)))
-    return errors
-
-
-def _selector_convertible(selector: JSON) -> bool:
-    """metav1.LabelSelectorAsSelector fails on a bad operator or missing values."""
-    for req in selector.get("matchExpressions") or []:
-        op, values = req.get("operator", ""), req.get("values") or []
-        if op in ("In", "NotIn") and not values:
-            return False
-        if op in ("Exists", "DoesNotExist") and values:
-            return False
-        if op not in ("In", "NotIn", "Exists", "DoesNotExist"):
-            return False
-    return True
 
 
 def _template_rules(template: JSON, kind: str, path: str) -> list[str]:
@@ -195,11 +129,11 @@ def make_admit_replicaset(template_errors: TemplateCheck, default_template: Call
             errors.append(fe.required("spec.selector"))
             selector = None
         else:
-            errors += _selector_errors(selector, "spec.selector")
+            errors += selector_errors(selector, "spec.selector")
             if selector_is_empty(selector):
                 errors.append(fe.invalid("spec.selector", GoValue(go_label_selector(selector)),
                                          "empty selector is invalid for deployment"))  # fmt: skip
-        if selector is not None and not _selector_convertible(selector):
+        if selector is not None and not selector_convertible(selector):
             errors.append(fe.invalid("spec.selector", GoValue(go_label_selector(selector)),
                                      "invalid label selector"))  # fmt: skip
         else:
