@@ -21,7 +21,7 @@ from minikubelet.api.selectors import POD_FIELDS
 from minikubelet.core import propagation as prop
 from minikubelet.core.serialize import rfc3339
 from minikubelet.manifest import load as manifest
-from minikubelet.manifest import managedfields, statusupdate, validation
+from minikubelet.manifest import managedfields, podupdatevalidation, statusupdate
 from minikubelet.manifest import ownership as owner_rules
 from minikubelet.manifest.validation import validate_annotations, validate_labels
 
@@ -581,7 +581,7 @@ def _spec_update(pod: JSON, updated: JSON) -> JSON | None:
         defaulted["nodeName"] = new["nodeName"]
     else:
         defaulted.pop("nodeName", None)
-    errors = validation.validate_pod_update(old, defaulted)
+    errors = podupdatevalidation.validate_pod_update(old, defaulted)
     if errors:
         raise se.invalid("Pod", name, errors)
     return None if defaulted == old else defaulted
