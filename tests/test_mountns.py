@@ -27,7 +27,8 @@ from minikubelet.api.registry import ContainerTarget
 from minikubelet.core.spec import Container, ExecAction, Pod, PodSpec
 from minikubelet.probe import handlers, hooks
 from minikubelet.runtime import mountns
-from minikubelet.runtime.process import ContainerProcess, MountStartError, spawn
+from minikubelet.runtime.process import ContainerProcess
+from minikubelet.runtime.spawn import MountStartError, spawn
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET = "/etc/minikubelet-test-config"
@@ -536,7 +537,7 @@ async def test_a_mount_failure_is_the_containers_create_container_error(
 SHARED = r"""
 import asyncio, os, subprocess, sys
 from minikubelet.runtime import mountns
-from minikubelet.runtime.process import spawn
+from minikubelet.runtime.spawn import spawn
 base, volume = sys.argv[1], sys.argv[2]
 def points():
     with open("/proc/self/mountinfo") as f:
@@ -575,7 +576,7 @@ def test_nothing_propagates_to_a_host_whose_mounts_are_shared(tmp_path: Path, vo
 
 SUBMOUNTS = r"""
 import asyncio, os, subprocess, sys
-from minikubelet.runtime.process import spawn
+from minikubelet.runtime.spawn import spawn
 from minikubelet.runtime import mountns
 base, volume = sys.argv[1], sys.argv[2]
 # as in Docker: /etc/hostname is a file bound over the image's
@@ -606,7 +607,7 @@ def test_an_overlaid_dir_keeps_the_mounts_below_it(tmp_path: Path, volume: Path)
 
 ON_OVERLAY = r"""
 import asyncio, os, subprocess, sys
-from minikubelet.runtime.process import spawn
+from minikubelet.runtime.spawn import spawn
 from minikubelet.runtime import mountns
 base, volume = sys.argv[1], sys.argv[2]
 for d in ("lower", "upper", "work", "state"):

@@ -26,9 +26,10 @@ from minikubelet.node.timeline import Recorder
 from minikubelet.node.volumes import claim_dir
 from minikubelet.runtime import metrics
 from minikubelet.runtime.cgroups import CpuLimiter
+from minikubelet.runtime.containerenv import container_env
 from minikubelet.runtime.crilog import LogSource, log_files
 from minikubelet.runtime.gcpolicy import Freezer
-from minikubelet.runtime.process import ContainerTarget, container_env
+from minikubelet.runtime.process import ContainerTarget
 from minikubelet.runtime.volumefs import remove_tree
 from minikubelet.store.objects import JSON, ObjectStore
 

@@ -50,7 +50,8 @@ from minikubelet.probe.goclient import (
     join_host_port,
 )
 from minikubelet.runtime import watchdog
-from minikubelet.runtime.process import StartError, exec_in_new_session, namespace_preexec
+from minikubelet.runtime.process import StartError
+from minikubelet.runtime.spawn import exec_in_new_session, namespace_preexec
 
 MAX_OUTPUT = 10 * 1024  # kubelet: exec.go maxReadLength, http.go maxRespBodyLength
 
