@@ -31,7 +31,7 @@ from minikubelet.api import status_errors as se
 from minikubelet.api import table as tbl
 from minikubelet.api.appkeys import STORE, registry
 from minikubelet.api.listing import Resource, get_one, list_or_watch
-from minikubelet.api.pods import _check_field_validation, _dry_run, cascade, read_body
+from minikubelet.api.requestoptions import cascade, check_field_validation, is_dry_run, read_body
 from minikubelet.core import propagation as prop
 from minikubelet.core.gotext import rfc3339
 from minikubelet.manifest.configmaps import (
@@ -206,8 +206,8 @@ def admit_new(kind: Kind, document: JSON) -> JSON:
 
 async def create(request: web.Request, kind: Kind) -> web.Response:
     namespace = request.match_info.get("namespace", "")
-    _check_field_validation(request)
-    dry_run = _dry_run(request, "CreateOptions")
+    check_field_validation(request)
+    dry_run = is_dry_run(request, "CreateOptions")
     document = _document(await _body(request), kind, namespace)
     return await _create_document(request, kind, document, dry_run)
 
@@ -267,7 +267,7 @@ async def _write(request: web.Request, kind: Kind, old: JSON, new: JSON) -> web.
     if kind.status_subresource:
         subresources.bump_generation(admitted, old)
     options = "PatchOptions" if request.method == "PATCH" else "UpdateOptions"
-    if _dry_run(request, options) or admitted == old:
+    if is_dry_run(request, options) or admitted == old:
         return warning_headers.add(web.json_response(admitted), _warnings(kind, admitted))
     namespace = old["metadata"].get("namespace", "")
     if store_of(request).get(kind.resource, namespace, name) is None:
@@ -282,7 +282,7 @@ async def _write(request: web.Request, kind: Kind, old: JSON, new: JSON) -> web.
 
 async def replace(request: web.Request, kind: Kind) -> web.Response:
     namespace, name, old = _find(request, kind)
-    _check_field_validation(request)
+    check_field_validation(request)
     body = _document(await _body(request), kind, namespace)
     unknown = _field_validation(request, kind, body)
     if old is None:
@@ -304,7 +304,7 @@ async def patch_object(request: web.Request, kind: Kind) -> web.Response:
                 "the name of the object "
                 f"({document['metadata'].get('name')}) does not match the name on the URL ({name})"
             )
-        return await _create_document(request, kind, document, _dry_run(request, "PatchOptions"))
+        return await _create_document(request, kind, document, is_dry_run(request, "PatchOptions"))
     if old is None:
         raise se.not_found(kind.resource, name, kind.group)
     try:
@@ -321,7 +321,7 @@ async def delete(request: web.Request, kind: Kind) -> web.Response:
     if request.can_read_body:
         options = bodies.delete_options(await read_body(request))
     asked = cascade(request, options)
-    dry_run = _dry_run(request, "DeleteOptions", list(options.dry_run))
+    dry_run = is_dry_run(request, "DeleteOptions", list(options.dry_run))
     if old is None:
         raise se.not_found(kind.resource, name, kind.group)
     if kind.resource == "namespaces" and name in ("default", "kube-system", "kube-public"):
