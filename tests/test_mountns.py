@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from api_fakes import FakeRegistry, kubectl, serve
 
-from minikubelet import cli
+from minikubelet import cliparser
 from minikubelet.api.registry import ContainerTarget
 from minikubelet.core.spec import Container, ExecAction, Pod, PodSpec
 from minikubelet.probe import handlers, hooks
@@ -442,14 +442,14 @@ def test_volume_mode_choice() -> None:
     def never() -> mountns.Availability:
         raise AssertionError("host mode does not look")
 
-    assert cli.volume_mode("host", never) == ("host", "", "")
-    assert cli.volume_mode("auto", lambda: ok) == ("namespace", "", "")
-    assert cli.volume_mode("namespace", lambda: ok) == ("namespace", "", "")
-    mode, warning, error = cli.volume_mode("auto", lambda: denied)
+    assert cliparser.volume_mode("host", never) == ("host", "", "")
+    assert cliparser.volume_mode("auto", lambda: ok) == ("namespace", "", "")
+    assert cliparser.volume_mode("namespace", lambda: ok) == ("namespace", "", "")
+    mode, warning, error = cliparser.volume_mode("auto", lambda: denied)
     assert (mode, error) == ("host", "")
     assert warning.startswith("--volumes=auto: mount namespaces are not available here: nope")
     assert warning.endswith("Fix: do this")
-    assert cli.volume_mode("namespace", lambda: denied) == (
+    assert cliparser.volume_mode("namespace", lambda: denied) == (
         "",
         "",
         "--volumes=namespace: mount namespaces are not available here: nope. Fix: do this",
