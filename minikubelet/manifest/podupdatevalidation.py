@@ -21,11 +21,7 @@ UPDATABLE_POD_SPEC_FIELDS = (
     "`spec.tolerations` (only additions to existing tolerations)",
     "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)",
 )
-
-
 _MAX_INT32 = 2**31 - 1
-
-
 _MISSING = object()
 
 

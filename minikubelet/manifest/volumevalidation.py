@@ -49,11 +49,7 @@ _SOURCE_ORDER = (
     ("projected", "projected"), ("scaleIO", "scaleIO"), ("csi", "csi"),
     ("ephemeral", "ephemeral"), ("image", "image"),
 )  # fmt: skip
-
-
 _FILE_MODE = "must be a number between 0 and 0777 (octal), both inclusive"
-
-
 _HOST_PATH_TYPES = sorted(
     ["", "DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket", "CharDevice",
      "BlockDevice"]

@@ -13,50 +13,22 @@ import os
 import platform
 
 CLONE_NEWNS = 0x00020000
-
-
 CLONE_NEWUSER = 0x10000000
-
-
 MS_RDONLY = 1
-
-
 MS_NOSUID = 2
-
-
 MS_NODEV = 4
-
-
 MS_NOEXEC = 8
-
-
 MS_REMOUNT = 32
-
-
 MS_NOATIME = 1024
-
-
 MS_NODIRATIME = 2048
-
-
 MS_BIND = 4096
-
-
 MS_REC = 16384
-
-
 MS_PRIVATE = 1 << 18
-
-
 MS_RELATIME = 1 << 21
-
-
 MNT_DETACH = 2
 
 
 _PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "armv7l": 218, "ppc64le": 203}
-
-
 OLD_ROOT = "/.oldroot"
 
 

@@ -22,8 +22,6 @@ from typing import Any
 import psutil
 
 PR_SET_CHILD_SUBREAPER = 36
-
-
 PR_GET_CHILD_SUBREAPER = 37
 
 
@@ -54,8 +52,6 @@ def is_subreaper() -> bool:
 
 
 _OWN: set[int] = set()  # children someone waits for: asyncio's watcher, the watchdog's Popen
-
-
 _tracking = False  # the tracking child watcher is installed: orphans may be reaped
 
 
