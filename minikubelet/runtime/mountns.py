@@ -75,6 +75,9 @@ from minikubelet.runtime.mountsys import (
 DENY_ENV = "MINIKUBELET_MOUNTNS_DENY"  # a test seam: behave as if the host denied it
 
 
+# --- what spawn uses -----------------------------------------------------------------------
+
+
 @dataclass(slots=True)
 class Prepared:
     """A spawn's namespace: `preexec` for the child, `failure()` for the parent to read
@@ -195,6 +198,9 @@ def remove_scratch(path: str) -> None:
                 func(p)
 
     shutil.rmtree(path, onerror=fix)
+
+
+# --- detection -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
