@@ -25,7 +25,7 @@ from api_fakes import FakeRegistry, kubectl, serve
 from minikubelet import cliparser
 from minikubelet.api.registry import ContainerTarget
 from minikubelet.core.spec import Container, ExecAction, Pod, PodSpec
-from minikubelet.probe import handlers, hooks
+from minikubelet.probe import execprobe, handlers, hooks
 from minikubelet.runtime import mountns
 from minikubelet.runtime.process import ContainerProcess
 from minikubelet.runtime.spawn import MountStartError, spawn
@@ -249,10 +249,10 @@ async def test_exec_probes_and_hooks_run_in_the_containers_namespace(
 ) -> None:
     env = dict(os.environ)
     argv = ["cat", f"{TARGET}/x"]
-    outcome = await handlers.exec_probe(argv, env=env, cwd=None, timeout_s=10, enter=container.pid)
+    outcome = await execprobe.exec_probe(argv, env=env, cwd=None, timeout_s=10, enter=container.pid)
     assert outcome.result == handlers.ProbeResultKind.SUCCESS
     assert outcome.output == "from the volume\n"
-    outside = await handlers.exec_probe(argv, env=env, cwd=None, timeout_s=10)
+    outside = await execprobe.exec_probe(argv, env=env, cwd=None, timeout_s=10)
     assert outside.result == handlers.ProbeResultKind.FAILURE  # the host has no such file
     pod = Pod(name="web", uid="uid-1", spec=PodSpec(containers=(Container(name="app"),)))
     failing = ExecAction(command=("sh", "-c", f"test ! -e {TARGET}/x"))
@@ -288,7 +288,7 @@ async def test_entering_a_container_that_is_gone_is_a_start_error(
     container.kill()
     await container.wait()
     with pytest.raises(handlers.ProbeError, match="enter the container's mount namespace"):
-        await handlers.run_command(["true"], env={}, cwd=None, timeout_s=5, enter=pid)
+        await execprobe.run_command(["true"], env={}, cwd=None, timeout_s=5, enter=pid)
 
 
 # --- mounts that cannot be made ----------------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from reliability_helpers import TAG, kill_tagged, new_tag, tagged
 
-from minikubelet.probe.handlers import run_command
+from minikubelet.probe.execprobe import run_command
 from minikubelet.runtime.crilog import LogWriter
 from minikubelet.runtime.spawn import spawn
 
