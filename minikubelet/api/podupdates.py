@@ -26,8 +26,8 @@ from minikubelet.api.requestoptions import (
     timestamp_now,
 )
 from minikubelet.core import propagation as prop
+from minikubelet.manifest import fieldsets, managedfields, podupdatevalidation, statusupdate
 from minikubelet.manifest import load as manifest
-from minikubelet.manifest import managedfields, podupdatevalidation, statusupdate
 from minikubelet.manifest import ownership as owner_rules
 from minikubelet.manifest.validation import validate_annotations, validate_labels
 
@@ -161,7 +161,7 @@ async def apply_pod(request: web.Request) -> web.Response:
     config = _apply_config(body, namespace, name)
     now = timestamp_now()
     if pod is None:
-        applied = managedfields.field_set(managedfields.owned_view(config))
+        applied = fieldsets.field_set(fieldsets.owned_view(config))
         document = check_pod_document(json.loads(json.dumps(config)), namespace)
         return await create_pod_from(
             request,
