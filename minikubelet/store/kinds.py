@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from minikubelet.core import claims
 from minikubelet.core.workloads import selector_string
-from minikubelet.manifest import apps, batch, deployments
+from minikubelet.manifest import apps, batch, cronjobs, deployments
 from minikubelet.manifest import configmaps as admission
 from minikubelet.manifest import replicasets as rsa
 from minikubelet.manifest.podtemplate import default_template, template_errors
@@ -338,7 +338,7 @@ KINDS: tuple[Kind, ...] = (
          (*batchtables.JOB_COLUMNS, *batchtables.WIDE), status_subresource=True,
          categories=("all",), timed_cells=batchtables.job_cells,
          ),
-    Kind("cronjobs", "cronjob", "CronJob", "batch", "v1", True, batch.admit_cronjob, ("cj",),
+    Kind("cronjobs", "cronjob", "CronJob", "batch", "v1", True, cronjobs.admit_cronjob, ("cj",),
          (*batchtables.CRONJOB_COLUMNS, *batchtables.WIDE), status_subresource=True,
          categories=("all",), timed_cells=batchtables.cronjob_cells),
 )  # fmt: skip
