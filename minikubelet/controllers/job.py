@@ -30,13 +30,7 @@ from typing import Any
 from minikubelet.controllers import jobindex as ix
 from minikubelet.controllers import jobpolicy as jp
 from minikubelet.controllers import jobstatus as js
-from minikubelet.controllers.base import (
-    Action,
-    Reader,
-    Result,
-    Update,
-    earliest,
-)
+from minikubelet.controllers.base import Action, Reader, Result, Update, earliest
 from minikubelet.controllers.jobmanage import ManageJob
 from minikubelet.controllers.jobsync import COMPONENT
 from minikubelet.controllers.jobtrack import TrackJob

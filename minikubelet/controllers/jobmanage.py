@@ -8,19 +8,10 @@ from __future__ import annotations
 from minikubelet.controllers import jobindex as ix
 from minikubelet.controllers import jobpolicy as jp
 from minikubelet.controllers import jobstatus as js
-from minikubelet.controllers.base import (
-    Create,
-    Delete,
-    Update,
-    earliest,
-)
+from minikubelet.controllers.base import Create, Delete, Update, earliest
 from minikubelet.controllers.jobsync import JSON, SyncState
 from minikubelet.core.gotext import rfc3339
-from minikubelet.core.workloads import (
-    deleting,
-    pod_phase,
-    pod_ready,
-)
+from minikubelet.core.workloads import deleting, pod_phase, pod_ready
 
 
 class ManageJob(SyncState):

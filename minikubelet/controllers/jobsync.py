@@ -13,10 +13,7 @@ from typing import Any
 
 from minikubelet.controllers import jobindex as ix
 from minikubelet.controllers import jobpolicy as jp
-from minikubelet.controllers.base import (
-    Action,
-    Event,
-)
+from minikubelet.controllers.base import Action, Event
 
 JSON = dict[str, Any]
 COMPONENT = "job-controller"

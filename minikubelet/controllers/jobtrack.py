@@ -8,17 +8,10 @@ from __future__ import annotations
 
 from minikubelet.controllers import jobindex as ix
 from minikubelet.controllers import jobstatus as js
-from minikubelet.controllers.base import (
-    Action,
-    Update,
-    UpdateStatus,
-)
+from minikubelet.controllers.base import Action, Update, UpdateStatus
 from minikubelet.controllers.jobsync import JSON, SyncState
 from minikubelet.core.gotext import rfc3339
-from minikubelet.core.workloads import (
-    deleting,
-    pod_phase,
-)
+from minikubelet.core.workloads import deleting, pod_phase
 
 
 class TrackJob(SyncState):

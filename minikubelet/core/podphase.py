@@ -9,13 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from minikubelet.core.model import (
-    ContainerStatus,
-    Phase,
-    Running,
-    Terminated,
-    Waiting,
-)
+from minikubelet.core.model import ContainerStatus, Phase, Running, Terminated, Waiting
 from minikubelet.core.spec import PodSpec, RestartPolicy
 
 

@@ -14,12 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from minikubelet.core.gotext import quote as go_quote
-from minikubelet.core.spec import (
-    Container,
-)
-from minikubelet.probe.goclient import (
-    go_errno,
-)
+from minikubelet.core.spec import Container
+from minikubelet.probe.goclient import go_errno
 from minikubelet.probe.handlerbase import (
     MAX_OUTPUT,
     ProbeError,

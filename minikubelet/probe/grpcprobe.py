@@ -10,9 +10,7 @@ from typing import Any
 
 from minikubelet.core.gotext import duration as go_duration
 from minikubelet.core.gotext import quote as go_quote
-from minikubelet.probe.goclient import (
-    join_host_port,
-)
+from minikubelet.probe.goclient import join_host_port
 from minikubelet.probe.handlerbase import ProbeError, ProbeOutcome, ProbeResultKind, user_agent
 
 _GO_CODE_NAMES = {"CANCELLED": "Canceled", "OK": "OK"}

@@ -11,9 +11,7 @@ from enum import StrEnum
 
 from minikubelet import KUBERNETES_VERSION
 from minikubelet.core.gotext import quote as go_quote
-from minikubelet.core.spec import (
-    Container,
-)
+from minikubelet.core.spec import Container
 
 MAX_OUTPUT = 10 * 1024  # kubelet: exec.go maxReadLength, http.go maxRespBodyLength
 

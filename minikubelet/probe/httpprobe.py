@@ -10,11 +10,7 @@ import asyncio
 from collections.abc import Sequence
 from urllib.parse import quote
 
-from minikubelet.core.spec import (
-    Container,
-    HTTPGetAction,
-    HTTPHeader,
-)
+from minikubelet.core.spec import Container, HTTPGetAction, HTTPHeader
 from minikubelet.probe.goclient import (
     BodyError,
     ClientError,
