@@ -33,7 +33,7 @@ from minikubelet.node import report, timeline
 from minikubelet.node.agent import NodeAgent
 from minikubelet.podregistry import PodRegistry
 from minikubelet.runtime import gcpolicy, guard, watchdog
-from minikubelet.runtime import process as runtime
+from minikubelet.runtime import reaper as runtime
 from minikubelet.runtime.aio import wait_event
 from minikubelet.store import kinds
 from minikubelet.store.objects import JSON, ObjectStore

@@ -42,7 +42,8 @@ def messages(text: str) -> dict[str, dict[int, tuple[str, str, bool]]]:
             current = None
         elif current is not None:
             if m := FIELD.match(line):
-                current[int(m.group(4))] = (m.group(3), kind_of(m.group(2)), m.group(1) == "repeated")
+                repeated = m.group(1) == "repeated"
+                current[int(m.group(4))] = (m.group(3), kind_of(m.group(2)), repeated)
             elif m := MAP.match(line):
                 current[int(m.group(3))] = (m.group(2), "map:" + kind_of(m.group(1)), False)
     return out

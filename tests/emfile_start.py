@@ -16,7 +16,7 @@ from minikubelet.core.events import EventRecorder
 from minikubelet.core.settings import Settings
 from minikubelet.manifest import load as manifest
 from minikubelet.node.pod import PodRunner
-from minikubelet.runtime import process as runtime
+from minikubelet.runtime import reaper as runtime
 
 POD = {
     "apiVersion": "v1",

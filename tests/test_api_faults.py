@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from api_fakes import FakeRegistry, Server, kubectl, serve
 
-from minikubelet import cli
+from minikubelet import clirun
 
 JSON = dict[str, Any]
 PODS = "/api/v1/namespaces/default/pods"
@@ -173,24 +173,24 @@ def test_a_token_that_cannot_travel_in_a_header_is_an_error(tmp_path: Path) -> N
     path = tmp_path / "token"
     path.write_bytes(b"caf\xc3\xa9\n")
     with pytest.raises(ValueError, match="not ASCII"):
-        cli.read_token(path)
+        clirun.read_token(path)
     path.write_text("two words\n")
     with pytest.raises(ValueError, match="spaces"):
-        cli.read_token(path)
+        clirun.read_token(path)
     path.write_text("s3cret\n")
-    assert cli.read_token(path) == "s3cret"
+    assert clirun.read_token(path) == "s3cret"
 
 
 def test_a_network_address_without_a_token_warns_what_it_exposes() -> None:
     for address in ("0.0.0.0", "::", "192.168.1.5", "example.com"):
-        warning = cli.exposure_warning(address, None)
+        warning = clirun.exposure_warning(address, None)
         assert warning is not None
         assert f"--address {address}" in warning
         for exposed in ("spec", "environment variables", "container logs"):
             assert exposed in warning
     for address in ("127.0.0.1", "::1", "localhost", "127.0.0.2"):
-        assert cli.exposure_warning(address, None) is None
-    assert cli.exposure_warning("0.0.0.0", "s3cret") is None
+        assert clirun.exposure_warning(address, None) is None
+    assert clirun.exposure_warning("0.0.0.0", "s3cret") is None
 
 
 def test_the_warning_is_printed_before_serving(tmp_path: Path) -> None:

@@ -60,8 +60,13 @@ async def test_metrics_are_prometheus_text(server: Server) -> None:
 
 
 async def test_stats_summary_sums_the_process_tree(server: Server) -> None:
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    # the child says when its interpreter is up: before that, its RSS is the fork's, not
+    # Python's (under load the stats could be read first)
+    script = "import time; print('up', flush=True); time.sleep(30)"
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
     try:
+        assert child.stdout is not None
+        assert await asyncio.to_thread(child.stdout.readline) == b"up\n"
         server.registry.pids[("default", "web")] = {"app": child.pid}
         async with (
             aiohttp.ClientSession() as session,
@@ -71,6 +76,8 @@ async def test_stats_summary_sums_the_process_tree(server: Server) -> None:
     finally:
         child.kill()
         child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
     assert summary["node"]["nodeName"] == "testnode"
     assert summary["node"]["memory"]["availableBytes"] > 0
     web = next(p for p in summary["pods"] if p["podRef"]["name"] == "web")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from minikubelet.manifest import apps
+from minikubelet.manifest import apps, daemonsets, statefulsets
 from minikubelet.manifest.configmaps import ObjectInvalid, ObjectUndecodable
 
 JSON = dict[str, Any]
@@ -42,7 +42,7 @@ def errors_of(admit: Any, obj: JSON, old: JSON | None = None) -> list[str]:
 
 
 def test_statefulset_defaults() -> None:
-    got = apps.admit_statefulset(sts())
+    got = statefulsets.admit_statefulset(sts())
     spec = got["spec"]
     assert spec["replicas"] == 1
     assert spec["podManagementPolicy"] == "OrderedReady"
@@ -58,20 +58,20 @@ def test_statefulset_defaults() -> None:
 
 def test_statefulset_rolling_update_without_rolling_update_stays_without() -> None:
     """SetDefaults_StatefulSet: a given RollingUpdate type without rollingUpdate keeps none."""
-    got = apps.admit_statefulset(sts(updateStrategy={"type": "RollingUpdate"}))
+    got = statefulsets.admit_statefulset(sts(updateStrategy={"type": "RollingUpdate"}))
     assert got["spec"]["updateStrategy"] == {"type": "RollingUpdate"}
 
 
 def test_claim_templates_defaults_and_no_warning() -> None:
     claims = [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"]}},
               {"metadata": {"name": "logs"}, "spec": {}}]  # fmt: skip
-    got = apps.admit_statefulset(sts(volumeClaimTemplates=claims))
+    got = statefulsets.admit_statefulset(sts(volumeClaimTemplates=claims))
     first = got["spec"]["volumeClaimTemplates"][0]
     assert first["apiVersion"] == "v1"
     assert first["kind"] == "PersistentVolumeClaim"
     assert first["spec"]["volumeMode"] == "Filesystem"
     assert first["status"] == {"phase": "Pending"}
-    assert apps.statefulset_warnings(got) == []  # the claims are made as the pods are
+    assert statefulsets.statefulset_warnings(got) == []  # the claims are made as the pods are
 
 
 @pytest.mark.parametrize(("change", "error"), [
@@ -96,7 +96,7 @@ def test_claim_templates_defaults_and_no_warning() -> None:
      "`selector` does not match template `labels`"),
 ])  # fmt: skip
 def test_statefulset_errors(change: JSON, error: str) -> None:
-    assert error in errors_of(apps.admit_statefulset, sts(**change))
+    assert error in errors_of(statefulsets.admit_statefulset, sts(**change))
 
 
 def test_statefulset_template_restart_policy_and_labels() -> None:
@@ -108,7 +108,7 @@ def test_statefulset_template_restart_policy_and_labels() -> None:
     obj["spec"]["template"]["metadata"]["labels"]["bad key!"] = "x"
     obj["spec"]["selector"] = {"matchLabels": {"app": "web"}}
     del obj["spec"]["template"]["spec"]["containers"][0]["image"]
-    errors = errors_of(apps.admit_statefulset, obj)
+    errors = errors_of(statefulsets.admit_statefulset, obj)
     assert 'spec.template.spec.restartPolicy: Unsupported value: "Never": supported values: ' \
         '"Always"' in errors  # fmt: skip
     assert "spec.template.spec.activeDeadlineSeconds: Forbidden: activeDeadlineSeconds in " \
@@ -121,7 +121,7 @@ def test_statefulset_template_that_does_not_decode() -> None:
     obj = sts()
     obj["spec"]["template"]["spec"]["containers"] = "web"
     with pytest.raises(ObjectUndecodable) as caught:
-        apps.admit_statefulset(obj)
+        statefulsets.admit_statefulset(obj)
     assert str(caught.value) == (
         'StatefulSet in version "v1" cannot be handled as a StatefulSet: json: cannot unmarshal '
         "string into Go struct field PodSpec.spec.template.spec.containers of type []v1.Container"
@@ -132,35 +132,35 @@ def test_daemonset_template_is_validated_as_a_pod() -> None:
     obj = ds()
     del obj["spec"]["template"]["spec"]["containers"][0]["image"]
     assert "spec.template.spec.containers[0].image: Required value" in errors_of(
-        apps.admit_daemonset, obj)  # fmt: skip
+        daemonsets.admit_daemonset, obj)  # fmt: skip
 
 
 def test_statefulset_selector_required_and_not_empty() -> None:
     obj = sts()
     del obj["spec"]["selector"]
-    assert "spec.selector: Required value" in errors_of(apps.admit_statefulset, obj)
+    assert "spec.selector: Required value" in errors_of(statefulsets.admit_statefulset, obj)
     obj["spec"]["selector"] = {}
     assert any("empty selector is invalid for statefulset" in e
-               for e in errors_of(apps.admit_statefulset, obj))  # fmt: skip
+               for e in errors_of(statefulsets.admit_statefulset, obj))  # fmt: skip
 
 
 def test_statefulset_name_is_a_dns_label() -> None:
     obj = sts()
     obj["metadata"]["name"] = "web.example"
-    assert errors_of(apps.admit_statefulset, obj) == [
+    assert errors_of(statefulsets.admit_statefulset, obj) == [
         'metadata.name: Invalid value: "web.example": must not contain dots'
     ]
 
 
 def test_statefulset_update_only_some_fields() -> None:
-    old = apps.admit_statefulset(sts())
+    old = statefulsets.admit_statefulset(sts())
     scaled = copy.deepcopy(old)
     scaled["spec"]["replicas"] = 5
     scaled["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:2"
-    assert apps.admit_statefulset(scaled, old)["spec"]["replicas"] == 5
+    assert statefulsets.admit_statefulset(scaled, old)["spec"]["replicas"] == 5
     renamed = copy.deepcopy(old)
     renamed["spec"]["serviceName"] = "other"
-    assert errors_of(apps.admit_statefulset, renamed, old) == [
+    assert errors_of(statefulsets.admit_statefulset, renamed, old) == [
         "spec: Forbidden: updates to statefulset spec for fields other than 'replicas', "
         "'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and "
         "'minReadySeconds' are forbidden"
@@ -169,7 +169,7 @@ def test_statefulset_update_only_some_fields() -> None:
 
 def test_statefulset_wrong_type_is_a_decoding_error() -> None:
     with pytest.raises(ObjectUndecodable) as caught:
-        apps.admit_statefulset(sts(replicas="three"))
+        statefulsets.admit_statefulset(sts(replicas="three"))
     assert str(caught.value) == (
         'StatefulSet in version "v1" cannot be handled as a StatefulSet: json: cannot unmarshal '
         "string into Go struct field StatefulSetSpec.spec.replicas of type int32"
@@ -177,18 +177,18 @@ def test_statefulset_wrong_type_is_a_decoding_error() -> None:
 
 
 def test_daemonset_defaults_and_template_generation() -> None:
-    got = apps.admit_daemonset(ds())
+    got = daemonsets.admit_daemonset(ds())
     assert got["spec"]["updateStrategy"] == {
         "type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}  # fmt: skip
     assert got["spec"]["revisionHistoryLimit"] == 10
-    assert got["metadata"]["annotations"][apps.TEMPLATE_GENERATION] == "1"
-    same = apps.admit_daemonset(copy.deepcopy(got), got)
-    assert same["metadata"]["annotations"][apps.TEMPLATE_GENERATION] == "1"
+    assert got["metadata"]["annotations"][daemonsets.TEMPLATE_GENERATION] == "1"
+    same = daemonsets.admit_daemonset(copy.deepcopy(got), got)
+    assert same["metadata"]["annotations"][daemonsets.TEMPLATE_GENERATION] == "1"
     changed = copy.deepcopy(got)
     changed["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:2"
     changed["metadata"]["annotations"] = {}
-    assert apps.admit_daemonset(changed, got)["metadata"]["annotations"][
-        apps.TEMPLATE_GENERATION] == "2"  # fmt: skip
+    assert daemonsets.admit_daemonset(changed, got)["metadata"]["annotations"][
+        daemonsets.TEMPLATE_GENERATION] == "2"  # fmt: skip
 
 
 @pytest.mark.parametrize(("strategy", "error"), [
@@ -207,15 +207,15 @@ def test_daemonset_defaults_and_template_generation() -> None:
      "used for validation is '[0-9]+%')"),
 ])  # fmt: skip
 def test_daemonset_rolling_update_errors(strategy: JSON, error: str) -> None:
-    assert error in errors_of(apps.admit_daemonset, ds(updateStrategy=strategy))
+    assert error in errors_of(daemonsets.admit_daemonset, ds(updateStrategy=strategy))
 
 
 def test_daemonset_selector_is_immutable() -> None:
-    old = apps.admit_daemonset(ds())
+    old = daemonsets.admit_daemonset(ds())
     new = copy.deepcopy(old)
     new["spec"]["selector"] = {"matchLabels": {"app": "web", "tier": "x"}}
     new["spec"]["template"]["metadata"]["labels"]["tier"] = "x"
-    errors = errors_of(apps.admit_daemonset, new, old)
+    errors = errors_of(daemonsets.admit_daemonset, new, old)
     assert any(e.startswith("spec.selector: Invalid value: ") and e.endswith("field is immutable")
                for e in errors)  # fmt: skip
 
@@ -233,14 +233,14 @@ def test_controllerrevision() -> None:
 
 
 def test_table_cells() -> None:
-    obj = apps.admit_statefulset(sts(replicas=3))
+    obj = statefulsets.admit_statefulset(sts(replicas=3))
     obj["status"] = {"readyReplicas": 2, "replicas": 3}
-    assert apps.statefulset_cells(obj) == ["2/3"]
+    assert statefulsets.statefulset_cells(obj) == ["2/3"]
     assert apps.template_containers(obj) == ("c", "nginx")
-    daemon = apps.admit_daemonset(ds())
+    daemon = daemonsets.admit_daemonset(ds())
     daemon["status"] = {"desiredNumberScheduled": 1, "currentNumberScheduled": 1,
                         "numberReady": 0, "numberMisscheduled": 0}  # fmt: skip
-    assert apps.daemonset_cells(daemon) == [1, 1, 0, 0, 0, "<none>"]
+    assert daemonsets.daemonset_cells(daemon) == [1, 1, 0, 0, 0, "<none>"]
     revision = {"metadata": {"name": "web-1", "ownerReferences": [
         {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "web", "controller": True}]},
         "revision": 2}  # fmt: skip

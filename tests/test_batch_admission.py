@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from minikubelet.manifest import batch
+from minikubelet.manifest import batch, cronjobs
 from minikubelet.manifest.configmaps import ObjectInvalid
 
 JSON = dict[str, Any]
@@ -111,14 +111,14 @@ def cronjob(schedule: str = "*/1 * * * *", **spec: Any) -> JSON:
 
 
 def test_cronjob_defaults() -> None:
-    spec = batch.admit_cronjob(cronjob())["spec"]
+    spec = cronjobs.admit_cronjob(cronjob())["spec"]
     assert (spec["concurrencyPolicy"], spec["suspend"], spec["successfulJobsHistoryLimit"],
             spec["failedJobsHistoryLimit"]) == ("Allow", False, 3, 1)  # fmt: skip
 
 
 @pytest.mark.parametrize("schedule", ["@hourly", "@daily", "0 */2 * * 1-5", "@every 5m"])
 def test_schedules_that_parse(schedule: str) -> None:
-    batch.admit_cronjob(cronjob(schedule))
+    cronjobs.admit_cronjob(cronjob(schedule))
 
 
 @pytest.mark.parametrize(
@@ -131,11 +131,11 @@ def test_schedules_that_parse(schedule: str) -> None:
     ],
 )  # fmt: skip
 def test_schedule_errors(schedule: str, error: str) -> None:
-    assert error in errors_of(batch.admit_cronjob, cronjob(schedule))
+    assert error in errors_of(cronjobs.admit_cronjob, cronjob(schedule))
 
 
 def test_a_bad_field_value_in_a_schedule_is_refused() -> None:
-    (error,) = errors_of(batch.admit_cronjob, cronjob("61 * * * *"))
+    (error,) = errors_of(cronjobs.admit_cronjob, cronjob("61 * * * *"))
     assert error.startswith('spec.schedule: Invalid value: "61 * * * *": ')
 
 
@@ -148,17 +148,17 @@ def test_a_bad_field_value_in_a_schedule_is_refused() -> None:
     ],
 )  # fmt: skip
 def test_time_zone_errors(zone: str, error: str) -> None:
-    assert errors_of(batch.admit_cronjob, cronjob(timeZone=zone)) == [error]
+    assert errors_of(cronjobs.admit_cronjob, cronjob(timeZone=zone)) == [error]
 
 
 def test_cronjob_job_template_is_checked_and_its_selector_generated_later() -> None:
     bad = cronjob()
     bad["spec"]["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"] = "Always"
-    assert errors_of(batch.admit_cronjob, bad) == [
+    assert errors_of(cronjobs.admit_cronjob, bad) == [
         'spec.jobTemplate.spec.template.spec.restartPolicy: Required value: valid values: '
         '"OnFailure", "Never"']  # fmt: skip
-    assert batch.admit_cronjob(cronjob(timeZone="Europe/Paris"))["spec"]["timeZone"] == (
+    assert cronjobs.admit_cronjob(cronjob(timeZone="Europe/Paris"))["spec"]["timeZone"] == (
         "Europe/Paris")  # fmt: skip
     long = cronjob()
     long["metadata"]["name"] = "x" * 53
-    assert "must be no more than 52 characters" in errors_of(batch.admit_cronjob, long)[0]
+    assert "must be no more than 52 characters" in errors_of(cronjobs.admit_cronjob, long)[0]

@@ -18,7 +18,7 @@ from minikubelet.core.settings import Settings
 from minikubelet.daemon import Daemon, ServeOptions
 from minikubelet.manifest.load import pod_from_document
 from minikubelet.runtime.cgroups import DAEMON_LEAF, CpuLimiter, cpu_max
-from minikubelet.runtime.process import PR_SET_CHILD_SUBREAPER
+from minikubelet.runtime.reaper import PR_SET_CHILD_SUBREAPER
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from job_sim import Sim
 from minikubelet.controllers import cronjob as cc
 from minikubelet.controllers import cronschedule as cs
 from minikubelet.core.gotext import parse_rfc3339, rfc3339
-from minikubelet.manifest.batch import admit_cronjob
+from minikubelet.manifest.cronjobs import admit_cronjob
 
 JSON = dict[str, Any]
 TOP = parse_rfc3339("2016-05-19T10:00:00Z")  # a Thursday

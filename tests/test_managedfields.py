@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from minikubelet.manifest import fieldsets as fs
 from minikubelet.manifest import managedfields as mf
 
 T0, T1 = "2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z"
@@ -61,7 +62,7 @@ def created(obj: dict[str, Any], manager: str) -> dict[str, Any]:
 
 def test_field_set_of_an_applied_configuration_in_fieldsv1() -> None:
     config = pod({"app": "web"})
-    assert mf.to_fields_v1(mf.field_set(mf.owned_view(config))) == {
+    assert fs.to_fields_v1(fs.field_set(fs.owned_view(config))) == {
         "f:metadata": {"f:labels": {"f:app": {}}},
         "f:spec": {"f:containers": {'k:{"name":"app"}': {".": {}, "f:image": {}, "f:name": {}}}},
     }
@@ -82,13 +83,13 @@ def test_field_set_of_an_applied_configuration_in_fieldsv1() -> None:
     ],
 )  # fmt: skip
 def test_paths_of_keyed_atomic_and_empty_values(obj: dict[str, Any], paths: set[str]) -> None:
-    assert {mf.path_string(p) for p in mf.field_set(obj)} == paths
+    assert {fs.path_string(p) for p in fs.field_set(obj)} == paths
 
 
 def test_fieldsv1_round_trip_and_order() -> None:
-    fields = mf.field_set(mf.owned_view(pod({"b": "1", "a": "2"}, env=[{"name": "E"}])))
-    tree = mf.to_fields_v1(fields)
-    assert mf.from_fields_v1(tree) == fields
+    fields = fs.field_set(fs.owned_view(pod({"b": "1", "a": "2"}, env=[{"name": "E"}])))
+    tree = fs.to_fields_v1(fields)
+    assert fs.from_fields_v1(tree) == fields
     item = tree["f:spec"]["f:containers"]['k:{"name":"app"}']
     assert list(item) == [".", "f:env", "f:image", "f:name"]
     assert list(tree["f:metadata"]["f:labels"]) == ["f:a", "f:b"]
@@ -119,7 +120,7 @@ def test_server_set_metadata_status_and_node_name_are_nobodys() -> None:
     obj["metadata"]["annotations"] = {"kubernetes.io/config.seen": T0, "note": "n"}
     obj["spec"]["nodeName"] = "vm"
     obj["status"] = {"phase": "Running"}
-    fields = mf.to_fields_v1(mf.field_set(mf.owned_view(obj)))
+    fields = fs.to_fields_v1(fs.field_set(fs.owned_view(obj)))
     assert fields["f:metadata"] == {"f:annotations": {"f:note": {}}}
     assert set(fields) == {"f:metadata", "f:spec"}
     assert "f:nodeName" not in fields["f:spec"]

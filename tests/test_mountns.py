@@ -22,12 +22,13 @@ from typing import Any
 import pytest
 from api_fakes import FakeRegistry, kubectl, serve
 
-from minikubelet import cli
+from minikubelet import cliparser
 from minikubelet.api.registry import ContainerTarget
 from minikubelet.core.spec import Container, ExecAction, Pod, PodSpec
-from minikubelet.probe import handlers, hooks
+from minikubelet.probe import execprobe, handlers, hooks
 from minikubelet.runtime import mountns
-from minikubelet.runtime.process import ContainerProcess, MountStartError, spawn
+from minikubelet.runtime.process import ContainerProcess
+from minikubelet.runtime.spawn import MountStartError, spawn
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET = "/etc/minikubelet-test-config"
@@ -248,10 +249,10 @@ async def test_exec_probes_and_hooks_run_in_the_containers_namespace(
 ) -> None:
     env = dict(os.environ)
     argv = ["cat", f"{TARGET}/x"]
-    outcome = await handlers.exec_probe(argv, env=env, cwd=None, timeout_s=10, enter=container.pid)
+    outcome = await execprobe.exec_probe(argv, env=env, cwd=None, timeout_s=10, enter=container.pid)
     assert outcome.result == handlers.ProbeResultKind.SUCCESS
     assert outcome.output == "from the volume\n"
-    outside = await handlers.exec_probe(argv, env=env, cwd=None, timeout_s=10)
+    outside = await execprobe.exec_probe(argv, env=env, cwd=None, timeout_s=10)
     assert outside.result == handlers.ProbeResultKind.FAILURE  # the host has no such file
     pod = Pod(name="web", uid="uid-1", spec=PodSpec(containers=(Container(name="app"),)))
     failing = ExecAction(command=("sh", "-c", f"test ! -e {TARGET}/x"))
@@ -287,7 +288,7 @@ async def test_entering_a_container_that_is_gone_is_a_start_error(
     container.kill()
     await container.wait()
     with pytest.raises(handlers.ProbeError, match="enter the container's mount namespace"):
-        await handlers.run_command(["true"], env={}, cwd=None, timeout_s=5, enter=pid)
+        await execprobe.run_command(["true"], env={}, cwd=None, timeout_s=5, enter=pid)
 
 
 # --- mounts that cannot be made ----------------------------------------------------------
@@ -441,14 +442,14 @@ def test_volume_mode_choice() -> None:
     def never() -> mountns.Availability:
         raise AssertionError("host mode does not look")
 
-    assert cli.volume_mode("host", never) == ("host", "", "")
-    assert cli.volume_mode("auto", lambda: ok) == ("namespace", "", "")
-    assert cli.volume_mode("namespace", lambda: ok) == ("namespace", "", "")
-    mode, warning, error = cli.volume_mode("auto", lambda: denied)
+    assert cliparser.volume_mode("host", never) == ("host", "", "")
+    assert cliparser.volume_mode("auto", lambda: ok) == ("namespace", "", "")
+    assert cliparser.volume_mode("namespace", lambda: ok) == ("namespace", "", "")
+    mode, warning, error = cliparser.volume_mode("auto", lambda: denied)
     assert (mode, error) == ("host", "")
     assert warning.startswith("--volumes=auto: mount namespaces are not available here: nope")
     assert warning.endswith("Fix: do this")
-    assert cli.volume_mode("namespace", lambda: denied) == (
+    assert cliparser.volume_mode("namespace", lambda: denied) == (
         "",
         "",
         "--volumes=namespace: mount namespaces are not available here: nope. Fix: do this",
@@ -536,7 +537,7 @@ async def test_a_mount_failure_is_the_containers_create_container_error(
 SHARED = r"""
 import asyncio, os, subprocess, sys
 from minikubelet.runtime import mountns
-from minikubelet.runtime.process import spawn
+from minikubelet.runtime.spawn import spawn
 base, volume = sys.argv[1], sys.argv[2]
 def points():
     with open("/proc/self/mountinfo") as f:
@@ -575,7 +576,7 @@ def test_nothing_propagates_to_a_host_whose_mounts_are_shared(tmp_path: Path, vo
 
 SUBMOUNTS = r"""
 import asyncio, os, subprocess, sys
-from minikubelet.runtime.process import spawn
+from minikubelet.runtime.spawn import spawn
 from minikubelet.runtime import mountns
 base, volume = sys.argv[1], sys.argv[2]
 # as in Docker: /etc/hostname is a file bound over the image's
@@ -606,7 +607,7 @@ def test_an_overlaid_dir_keeps_the_mounts_below_it(tmp_path: Path, volume: Path)
 
 ON_OVERLAY = r"""
 import asyncio, os, subprocess, sys
-from minikubelet.runtime.process import spawn
+from minikubelet.runtime.spawn import spawn
 from minikubelet.runtime import mountns
 base, volume = sys.argv[1], sys.argv[2]
 for d in ("lower", "upper", "work", "state"):

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from minikubelet.manifest.validation import UPDATABLE_POD_SPEC_FIELDS, validate_pod_update
+from minikubelet.manifest.podupdatevalidation import UPDATABLE_POD_SPEC_FIELDS, validate_pod_update
 
 OLD: dict[str, Any] = {
     "containers": [{"name": "app", "image": "busybox:1", "command": ["sleep", "600"]}],

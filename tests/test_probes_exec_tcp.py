@@ -22,13 +22,12 @@ from minikubelet.core.spec import (
     Probe,
     TCPSocketAction,
 )
+from minikubelet.probe.execprobe import exec_probe
+from minikubelet.probe.handlerbase import MAX_OUTPUT, resolve_port
 from minikubelet.probe.handlers import (
-    MAX_OUTPUT,
     ProbeError,
     ProbeOutcome,
     ProbeResultKind,
-    exec_probe,
-    resolve_port,
     run_probe,
     tcp_probe,
 )

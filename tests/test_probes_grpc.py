@@ -14,7 +14,8 @@ health_pb2 = pytest.importorskip("grpc_health.v1.health_pb2")
 health_pb2_grpc = pytest.importorskip("grpc_health.v1.health_pb2_grpc")
 
 from minikubelet.core.spec import Container, GRPCAction, Probe  # noqa: E402
-from minikubelet.probe.handlers import ProbeOutcome, ProbeResultKind, grpc_probe, run_probe  # noqa: E402
+from minikubelet.probe.grpcprobe import grpc_probe  # noqa: E402
+from minikubelet.probe.handlers import ProbeOutcome, ProbeResultKind, run_probe  # noqa: E402
 
 SUCCESS, FAILURE = ProbeResultKind.SUCCESS, ProbeResultKind.FAILURE
 

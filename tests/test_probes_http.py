@@ -16,15 +16,9 @@ from aiohttp import web
 
 from minikubelet.core.spec import Container, ContainerPort, HTTPGetAction, HTTPHeader, Probe
 from minikubelet.probe.goclient import canonical_header_key
-from minikubelet.probe.handlers import (
-    MAX_OUTPUT,
-    ProbeError,
-    ProbeOutcome,
-    ProbeResultKind,
-    build_headers,
-    format_url,
-    run_probe,
-)
+from minikubelet.probe.handlerbase import MAX_OUTPUT
+from minikubelet.probe.handlers import ProbeError, ProbeOutcome, ProbeResultKind, run_probe
+from minikubelet.probe.httpprobe import build_headers, format_url
 
 SUCCESS, WARNING, FAILURE = (
     ProbeResultKind.SUCCESS,

@@ -25,14 +25,10 @@ import psutil
 import pytest
 
 from minikubelet.core.spec import Container, HTTPGetAction
-from minikubelet.probe.handlers import (
-    MAX_OUTPUT,
-    ProbeOutcome,
-    ProbeResultKind,
-    exec_probe,
-    http_probe,
-    http_request,
-)
+from minikubelet.probe.execprobe import exec_probe
+from minikubelet.probe.handlerbase import MAX_OUTPUT
+from minikubelet.probe.handlers import ProbeOutcome, ProbeResultKind
+from minikubelet.probe.httpprobe import http_probe, http_request
 
 SUCCESS, WARNING, FAILURE = (
     ProbeResultKind.SUCCESS,

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from reliability_helpers import TAG, kill_tagged, new_tag, tagged
 
-from minikubelet.probe.handlers import run_command
+from minikubelet.probe.execprobe import run_command
 from minikubelet.runtime.crilog import LogWriter
-from minikubelet.runtime.process import spawn
+from minikubelet.runtime.spawn import spawn
 
 # the shell's child holds the pipes: asyncio alone would wait the whole 300 s for it
 COMMAND = ["sh", "-c", "sleep 300 & sleep 300"]

@@ -332,7 +332,7 @@ def test_idle_connections_cannot_exhaust_descriptors_and_restarts_go_on(tmp_path
 def test_the_soft_open_files_limit_is_raised_to_the_hard_limit() -> None:
     code = (
         "import resource\n"
-        "from minikubelet.cli import raise_open_files_limit\n"
+        "from minikubelet.clirun import raise_open_files_limit\n"
         "resource.setrlimit(resource.RLIMIT_NOFILE, (256, 4096))\n"
         "print(raise_open_files_limit(), *resource.getrlimit(resource.RLIMIT_NOFILE))\n"
     )

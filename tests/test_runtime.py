@@ -22,8 +22,10 @@ from minikubelet.core.spec import (
     ResourceFieldSelector,
     Resources,
 )
+from minikubelet.runtime.containerenv import container_argv, container_env
 from minikubelet.runtime.crilog import LogWriter
-from minikubelet.runtime.process import StartError, container_argv, container_env, spawn
+from minikubelet.runtime.process import StartError
+from minikubelet.runtime.spawn import spawn
 
 
 def writer(tmp_path: Path) -> LogWriter:

@@ -413,7 +413,7 @@ def test_claims_for_an_ordinal_and_their_retention() -> None:
     """getPersistentVolumeClaims: `<template>-<set>-<ordinal>`, the template's labels and the
     selector's; owned by the set only with whenDeleted: Delete."""
     from minikubelet.controllers import statefulset_pods as sp
-    from minikubelet.manifest import apps
+    from minikubelet.manifest import statefulsets
 
     sts: dict[str, Any] = {
         "apiVersion": "apps/v1", "kind": "StatefulSet",
@@ -426,9 +426,9 @@ def test_claims_for_an_ordinal_and_their_retention() -> None:
     assert claim["metadata"] == {"name": "data-db-2", "namespace": "ns",
                                  "labels": {"t": "x", "app": "db"}}  # fmt: skip
     assert claim["spec"] == {"accessModes": ["ReadWriteOnce"]}
-    assert apps.statefulset_warnings(sts) == []
+    assert statefulsets.statefulset_warnings(sts) == []
     sts["spec"]["persistentVolumeClaimRetentionPolicy"] = {"whenDeleted": "Delete",
                                                           "whenScaled": "Delete"}  # fmt: skip
     [owned] = sp.claims_for(sts, 0)
     assert owned["metadata"]["ownerReferences"][0]["uid"] == "u1"
-    assert len(apps.statefulset_warnings(sts)) == 1
+    assert len(statefulsets.statefulset_warnings(sts)) == 1

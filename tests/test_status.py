@@ -22,6 +22,12 @@ from minikubelet.core.model import (
     Terminated,
     Waiting,
 )
+from minikubelet.core.podconditions import (
+    containers_ready_condition,
+    initialized_condition,
+    pod_conditions,
+)
+from minikubelet.core.podphase import compute_phase
 from minikubelet.core.spec import (
     Container,
     ExecAction,
@@ -34,12 +40,8 @@ from minikubelet.core.spec import (
 )
 from minikubelet.core.status import (
     CONTAINER_NOT_LOCATED,
-    compute_phase,
-    containers_ready_condition,
     default_container_status,
     generate_pod_status,
-    initialized_condition,
-    pod_conditions,
     unknown_container_status,
 )
 

@@ -18,7 +18,8 @@ from api_fakes import FakeRegistry, Server, serve
 from minikubelet.api import channels as ch
 from minikubelet.api.registry import ContainerTarget
 from minikubelet.api.sessions import SESSIONS, StreamLimits
-from minikubelet.runtime.process import ContainerProcess, spawn
+from minikubelet.runtime.process import ContainerProcess
+from minikubelet.runtime.spawn import spawn
 
 
 class _Discard:

@@ -16,7 +16,7 @@ from typing import Any
 from minikubelet.core.settings import Settings
 from minikubelet.daemon import Daemon, ServeOptions
 from minikubelet.node import report
-from minikubelet.runtime.process import PR_SET_CHILD_SUBREAPER
+from minikubelet.runtime.reaper import PR_SET_CHILD_SUBREAPER
 
 JSON = dict[str, Any]
 DEPLOYMENT: JSON = {

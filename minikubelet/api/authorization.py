@@ -19,8 +19,8 @@ from minikubelet.api import discovery, protowire
 from minikubelet.api import status_errors as se
 from minikubelet.api.middleware import STREAMING as _STREAMING_PATHS
 from minikubelet.api.middleware import is_loopback
-from minikubelet.api.pods import read_body
 from minikubelet.api.registry import JSON
+from minikubelet.api.requestoptions import read_body
 
 GROUP = "authorization.k8s.io"
 WRITES = frozenset({"create", "update", "patch", "delete"})

@@ -3,7 +3,7 @@
 Patches: JSON merge patch (RFC 7386), strategic merge patch (merge patch plus lists of named
 items merged by their key and the `$patch`/`$setElementOrder`/`$retainKeys` directives, as far as
 kubectl sends them for pods), JSON patch (RFC 6902). What the patched pod may change is
-decided after it (`validation.validate_pod_update`, the API server's ValidatePodUpdate).
+decided after it (`podupdatevalidation.validate_pod_update`, the API server's ValidatePodUpdate).
 Pure: dicts in, dicts out, ValueError for a malformed patch.
 """
 

@@ -12,7 +12,7 @@ upgrade connection: container not found ("app")`). The exit code goes back the s
 Every session is bounded (`StreamLimits`: a cap on concurrent sessions, an idle timeout), ends
 when its container's process ends, when the client leaves or when the daemon stops, and always
 kills and reaps what it started. Faults stay in the session: nothing raised in one reaches the
-server. The framing is `channels.py`'s; processes are started by `runtime.process.spawn`.
+server. The framing is `channels.py`'s; processes are started by `runtime.spawn.spawn`.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ from minikubelet.api.sessions import (
     sessions,
     settle,
 )
-from minikubelet.runtime.process import ContainerProcess, StartError, spawn
+from minikubelet.runtime.process import ContainerProcess, StartError
+from minikubelet.runtime.spawn import spawn
 
 log = structlog.get_logger("minikubelet.api.streaming")
 

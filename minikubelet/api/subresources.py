@@ -21,7 +21,7 @@ from minikubelet.api import status_errors as se
 from minikubelet.api import table as tbl
 from minikubelet.api.appkeys import STORE
 from minikubelet.api.listing import Resource, get_one
-from minikubelet.api.pods import _dry_run, read_body
+from minikubelet.api.requestoptions import is_dry_run, read_body
 from minikubelet.core.workloads import selector_string
 from minikubelet.manifest.configmaps import ObjectInvalid
 from minikubelet.store.kinds import Kind
@@ -106,7 +106,7 @@ async def _write_status(request: web.Request, kind: Kind, stored: JSON, status: 
                          ["status: Invalid value: expected an object"], kind.group)  # fmt: skip
     new = {**stored, "status": status or {}}
     options = "PatchOptions" if request.method == "PATCH" else "UpdateOptions"
-    if _dry_run(request, options) or new == stored:
+    if is_dry_run(request, options) or new == stored:
         return new
     return _store(request).put(kind.resource, new)
 
@@ -207,7 +207,7 @@ async def _write_scale(request: web.Request, kind: Kind, stored: JSON, scale: An
     admitted["status"] = stored.get("status", {})
     bump_generation(admitted, stored)
     options = "PatchOptions" if request.method == "PATCH" else "UpdateOptions"
-    if _dry_run(request, options) or admitted == stored:
+    if is_dry_run(request, options) or admitted == stored:
         return scale_of(admitted)
     return scale_of(_store(request).put(kind.resource, admitted))
 

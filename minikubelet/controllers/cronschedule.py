@@ -18,7 +18,7 @@ from typing import Literal
 
 from croniter import croniter
 
-from minikubelet.manifest.batch import cron_expression
+from minikubelet.manifest.cronjobs import cron_expression
 
 NEXT_SCHEDULE_DELTA = 0.1
 Missed = Literal["none", "few", "many"]

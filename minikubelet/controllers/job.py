@@ -18,27 +18,22 @@ PodFailurePolicy, MaxFailedIndexesExceeded, FailedIndexes) or `SuccessCriteriaMe
 `Complete` with the same reason and message once no pod is terminating and none uncounted.
 The controller's own back-off before re-creating failed pods (10 s doubling, capped) is a
 requeue, next to the kubelet's CrashLoopBackOff for restarts inside a pod (OnFailure).
+
+`_Sync.run` here decides the finished condition; manageJob is `jobmanage.py`'s, the counting
+and the status write `jobtrack.py`'s, the state they share `jobsync.py`'s.
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from minikubelet.controllers import jobindex as ix
 from minikubelet.controllers import jobpolicy as jp
 from minikubelet.controllers import jobstatus as js
-from minikubelet.controllers.base import (
-    Action,
-    Create,
-    Delete,
-    Event,
-    Reader,
-    Result,
-    Update,
-    UpdateStatus,
-    earliest,
-)
+from minikubelet.controllers.base import Action, Reader, Result, Update, earliest
+from minikubelet.controllers.jobmanage import ManageJob
+from minikubelet.controllers.jobsync import COMPONENT
+from minikubelet.controllers.jobtrack import TrackJob
 from minikubelet.core.gotext import parse_rfc3339, rfc3339
 from minikubelet.core.workloads import (
     controller_of,
@@ -50,48 +45,11 @@ from minikubelet.core.workloads import (
 )
 
 JSON = dict[str, Any]
-COMPONENT = "job-controller"
 MAX_INT32 = 2**31 - 1
 
 
-class _Sync:
+class _Sync(ManageJob, TrackJob):
     """One syncJob over a Job and the pods it controls."""
-
-    def __init__(self, job: JSON, pods: list[JSON], now: float) -> None:
-        self.job, self.pods, self.now = job, pods, now
-        self.spec: JSON = job.get("spec") or {}
-        self.status: JSON = copy.deepcopy(job.get("status") or {})
-        self.actions: list[Action] = []
-        self.events: list[Action] = []
-        self.requeue: float | None = None
-        self.indexed = self.spec.get("completionMode") == "Indexed"
-        self.completions: int | None = self.spec.get("completions")
-        self.per_index = self.indexed and self.spec.get("backoffLimitPerIndex") is not None
-        self.policy: JSON | None = self.spec.get("podFailurePolicy")
-        self.only_failed = (
-            self.policy is not None or self.spec.get("podReplacementPolicy") == "Failed"
-        )
-        uncounted = self.status.get("uncountedTerminatedPods") or {}
-        self.uncounted_succeeded = list(uncounted.get("succeeded") or [])
-        self.uncounted_failed = list(uncounted.get("failed") or [])
-
-    # --- the pieces of syncJob -----------------------------------------------------------
-
-    def valid_index(self, pod: JSON) -> bool:
-        index = ix.completion_index(pod)
-        return not self.indexed or (index != ix.UNKNOWN and index < int(self.completions or 0))
-
-    def failed_pod(self, pod: JSON) -> bool:
-        return jp.is_failed(pod, self.only_failed)
-
-    def counts(self, pod: JSON) -> bool:
-        return jp.match_failure_policy(self.policy, pod)[1]
-
-    def suspended(self) -> bool:
-        return bool(self.spec.get("suspend"))
-
-    def event(self, type_: str, reason: str, message: str) -> None:
-        self.events.append(Event(self.job, type_, reason, message, COMPONENT))  # type: ignore[arg-type]
 
     def run(self) -> Result:
         pods, now = self.pods, self.now
@@ -296,244 +254,6 @@ class _Sync:
             ):
                 self.delayed[index] = pod
         return self.failed_indexes
-
-    def manage(self, active: list[JSON]) -> int:
-        """manageJob: delete all when suspended, the excess otherwise, or create what is
-        missing once the back-off allows."""
-        n_active = len(active)
-        parallelism = int(self.spec.get("parallelism", 1))
-        if self.suspended():
-            for pod in sorted(active, key=jp.removal_rank):
-                self.delete(pod, keep_finalizer=False)
-            self.terminating += n_active
-            self.ready -= sum(1 for p in active if pod_ready(p))
-            return 0
-        if self.completions is None:
-            want = n_active if self.succeeded > 0 else parallelism
-        else:
-            want = max(0, min(int(self.completions) - self.succeeded, parallelism))
-        remove_at_least = max(0, n_active - want)
-        remove: list[JSON] = []
-        left = active
-        if self.indexed:
-            remove, left = ix.duplicated_for_removal(
-                active, int(self.completions or 0), jp.removal_rank
-            )
-        if len(remove) < remove_at_least:
-            left = sorted(left, key=jp.removal_rank)
-            remove += left[: remove_at_least - len(remove)]
-        if remove:
-            for pod in remove:
-                self.delete(pod, keep_finalizer=False)
-            self.terminating += len(remove)
-            self.ready -= sum(1 for p in remove if pod_ready(p))
-            return n_active - len(remove)
-        terminating = self.terminating if self.only_failed else 0
-        diff = want - terminating - n_active
-        if diff <= 0:
-            return n_active
-        if not self.per_index and self.backoff_left > 0:
-            self.requeue = earliest(self.requeue, self.now + self.backoff_left)
-            return n_active
-        indexes: list[int] = []
-        if self.indexed:
-            non_pending = ix.with_indexes(
-                self.succeeded_indexes, (ix.completion_index(p) for p in active)
-            )
-            if self.only_failed:
-                non_pending = ix.with_indexes(
-                    non_pending,
-                    (
-                        ix.completion_index(p)
-                        for p in self.pods
-                        if deleting(p) and pod_phase(p) not in ("Succeeded", "Failed")
-                    ),
-                )
-            if self.failed_indexes is not None:
-                non_pending = ix.merge(non_pending, self.failed_indexes)
-            indexes = ix.first_pending(diff, int(self.completions or 0), non_pending)
-            if self.per_index:
-                indexes = self.indexes_past_backoff(indexes)
-            diff = len(indexes)
-        for i in range(diff):
-            self.actions.append(
-                Create("pods", self.pod_for(indexes[i] if indexes else None), owner=self.job)
-            )
-        return n_active + diff
-
-    def indexes_past_backoff(self, indexes: list[int]) -> list[int]:
-        """getPodCreationInfoForIndependentIndexes: the indexes whose own back-off is over,
-        or none and a requeue at the first one to come."""
-        now_ok: list[int] = []
-        waits: list[float] = []
-        for index in indexes:
-            last = self.delayed.get(index)
-            left = (
-                0.0
-                if last is None
-                else jp.remaining_backoff(
-                    ix.absolute_failure_count(last) + 1, jp.finished_at(last), self.now
-                )
-            )
-            if left == 0:
-                now_ok.append(index)
-            else:
-                waits.append(left)
-        if not now_ok and waits:
-            self.requeue = earliest(self.requeue, self.now + min(waits))
-        return now_ok
-
-    def pod_for(self, index: int | None) -> JSON:
-        replaced = self.delayed.get(index) if index is not None else None
-        return js.pod_from_template(
-            self.job,
-            index,
-            per_index=self.per_index,
-            replaced=replaced,
-            replaced_counts=replaced is not None and self.counts(replaced),
-        )
-
-    def delete(self, pod: JSON, *, keep_finalizer: bool) -> None:
-        """deleteActivePods (the finalizer kept: the pod is counted failed) or deleteJobPods
-        (the finalizer removed first: the pod is not counted)."""
-        meta = pod["metadata"]
-        if not keep_finalizer and js.has_finalizer(pod):
-            self.actions.append(Update("pods", js.without_finalizer(pod)))
-        self.actions.append(
-            Delete("pods", meta.get("namespace", "default"), meta["name"], uid=meta.get("uid"))
-        )
-        self.event("Normal", "SuccessfulDelete", f"Deleted pod: {meta['name']}")
-
-    def suspend_condition(self) -> None:
-        conditions = self.status.setdefault("conditions", [])
-        if self.suspended():
-            if js.ensure_condition(
-                conditions, "Suspended", "True", "JobSuspended", "Job suspended", self.now
-            ):
-                self.event("Normal", "Suspended", "Job suspended")
-        elif js.ensure_condition(
-            conditions, "Suspended", "False", "JobResumed", "Job resumed", self.now
-        ):
-            self.event("Normal", "Resumed", "Job resumed")
-            self.status["startTime"] = rfc3339(self.now)
-        if not conditions:
-            del self.status["conditions"]
-
-    def track(self, finished_cond: JSON | None) -> None:
-        """trackJobStatusAndRemoveFinalizers in the three steps described above."""
-        stored = self.job.get("status") or {}
-        stored_uncounted = stored.get("uncountedTerminatedPods") or {}
-        stored_s = set(stored_uncounted.get("succeeded") or [])
-        stored_f = set(stored_uncounted.get("failed") or [])
-        stored_indexes = ix.parse(stored.get("completedIndexes"), int(self.completions or 0))
-        with_finalizer = {p["metadata"].get("uid") for p in self.pods if js.has_finalizer(p)}
-        finishing = finished_cond is not None and finished_cond["type"] != "SuccessCriteriaMet"
-        new_indexes: list[int] = []
-        for pod in sorted(self.pods, key=ix.completion_index):
-            if not js.has_finalizer(pod):
-                continue
-            uid = pod["metadata"].get("uid")
-            failed = self.failed_pod(pod)
-            if not self.can_remove_finalizer(pod, failed, finished_cond):
-                continue
-            index = ix.completion_index(pod)
-            if (
-                uid in stored_s
-                or uid in stored_f
-                or (
-                    self.indexed and pod_phase(pod) == "Succeeded" and ix.has(stored_indexes, index)
-                )
-            ):
-                self.actions.append(Update("pods", js.without_finalizer(pod)))
-            elif pod_phase(pod) == "Succeeded" and uid not in self.uncounted_failed:
-                if self.indexed:
-                    if self.valid_index(pod) and not ix.has(self.prev_indexes, index):
-                        new_indexes.append(index)
-                elif uid not in self.uncounted_succeeded:
-                    self.uncounted_succeeded.append(uid)
-            elif (
-                (failed or finishing) and uid not in self.uncounted_failed and self.valid_index(pod)
-            ):
-                if self.counts(pod):
-                    self.uncounted_failed.append(uid)
-                else:
-                    self.actions.append(Update("pods", js.without_finalizer(pod)))
-        # cleanUncountedPodsWithoutFinalizers: what the stored status held and whose
-        # finalizer is gone is now in the counters
-        for key, uncounted, stored_set in (
-            ("succeeded", self.uncounted_succeeded, stored_s),
-            ("failed", self.uncounted_failed, stored_f),
-        ):
-            done = [u for u in uncounted if u in stored_set and u not in with_finalizer]
-            if done:
-                self.status[key] = int(self.status.get(key) or 0) + len(done)
-                uncounted[:] = [u for u in uncounted if u not in done]
-        if self.indexed:
-            self.succeeded_indexes = ix.with_indexes(self.succeeded_indexes, new_indexes)
-            self.status["completedIndexes"] = ix.to_string(self.succeeded_indexes)
-            self.status["succeeded"] = ix.total(self.succeeded_indexes)
-            if self.failed_indexes is not None:
-                self.status["failedIndexes"] = ix.to_string(self.failed_indexes)
-        self.status["uncountedTerminatedPods"] = {
-            k: v
-            for k, v in (("succeeded", self.uncounted_succeeded), ("failed", self.uncounted_failed))
-            if v
-        }
-        self.finished_cond = finished_cond
-        if finished_cond is None:
-            return
-        conditions = self.status.setdefault("conditions", [])
-        if finished_cond["type"] == "FailureTarget":
-            conditions.append(finished_cond)
-            self.finished_cond = js.new_condition(
-                "Failed", finished_cond["reason"], finished_cond["message"], self.now
-            )
-        elif finished_cond["type"] == "SuccessCriteriaMet":
-            if js.condition(self.status, "SuccessCriteriaMet") is None:
-                conditions.append(finished_cond)
-            self.finished_cond = js.new_condition(
-                "Complete", finished_cond["reason"], finished_cond["message"], self.now
-            )
-
-    def can_remove_finalizer(self, pod: JSON, failed: bool, finished_cond: JSON | None) -> bool:
-        if deleting(self.job) or finished_cond is not None or pod_phase(pod) == "Succeeded":
-            return True
-        if not failed:
-            return False
-        index = ix.completion_index(pod)
-        return not (self.per_index and self.delayed.get(index) is pod)
-
-    def final_status(self) -> list[Action]:
-        """enactJobFinished and the one status write, with the finished events."""
-        cond = self.finished_cond
-        if (
-            cond is not None
-            and not self.status["uncountedTerminatedPods"]
-            and self.terminating == 0
-        ):
-            conditions = self.status.setdefault("conditions", [])
-            js.ensure_condition(
-                conditions, cond["type"], "True", cond["reason"], cond["message"], self.now
-            )
-            if cond["type"] == "Complete":
-                self.status["completionTime"] = rfc3339(self.now)
-                if self.completions is not None and self.status.get("succeeded", 0) > int(
-                    self.completions
-                ):
-                    self.event(
-                        "Warning",
-                        "TooManySucceededPods",
-                        "Too many succeeded pods running after completion count reached",
-                    )
-                self.event("Normal", "Completed", "Job completed")
-            else:
-                self.event("Warning", cond["reason"], cond["message"])
-        for key in ("succeeded", "failed", "active"):
-            if not self.status.get(key):
-                self.status.pop(key, None)
-        if self.status == (self.job.get("status") or {}):
-            return []
-        return [UpdateStatus("jobs", {**self.job, "status": self.status})]
 
 
 def sync_job(job: JSON, pods: list[JSON], now: float) -> Result:

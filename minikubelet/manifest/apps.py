@@ -1,13 +1,11 @@
-"""Admission of StatefulSets, DaemonSets and ControllerRevisions (apps/v1): the API server's
-defaults and validation, in its words. Pure.
+"""Admission of apps/v1 objects: what StatefulSets and DaemonSets share (the selector and
+template rules, the type checks of a spec, the int-or-percent values, the template's
+container cells), and ControllerRevisions. Pure. The kinds themselves are `statefulsets.py`'s
+and `daemonsets.py`'s.
 
-Upstream: pkg/apis/apps/v1/defaults.go (SetDefaults_StatefulSet, SetDefaults_DaemonSet),
-pkg/apis/apps/validation/validation.go (ValidateStatefulSet[Update], ValidateDaemonSet[Update],
-ValidateRollingUpdateDaemonSet, validateRollingUpdateStatefulSet, ValidateControllerRevision
-[Update]), pkg/registry/apps/daemonset/strategy.go (the template generation, kept in the
-`deprecated.daemonset.template.generation` annotation in apps/v1; the selector immutable) and
-the tables of pkg/printers/internalversion/printers.go (printStatefulSet, printDaemonSet,
-printControllerRevision).
+Upstream: pkg/apis/apps/validation/validation.go (ValidateControllerRevision[Update], and the
+selector and template rules of ValidateStatefulSetSpec and ValidateDaemonSetSpec) and the
+tables of pkg/printers/internalversion/printers.go (printControllerRevision).
 """
 
 from __future__ import annotations
@@ -20,19 +18,11 @@ from minikubelet.core.gotext import quote
 from minikubelet.core.workloads import selector_matches
 from minikubelet.manifest import fielderrors as fe
 from minikubelet.manifest.configmaps import ObjectInvalid, ObjectUndecodable, validate_object_meta
-from minikubelet.manifest.podtemplate import default_template, template_errors
+from minikubelet.manifest.podtemplate import template_errors
 from minikubelet.manifest.schema import decode_pod
 from minikubelet.manifest.validation import validate_annotations, validate_labels
 
 JSON = dict[str, Any]
-TEMPLATE_GENERATION = "deprecated.daemonset.template.generation"
-_RETAIN = ("Retain", "Delete")
-_STS_SPEC_MUTABLE = ("replicas", "ordinals", "template", "updateStrategy",
-                     "persistentVolumeClaimRetentionPolicy", "minReadySeconds")  # fmt: skip
-_STS_UPDATE = (
-    "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', "
-    "'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"
-)
 _PERCENT = (
     "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  "
     "or '93%', regex used for validation is '[0-9]+%')"
@@ -47,7 +37,7 @@ def go_map(value: dict[str, Any] | None) -> str:
     return "map[string]string{" + items + "}"
 
 
-def _name(obj: JSON) -> str:
+def object_name(obj: JSON) -> str:
     return str((obj.get("metadata") or {}).get("name") or "")
 
 
@@ -71,7 +61,7 @@ def _undecodable(kind: str, struct: str, field: str, value: Any, go_type: str) -
     )  # fmt: skip
 
 
-def _check_types(kind: str, spec: JSON, ints: tuple[str, ...], objects: tuple[str, ...]) -> None:
+def check_types(kind: str, spec: JSON, ints: tuple[str, ...], objects: tuple[str, ...]) -> None:
     struct = f"{kind}Spec"
     for key in ints:
         value = spec.get(key)
@@ -109,7 +99,7 @@ def selector_errors(selector: Any, path: str) -> list[str]:
     return errors
 
 
-def _selector_and_template(spec: JSON, kind: str) -> list[str]:
+def selector_and_template(spec: JSON, kind: str) -> list[str]:
     selector = spec.get("selector")
     errors: list[str] = []
     if selector is None:
@@ -117,7 +107,7 @@ def _selector_and_template(spec: JSON, kind: str) -> list[str]:
     else:
         errors += selector_errors(selector, "spec.selector")
         if not selector.get("matchLabels") and not selector.get("matchExpressions"):
-            errors.append(f"spec.selector: Invalid value: {_selector_text(selector)}: "
+            errors.append(f"spec.selector: Invalid value: {label_selector_text(selector)}: "
                           f"empty selector is invalid for {kind.lower()}")  # fmt: skip
     template = spec.get("template") or {}
     labels = (template.get("metadata") or {}).get("labels") or {}
@@ -140,7 +130,7 @@ def _selector_and_template(spec: JSON, kind: str) -> list[str]:
     return errors
 
 
-def _decode_template(kind: str, spec: JSON) -> None:
+def decode_template(kind: str, spec: JSON) -> None:
     """The template as the API server's decoder reads it (before any default)."""
     template = spec.get("template")
     if template is None:
@@ -172,7 +162,7 @@ def _statefulset_template_errors(template: JSON) -> list[str]:
     return errors
 
 
-def _selector_text(selector: JSON) -> str:
+def label_selector_text(selector: JSON) -> str:
     """metav1.LabelSelector's String() (the generated one)."""
     labels = ",".join(f"{k}: {v}" for k, v in sorted((selector.get("matchLabels") or {}).items()))
     shown = labels + "," if labels else ""
@@ -180,14 +170,14 @@ def _selector_text(selector: JSON) -> str:
             "MatchExpressions:[]LabelSelectorRequirement{},}")  # fmt: skip
 
 
-def _nonnegative(spec: JSON, key: str, path: str) -> list[str]:
+def nonnegative(spec: JSON, key: str, path: str) -> list[str]:
     value = spec.get(key)
     if isinstance(value, int) and value < 0:
         return [fe.invalid(path, value, "must be greater than or equal to 0")]
     return []
 
 
-def _int_or_percent(value: Any, path: str) -> tuple[list[str], int]:
+def int_or_percent(value: Any, path: str) -> tuple[list[str], int]:
     """ValidatePositiveIntOrPercent and IsNotMoreThan100Percent: (errors, its number)."""
     if isinstance(value, str):
         if not (value.endswith("%") and value[:-1].isdigit()):
@@ -203,114 +193,6 @@ def _int_or_percent(value: Any, path: str) -> tuple[list[str], int]:
     return [], 0
 
 
-# --- StatefulSet ---------------------------------------------------------------------------
-
-
-def default_statefulset(obj: JSON) -> JSON:
-    """SetDefaults_StatefulSet (and the pod template's defaults, claim templates' defaults)."""
-    spec = obj.setdefault("spec", {})
-    spec.setdefault("podManagementPolicy", "OrderedReady")
-    strategy = spec.setdefault("updateStrategy", {})
-    if not strategy.get("type"):
-        strategy["type"] = "RollingUpdate"
-        strategy.setdefault("rollingUpdate", {})
-    if strategy["type"] == "RollingUpdate" and strategy.get("rollingUpdate") is not None:
-        strategy["rollingUpdate"].setdefault("partition", 0)
-    retention = spec.setdefault("persistentVolumeClaimRetentionPolicy", {})
-    retention.setdefault("whenDeleted", "Retain")
-    retention.setdefault("whenScaled", "Retain")
-    spec.setdefault("replicas", 1)
-    spec.setdefault("revisionHistoryLimit", 10)
-    if isinstance(spec.get("template"), dict):
-        spec["template"] = default_template(spec["template"])
-    for claim in spec.get("volumeClaimTemplates") or []:
-        claim.setdefault("apiVersion", "v1")
-        claim.setdefault("kind", "PersistentVolumeClaim")
-        claim.setdefault("spec", {}).setdefault("volumeMode", "Filesystem")
-        claim.setdefault("status", {}).setdefault("phase", "Pending")
-    return obj
-
-
-def statefulset_errors(obj: JSON) -> list[str]:
-    """ValidateStatefulSetSpec."""
-    spec = obj.get("spec") or {}
-    errors: list[str] = []
-    policy = spec.get("podManagementPolicy", "")
-    if policy not in ("OrderedReady", "Parallel"):
-        errors.append(fe.invalid("spec.podManagementPolicy", policy,
-                                 "must be 'OrderedReady' or 'Parallel'"))  # fmt: skip
-    strategy = spec.get("updateStrategy") or {}
-    kind, rolling = strategy.get("type", ""), strategy.get("rollingUpdate")
-    if kind == "OnDelete" and rolling is not None:
-        errors.append(f"spec.updateStrategy.rollingUpdate: Invalid value: {rolling}: "
-                      "only allowed for updateStrategy 'RollingUpdate'")  # fmt: skip
-    elif kind == "RollingUpdate" and rolling is not None:
-        errors += _nonnegative(rolling, "partition", "spec.updateStrategy.rollingUpdate.partition")
-        if rolling.get("maxUnavailable") is not None:
-            path = "spec.updateStrategy.rollingUpdate.maxUnavailable"
-            found, number = _int_or_percent(rolling["maxUnavailable"], path)
-            errors += found
-            if number == 0 and not found:
-                errors.append(fe.invalid(path, rolling["maxUnavailable"], "cannot be 0"))
-    elif kind not in ("OnDelete", "RollingUpdate"):
-        errors.append(f"spec.updateStrategy: Invalid value: {strategy}: "
-                      "must be 'RollingUpdate' or 'OnDelete'")  # fmt: skip
-    retention = spec.get("persistentVolumeClaimRetentionPolicy") or {}
-    for key in ("whenDeleted", "whenScaled"):
-        if retention.get(key) not in _RETAIN:
-            errors.append(fe.not_supported(f"spec.persistentVolumeClaimRetentionPolicy.{key}",
-                                           retention.get(key), _RETAIN))  # fmt: skip
-    errors += _nonnegative(spec, "replicas", "spec.replicas")
-    errors += _nonnegative(spec, "minReadySeconds", "spec.minReadySeconds")
-    errors += _nonnegative(spec.get("ordinals") or {}, "start", "spec.ordinals.start")
-    errors += _nonnegative(spec, "revisionHistoryLimit", "spec.revisionHistoryLimit")
-    errors += _selector_and_template(spec, "StatefulSet")
-    return errors
-
-
-def admit_statefulset(obj: JSON, old: JSON | None = None) -> JSON:
-    """ValidateStatefulSet on a create, ValidateStatefulSetUpdate on an update."""
-    obj = copy.deepcopy(obj)
-    spec: JSON = obj["spec"] if isinstance(obj.get("spec"), dict) else {}
-    _check_types("StatefulSet", spec, ("replicas", "minReadySeconds", "revisionHistoryLimit"),
-                 ("selector", "template", "updateStrategy"))  # fmt: skip
-    _decode_template("StatefulSet", spec)
-    obj["spec"] = spec
-    obj = default_statefulset(obj)
-    errors = validate_object_meta(obj, namespaced=True, label_name=old is None)
-    errors += statefulset_errors(obj)
-    if old is not None:
-        frozen = {k: v for k, v in obj["spec"].items() if k not in _STS_SPEC_MUTABLE}
-        was = {k: v for k, v in (old.get("spec") or {}).items() if k not in _STS_SPEC_MUTABLE}
-        if frozen != was:
-            errors.append(fe.forbidden("spec", _STS_UPDATE))
-    if errors:
-        raise ObjectInvalid("StatefulSet", _name(obj), errors)
-    return obj
-
-
-def statefulset_warnings(obj: JSON) -> list[str]:
-    """Each claim template's claims are made and bound as the pods are (a directory per
-    claim in the state dir); `whenDeleted: Delete` is acted on (the set owns its claims),
-    `whenScaled: Delete` is not: one warning says so."""
-    retention = (obj.get("spec") or {}).get("persistentVolumeClaimRetentionPolicy") or {}
-    if retention.get("whenScaled") == "Delete" and (obj.get("spec") or {}).get(
-        "volumeClaimTemplates"
-    ):
-        return [
-            "spec.persistentVolumeClaimRetentionPolicy.whenScaled: Delete is not acted on in "
-            "minikubelet: the claims of pods a scale-down removes are kept"
-        ]
-    return []
-
-
-def statefulset_cells(obj: JSON) -> list[Any]:
-    """printStatefulSet: READY (ready/desired) then, wide, CONTAINERS and IMAGES."""
-    spec, status = obj.get("spec") or {}, obj.get("status") or {}
-    ready = f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}"
-    return [ready]
-
-
 def template_containers(obj: JSON) -> tuple[str, str]:
     """layoutContainerCells: the template's container names and images, comma-separated."""
     containers = (((obj.get("spec") or {}).get("template") or {}).get("spec") or {}).get(
@@ -319,102 +201,6 @@ def template_containers(obj: JSON) -> tuple[str, str]:
     return ",".join(c.get("name", "") for c in containers), ",".join(
         c.get("image", "") for c in containers
     )
-
-
-# --- DaemonSet -----------------------------------------------------------------------------
-
-
-def default_daemonset(obj: JSON) -> JSON:
-    """SetDefaults_DaemonSet (and the pod template's defaults)."""
-    spec = obj.setdefault("spec", {})
-    strategy = spec.setdefault("updateStrategy", {})
-    strategy.setdefault("type", "RollingUpdate")
-    if strategy["type"] == "RollingUpdate":
-        rolling = strategy.setdefault("rollingUpdate", {})
-        rolling.setdefault("maxUnavailable", 1)
-        rolling.setdefault("maxSurge", 0)
-    spec.setdefault("revisionHistoryLimit", 10)
-    if isinstance(spec.get("template"), dict):
-        spec["template"] = default_template(spec["template"])
-    return obj
-
-
-def daemonset_errors(obj: JSON) -> list[str]:
-    """ValidateDaemonSetSpec."""
-    spec = obj.get("spec") or {}
-    errors = _selector_and_template(spec, "DaemonSet")
-    errors += _nonnegative(spec, "minReadySeconds", "spec.minReadySeconds")
-    strategy = spec.get("updateStrategy") or {}
-    kind = strategy.get("type", "")
-    if kind == "RollingUpdate":
-        rolling = strategy.get("rollingUpdate")
-        path = "spec.updateStrategy.rollingUpdate"
-        if rolling is None:
-            errors.append(fe.required(path))
-        else:
-            found_u, unavailable = _int_or_percent(
-                rolling.get("maxUnavailable"), f"{path}.maxUnavailable"
-            )
-            found_s, surge = _int_or_percent(rolling.get("maxSurge"), f"{path}.maxSurge")
-            errors += found_u + found_s
-            if unavailable and surge:
-                detail = "may not be set when maxUnavailable is non-zero"
-                errors.append(fe.invalid(f"{path}.maxSurge", rolling.get("maxSurge"), detail))
-            elif not unavailable and not surge:
-                errors.append(
-                    fe.required(f"{path}.maxUnavailable", "cannot be 0 when maxSurge is 0")
-                )
-    elif kind != "OnDelete":
-        errors.append(fe.not_supported("spec.updateStrategy", strategy,
-                                       ["RollingUpdate", "OnDelete"]))  # fmt: skip
-    errors += _nonnegative(spec, "revisionHistoryLimit", "spec.revisionHistoryLimit")
-    return errors
-
-
-def admit_daemonset(obj: JSON, old: JSON | None = None) -> JSON:
-    """ValidateDaemonSet, or ValidateDaemonSetUpdate with the strategy's template generation
-    (1 on create, one more on each change of the template) and its immutable selector."""
-    obj = copy.deepcopy(obj)
-    spec: JSON = obj["spec"] if isinstance(obj.get("spec"), dict) else {}
-    _check_types("DaemonSet", spec, ("minReadySeconds", "revisionHistoryLimit"),
-                 ("selector", "template", "updateStrategy"))  # fmt: skip
-    _decode_template("DaemonSet", spec)
-    obj["spec"] = spec
-    obj = default_daemonset(obj)
-    errors = validate_object_meta(obj, namespaced=True)
-    errors += daemonset_errors(obj)
-    meta = obj.setdefault("metadata", {})
-    annotations = meta.setdefault("annotations", {})
-    if old is None:
-        annotations[TEMPLATE_GENERATION] = "1"
-    else:
-        was = int((old["metadata"].get("annotations") or {}).get(TEMPLATE_GENERATION) or "1")
-        changed = (old.get("spec") or {}).get("template") != spec.get("template")
-        annotations[TEMPLATE_GENERATION] = str(was + 1 if changed else was)
-        if (old.get("spec") or {}).get("selector") != spec.get("selector"):
-            selector = spec.get("selector") or {}
-            errors.append(f"spec.selector: Invalid value: {_selector_text(selector)}: "
-                          "field is immutable")  # fmt: skip
-    if errors:
-        raise ObjectInvalid("DaemonSet", _name(obj), errors)
-    return obj
-
-
-def daemonset_cells(obj: JSON) -> list[Any]:
-    """printDaemonSet: DESIRED CURRENT READY UP-TO-DATE AVAILABLE NODE SELECTOR."""
-    status = obj.get("status") or {}
-    node_selector = (((obj.get("spec") or {}).get("template") or {}).get("spec") or {}).get(
-        "nodeSelector"
-    ) or {}
-    selector_text = ",".join(f"{k}={v}" for k, v in sorted(node_selector.items())) or "<none>"
-    return [
-        int(status.get("desiredNumberScheduled") or 0),
-        int(status.get("currentNumberScheduled") or 0),
-        int(status.get("numberReady") or 0),
-        int(status.get("updatedNumberScheduled") or 0),
-        int(status.get("numberAvailable") or 0),
-        selector_text,
-    ]
 
 
 # --- ControllerRevision --------------------------------------------------------------------
@@ -437,7 +223,7 @@ def admit_controllerrevision(obj: JSON, old: JSON | None = None) -> JSON:
     if old is not None and old.get("data") != obj.get("data"):
         errors.append(f"data: Invalid value: {obj.get('data')}: field is immutable")
     if errors:
-        raise ObjectInvalid("ControllerRevision", _name(obj), errors)
+        raise ObjectInvalid("ControllerRevision", object_name(obj), errors)
     return obj
 
 

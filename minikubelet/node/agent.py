@@ -5,6 +5,9 @@ and live status, into the object store whenever it changes, as the kubelet write
 `pods/{name}/status`; events go to the store through the recorder. It knows the store only
 through `put`, `get` and `remove`. The pods run as tasks of the task group the daemon hands
 it (`attach`), so stopping the daemon stops them.
+
+What the API reads of its running containers (logs, exec and attach targets, pids) is
+`containeraccess.py`'s, following the pods' volume sources `volumesources.py`'s.
 """
 
 from __future__ import annotations
@@ -20,27 +23,20 @@ from minikubelet.core import deletion, ports, serialize
 from minikubelet.core import events as ev
 from minikubelet.core.events import Event, EventRecorder
 from minikubelet.core.settings import Settings
-from minikubelet.core.spec import ClaimSource, Pod
+from minikubelet.core.spec import Pod
+from minikubelet.node.containeraccess import ContainerAccess
 from minikubelet.node.pod import PodRunner
 from minikubelet.node.timeline import Recorder
-from minikubelet.node.volumes import claim_dir
+from minikubelet.node.volumesources import VolumeSourceFollower
 from minikubelet.runtime import metrics
 from minikubelet.runtime.cgroups import CpuLimiter
-from minikubelet.runtime.crilog import LogSource, log_files
 from minikubelet.runtime.gcpolicy import Freezer
-from minikubelet.runtime.process import ContainerTarget, container_env
-from minikubelet.runtime.volumefs import remove_tree
 from minikubelet.store.objects import JSON, ObjectStore
 
 log = structlog.get_logger("minikubelet.daemon")
-_VOLUME_SOURCE_KINDS = {
-    "ConfigMap": "configmaps",
-    "Secret": "secrets",
-    "PersistentVolumeClaim": "persistentvolumeclaims",
-}
 
 
-class NodeAgent:
+class NodeAgent(ContainerAccess, VolumeSourceFollower):
     def __init__(
         self,
         settings: Settings,
@@ -236,113 +232,6 @@ class NodeAgent:
             manifest={**pod.manifest, "metadata": meta},
         )
         return True
-
-    def log_source(
-        self, namespace: str, name: str, container: str, *, previous: bool = False
-    ) -> LogSource:
-        runner = self.runners.get((namespace, name))
-        if runner is None:
-            raise LookupError(f'pod "{name}" does not exist')
-        sup = runner.supervisor(container)
-        if sup is None:
-            raise LookupError(f'container "{container}" not found in pod "{name}"')
-        instances = sup.instances if not previous else sup.instances[:-1]
-        if not instances:
-            if previous:
-                raise LookupError(
-                    f'previous terminated container "{container}" in pod "{name}" not found'
-                )
-            state = sup.status(pod_has_init=bool(runner.init_supervisors)).state
-            reason = getattr(state, "reason", "") or "ContainerCreating"
-            raise LookupError(
-                f'container "{container}" in pod "{name}" is waiting to start: {reason}'
-            )
-        inst = instances[-1]
-        running = inst.terminated is None and not previous
-        return LogSource(log_files(inst.log_path, self.settings.log_max_files), running)
-
-    def container_target(self, namespace: str, name: str, container: str) -> ContainerTarget:
-        """kubelet: kubelet_pods.go GetExec / GetAttach (findContainer among running ones)."""
-        runner = self.runners.get((namespace, name))
-        sup = runner.supervisor(container) if runner is not None else None
-        cur = sup.current if sup is not None else None
-        if runner is None or sup is None or cur is None or cur.process is None:
-            raise LookupError(f'container not found ("{container}")')
-        if cur.terminated is not None or cur.process.exited:
-            raise LookupError(f'container not found ("{container}")')
-        c, s = sup.container, runner.settings
-        env, _own = container_env(runner.pod, c, base=s.base_env, service_env=sup.service_env,
-                                  resolved=sup.resolved_env,
-                                  volume_env=sup.environment.volume_env)  # fmt: skip
-        return ContainerTarget(
-            container_id=cur.container_id,
-            env=env,
-            cwd=sup.cwd,
-            process=cur.process,
-            stdin=c.stdin,
-            stdin_once=c.stdin_once,
-        )
-
-    async def follow_volume_sources(self) -> None:
-        """Follows the store's feed: a ConfigMap, Secret or PersistentVolumeClaim that
-        changes is told to the pods whose volumes read it (their projections are written
-        again; a pod waiting for one tries again), and a pod's own change to it (its labels
-        and annotations, for the downward API). Runs until cancelled."""
-        queue = self.store.subscribe()
-        try:
-            while True:
-                change = await queue.get()
-                meta = change.object.get("metadata", {})
-                if change.kind == "Pod":
-                    runner = self.runners.get((meta.get("namespace", ""), meta.get("name", "")))
-                    if runner is not None and runner.volumes is not None:
-                        runner.volumes.pod_changed()
-                    if change.type == "DELETED" or change.object.get("status", {}).get("phase") in (
-                        "Succeeded",
-                        "Failed",
-                    ):
-                        for namespace, claim in sorted(self._unreclaimed):
-                            await self._reclaim(namespace, claim)
-                    continue
-                resource = _VOLUME_SOURCE_KINDS.get(change.kind)
-                if resource is None:
-                    continue
-                if change.kind == "PersistentVolumeClaim" and change.type == "DELETED":
-                    await self._reclaim(meta.get("namespace", ""), meta["name"])
-                for runner in list(self.runners.values()):
-                    if runner.volumes is not None:
-                        runner.volumes.notify(resource, meta.get("namespace", ""), meta["name"])
-        finally:
-            self.store.unsubscribe(queue)
-
-    async def _reclaim(self, namespace: str, claim: str) -> None:
-        """A deleted claim's data goes with it, as a dynamically provisioned volume's does
-        (reclaimPolicy Delete), once no pod that is not finished mounts it (until then the
-        pvc-protection finalizer would hold the claim: its data waits in `_unreclaimed`)."""
-        key = (namespace, claim)
-        if self.store.get("persistentvolumeclaims", namespace, claim) is not None:
-            self._unreclaimed.discard(key)  # made again: the data is the new claim's
-            return
-        for runner in self.runners.values():
-            if runner.finished.is_set() or runner.pod.namespace != namespace:
-                continue
-            if any(isinstance(v.source, ClaimSource) and v.source.claim_name == claim
-                   for v in runner.pod.spec.volumes):  # fmt: skip
-                self._unreclaimed.add(key)
-                return
-        self._unreclaimed.discard(key)
-        await asyncio.to_thread(remove_tree, claim_dir(self.settings.state_dir, namespace, claim))
-
-    def container_pids(self, namespace: str, name: str) -> Mapping[str, int]:
-        runner = self.runners.get((namespace, name))
-        if runner is None:
-            return {}
-        pids: dict[str, int] = {}
-        for sup in runner.init_supervisors + runner.supervisors:
-            cur = sup.current
-            if cur is not None and cur.process is not None and cur.terminated is None:
-                pids[sup.container.name] = cur.process.pid
-        return pids
 
 
 def finalizers_of(pod: Pod) -> list[str]:

@@ -1,7 +1,7 @@
 """What a container start's environment is made of, read at each start (a later edit reaches
 the next start): the values of its ConfigMap and Secret references (`core/envsources.py`),
 the daemon's `kubernetes` variables and the stored Services' (`core/envvars.py`), merged by
-`runtime.process.container_env` (kubelet: kubelet_pods.go makeEnvironmentVariables).
+`runtime.containerenv.container_env` (kubelet: kubelet_pods.go makeEnvironmentVariables).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from minikubelet.core import envsources, envvars
 from minikubelet.core.envsources import ResolvedEnv
 from minikubelet.core.spec import Container
-from minikubelet.runtime.process import container_env
+from minikubelet.runtime.containerenv import container_env
 
 if TYPE_CHECKING:
     from minikubelet.node.supervisor import PodHandle

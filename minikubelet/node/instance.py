@@ -31,7 +31,8 @@ from minikubelet.runtime import metrics
 from minikubelet.runtime.aio import race, wait_event
 from minikubelet.runtime.crilog import log_files, remove_logs
 from minikubelet.runtime.mountns import Mount
-from minikubelet.runtime.process import ContainerProcess, MountStartError, StartError, spawn
+from minikubelet.runtime.process import ContainerProcess, StartError
+from minikubelet.runtime.spawn import MountStartError, spawn
 
 if TYPE_CHECKING:
     from minikubelet.node.supervisor import ContainerSupervisor, PodHandle

@@ -48,7 +48,7 @@ from minikubelet.core.spec import (
 )
 from minikubelet.node.mounts import Mount, container_mounts, env_name
 from minikubelet.runtime import atomicwriter, volumefs
-from minikubelet.runtime.process import resource_value
+from minikubelet.runtime.containerenv import resource_value
 
 log = structlog.get_logger("minikubelet.volumes")
 

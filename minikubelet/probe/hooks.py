@@ -24,13 +24,15 @@ from minikubelet.core.spec import (
     Pod,
     SleepAction,
 )
+from minikubelet.probe.execprobe import run_command
 from minikubelet.probe.goclient import (
     BodyError,
     ClientError,
     HTTPExchange,
     HTTPRequest,
 )
-from minikubelet.probe.handlers import ProbeError, http_request, run_command
+from minikubelet.probe.handlers import ProbeError
+from minikubelet.probe.httpprobe import http_request
 from minikubelet.runtime.aio import wait_event
 
 _DISCARD_BODY = 4 * 1024  # kubelet: handlers.go discardHTTPRespBody maxReadSize

@@ -42,403 +42,37 @@ The error wording follows runc's (libcontainer/rootfs_linux.go mountToRootfs: `e
 "SRC" to rootfs at "DST": ...`), which the kubelet shows as the CreateContainerError message.
 
 This module decides nothing about volumes (which sources, which paths: node/); it only builds
-the view it is given, and detects (`available()`) whether this host lets it.
+the view it is given, and detects (`available()`) whether this host lets it. This module is
+the parent's side (prepare, enter, clean up, detect and the fix texts); the plan the child
+runs is `mountsetup.py`'s, the syscalls `mountsys.py`'s.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import errno
 import os
-import platform
 import shutil
-import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-CLONE_NEWNS = 0x00020000
-CLONE_NEWUSER = 0x10000000
-MS_RDONLY = 1
-MS_NOSUID = 2
-MS_NODEV = 4
-MS_NOEXEC = 8
-MS_REMOUNT = 32
-MS_NOATIME = 1024
-MS_NODIRATIME = 2048
-MS_BIND = 4096
-MS_REC = 16384
-MS_PRIVATE = 1 << 18
-MS_RELATIME = 1 << 21
-MNT_DETACH = 2
-# statvfs f_flag bits -> the mount flags a remount in a user namespace must keep (locked)
-_LOCKED_FLAGS = (
-    (os.ST_NOSUID, MS_NOSUID),
-    (os.ST_NODEV, MS_NODEV),
-    (os.ST_NOEXEC, MS_NOEXEC),
-    (os.ST_NOATIME, MS_NOATIME),
-    (os.ST_NODIRATIME, MS_NODIRATIME),
-    (os.ST_RELATIME, MS_RELATIME),
+from minikubelet.runtime.mountsetup import Mount as Mount  # re-exported: what callers pass
+from minikubelet.runtime.mountsetup import MountError as MountError
+from minikubelet.runtime.mountsetup import Setup
+from minikubelet.runtime.mountsys import (
+    CLONE_NEWNS,
+    CLONE_NEWUSER,
+    MS_BIND,
+    MS_PRIVATE,
+    MS_REC,
+    errno_text,
+    os_error,
+    syscalls,
+    write_file,
 )
-_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "armv7l": 218, "ppc64le": 203}
-OLD_ROOT = "/.oldroot"
+
 DENY_ENV = "MINIKUBELET_MOUNTNS_DENY"  # a test seam: behave as if the host denied it
-
-
-@dataclass(frozen=True, slots=True)
-class Mount:
-    source: str  # absolute host path: a directory, or a file (subPath of a file)
-    target: str  # the mountPath in the container (absolute)
-    read_only: bool = False
-
-
-class MountError(Exception):
-    """A mount that cannot be made; the message is the container's CreateContainerError."""
-
-
-def _errno_text(code: int) -> str:
-    text = os.strerror(code)
-    return text[:1].lower() + text[1:]
-
-
-def _os_error(e: OSError) -> str:
-    """As Go prints a *PathError: `mkdir /usr/x: permission denied` (ours carry the op)."""
-    if e.filename is not None:
-        return f"{e.filename}: {_errno_text(e.errno or 0)}"
-    return str(e.strerror or e)
-
-
-# --- syscalls (resolved once, in the parent) -----------------------------------------------
-
-
-class _Sys:
-    def __init__(self) -> None:
-        libc = ctypes.CDLL(None, use_errno=True)
-        self._mount = libc.mount
-        self._mount.argtypes = [
-            ctypes.c_char_p,
-            ctypes.c_char_p,
-            ctypes.c_char_p,
-            ctypes.c_ulong,
-            ctypes.c_char_p,
-        ]
-        self._umount2 = libc.umount2
-        self._umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
-        self._unshare = libc.unshare
-        self._unshare.argtypes = [ctypes.c_int]
-        self._setns = libc.setns
-        self._setns.argtypes = [ctypes.c_int, ctypes.c_int]
-        self._syscall = libc.syscall
-        self._pivot_nr = _PIVOT_ROOT.get(platform.machine())
-
-    @staticmethod
-    def _check(rc: int, what: str) -> None:
-        if rc != 0:
-            code = ctypes.get_errno()
-            raise OSError(code, f"{what}: {_errno_text(code)}")
-
-    def mount(
-        self, src: str | None, dst: str, fstype: str | None, flags: int, data: str = ""
-    ) -> None:
-        rc = self._mount(
-            src.encode() if src is not None else None,
-            dst.encode(),
-            fstype.encode() if fstype is not None else None,
-            flags,
-            data.encode() if data else None,
-        )
-        self._check(rc, f"mount {dst}")
-
-    def umount(self, path: str, flags: int) -> None:
-        self._check(self._umount2(path.encode(), flags), f"umount {path}")
-
-    def unshare(self, flags: int) -> None:
-        self._check(self._unshare(flags), "unshare")
-
-    def setns(self, fd: int, nstype: int) -> None:
-        self._check(self._setns(fd, nstype), "setns")
-
-    def pivot_root(self, new: str, old: str) -> None:
-        if self._pivot_nr is None:
-            raise OSError(errno.ENOSYS, f"pivot_root: not known on {platform.machine()}")
-        rc = self._syscall(ctypes.c_long(self._pivot_nr), new.encode(), old.encode())
-        self._check(rc, "pivot_root")
-
-
-_sys: _Sys | None = None
-
-
-def _syscalls() -> _Sys:
-    global _sys
-    if _sys is None:
-        _sys = _Sys()
-    return _sys
-
-
-# --- the plan, made in the parent ----------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    name: str
-    kind: str  # "dir", "file", "link"
-    link: str = ""
-
-
-def _top_level() -> list[_Entry]:
-    entries: list[_Entry] = []
-    for name in sorted(os.listdir("/")):
-        path = "/" + name
-        try:
-            st = os.lstat(path)
-        except OSError:
-            continue
-        if stat.S_ISLNK(st.st_mode):
-            entries.append(_Entry(name, "link", os.readlink(path)))
-        elif stat.S_ISDIR(st.st_mode):
-            entries.append(_Entry(name, "dir"))
-        else:
-            entries.append(_Entry(name, "file"))
-    return entries
-
-
-def _depth(path: str) -> int:
-    return len([part for part in path.split("/") if part])
-
-
-def _check_mounts(mounts: Sequence[Mount]) -> list[tuple[Mount, bool]]:
-    """(mount, source is a directory), sorted parents first; MountError for a bad one."""
-    checked: list[tuple[Mount, bool]] = []
-    for m in mounts:
-        where = f'error mounting "{m.source}" to rootfs at "{m.target}"'
-        if not os.path.isabs(m.target):
-            raise MountError(f"{where}: the mount destination must be an absolute path")
-        if not os.path.isabs(m.source):
-            raise MountError(f"{where}: the mount source must be an absolute path")
-        try:
-            st = os.stat(m.source)
-        except OSError as e:
-            raise MountError(f"{where}: stat {m.source}: {_errno_text(e.errno or 0)}") from e
-        target = os.path.normpath(m.target)
-        if target == "/":
-            raise MountError(f'{where}: invalid mount destination "/"')
-        fixed = Mount(os.path.realpath(m.source), target, m.read_only)
-        checked.append((fixed, stat.S_ISDIR(st.st_mode)))
-    return sorted(checked, key=lambda item: _depth(item[0].target))
-
-
-class _Setup:
-    """The child's side: everything it needs is computed here, in the parent."""
-
-    def __init__(
-        self,
-        mounts: Sequence[Mount],
-        *,
-        scratch: str,
-        cwd: str,
-        report_fd: int,
-        user_ns: bool,
-    ) -> None:
-        self.mounts = _check_mounts(mounts)
-        self.scratch = scratch
-        self.root = os.path.join(scratch, "root")
-        self.cwd = cwd
-        self.report_fd = report_fd
-        self.user_ns = user_ns
-        self.uid, self.gid = os.getuid(), os.getgid()
-        self.entries = _top_level()
-        self.sys = _syscalls()
-        self.ours: list[str] = []  # paths in the new root that are ours to mkdir in
-        self.overlays = 0
-
-    def __call__(self) -> None:
-        step = "prepare the mount namespace"
-        try:
-            step = "create the mount namespace"
-            self._unshare()
-            step = "build the container's root"
-            self._new_root()
-            for m, is_dir in self.mounts:
-                step = f'error mounting "{m.source}" to rootfs at "{m.target}"'
-                self._mount_one(m, is_dir)
-            step = f"chdir to cwd ({self.cwd!r}) set in config.json failed"
-            self._enter_cwd()  # while the scratch dir (an overlay's layer) is reachable
-            step = "detach the host's root"
-            self.sys.umount(OLD_ROOT, MNT_DETACH)
-            os.rmdir(OLD_ROOT)
-        except OSError as e:
-            message = f"{step}: {_os_error(e)}"
-            with contextlib.suppress(OSError):
-                os.write(self.report_fd, message.encode("utf-8", "replace"))
-            raise
-
-    def _enter_cwd(self) -> None:
-        """runc creates a missing working directory in the container's root file system
-        (libcontainer/rootfs_linux.go createCwd); here in the container's view only."""
-        try:
-            os.chdir(self.cwd)
-        except FileNotFoundError:
-            os.chdir(self._mount_point(self.cwd, True))
-
-    def _unshare(self) -> None:
-        if not self.user_ns:
-            self.sys.unshare(CLONE_NEWNS)
-            return
-        self.sys.unshare(CLONE_NEWUSER | CLONE_NEWNS)
-        _write("/proc/self/setgroups", "deny")
-        _write("/proc/self/uid_map", f"{self.uid} {self.uid} 1")
-        _write("/proc/self/gid_map", f"{self.gid} {self.gid} 1")
-
-    def _new_root(self) -> None:
-        s, root = self.sys, self.root
-        s.mount(None, "/", None, MS_REC | MS_PRIVATE)
-        s.mount("tmpfs", root, "tmpfs", 0, "mode=0755")
-        for entry in self.entries:
-            path = f"{root}/{entry.name}"
-            if entry.kind == "link":
-                os.symlink(entry.link, path)
-                continue
-            if entry.kind == "dir":
-                os.mkdir(path)
-            else:
-                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
-            try:
-                s.mount("/" + entry.name, path, None, MS_BIND | MS_REC)
-            except OSError:
-                if entry.kind == "dir":  # a top-level dir that cannot be bound stays empty
-                    continue
-                os.unlink(path)
-        os.mkdir(root + OLD_ROOT)
-        s.pivot_root(root, root + OLD_ROOT)
-        os.chdir("/")
-        # the rbind of the dir holding the state dir brought a copy of our tmpfs along
-        with contextlib.suppress(OSError):
-            s.umount(root, MNT_DETACH)
-
-    def _mount_one(self, m: Mount, is_dir: bool) -> None:
-        target = self._mount_point(m.target, is_dir)
-        source = OLD_ROOT + m.source
-        self.sys.mount(source, target, None, MS_BIND | MS_REC)
-        if m.read_only:
-            flags = MS_REMOUNT | MS_BIND | MS_RDONLY | _locked_flags(target)
-            self.sys.mount(None, target, None, flags)
-        self.ours.append(target)
-
-    def _mount_point(self, path: str, is_dir: bool) -> str:
-        """Creates the mount point (as the app will see it) and returns its real path."""
-        parts = [p for p in path.split("/") if p]
-        have = "/"
-        index = 0
-        while index < len(parts) and os.path.exists(os.path.join(have, parts[index])):
-            have = os.path.realpath(os.path.join(have, parts[index]))
-            index += 1
-        rest = parts[index:]
-        if not rest:
-            if os.path.isdir(have) != is_dir:
-                kind = "directory" if is_dir else "file"
-                raise OSError(errno.ENOTDIR, f"{have} exists and is not a {kind}")
-            return have
-        if have != "/" and not self._is_ours(have):
-            self._overlay(have)
-        current = have
-        self.ours.append(os.path.join(have, rest[0]))  # what we create is ours to create in
-        for i, name in enumerate(rest):
-            current = os.path.join(current, name)
-            if i == len(rest) - 1 and not is_dir:
-                os.close(os.open(current, os.O_CREAT | os.O_WRONLY, 0o644))
-            else:
-                os.mkdir(current, 0o755)
-        return current
-
-    def _is_ours(self, path: str) -> bool:
-        return any(path == p or path.startswith(p.rstrip("/") + "/") for p in self.ours)
-
-    def _overlay(self, lower: str) -> None:
-        """A writable layer over a host dir, so a mount point can be made in it; the host's
-        dir is untouched. Submounts under it (Docker's /etc/hosts, say) are bound again on
-        top, from descriptors opened before the overlay hides them."""
-        self.overlays += 1
-        base = f"{OLD_ROOT}{self.scratch}/overlay{self.overlays}"
-        upper, work = base + "/upper", base + "/work"
-        os.mkdir(base, 0o700)
-        os.mkdir(upper, 0o755)
-        os.mkdir(work, 0o700)
-        st = os.stat(lower)
-        with contextlib.suppress(OSError):
-            os.chmod(upper, stat.S_IMODE(st.st_mode))
-        subs = [(p, os.open(p, os.O_PATH)) for p in _submounts(lower)]
-        try:
-            options = f"lowerdir={_esc(lower)},upperdir={_esc(upper)},workdir={_esc(work)}"
-            try:
-                self.sys.mount("overlay", lower, "overlay", 0, options)
-            except OSError:
-                # the state dir cannot hold an upper layer (it is itself on an overlayfs, as
-                # in a container, or inside `lower`): the layer goes on a tmpfs instead
-                self.sys.mount("tmpfs", base, "tmpfs", 0, "mode=0700")
-                os.mkdir(upper, stat.S_IMODE(st.st_mode))
-                os.mkdir(work, 0o700)
-                self.sys.mount("overlay", lower, "overlay", 0, options)
-            for path, fd in subs:
-                self.sys.mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-        finally:
-            for _path, fd in subs:
-                os.close(fd)
-        self.ours.append(lower)
-
-
-def _esc(path: str) -> str:
-    """overlayfs option values escape `\\`, `,` and `:` with a backslash."""
-    return path.replace("\\", "\\\\").replace(",", "\\,").replace(":", "\\:")
-
-
-def _write(path: str, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY)
-    try:
-        os.write(fd, text.encode())
-    finally:
-        os.close(fd)
-
-
-def _locked_flags(path: str) -> int:
-    flags = 0
-    f_flag = os.statvfs(path).f_flag
-    for st_bit, ms_bit in _LOCKED_FLAGS:
-        if f_flag & st_bit:
-            flags |= ms_bit
-    return flags
-
-
-def _unescape(field: str) -> str:
-    """mountinfo escapes space, tab, newline and backslash as octal (`\\040`)."""
-    out, i = [], 0
-    while i < len(field):
-        if field[i] == "\\" and i + 3 < len(field) and field[i + 1 : i + 4].isdigit():
-            out.append(chr(int(field[i + 1 : i + 4], 8)))
-            i += 4
-        else:
-            out.append(field[i])
-            i += 1
-    return "".join(out)
-
-
-def _submounts(under: str) -> list[str]:
-    """The outermost mount points strictly below `under` (not below /.oldroot)."""
-    fd = os.open("/proc/self/mountinfo", os.O_RDONLY)  # raw reads: no io machinery in a
-    try:  # child forked from a threaded daemon
-        raw = b"".join(iter(lambda: os.read(fd, 65536), b""))
-    finally:
-        os.close(fd)
-    lines = raw.decode("utf-8", "surrogateescape").splitlines()
-    points = [_unescape(line.split(" ")[4]) for line in lines if line.strip()]
-    prefix = under.rstrip("/") + "/"
-    below = sorted({p for p in points if p.startswith(prefix)}, key=_depth)
-    outer: list[str] = []
-    for p in below:
-        if not any(p.startswith(o.rstrip("/") + "/") for o in outer):
-            outer.append(p)
-    return outer
 
 
 # --- what spawn uses -----------------------------------------------------------------------
@@ -493,7 +127,7 @@ def prepare(mounts: Sequence[Mount], *, cwd: str | None, scratch_base: str | Non
         raise MountError(f"create the mount namespace's directory in {base}: {e.strerror}") from e
     read_fd, write_fd = os.pipe()
     try:
-        setup = _Setup(
+        setup = Setup(
             mounts,
             scratch=scratch,
             cwd=cwd or os.getcwd(),
@@ -523,10 +157,10 @@ def enter_preexec(pid: int, *, cwd: str | None) -> Prepared:
             if fd >= 0:
                 os.close(fd)
         raise MountError(
-            f"enter the container's mount namespace: {_errno_text(e.errno or 0)}"
+            f"enter the container's mount namespace: {errno_text(e.errno or 0)}"
         ) from e
     read_fd, write_fd = os.pipe()
-    calls = _syscalls()
+    calls = syscalls()
     where = cwd or os.getcwd()  # what the container's own setup entered (`prepare`)
 
     def join() -> None:
@@ -539,7 +173,7 @@ def enter_preexec(pid: int, *, cwd: str | None) -> Prepared:
             os.chdir(where)
         except OSError as e:
             with contextlib.suppress(OSError):
-                os.write(write_fd, f"{step}: {_os_error(e)}".encode())
+                os.write(write_fd, f"{step}: {os_error(e)}".encode())
             raise
 
     return Prepared(join, read_fd, write_fd, extra_fds=(user_fd, mnt_fd))
@@ -622,7 +256,7 @@ MACOS_FIX = (
 
 def _diagnose(step: str, code: int) -> Availability:
     """Which host this is and its exact fix, from where the trial failed."""
-    what = f"{step}: {_errno_text(code)}" if code else step
+    what = f"{step}: {errno_text(code)}" if code else step
     exe = os.path.realpath(sys.executable)
     if os.geteuid() != 0 and _read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1":
         return Availability(False, f"AppArmor denies it ({what})", APPARMOR_FIX.format(exe=exe))
@@ -688,7 +322,7 @@ def _ensure(path: str) -> str:
 
 def _trial(scratch: str) -> tuple[str, int]:
     """Forks a child that tries the real steps; ('', 0) or (the step that failed, errno)."""
-    calls = _syscalls()
+    calls = syscalls()
     read_fd, write_fd = os.pipe()
     for name in ("root", "lower", "upper", "work", "src"):
         os.mkdir(os.path.join(scratch, name))
@@ -701,9 +335,9 @@ def _trial(scratch: str) -> tuple[str, int]:
             if os.geteuid() != 0:
                 calls.unshare(CLONE_NEWUSER | CLONE_NEWNS)
                 step = "write /proc/self/uid_map"
-                _write("/proc/self/setgroups", "deny")
-                _write("/proc/self/uid_map", f"{uid} {uid} 1")
-                _write("/proc/self/gid_map", f"{gid} {gid} 1")
+                write_file("/proc/self/setgroups", "deny")
+                write_file("/proc/self/uid_map", f"{uid} {uid} 1")
+                write_file("/proc/self/gid_map", f"{gid} {gid} 1")
             else:
                 calls.unshare(CLONE_NEWNS)
             step = "mount --make-rprivate /"

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from minikubelet.core import claims
 from minikubelet.core.workloads import selector_string
-from minikubelet.manifest import apps, batch, deployments
+from minikubelet.manifest import apps, batch, cronjobs, daemonsets, deployments, statefulsets
 from minikubelet.manifest import configmaps as admission
 from minikubelet.manifest import replicasets as rsa
 from minikubelet.manifest.podtemplate import default_template, template_errors
@@ -208,12 +208,12 @@ _DS_COLUMNS: tuple[Column, ...] = (
 
 
 def _sts_cells(obj: JSON) -> list[Any]:
-    return [*apps.statefulset_cells(obj), *apps.template_containers(obj)]
+    return [*statefulsets.statefulset_cells(obj), *apps.template_containers(obj)]
 
 
 def _ds_cells(obj: JSON) -> list[Any]:
     selector = selector_string((obj.get("spec") or {}).get("selector")) or "<none>"
-    return [*apps.daemonset_cells(obj), *apps.template_containers(obj), selector]
+    return [*daemonsets.daemonset_cells(obj), *apps.template_containers(obj), selector]
 
 
 _APPS_KINDS = (
@@ -224,14 +224,14 @@ _APPS_KINDS = (
         "apps",
         "v1",
         True,
-        apps.admit_statefulset,
+        statefulsets.admit_statefulset,
         ("sts",),
         (("Ready", "string", 0, "Number of the pod with ready state"), _CONTAINERS, _IMAGES),
         _sts_cells,
         status_subresource=True,
         scalable=True,
         categories=("all",),
-        object_warnings=apps.statefulset_warnings,
+        object_warnings=statefulsets.statefulset_warnings,
     ),
     Kind(
         "daemonsets",
@@ -240,7 +240,7 @@ _APPS_KINDS = (
         "apps",
         "v1",
         True,
-        apps.admit_daemonset,
+        daemonsets.admit_daemonset,
         ("ds",),
         _DS_COLUMNS,
         _ds_cells,
@@ -338,7 +338,7 @@ KINDS: tuple[Kind, ...] = (
          (*batchtables.JOB_COLUMNS, *batchtables.WIDE), status_subresource=True,
          categories=("all",), timed_cells=batchtables.job_cells,
          ),
-    Kind("cronjobs", "cronjob", "CronJob", "batch", "v1", True, batch.admit_cronjob, ("cj",),
+    Kind("cronjobs", "cronjob", "CronJob", "batch", "v1", True, cronjobs.admit_cronjob, ("cj",),
          (*batchtables.CRONJOB_COLUMNS, *batchtables.WIDE), status_subresource=True,
          categories=("all",), timed_cells=batchtables.cronjob_cells),
 )  # fmt: skip
