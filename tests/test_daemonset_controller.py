@@ -210,6 +210,17 @@ def test_failed_pod_is_killed_and_replaced() -> None:
     assert creates(step(store)) == 1
 
 
+def test_a_daemonset_being_deleted_is_left_alone() -> None:
+    """syncDaemonSet returns at once for a DaemonSet with a deletionTimestamp: no pod, no
+    revision (the garbage collector's to delete), no status."""
+    store = SimStore()
+    ds = daemonset()
+    ds["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    ds["metadata"]["finalizers"] = ["foregroundDeletion"]
+    store.add("daemonsets", ds)
+    assert step(store) == []
+
+
 def test_extra_pods_are_pruned_keeping_the_oldest() -> None:
     """TestDealsWithExistingPods."""
     store = SimStore()

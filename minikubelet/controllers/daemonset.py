@@ -117,7 +117,11 @@ def _counts(ds: JSON, desired: int) -> tuple[int, int]:
 
 
 def reconcile_daemonset(ds: JSON, store: Reader, node: JSON, now: float) -> Result:
-    """One DaemonSet on the node."""
+    """One DaemonSet on the node. One being deleted is left alone, status and all
+    (syncDaemonSet: its history may already be deleted or orphaned, and a revision made now
+    would be a new dependent for the garbage collector to delete, again and again)."""
+    if deleting(ds):
+        return Result([])
     namespace = ds["metadata"].get("namespace", "default")
     node_name = node["metadata"]["name"]
     cur, old, collisions, actions = history(ds, store)

@@ -135,6 +135,11 @@ def reconcile_set(sts: JSON, store: Reader, now: float) -> Result:
     namespace = sts["metadata"].get("namespace", "default")
     owned_revs = hist.owned_revisions(store.list("controllerrevisions", namespace), sts)
     current_rev, update_rev, collisions, actions = revisions(sts, owned_revs, store)
+    if deleting(sts):
+        # updateStatefulSet: a set being deleted gets its status and nothing else; a revision
+        # made now would be a new dependent for the garbage collector to delete, again and
+        # again while the set waits in the foreground for its pods
+        actions = []
     current, update = current_rev["metadata"]["name"], update_rev["metadata"]["name"]
     current_set = hist.apply_revision(sts, current_rev)
     update_set = hist.apply_revision(sts, update_rev)
@@ -230,7 +235,7 @@ def reconcile_set(sts: JSON, store: Reader, now: float) -> Result:
         live = {new_status["currentRevision"], update}
         live |= {sp.revision_of(p) for p in pods}
         limit = int(_spec(sts).get("revisionHistoryLimit", 10))
-        for old in hist.history_to_delete(owned_revs, live, limit):
+        for old in [] if deleting(sts) else hist.history_to_delete(owned_revs, live, limit):
             meta = old["metadata"]
             actions.append(
                 Delete("controllerrevisions", namespace, meta["name"], uid=meta.get("uid"))
