@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from daemon_harness import Minikubelet
+from daemon_harness import Minikubelet, event_messages
 from test_e2e_kubectl import kubectl
 
 JSON = dict[str, Any]
@@ -142,3 +142,51 @@ def test_orphan_keeps_the_dependents_without_the_reference(mk: Minikubelet, kind
         assert all(not p["metadata"].get("ownerReferences") for p in pods)
         ok(mk, "delete", "pods", *before, "--wait=false")
     mk.wait_for(f"the pods of {name} gone", lambda: items(mk, "pods", name) == [], timeout=60)
+
+
+def test_a_statefulset_adopts_its_orphans_and_releases_a_relabelled_pod(mk: Minikubelet) -> None:
+    """getPodsForStatefulSet's ClaimPods: the pods left by `--cascade=orphan` are adopted by a
+    new set of the same name (not made again), and a pod relabelled out of the selector is
+    released, kept running, and no longer the set's."""
+    name = "claim-sts"
+    start(mk, "statefulset", name)
+    before = {p["metadata"]["name"]: p["metadata"]["uid"] for p in items(mk, "pods", name)}
+    ok(mk, "delete", "statefulset", name, "--cascade=orphan")
+    assert all(not p["metadata"].get("ownerReferences") for p in items(mk, "pods", name))
+    ok(mk, "apply", "-f", "-", stdin=json.dumps(workload("statefulset", name)))
+    sts = owner(mk, "statefulset", name)
+    assert sts is not None
+    uid = sts["metadata"]["uid"]
+
+    def owners() -> dict[str, list[str]]:
+        return {p["metadata"]["name"]: [r["uid"] for r in p["metadata"].get("ownerReferences")
+                                        or []] for p in items(mk, "pods", name)}  # fmt: skip
+
+    mk.wait_for("the orphans adopted", lambda: owners() == {n: [uid] for n in before})
+    assert {p["metadata"]["name"]: p["metadata"]["uid"] for p in items(mk, "pods", name)} == before
+    ok(mk, "label", "pod", f"{name}-1", "app=debug", "--overwrite")
+    mk.wait_for("the relabelled pod released", lambda: not found_pod(mk, f"{name}-1")[
+        "metadata"].get("ownerReferences"))  # fmt: skip
+    released = found_pod(mk, f"{name}-1")
+    assert released["metadata"]["uid"] == before[f"{name}-1"]
+    assert not released["metadata"].get("deletionTimestamp")
+    # the set wants its ordinal 1 back: the API refuses the name, as on a cluster, and the
+    # event says so (and no SuccessfulCreate claims otherwise)
+    refused = (
+        f'create Pod {name}-1 in StatefulSet {name} failed error: pods "{name}-1" already exists'
+    )
+    mk.wait_for("the refused create", lambda: refused in event_messages(mk, "FailedCreate"))
+    assert event_messages(mk, "SuccessfulCreate").count(
+        f"create Pod {name}-1 in StatefulSet {name} successful") == 1  # fmt: skip
+    ok(mk, "delete", "statefulset", name, "--wait=false")
+    ok(mk, "delete", "pod", f"{name}-1", "--wait=false")
+    mk.wait_for("every pod gone", lambda: items(mk, "pods", name) == [] and found_pod(
+        mk, f"{name}-1", missing_ok=True) == {}, timeout=60)  # fmt: skip
+
+
+def found_pod(mk: Minikubelet, name: str, *, missing_ok: bool = False) -> JSON:
+    out, err, code = kubectl(mk, "get", "pod", name, "-o", "json")
+    if code and missing_ok and "NotFound" in err:
+        return {}
+    assert code == 0, err
+    return dict(json.loads(out))
