@@ -18,7 +18,7 @@ from workload_sim import SimStore
 from minikubelet.controllers import daemonset as ctl
 from minikubelet.controllers import daemonset_node as dn
 from minikubelet.controllers.apply import Applier
-from minikubelet.controllers.base import Create, Delete, Event, UpdateStatus
+from minikubelet.controllers.base import Create, Delete, Event, Update, UpdateStatus
 from minikubelet.store.objects import ObjectStore
 
 JSON = dict[str, Any]
@@ -290,6 +290,28 @@ def test_the_controller_keeps_the_back_off_between_passes() -> None:
     result = controller.reconcile(store, store.now)
     assert deletes(list(result.actions)) == []
     assert result.requeue_at == store.now + 1
+
+
+def test_adopts_an_orphan_and_releases_a_relabelled_pod() -> None:
+    """getDaemonPods' ClaimPods: the pod a `--cascade=orphan` delete left is adopted by a new
+    DaemonSet (none made beside it); a pod relabelled out of the selector is released and
+    replaced."""
+    store = SimStore()
+    store.add("daemonsets", daemonset())
+    converge(store)
+    (name,) = store.names()
+    store.objects["pods"][("default", name)]["metadata"].pop("ownerReferences")
+    actions = step(store)
+    adopted = [a.object for a in actions if isinstance(a, Update) and a.resource == "pods"]
+    assert [p["metadata"]["name"] for p in adopted] == [name]
+    assert creates(actions) == 0
+    assert [r["uid"] for r in store.pod(name)["metadata"]["ownerReferences"]] == ["ds-uid"]
+    store.objects["pods"][("default", name)]["metadata"]["labels"]["app"] = "debug"
+    actions = step(store)
+    released = [a.object for a in actions if isinstance(a, Update) and a.resource == "pods"]
+    assert [p["metadata"]["name"] for p in released] == [name]
+    assert not store.pod(name)["metadata"].get("ownerReferences")
+    assert creates(actions) == 1
 
 
 def test_a_daemonset_being_deleted_is_left_alone() -> None:

@@ -184,6 +184,23 @@ def test_a_statefulset_adopts_its_orphans_and_releases_a_relabelled_pod(mk: Mini
         mk, f"{name}-1", missing_ok=True) == {}, timeout=60)  # fmt: skip
 
 
+def test_a_daemonset_adopts_the_pod_an_orphaning_delete_left(mk: Minikubelet) -> None:
+    name = "claim-ds"
+    start(mk, "daemonset", name)
+    (pod,) = items(mk, "pods", name)
+    ok(mk, "delete", "daemonset", name, "--cascade=orphan")
+    ok(mk, "apply", "-f", "-", stdin=json.dumps(workload("daemonset", name)))
+    ds = owner(mk, "daemonset", name)
+    assert ds is not None
+    mk.wait_for("the orphan adopted", lambda: [
+        [r["uid"] for r in p["metadata"].get("ownerReferences") or []]
+        for p in items(mk, "pods", name)] == [[ds["metadata"]["uid"]]])  # fmt: skip
+    (now,) = items(mk, "pods", name)
+    assert now["metadata"]["uid"] == pod["metadata"]["uid"]  # the same pod, none beside it
+    ok(mk, "delete", "daemonset", name, "--wait=false")
+    mk.wait_for("its pod gone", lambda: items(mk, "pods", name) == [], timeout=60)
+
+
 def found_pod(mk: Minikubelet, name: str, *, missing_ok: bool = False) -> JSON:
     out, err, code = kubectl(mk, "get", "pod", name, "-o", "json")
     if code and missing_ok and "NotFound" in err:

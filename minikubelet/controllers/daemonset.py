@@ -7,6 +7,8 @@ cleanupHistory). Pure; the Node is given (the daemon's own, api/nodes.py).
   current one (re-numbered above the others if it is older: a rollback), else one is made,
   named `<ds>-<hash>` (a name taken by a different revision bumps `collisionCount`); its hash
   is the pods' `controller-revision-hash`.
+- Pods (getDaemonPods, controller_ref_manager.go ClaimPods): orphans that match the selector
+  are adopted, its own pods that no longer match released.
 - manage: a pod is created where the node should run one and has none; a Failed one is
   deleted (`FailedDaemonPod` "Found failed daemon pod default/x on node n, will try to kill
   it") unless the set is in its failed-pods back-off on the node (the controller's
@@ -44,10 +46,10 @@ from minikubelet.controllers.base import (
     UpdateStatus,
     earliest,
 )
+from minikubelet.controllers.replicaset import claim_pods
 from minikubelet.core.workloads import (
     available_at,
     deleting,
-    is_controlled_by,
     pod_available,
     pod_phase,
     pod_ready,
@@ -169,10 +171,12 @@ def reconcile_daemonset(
     hash_ = _revision_hash(cur)
     generation = dn.template_generation(ds)
     min_ready = int(_spec(ds).get("minReadySeconds") or 0)
-    pods = [
-        p for p in store.list("pods", namespace)
-        if is_controlled_by(p, ds) and not (deleting(p) and pod_phase(p) in ("Succeeded", "Failed"))
-    ]  # fmt: skip
+    # getDaemonPods: every pod of the namespace claimed (ClaimPods: orphans that match the
+    # selector adopted, its own that no longer match released); a terminal pod being deleted
+    # is no longer the controller's concern (getNodesToDaemonPods)
+    claimed, claims = claim_pods(ds, _spec(ds).get("selector"), store.list("pods", namespace))
+    actions += claims
+    pods = [p for p in claimed if not (deleting(p) and pod_phase(p) in ("Succeeded", "Failed"))]
     on_node = (None, "", node_name)
     here = sorted(
         (p for p in pods if (p.get("spec") or {}).get("nodeName") in on_node), key=_created
