@@ -18,7 +18,7 @@ from workload_sim import SimStore
 from minikubelet.controllers import daemonset as ctl
 from minikubelet.controllers import daemonset_node as dn
 from minikubelet.controllers.apply import Applier
-from minikubelet.controllers.base import Create, Delete, Event, UpdateStatus
+from minikubelet.controllers.base import Create, Delete, Event, Update, UpdateStatus
 from minikubelet.store.objects import ObjectStore
 
 JSON = dict[str, Any]
@@ -208,6 +208,121 @@ def test_failed_pod_is_killed_and_replaced() -> None:
                             "kill it")]  # fmt: skip
     store.finish_terminations()
     assert creates(step(store)) == 1
+
+
+def test_failed_pods_are_killed_after_the_back_off() -> None:
+    """daemon_controller.go's failedPodsBackoff (flowcontrol.NewBackOff(1s, 15min)): the first
+    failed pod goes at once; each next one once the delay since the last deletion has passed
+    (1 s, 2 s, 4 s, ... at most 15 min), the set requeued for then; the back-off starts again
+    after twice the longest delay without a failure."""
+    store = SimStore()
+    store.add("daemonsets", daemonset())
+    converge(store)
+    backoff: ctl.Backoff = {}
+
+    def fail_and_step(at: float) -> tuple[list[Any], float | None]:
+        nonlocal backoff
+        store.now = at
+        (pod,) = [p for p in store.pods() if not p["metadata"].get("deletionTimestamp")]
+        if pod["status"]["phase"] != "Failed":
+            store.set_phase(pod["metadata"]["name"], "Failed", False)
+        result, backoff = ctl.reconcile_with_backoff(store, at, NODE, backoff)
+        store.apply(result)
+        return list(result.actions), result.requeue_at
+
+    def replaced() -> None:
+        store.finish_terminations()
+        result, _ = ctl.reconcile_with_backoff(store, store.now, NODE, backoff)
+        store.apply(result)
+        assert creates(list(result.actions)) == 1
+
+    t0 = store.now
+    actions, _ = fail_and_step(t0)
+    assert len(deletes(actions)) == 1  # the first one at once
+    replaced()
+    actions, requeue = fail_and_step(t0 + 0.5)
+    assert deletes(actions) == []
+    assert not [a for a in actions if isinstance(a, Event)]
+    assert requeue == t0 + 1  # 1 s after the last deletion
+    actions, _ = fail_and_step(t0 + 1)
+    assert len(deletes(actions)) == 1
+    replaced()
+    actions, requeue = fail_and_step(t0 + 2.9)
+    assert (deletes(actions), requeue) == ([], t0 + 3)  # now 2 s
+    assert len(deletes(fail_and_step(t0 + 3)[0])) == 1
+    last, delays = t0 + 3, [4.0]
+    while delays[-1] < ctl.BACKOFF_MAX:  # doubling, capped
+        replaced()
+        _, requeue = fail_and_step(last + 0.1)
+        assert requeue == last + delays[-1]
+        assert requeue is not None
+        assert len(deletes(fail_and_step(requeue)[0])) == 1
+        last = requeue
+        delays.append(min(delays[-1] * 2, ctl.BACKOFF_MAX))
+    assert delays[-2:] == [512.0, 900.0]
+    replaced()
+    assert fail_and_step(last + 100)[1] == last + 900
+    # stable for twice the longest delay: the next failed pod goes at once again
+    quiet = last + 2 * ctl.BACKOFF_MAX + 1
+    assert backoff  # still remembered
+    actions, _ = fail_and_step(quiet)
+    assert len(deletes(actions)) == 1
+    assert backoff == {ctl.backoff_key(store.get("daemonsets", "default", "agent") or {},
+                                       "node1"): (1.0, quiet)}  # fmt: skip
+
+
+def test_the_controller_keeps_the_back_off_between_passes() -> None:
+    store = SimStore()
+    store.add("daemonsets", daemonset())
+    controller = ctl.controller(NODE)
+    for _ in range(5):
+        store.apply(controller.reconcile(store, store.now))
+        store.ready_all()
+    (pod,) = store.pods()
+    store.set_phase(pod["metadata"]["name"], "Failed", False)
+    first = controller.reconcile(store, store.now)
+    assert deletes(list(first.actions)) == [pod["metadata"]["name"]]
+    store.apply(first)
+    store.finish_terminations()
+    store.apply(controller.reconcile(store, store.now))
+    (pod,) = store.pods()
+    store.set_phase(pod["metadata"]["name"], "Failed", False)
+    result = controller.reconcile(store, store.now)
+    assert deletes(list(result.actions)) == []
+    assert result.requeue_at == store.now + 1
+
+
+def test_adopts_an_orphan_and_releases_a_relabelled_pod() -> None:
+    """getDaemonPods' ClaimPods: the pod a `--cascade=orphan` delete left is adopted by a new
+    DaemonSet (none made beside it); a pod relabelled out of the selector is released and
+    replaced."""
+    store = SimStore()
+    store.add("daemonsets", daemonset())
+    converge(store)
+    (name,) = store.names()
+    store.objects["pods"][("default", name)]["metadata"].pop("ownerReferences")
+    actions = step(store)
+    adopted = [a.object for a in actions if isinstance(a, Update) and a.resource == "pods"]
+    assert [p["metadata"]["name"] for p in adopted] == [name]
+    assert creates(actions) == 0
+    assert [r["uid"] for r in store.pod(name)["metadata"]["ownerReferences"]] == ["ds-uid"]
+    store.objects["pods"][("default", name)]["metadata"]["labels"]["app"] = "debug"
+    actions = step(store)
+    released = [a.object for a in actions if isinstance(a, Update) and a.resource == "pods"]
+    assert [p["metadata"]["name"] for p in released] == [name]
+    assert not store.pod(name)["metadata"].get("ownerReferences")
+    assert creates(actions) == 1
+
+
+def test_a_daemonset_being_deleted_is_left_alone() -> None:
+    """syncDaemonSet returns at once for a DaemonSet with a deletionTimestamp: no pod, no
+    revision (the garbage collector's to delete), no status."""
+    store = SimStore()
+    ds = daemonset()
+    ds["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    ds["metadata"]["finalizers"] = ["foregroundDeletion"]
+    store.add("daemonsets", ds)
+    assert step(store) == []
 
 
 def test_extra_pods_are_pruned_keeping_the_oldest() -> None:

@@ -18,7 +18,7 @@ from workload_sim import SimStore
 from minikubelet.controllers import history as hist
 from minikubelet.controllers import statefulset as ctl
 from minikubelet.controllers import statefulset_pods as sp
-from minikubelet.controllers.base import Create, Delete, Event, UpdateStatus
+from minikubelet.controllers.base import Create, Delete, Event, Update, UpdateStatus
 from minikubelet.core.gotext import rfc3339
 from minikubelet.manifest.podtemplate import default_template
 
@@ -190,10 +190,10 @@ def test_ordered_ready_creates_one_pod_at_a_time() -> None:
     store = new_store(statefulset(3))
     actions = step(store)
     assert created(actions) == ["web-0"]
-    events = [a for a in actions if isinstance(a, Event)]
-    assert [(e.reason, e.message) for e in events] == [
-        ("SuccessfulCreate", "create Pod web-0 in StatefulSet web successful")
-    ]
+    # recorded once the pod is made (a refused create is a FailedCreate instead)
+    (create,) = [a for a in actions if isinstance(a, Create) and a.resource == "pods"]
+    assert create.created_message == "create Pod web-0 in StatefulSet web successful"
+    assert [a for a in actions if isinstance(a, Event)] == []
     assert created(step(store)) == []  # web-0 is Pending
     store.set_phase("web-0", "Running", False)
     assert created(step(store)) == []  # Running, not Ready
@@ -400,6 +400,57 @@ def test_start_ordinal() -> None:
     assert store.names() == ["web-5", "web-6"]
 
 
+def _owners(store: SimStore, name: str) -> list[str]:
+    return [r["uid"] for r in store.pod(name)["metadata"].get("ownerReferences") or []]
+
+
+def test_adopts_a_matching_orphan_by_its_name() -> None:
+    """TestStatefulSetControllerAdoptOrphans / ClaimPods with isMemberOf: an orphan matching
+    the selector and named `<set>-<ordinal>` is adopted (and not made again); one that
+    matches but is named otherwise is left alone."""
+    store = new_store(statefulset(2, policy="Parallel"))
+    orphan = sp.new_pod(statefulset(2), 1, "web-old")
+    orphan["metadata"].pop("ownerReferences", None)
+    store.add("pods", orphan)
+    stranger = copy.deepcopy(orphan)
+    stranger["metadata"]["name"] = "db-0"
+    store.add("pods", stranger)
+    actions = step(store)
+    assert created(actions) == ["web-0"]
+    adopted = [a.object for a in actions if isinstance(a, Update) and a.resource == "pods"]
+    assert [p["metadata"]["name"] for p in adopted] == ["web-1"]
+    assert _owners(store, "web-1") == ["sts-uid"]
+    assert store.pod("web-1")["metadata"]["ownerReferences"][0]["controller"] is True
+    assert _owners(store, "db-0") == []
+
+
+def test_releases_a_pod_whose_labels_stop_matching() -> None:
+    """TestStatefulSetControllerReleasePods: a pod relabelled out of the selector loses its
+    controller reference and is not deleted; the set then wants its ordinal again (a create
+    the API refuses while the released pod keeps the name, as on a cluster)."""
+    store = new_store(statefulset(2, policy="Parallel"))
+    converge(store)
+    store.objects["pods"][("default", "web-1")]["metadata"]["labels"]["app"] = "debug"
+    result = ctl.reconcile(store, store.now)
+    released = [a.object for a in result.actions if isinstance(a, Update) and a.resource == "pods"]
+    assert [p["metadata"]["name"] for p in released] == ["web-1"]
+    assert not released[0]["metadata"].get("ownerReferences")
+    assert released[0]["metadata"]["labels"]["app"] == "debug"
+    assert deleted(list(result.actions)) == []
+    assert created(list(result.actions)) == ["web-1"]
+
+
+def test_a_set_being_deleted_neither_adopts_nor_releases() -> None:
+    sts = statefulset(2)
+    sts["metadata"]["deletionTimestamp"] = rfc3339(0)
+    store = new_store(sts)
+    orphan = sp.new_pod(statefulset(2), 0, "web-old")
+    orphan["metadata"].pop("ownerReferences", None)
+    store.add("pods", orphan)
+    assert [a for a in step(store) if not isinstance(a, UpdateStatus)] == []
+    assert _owners(store, "web-0") == []
+
+
 def test_a_set_being_deleted_only_updates_status() -> None:
     sts = statefulset(2)
     sts["metadata"]["deletionTimestamp"] = rfc3339(0)
@@ -407,6 +458,9 @@ def test_a_set_being_deleted_only_updates_status() -> None:
     actions = step(store)
     assert created(actions) == []
     assert deleted(actions) == []
+    # no revision either: one made for a set waiting in the foreground would be a dependent
+    # for the garbage collector to delete, and made again, for ever
+    assert [a for a in actions if not isinstance(a, UpdateStatus)] == []
 
 
 def test_claims_for_an_ordinal_and_their_retention() -> None:

@@ -7,9 +7,15 @@ cleanupHistory). Pure; the Node is given (the daemon's own, api/nodes.py).
   current one (re-numbered above the others if it is older: a rollback), else one is made,
   named `<ds>-<hash>` (a name taken by a different revision bumps `collisionCount`); its hash
   is the pods' `controller-revision-hash`.
+- Pods (getDaemonPods, controller_ref_manager.go ClaimPods): orphans that match the selector
+  are adopted, its own pods that no longer match released.
 - manage: a pod is created where the node should run one and has none; a Failed one is
   deleted (`FailedDaemonPod` "Found failed daemon pod default/x on node n, will try to kill
-  it"), a Succeeded one too; beyond one running pod, all but the oldest go (with `maxSurge`,
+  it") unless the set is in its failed-pods back-off on the node (the controller's
+  `failedPodsBackoff`, flowcontrol.NewBackOff(1s, 15min): the first failed pod goes at once,
+  each next one only once the delay since the last deletion has passed, the delay doubling
+  up to 15 minutes and starting again after twice that without a failure), a Succeeded one
+  too; beyond one running pod, all but the oldest go (with `maxSurge`,
   an old and a new one may both run while the new one is not yet available); where the node
   should no longer run it (its nodeSelector or affinity does not match), every pod goes.
 - rollingUpdate, once manage has nothing to do: without surge, old pods are deleted while
@@ -24,6 +30,7 @@ them (`SuccessfulDelete` "Deleted pod: x").
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from minikubelet.controllers import daemonset_node as dn
@@ -39,10 +46,10 @@ from minikubelet.controllers.base import (
     UpdateStatus,
     earliest,
 )
+from minikubelet.controllers.replicaset import claim_pods
 from minikubelet.core.workloads import (
     available_at,
     deleting,
-    is_controlled_by,
     pod_available,
     pod_phase,
     pod_ready,
@@ -51,6 +58,40 @@ from minikubelet.core.workloads import (
 JSON = dict[str, Any]
 COMPONENT = "daemonset-controller"
 _MAX_COLLISIONS = 32
+# daemon_controller.go NewDaemonSetsController: failedPodsBackoff, flowcontrol.NewBackOff
+BACKOFF_INITIAL = 1.0
+BACKOFF_MAX = 15 * 60.0
+# the failed-pods back-off per failedPodsBackoffKey: (delay, when it was last moved on)
+Backoff = Mapping[str, tuple[float, float]]
+
+
+def backoff_key(ds: JSON, node_name: str) -> str:
+    """failedPodsBackoffKey: the set's uid, its observed generation and the node."""
+    generation = int((ds.get("status") or {}).get("observedGeneration") or 0)
+    return f"{ds['metadata'].get('uid', '')}/{generation}/{node_name}"
+
+
+def _expired(now: float, last: float) -> bool:
+    """flowcontrol's hasExpired: stable after twice the longest delay without a failure."""
+    return now - last > 2 * BACKOFF_MAX
+
+
+def in_backoff(backoff: Backoff, key: str, now: float) -> float | None:
+    """IsInBackOffSinceUpdate: when the back-off ends, or None if it is not holding."""
+    entry = backoff.get(key)
+    if entry is None or _expired(now, entry[1]):
+        return None
+    delay, last = entry
+    return last + delay if now - last < delay else None
+
+
+def next_backoff(backoff: Backoff, key: str, now: float) -> tuple[float, float]:
+    """Backoff.Next: the initial delay for a new (or expired) entry, else twice the last, at
+    most the maximum (this back-off has no jitter)."""
+    entry = backoff.get(key)
+    if entry is None or _expired(now, entry[1]):
+        return BACKOFF_INITIAL, now
+    return min(entry[0] * 2, BACKOFF_MAX), now
 
 
 def _spec(ds: JSON) -> JSON:
@@ -116,18 +157,26 @@ def _counts(ds: JSON, desired: int) -> tuple[int, int]:
     return surge, unavailable
 
 
-def reconcile_daemonset(ds: JSON, store: Reader, node: JSON, now: float) -> Result:
-    """One DaemonSet on the node."""
+def reconcile_daemonset(
+    ds: JSON, store: Reader, node: JSON, now: float, backoff: dict[str, tuple[float, float]]
+) -> Result:
+    """One DaemonSet on the node. One being deleted is left alone, status and all
+    (syncDaemonSet: its history may already be deleted or orphaned, and a revision made now
+    would be a new dependent for the garbage collector to delete, again and again)."""
+    if deleting(ds):
+        return Result([])
     namespace = ds["metadata"].get("namespace", "default")
     node_name = node["metadata"]["name"]
     cur, old, collisions, actions = history(ds, store)
     hash_ = _revision_hash(cur)
     generation = dn.template_generation(ds)
     min_ready = int(_spec(ds).get("minReadySeconds") or 0)
-    pods = [
-        p for p in store.list("pods", namespace)
-        if is_controlled_by(p, ds) and not (deleting(p) and pod_phase(p) in ("Succeeded", "Failed"))
-    ]  # fmt: skip
+    # getDaemonPods: every pod of the namespace claimed (ClaimPods: orphans that match the
+    # selector adopted, its own that no longer match released); a terminal pod being deleted
+    # is no longer the controller's concern (getNodesToDaemonPods)
+    claimed, claims = claim_pods(ds, _spec(ds).get("selector"), store.list("pods", namespace))
+    actions += claims
+    pods = [p for p in claimed if not (deleting(p) and pod_phase(p) in ("Succeeded", "Failed"))]
     on_node = (None, "", node_name)
     here = sorted(
         (p for p in pods if (p.get("spec") or {}).get("nodeName") in on_node), key=_created
@@ -136,6 +185,7 @@ def reconcile_daemonset(ds: JSON, store: Reader, node: JSON, now: float) -> Resu
     run, keep = dn.should_run(ds, node)
     surge, unavailable = _counts(ds, 1 if run else 0)
     pod_actions: list[Action] = []
+    held_until: float | None = None  # the failed-pods back-off
 
     def delete(pod: JSON) -> None:
         meta = pod["metadata"]
@@ -159,6 +209,14 @@ def reconcile_daemonset(ds: JSON, store: Reader, node: JSON, now: float) -> Resu
                 if deleting(pod):
                     continue
                 if pod_phase(pod) == "Failed":
+                    # "a critical place where DS is often fighting with kubelet that rejects
+                    # pods": avoid hot looping and back off
+                    key = backoff_key(ds, node_name)
+                    until = in_backoff(backoff, key, now)
+                    if until is not None:
+                        held_until = earliest(held_until, until)
+                        continue
+                    backoff[key] = next_backoff(backoff, key, now)
                     pod_actions.append(Event(ds, "Warning", "FailedDaemonPod",
                         f"Found failed daemon pod {namespace}/{pod['metadata']['name']} on node "
                         f"{node_name}, will try to kill it", COMPONENT))  # fmt: skip
@@ -182,7 +240,7 @@ def reconcile_daemonset(ds: JSON, store: Reader, node: JSON, now: float) -> Resu
     if status != (ds.get("status") or {}):
         actions.append(UpdateStatus("daemonsets", {**ds, "status": status}))
     actions += _cleanup(ds, old, pods, hash_)
-    return Result(actions, requeue)
+    return Result(actions, earliest(requeue, held_until))
 
 
 def _prune(running: list[JSON], surge: int, hash_: str, generation: str | None,
@@ -301,15 +359,25 @@ def _cleanup(ds: JSON, old: list[JSON], pods: list[JSON], hash_: str) -> list[Ac
     return actions
 
 
-def reconcile(store: Reader, now: float, node: JSON) -> Result:
-    """Every DaemonSet on the node."""
+def reconcile_with_backoff(
+    store: Reader, now: float, node: JSON, backoff: Backoff
+) -> tuple[Result, dict[str, tuple[float, float]]]:
+    """Every DaemonSet on the node, given the failed-pods back-off so far; the result and
+    the back-off after it (entries stable for twice the longest delay dropped, as the
+    controller's BackoffGCInterval does)."""
+    state = {k: v for k, v in backoff.items() if not _expired(now, v[1])}
     actions: list[Action] = []
     requeue: float | None = None
     for ds in store.list("daemonsets"):
-        result = reconcile_daemonset(ds, store, node, now)
+        result = reconcile_daemonset(ds, store, node, now, state)
         actions += result.actions
         requeue = earliest(requeue, result.requeue_at)
-    return Result(actions, requeue)
+    return Result(actions, requeue), state
+
+
+def reconcile(store: Reader, now: float, node: JSON, backoff: Backoff | None = None) -> Result:
+    """Every DaemonSet on the node (a fresh back-off unless given)."""
+    return reconcile_with_backoff(store, now, node, backoff or {})[0]
 
 
 class DaemonSetController:
@@ -320,9 +388,12 @@ class DaemonSetController:
 
     def __init__(self, node: JSON) -> None:
         self.node = node
+        # the failed-pods back-off, kept between passes as the controller keeps it in memory
+        self.backoff: dict[str, tuple[float, float]] = {}
 
     def reconcile(self, store: Reader, now: float) -> Result:
-        return reconcile(store, now, self.node)
+        result, self.backoff = reconcile_with_backoff(store, now, self.node, self.backoff)
+        return result
 
 
 def controller(node: JSON) -> DaemonSetController:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,16 +113,21 @@ def _released(pod: JSON, owner: JSON) -> JSON:
 
 
 def claim_pods(
-    owner: JSON, selector: JSON | None, active: list[JSON]
+    owner: JSON,
+    selector: JSON | None,
+    active: list[JSON],
+    member: Callable[[JSON], bool] | None = None,
 ) -> tuple[list[JSON], list[Action]]:
     """controller_ref_manager.go ClaimPods / ClaimObject: the pods the owner keeps (its own
-    that still match, and orphans it adopts) and the Updates that adopt and release."""
+    that still match, and orphans it adopts) and the Updates that adopt and release. `member`:
+    ClaimPods' filters, which a pod must pass besides the selector to match (a StatefulSet's
+    isMemberOf)."""
     claimed: list[JSON] = []
     actions: list[Action] = []
     owner_deleting = wl.deleting(owner)
     namespace = owner["metadata"].get("namespace", "default")
     for pod in active:
-        matches = wl.selector_matches(selector, _labels(pod))
+        matches = wl.selector_matches(selector, _labels(pod)) and (member is None or member(pod))
         ref = wl.controller_of(pod)
         if ref is not None:
             if ref.get("uid") != _uid(owner):

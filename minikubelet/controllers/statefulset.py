@@ -6,6 +6,9 @@ Per set (UpdateStatefulSet, then updateStatefulSet):
   existing equal revision reused (re-numbered when it is not the newest: a rollback), else a
   new one created (a name taken by another object bumps `collisionCount`); the current
   revision is the one `status.currentRevision` names, else the update revision.
+- Pods (getPodsForStatefulSet, controller_ref_manager.go ClaimPods): orphans that match the
+  selector and are named `<set>-<ordinal>` (isMemberOf) are adopted; its own pods that no
+  longer match are released (not while the set is being deleted).
 - Pods in the ordinal range are the replicas, the others are condemned. A missing replica is
   made at the revision newVersionedStatefulSetPod picks. Replicas are processed in ordinal
   order (processReplica): a Failed or Succeeded one is deleted to be made again; a missing one
@@ -43,7 +46,8 @@ from minikubelet.controllers.base import (
     UpdateStatus,
     earliest,
 )
-from minikubelet.core.workloads import available_at, deleting, is_controlled_by, pod_ready
+from minikubelet.controllers.replicaset import claim_pods
+from minikubelet.core.workloads import available_at, deleting, pod_ready
 
 JSON = dict[str, Any]
 COMPONENT = "statefulset-controller"
@@ -132,16 +136,26 @@ def status_of(sts: JSON, pods: list[JSON], created: set[str], current: str, upda
 
 def reconcile_set(sts: JSON, store: Reader, now: float) -> Result:
     """One StatefulSet: its pods, revisions and status."""
-    namespace = sts["metadata"].get("namespace", "default")
+    namespace, set_name = sts["metadata"].get("namespace", "default"), sts["metadata"]["name"]
     owned_revs = hist.owned_revisions(store.list("controllerrevisions", namespace), sts)
     current_rev, update_rev, collisions, actions = revisions(sts, owned_revs, store)
+    if deleting(sts):
+        # updateStatefulSet: a set being deleted gets its status and nothing else; a revision
+        # made now would be a new dependent for the garbage collector to delete, again and
+        # again while the set waits in the foreground for its pods
+        actions = []
     current, update = current_rev["metadata"]["name"], update_rev["metadata"]["name"]
     current_set = hist.apply_revision(sts, current_rev)
     update_set = hist.apply_revision(sts, update_rev)
     status = dict(sts.get("status") or {})
     old_current_replicas = int(status.get("currentReplicas") or 0)
 
-    pods = [p for p in store.list("pods", namespace) if is_controlled_by(p, sts)]
+    # getPodsForStatefulSet: every pod of the namespace claimed (ClaimPods), matching being
+    # the selector and isMemberOf (the name `<set>-<ordinal>`): orphans adopted, its own
+    # pods whose labels or name no longer match released
+    pods, claims = claim_pods(sts, _spec(sts).get("selector"), store.list("pods", namespace),
+                              member=lambda p: sp.parent_and_ordinal(p)[0] == set_name)  # fmt: skip
+    actions += claims
     created = {p["metadata"]["name"] for p in pods}
     start, count = sp.start_ordinal(sts), sp.replicas(sts)
     slots: list[JSON | None] = [None] * count
@@ -184,8 +198,10 @@ def reconcile_set(sts: JSON, store: Reader, now: float) -> Result:
                     continue
                 actions.append(Create("persistentvolumeclaims", claim, owner=sts))
                 actions.append(_claim_event(sts, claim, pod))
-            actions.append(Create("pods", pod, owner=sts))
-            actions.append(_event(sts, "create", pod))
+            # the SuccessfulCreate event once the pod is made (a create the API refuses, such
+            # as a name a released pod still holds, is a FailedCreate instead)
+            actions.append(Create("pods", pod, owner=sts,
+                                  created_message=_event(sts, "create", pod).message))  # fmt: skip
             return True
         if sp.terminating(pod):
             return True
@@ -230,7 +246,7 @@ def reconcile_set(sts: JSON, store: Reader, now: float) -> Result:
         live = {new_status["currentRevision"], update}
         live |= {sp.revision_of(p) for p in pods}
         limit = int(_spec(sts).get("revisionHistoryLimit", 10))
-        for old in hist.history_to_delete(owned_revs, live, limit):
+        for old in [] if deleting(sts) else hist.history_to_delete(owned_revs, live, limit):
             meta = old["metadata"]
             actions.append(
                 Delete("controllerrevisions", namespace, meta["name"], uid=meta.get("uid"))

@@ -58,6 +58,7 @@ class WorkloadReport:
     message: str
     conditions: tuple[str, ...]
     held: tuple[str, ...]
+    done: bool = False  # rolled out, or the Job Complete
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +110,9 @@ def workload_reports(
     judged: Iterable[tuple[Standing, tuple[str, ...]]],
 ) -> tuple[WorkloadReport, ...]:
     """From core/verdict.py held_back."""
-    return tuple(WorkloadReport(w.title, w.message, w.conditions, held) for w, held in judged)
+    return tuple(
+        WorkloadReport(w.title, w.message, w.conditions, held, w.done) for w, held in judged
+    )
 
 
 def take(
@@ -181,15 +184,33 @@ def render_timeline(records: Iterable[Mapping[str, Any]], pods: Iterable[str]) -
 
 
 def junit(snap: Snapshot, until: str, records: Iterable[Mapping[str, Any]]) -> str:
-    """`--report FILE`: JUnit XML, one test case per pod, its report and timeline in the
-    failure text (testsuites/testsuite/testcase/failure, as GitHub and GitLab read it)."""
+    """`--report FILE`: JUnit XML, one test case per workload (its standing, conditions and
+    the pods holding it back, with their timelines) and one per pod, its report and timeline
+    in the failure text (testsuites/testsuite/testcase/failure, as GitHub and GitLab read
+    it)."""
     records = list(records)
-    failed = [p for p in snap.pods if not snap.verdict.startswith("OK") and not pod_ok(p, until)]
-    suites = ET.Element("testsuites", name="minikubelet", tests=str(len(snap.pods)),
-                        failures=str(len(failed)), time=f"{snap.elapsed:.3f}")  # fmt: skip
+    ok = snap.verdict.startswith("OK")
+    failed = [p for p in snap.pods if not ok and not pod_ok(p, until)]
+    failed_workloads = [w for w in snap.workloads if not ok and not w.done]
+    tests = str(len(snap.workloads) + len(snap.pods))
+    failures = str(len(failed_workloads) + len(failed))
+    suites = ET.Element("testsuites", name="minikubelet", tests=tests,
+                        failures=failures, time=f"{snap.elapsed:.3f}")  # fmt: skip
     suite = ET.SubElement(suites, "testsuite", name=f"minikubelet --until {until}",
-                          tests=str(len(snap.pods)), failures=str(len(failed)), errors="0",
+                          tests=tests, failures=failures, errors="0",
                           skipped="0", time=f"{snap.elapsed:.3f}")  # fmt: skip
+    pods = {p.name: p for p in snap.pods}
+    for workload in snap.workloads:
+        case = ET.SubElement(suite, "testcase", name=workload.title,
+                             classname=f"minikubelet.{until}",
+                             time=f"{snap.elapsed:.3f}")  # fmt: skip
+        text = "\n".join(_render_workload(workload, pods))
+        if workload in failed_workloads:
+            failure = ET.SubElement(case, "failure", message=workload.message, type=until)
+            story = timeline.render_text(records, pods=set(workload.held)) if workload.held else ""
+            failure.text = _xml_text(text + ("\n\n" + story if story else ""))
+        else:
+            ET.SubElement(case, "system-out").text = _xml_text(text)
     for pod in snap.pods:
         case = ET.SubElement(suite, "testcase", name=pod.name, classname=f"minikubelet.{until}",
                              time=f"{snap.elapsed:.3f}")  # fmt: skip
