@@ -207,3 +207,74 @@ async def test_a_later_shorter_stop_shortens_a_kill_under_way(
     assert (state.exit_code, state.signal) == (137, 9)
     assert r.runner.grace == 1
     assert r.runner.deletion_grace == 600  # the mark is the API server's, not the runner's
+
+
+# --- a big pod's status changes are gathered -------------------------------------------------
+
+
+def _held_runner(tmp_path: Path, changes: list[object]) -> PodRunner:
+    pod = manifest.pod_from_document(pod_doc([container("a", "true")]), source="t", node_name="n")[
+        0
+    ]
+    settings = Settings(state_dir=tmp_path, node_name="n", echo_logs=False)
+    return PodRunner(
+        pod, settings=settings, events=EventRecorder(node_name="n"), on_change=changes.append
+    )
+
+
+async def test_a_small_pods_status_is_recomputed_at_once(tmp_path: Path) -> None:
+    changes: list[object] = []
+    runner = _held_runner(tmp_path, changes)
+    runner.hold("Unschedulable", "no free ports")
+    assert any(c.reason == "Unschedulable" for c in runner.status.conditions)
+    assert len(changes) == 2  # made, then held
+
+
+async def test_a_big_pods_changes_in_quick_succession_are_one_recomputation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import minikubelet.node.pod as podmod
+
+    # every recomputation counts as costly, and the next waits a long while after it
+    monkeypatch.setattr(podmod, "STATUS_THROTTLE_ABOVE", -1.0)
+    monkeypatch.setattr(podmod, "STATUS_SPACING", 1e9)
+    changes: list[object] = []
+    runner = _held_runner(tmp_path, changes)
+    before = runner.status
+    runner.hold("Unschedulable", "no free ports")
+    runner.schedule()
+    runner.hold("Unschedulable", "still no free ports")
+    assert runner.status is before  # gathered, not yet recomputed
+    assert len(changes) == 1
+    runner.flush_status()
+    assert len(changes) == 2
+    assert any(c.message == "still no free ports" for c in runner.status.conditions)
+
+
+async def test_gathered_changes_are_recomputed_soon_without_a_flush(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import minikubelet.node.pod as podmod
+
+    monkeypatch.setattr(podmod, "STATUS_THROTTLE_ABOVE", -1.0)
+    monkeypatch.setattr(podmod, "STATUS_SPACING", 20.0)
+    changes: list[object] = []
+    runner = _held_runner(tmp_path, changes)
+    runner.hold("Unschedulable", "no free ports")
+    async with asyncio.timeout(DEADLINE):
+        while len(changes) < 2:
+            await asyncio.sleep(0.01)
+    assert any(c.message == "no free ports" for c in runner.status.conditions)
+
+
+async def test_a_big_pod_that_finishes_has_its_last_status_written(
+    start: Callable[[dict[str, Any]], Run], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import minikubelet.node.pod as podmod
+
+    monkeypatch.setattr(podmod, "STATUS_THROTTLE_ABOVE", -1.0)
+    monkeypatch.setattr(podmod, "STATUS_SPACING", 1e9)  # only the flush writes
+    r = start(pod_doc([container(f"c{i}", "exit 0") for i in range(5)]))
+    await r.finished()
+    assert r.runner.status.phase == Phase.SUCCEEDED
+    assert all(isinstance(r.state(f"c{i}"), Terminated) for i in range(5))
