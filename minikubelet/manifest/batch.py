@@ -19,8 +19,6 @@ import uuid
 import zoneinfo
 from typing import Any
 
-from croniter import croniter
-
 from minikubelet.manifest import fielderrors as fe
 from minikubelet.manifest.configmaps import ObjectInvalid, validate_object_meta
 from minikubelet.manifest.podtemplate import default_template, template_errors
@@ -383,6 +381,8 @@ def schedule_error(schedule: str) -> str | None:
     fields = text.split()
     if len(fields) != 5:
         return f"expected exactly 5 fields, found {len(fields)}: [{' '.join(fields)}]"
+    from croniter import croniter  # only a CronJob needs it (imported when one comes)
+
     try:
         croniter(text)
     except (ValueError, KeyError) as error:

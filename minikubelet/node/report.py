@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -183,6 +182,8 @@ def render_timeline(records: Iterable[Mapping[str, Any]], pods: Iterable[str]) -
 def junit(snap: Snapshot, until: str, records: Iterable[Mapping[str, Any]]) -> str:
     """`--report FILE`: JUnit XML, one test case per pod, its report and timeline in the
     failure text (testsuites/testsuite/testcase/failure, as GitHub and GitLab read it)."""
+    import xml.etree.ElementTree as ET  # only `--report` writes XML
+
     records = list(records)
     failed = [p for p in snap.pods if not snap.verdict.startswith("OK") and not pod_ok(p, until)]
     suites = ET.Element("testsuites", name="minikubelet", tests=str(len(snap.pods)),
