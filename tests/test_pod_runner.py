@@ -278,3 +278,44 @@ async def test_a_big_pod_that_finishes_has_its_last_status_written(
     await r.finished()
     assert r.runner.status.phase == Phase.SUCCEEDED
     assert all(isinstance(r.state(f"c{i}"), Terminated) for i in range(5))
+
+
+class _CountingFreezer:
+    def __init__(self) -> None:
+        self.calls = 0
+        self.changed_now = asyncio.Event()
+
+    def changed(self, *, removed: bool = False) -> None:
+        self.calls += 1
+        self.changed_now.set()
+
+    def cancel(self) -> None:
+        pass
+
+
+async def test_the_heap_is_refrozen_as_each_container_of_a_pod_starts(tmp_path: Path) -> None:
+    from minikubelet.node.agent import NodeAgent
+    from minikubelet.store.objects import ObjectStore
+
+    freezer = _CountingFreezer()
+    settings = Settings(state_dir=tmp_path, node_name="n", echo_logs=False)
+    agent = NodeAgent(settings, ObjectStore(), freezer=freezer)  # type: ignore[arg-type]
+    doc = pod_doc([container(f"c{i}", "exec sleep 60") for i in range(3)], policy="Always")
+    pod = manifest.pod_from_document(doc, source="t", node_name="n")[0]
+    async with asyncio.TaskGroup() as tg:
+        agent.attach(tg)
+        runner = agent.start_pod(pod)
+        try:
+            async with asyncio.timeout(DEADLINE):
+                while freezer.calls < 1 + 3:  # the pod added, then each container started
+                    freezer.changed_now.clear()
+                    await freezer.changed_now.wait()
+            assert all(s.current is not None and s.current.process for s in runner.supervisors)
+        finally:
+            await agent.terminate_all()
+            agent.attach(None)
+    for sup in runner.supervisors:
+        cur = sup.current
+        assert cur is not None
+        assert cur.process is not None
+        assert cur.process.exited

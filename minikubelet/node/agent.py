@@ -95,6 +95,9 @@ class NodeAgent:
             timeline=self.timeline,
             config_lookup=self.store.get,
             service_lookup=lambda: self.store.list("services"),
+            # a pod's containers make most of the heap as they start (a pod of 1000 takes
+            # seconds): it is frozen again once they have, not only when pods come and go
+            on_container_started=self._freezer.changed if self._freezer is not None else _none,
         )
         held = self._held_ports()
         self.runners[pod.key] = runner
@@ -353,6 +356,10 @@ class NodeAgent:
             if cur is not None and cur.process is not None and cur.terminated is None:
                 pids[sup.container.name] = cur.process.pid
         return pids
+
+
+def _none() -> None:
+    pass
 
 
 def finalizers_of(pod: Pod) -> list[str]:

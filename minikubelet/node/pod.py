@@ -66,8 +66,11 @@ class PodRunner:
         timeline: Recorder | None = None,
         config_lookup: Lookup | None = None,
         service_lookup: Callable[[], list[dict[str, Any]]] | None = None,
+        on_container_started: Callable[[], None] = lambda: None,
     ) -> None:
         self.pod = pod
+        # each container process started (the agent refreezes the heap once starts settle)
+        self.container_started = on_container_started
         self.timeline = timeline if timeline is not None else Recorder(per_pod=1, max_pods=1)
         # the store's ConfigMaps and Secrets, read at each container start (None: there are none)
         self.config_lookup = config_lookup
