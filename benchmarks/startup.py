@@ -26,7 +26,8 @@ from benchmarks.harness import (
 from benchmarks.report import Figure, below
 from benchmarks.stats import percentile
 
-TARGET_MS = 500.0
+HEALTHZ_TARGET_MS = 150.0  # issue 18: `python -c pass` takes about 20 ms here
+FIRST_TARGET_MS = 80.0
 POLL = 0.005
 
 
@@ -100,7 +101,7 @@ async def measure(workdir: Path, *, runs: int) -> list[Figure]:
     note = f"median of {runs}, worst {max(first):.0f} ms / {max(health):.0f} ms"
     return [
         below(section, "run to first container running", percentile(first, 50), "ms",
-              TARGET_MS, note=note, details={"runs_ms": first}),
-        below(section, "run to /healthz ok", percentile(health, 50), "ms", TARGET_MS,
+              FIRST_TARGET_MS, note=note, details={"runs_ms": first}),
+        below(section, "run to /healthz ok", percentile(health, 50), "ms", HEALTHZ_TARGET_MS,
               details={"runs_ms": health}),
     ]  # fmt: skip

@@ -24,8 +24,6 @@ from typing import IO, TYPE_CHECKING, Any
 
 import structlog
 
-from minikubelet.controllers import loop as controller_loop
-from minikubelet.controllers import registry as controller_registry
 from minikubelet.core import nodelabels, rollout, verdict
 from minikubelet.core.settings import Settings, kubernetes_service_env
 from minikubelet.core.spec import Pod
@@ -163,12 +161,7 @@ class Daemon:
                 node = nodelabels.scheduling_node(
                     self.settings.node_name, nodelabels.go_arch(platform.machine())
                 )
-                controllers = tg.create_task(
-                    controller_loop.run(
-                        self.store, self.registry, controllers=controller_registry.for_node(node)
-                    ),
-                    name="controllers",
-                )
+                controllers = tg.create_task(self._run_controllers(node), name="controllers")
                 workloads = tg.create_task(self._follow_workloads(), name="until-workloads")
                 volume_sources = tg.create_task(
                     self.agent.follow_volume_sources(), name="volume-sources"
@@ -339,6 +332,17 @@ class Daemon:
         log.info("serving", url=self.url, max_connections=limit)
         return runner
 
+    async def _run_controllers(self, node: JSON) -> None:
+        """The controllers (Deployments, Jobs, ...) start once the API serves, imported off
+        the loop meanwhile: a plain `run` of pods does not wait for their modules before its
+        containers start and `/healthz` answers. They read the store as they start, so the
+        workloads the files hold are taken up then."""
+        await self._started.wait()
+        await asyncio.to_thread(_import_controllers)
+        from minikubelet.controllers import loop, registry
+
+        await loop.run(self.store, self.registry, controllers=registry.for_node(node))
+
     async def _wait_stop(self) -> None:
         timeout = self.options.timeout
         if not await wait_event(self._stop, timeout):
@@ -382,6 +386,11 @@ class Daemon:
             self.agent.runners.values(), verdict_text, started, report.workload_reports(held)
         )
         self._stop.set()
+
+
+def _import_controllers() -> None:
+    import minikubelet.controllers.loop
+    import minikubelet.controllers.registry  # noqa: F401
 
 
 def _import_http_stack() -> None:

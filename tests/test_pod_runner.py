@@ -207,3 +207,115 @@ async def test_a_later_shorter_stop_shortens_a_kill_under_way(
     assert (state.exit_code, state.signal) == (137, 9)
     assert r.runner.grace == 1
     assert r.runner.deletion_grace == 600  # the mark is the API server's, not the runner's
+
+
+# --- a big pod's status changes are gathered -------------------------------------------------
+
+
+def _held_runner(tmp_path: Path, changes: list[object]) -> PodRunner:
+    pod = manifest.pod_from_document(pod_doc([container("a", "true")]), source="t", node_name="n")[
+        0
+    ]
+    settings = Settings(state_dir=tmp_path, node_name="n", echo_logs=False)
+    return PodRunner(
+        pod, settings=settings, events=EventRecorder(node_name="n"), on_change=changes.append
+    )
+
+
+async def test_a_small_pods_status_is_recomputed_at_once(tmp_path: Path) -> None:
+    changes: list[object] = []
+    runner = _held_runner(tmp_path, changes)
+    runner.hold("Unschedulable", "no free ports")
+    assert any(c.reason == "Unschedulable" for c in runner.status.conditions)
+    assert len(changes) == 2  # made, then held
+
+
+async def test_a_big_pods_changes_in_quick_succession_are_one_recomputation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import minikubelet.node.pod as podmod
+
+    # every recomputation counts as costly, and the next waits a long while after it
+    monkeypatch.setattr(podmod, "STATUS_THROTTLE_ABOVE", -1.0)
+    monkeypatch.setattr(podmod, "STATUS_SPACING", 1e9)
+    changes: list[object] = []
+    runner = _held_runner(tmp_path, changes)
+    before = runner.status
+    runner.hold("Unschedulable", "no free ports")
+    runner.schedule()
+    runner.hold("Unschedulable", "still no free ports")
+    assert runner.status is before  # gathered, not yet recomputed
+    assert len(changes) == 1
+    runner.flush_status()
+    assert len(changes) == 2
+    assert any(c.message == "still no free ports" for c in runner.status.conditions)
+
+
+async def test_gathered_changes_are_recomputed_soon_without_a_flush(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import minikubelet.node.pod as podmod
+
+    monkeypatch.setattr(podmod, "STATUS_THROTTLE_ABOVE", -1.0)
+    monkeypatch.setattr(podmod, "STATUS_SPACING", 20.0)
+    changes: list[object] = []
+    runner = _held_runner(tmp_path, changes)
+    runner.hold("Unschedulable", "no free ports")
+    async with asyncio.timeout(DEADLINE):
+        while len(changes) < 2:
+            await asyncio.sleep(0.01)
+    assert any(c.message == "no free ports" for c in runner.status.conditions)
+
+
+async def test_a_big_pod_that_finishes_has_its_last_status_written(
+    start: Callable[[dict[str, Any]], Run], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import minikubelet.node.pod as podmod
+
+    monkeypatch.setattr(podmod, "STATUS_THROTTLE_ABOVE", -1.0)
+    monkeypatch.setattr(podmod, "STATUS_SPACING", 1e9)  # only the flush writes
+    r = start(pod_doc([container(f"c{i}", "exit 0") for i in range(5)]))
+    await r.finished()
+    assert r.runner.status.phase == Phase.SUCCEEDED
+    assert all(isinstance(r.state(f"c{i}"), Terminated) for i in range(5))
+
+
+class _CountingFreezer:
+    def __init__(self) -> None:
+        self.calls = 0
+        self.changed_now = asyncio.Event()
+
+    def changed(self, *, removed: bool = False) -> None:
+        self.calls += 1
+        self.changed_now.set()
+
+    def cancel(self) -> None:
+        pass
+
+
+async def test_the_heap_is_refrozen_as_each_container_of_a_pod_starts(tmp_path: Path) -> None:
+    from minikubelet.node.agent import NodeAgent
+    from minikubelet.store.objects import ObjectStore
+
+    freezer = _CountingFreezer()
+    settings = Settings(state_dir=tmp_path, node_name="n", echo_logs=False)
+    agent = NodeAgent(settings, ObjectStore(), freezer=freezer)  # type: ignore[arg-type]
+    doc = pod_doc([container(f"c{i}", "exec sleep 60") for i in range(3)], policy="Always")
+    pod = manifest.pod_from_document(doc, source="t", node_name="n")[0]
+    async with asyncio.TaskGroup() as tg:
+        agent.attach(tg)
+        runner = agent.start_pod(pod)
+        try:
+            async with asyncio.timeout(DEADLINE):
+                while freezer.calls < 1 + 3:  # the pod added, then each container started
+                    freezer.changed_now.clear()
+                    await freezer.changed_now.wait()
+            assert all(s.current is not None and s.current.process for s in runner.supervisors)
+        finally:
+            await agent.terminate_all()
+            agent.attach(None)
+    for sup in runner.supervisors:
+        cur = sup.current
+        assert cur is not None
+        assert cur.process is not None
+        assert cur.process.exited

@@ -70,6 +70,9 @@ class Handle:
     def changed(self) -> None:
         self._changed.set()
 
+    def container_started(self) -> None:
+        pass
+
     def log_dir(self, container: str) -> Path:
         path = self.settings.state_dir / container
         path.mkdir(parents=True, exist_ok=True)

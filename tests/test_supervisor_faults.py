@@ -53,6 +53,9 @@ class FlakyPod:
     def changed(self) -> None:
         pass
 
+    def container_started(self) -> None:
+        pass
+
     def log_dir(self, container: str) -> Path:
         self.calls += 1
         if self.calls <= self.failures:

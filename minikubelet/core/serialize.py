@@ -128,15 +128,17 @@ def pod_json(
     deletion_grace_period_seconds: int | None = None,
     creation_timestamp: float | None = None,
     scheduled: bool = True,
+    spec: Json | None = None,
 ) -> Json:
     """The Pod as the API serves it: the defaulted manifest's metadata and spec, the
     server-set metadata, and the computed status. `creation_timestamp` defaults to the
     manifest's, then to the status's startTime. A pod not `scheduled` (its ports are taken)
-    has no `spec.nodeName` yet, as a pod the scheduler has not bound."""
+    has no `spec.nodeName` yet, as a pod the scheduler has not bound. `spec`: the one
+    `served_spec` made of this manifest before (a copy read-only from then on, shared by the
+    pod's versions: a pod of 1000 containers is not copied again at each status change)."""
     manifest = pod.manifest
-    spec = copy.deepcopy(manifest.get("spec", {}))
-    if not scheduled:
-        spec.pop("nodeName", None)
+    if spec is None:
+        spec = served_spec(pod, scheduled=scheduled)
     return {
         "kind": "Pod",
         "apiVersion": "v1",
@@ -150,6 +152,14 @@ def pod_json(
         "spec": spec,
         "status": pod_status_json(status),
     }
+
+
+def served_spec(pod: Pod, *, scheduled: bool = True) -> Json:
+    """A copy of the manifest's spec as the API serves it (see `pod_json`)."""
+    spec: Json = copy.deepcopy(pod.manifest.get("spec", {}))
+    if not scheduled:
+        spec.pop("nodeName", None)
+    return spec
 
 
 def _creation(manifest: Mapping[str, Any], given: float | None, status: PodStatus) -> str | None:

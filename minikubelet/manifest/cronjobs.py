@@ -14,8 +14,6 @@ import re
 import zoneinfo
 from typing import Any
 
-from croniter import croniter
-
 from minikubelet.manifest import fielderrors as fe
 from minikubelet.manifest.batch import JSON, go_value, job_spec_errors, nonnegative
 from minikubelet.manifest.configmaps import ObjectInvalid, validate_object_meta
@@ -57,6 +55,8 @@ def schedule_error(schedule: str) -> str | None:
     fields = text.split()
     if len(fields) != 5:
         return f"expected exactly 5 fields, found {len(fields)}: [{' '.join(fields)}]"
+    from croniter import croniter  # only a CronJob needs it (imported when one comes)
+
     try:
         croniter(text)
     except (ValueError, KeyError) as error:

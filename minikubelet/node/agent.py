@@ -63,6 +63,8 @@ class NodeAgent(ContainerAccess, VolumeSourceFollower):
         self._detect_cpu_limiter: Callable[[], CpuLimiter | None] = CpuLimiter.detect
         self._unplaced: list[PodRunner] = []  # waiting for their ports, in arrival order
         self._unreclaimed: set[tuple[str, str]] = set()  # deleted claims a pod still mounts
+        # each pod's served spec, made again only when its manifest or placement changes
+        self._specs: dict[tuple[str, str], tuple[object, bool, JSON]] = {}
 
     def attach(self, tg: asyncio.TaskGroup | None) -> None:
         """The task group pods run in (None once it is gone: nothing more starts)."""
@@ -89,6 +91,9 @@ class NodeAgent(ContainerAccess, VolumeSourceFollower):
             timeline=self.timeline,
             config_lookup=self.store.get,
             service_lookup=lambda: self.store.list("services"),
+            # a pod's containers make most of the heap as they start (a pod of 1000 takes
+            # seconds): it is frozen again once they have, not only when pods come and go
+            on_container_started=self._freezer.changed if self._freezer is not None else _none,
         )
         held = self._held_ports()
         self.runners[pod.key] = runner
@@ -171,6 +176,7 @@ class NodeAgent(ContainerAccess, VolumeSourceFollower):
         if self.runners.get(key) is not runner:
             return None
         del self.runners[key]
+        self._specs.pop(key, None)
         metrics.forget_pod(runner.pod.namespace, runner.pod.name)
         if self._freezer is not None:
             self._freezer.changed(removed=True)
@@ -181,13 +187,20 @@ class NodeAgent(ContainerAccess, VolumeSourceFollower):
     def pod_object(
         self, runner: PodRunner, mark: deletion.DeletionMark | None, resource_version: int
     ) -> JSON:
+        key, manifest, placed = runner.pod.key, runner.pod.manifest, runner.placed
+        cached = self._specs.get(key)
+        if cached is None or cached[0] is not manifest or cached[1] != placed:
+            cached = (manifest, placed, serialize.served_spec(runner.pod, scheduled=placed))
+            if self.runners.get(key) is runner:
+                self._specs[key] = cached
         return serialize.pod_json(
             runner.pod,
             runner.status,
             resource_version=resource_version,
             deletion_timestamp=mark.timestamp if mark is not None else None,
             deletion_grace_period_seconds=mark.grace_period_seconds if mark else None,
-            scheduled=runner.placed,
+            scheduled=placed,
+            spec=cached[2],
         )
 
     def pod_changed(
@@ -232,6 +245,10 @@ class NodeAgent(ContainerAccess, VolumeSourceFollower):
             manifest={**pod.manifest, "metadata": meta},
         )
         return True
+
+
+def _none() -> None:
+    pass
 
 
 def finalizers_of(pod: Pod) -> list[str]:

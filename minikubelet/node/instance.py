@@ -165,6 +165,7 @@ class InstanceLifecycle:
         limits.limit_cpu(self.pod, c, inst, inst.process.pid)
         sup.waiting = None
         metrics.CONTAINERS_RUNNING.inc()
+        self.pod.container_started()
         self._event("Started", f"Started container {c.name}")
         sup.log.info("container started", pid=inst.process.pid, restart_count=inst.restart_count)
         return True

@@ -10,7 +10,14 @@ Termination (deletion, daemon shutdown, the active deadline) stops regular conta
 then sidecars in reverse order, all within one grace period.
 
 The status is recomputed by the pure `status.generate_pod_status` on every change a
-supervisor reports, and handed to `on_change` only when it differs.
+supervisor reports, and handed to `on_change` only when it differs. The work is O(containers)
+(every container's status, the pod's object written to the store), so for a big pod, whose
+recomputation costs more than `STATUS_THROTTLE_ABOVE`, changes that come sooner than
+`STATUS_SPACING` times the last cost after it are gathered into one recomputation: status
+work then takes at most about a fifth of the loop however fast containers change (a pod of
+1000 containers starting, or stopping). The kubelet gathers changes too: its status manager
+writes the latest status of a pod, not every step (status_manager.go updateStatusInternal,
+syncPod). A small pod is recomputed at once, every time.
 """
 
 from __future__ import annotations
@@ -43,6 +50,8 @@ log = structlog.get_logger("minikubelet.pod")
 
 DEADLINE_REASON = "DeadlineExceeded"
 DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
+STATUS_THROTTLE_ABOVE = 0.002  # seconds a recomputation may cost before changes are gathered
+STATUS_SPACING = 4.0  # the next recomputation waits this many times the last one's cost
 
 
 class PodRunner:
@@ -57,8 +66,11 @@ class PodRunner:
         timeline: Recorder | None = None,
         config_lookup: Lookup | None = None,
         service_lookup: Callable[[], list[dict[str, Any]]] | None = None,
+        on_container_started: Callable[[], None] = lambda: None,
     ) -> None:
         self.pod = pod
+        # each container process started (the agent refreezes the heap once starts settle)
+        self.container_started = on_container_started
         self.timeline = timeline if timeline is not None else Recorder(per_pod=1, max_pods=1)
         # the store's ConfigMaps and Secrets, read at each container start (None: there are none)
         self.config_lookup = config_lookup
@@ -100,6 +112,8 @@ class PodRunner:
         self.sequence = ContainerSequence(self)
         self.log = log.bind(pod=f"{pod.namespace}/{pod.name}")
         self._volume_tasks: list[asyncio.Task[None]] = []
+        self._next_status = 0.0  # perf_counter() before which a change is gathered
+        self._status_pending: asyncio.TimerHandle | None = None
         self.changed()
 
     # --- what supervisors read ------------------------------------------------------------
@@ -129,6 +143,43 @@ class PodRunner:
         )
 
     def changed(self) -> None:
+        """Something the status is made of changed: recomputed now, or (a big pod changing
+        fast) soon, once, with every change made meanwhile."""
+        if self._status_pending is not None:
+            return  # gathered into the recomputation already due
+        wait = self._next_status - time.perf_counter()
+        if wait > 0:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                wait = 0.0
+            else:
+                self._status_pending = loop.call_later(wait, self._gathered)
+                return
+        self._recompute()
+
+    def flush_status(self) -> None:
+        """The status recomputed now, with any change still gathered."""
+        if self._status_pending is not None:
+            self._status_pending.cancel()
+            self._status_pending = None
+        self._recompute()
+
+    def _gathered(self) -> None:
+        self._status_pending = None
+        self._recompute()
+
+    def _recompute(self) -> None:
+        began = time.perf_counter()
+        try:
+            self._recompute_status()
+        finally:
+            ended = time.perf_counter()
+            cost = ended - began
+            big = cost > STATUS_THROTTLE_ABOVE
+            self._next_status = ended + cost * STATUS_SPACING if big else 0.0
+
+    def _recompute_status(self) -> None:
         if self.unschedulable is not None:
             reason, message = self.unschedulable
             held = unscheduled_pod_status(
@@ -256,7 +307,7 @@ class PodRunner:
                 await asyncio.shield(self.volumes.teardown())
             self.terminal = True
             self.sandbox_ready = False
-            self.changed()
+            self.flush_status()
             self.finished.set()
             self.log.info("pod finished", phase=str(self.status.phase))
 

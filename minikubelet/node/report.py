@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -188,6 +187,8 @@ def junit(snap: Snapshot, until: str, records: Iterable[Mapping[str, Any]]) -> s
     the pods holding it back, with their timelines) and one per pod, its report and timeline
     in the failure text (testsuites/testsuite/testcase/failure, as GitHub and GitLab read
     it)."""
+    import xml.etree.ElementTree as ET  # only `--report` writes XML
+
     records = list(records)
     ok = snap.verdict.startswith("OK")
     failed = [p for p in snap.pods if not ok and not pod_ok(p, until)]
