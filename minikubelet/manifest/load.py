@@ -439,12 +439,6 @@ class _Loader:
         meta = document.get("metadata") if isinstance(document.get("metadata"), dict) else {}
         name = str((meta or {}).get("name") or "")
         other = self.kinds.get((version, kind))
-        if other is None and (version, kind) in WORKLOADS:
-            self.warnings.append(
-                f'{where}: {kind} "{name}" ({version}) is skipped: minikubelet does not run '
-                "workload controllers yet; run its pod template as a Pod"
-            )
-            return
         if other is None:
             self.warnings.append(
                 f'{where}: {kind} "{name}" ({version}) is skipped: minikubelet does not know '
@@ -521,17 +515,6 @@ def _read_stdin(stdin: TextIO | None) -> str:
         raise _TooLarge
     return text
 
-
-# Kubernetes' workload kinds: known, not run yet (no controllers for them)
-WORKLOADS = frozenset({
-    ("apps/v1", "Deployment"),
-    ("apps/v1", "ReplicaSet"),
-    ("apps/v1", "StatefulSet"),
-    ("apps/v1", "DaemonSet"),
-    ("batch/v1", "Job"),
-    ("batch/v1", "CronJob"),
-    ("v1", "ReplicationController"),
-})  # fmt: skip
 
 # not manifests: the local file, and kustomize's own file (render with `kubectl kustomize`)
 NOT_MANIFESTS = frozenset({LOCAL_FILE, "kustomization.yaml", "kustomization.yml", "Kustomization"})
