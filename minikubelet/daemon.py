@@ -67,6 +67,11 @@ class ServeOptions:
 
 
 class Daemon:
+    """The daemon's lifecycle: run, serve, the guards and the sweeper, signals, the CI
+    verdict. Over the ~250-line mark (about 300) because the guards, the sweeper and the
+    signals all act on the run's one main task and its ServeOptions; moving them out is the
+    next step once ServeOptions lives in a module of its own."""
+
     def __init__(self, settings: Settings, options: ServeOptions | None = None) -> None:
         self.options = options or ServeOptions()
         self._watchdog: watchdog.Watchdog | None = None

@@ -16,16 +16,13 @@ import functools
 import hashlib
 import importlib
 import json
-import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from minikubelet.core import gotext
-from minikubelet.core.images import LOCAL_FILE
 from minikubelet.core.spec import Pod
 from minikubelet.manifest import defaults
 from minikubelet.manifest.configmaps import (
@@ -35,61 +32,15 @@ from minikubelet.manifest.configmaps import (
     unknown_fields,
 )
 from minikubelet.manifest.documents import DocumentError, parse_text
+from minikubelet.manifest.ignored import IGNORED as IGNORED
+from minikubelet.manifest.ignored import ignored_fields as ignored_fields
+from minikubelet.manifest.ignored import template_warnings as template_warnings
+from minikubelet.manifest.ignored import volume_warnings
 from minikubelet.manifest.schema import decode_pod
-from minikubelet.manifest.specbuild import LOCAL_SOURCES, build_pod
+from minikubelet.manifest.sources import MAX_CONFIG_LENGTH as MAX_CONFIG_LENGTH
+from minikubelet.manifest.sources import read_sources
+from minikubelet.manifest.specbuild import build_pod
 from minikubelet.manifest.validation import validate_pod
-
-MAX_CONFIG_LENGTH = 10 * 1 << 20  # kubelet: pkg/kubelet/config maxConfigLength
-_NOT_LOCAL = "has no local meaning in minikubelet and is ignored"
-_CONTAINER_IGNORED = {
-    "volumeDevices": f"{_NOT_LOCAL} (processes see the host's devices)",
-    "securityContext": f"{_NOT_LOCAL} (processes run as the minikubelet user)",
-    "imagePullPolicy": f"{_NOT_LOCAL} (minikubelet pulls no images)",
-    "resizePolicy": _NOT_LOCAL,
-    "tty": _NOT_LOCAL,
-    "ports[*].hostPort": f"{_NOT_LOCAL} (processes listen on the host directly)",
-    "ports[*].hostIP": f"{_NOT_LOCAL} (processes listen on the host directly)",
-}
-_SPEC_IGNORED = {
-    "nodeSelector": f"{_NOT_LOCAL} (there is one node)",
-    "affinity": f"{_NOT_LOCAL} (there is one node)",
-    "tolerations": f"{_NOT_LOCAL} (there is one node)",
-    "topologySpreadConstraints": f"{_NOT_LOCAL} (there is one node)",
-    "schedulerName": f"{_NOT_LOCAL} (nothing schedules pods)",
-    "schedulingGates": f"{_NOT_LOCAL} (nothing schedules pods)",
-    "priorityClassName": f"{_NOT_LOCAL} (nothing schedules pods)",
-    "priority": f"{_NOT_LOCAL} (nothing schedules pods)",
-    "preemptionPolicy": f"{_NOT_LOCAL} (nothing schedules pods)",
-    "nodeName": "is ignored: minikubelet sets it to its own node name",
-    "securityContext": f"{_NOT_LOCAL} (processes run as the minikubelet user)",
-    "imagePullSecrets": f"{_NOT_LOCAL} (minikubelet pulls no images)",
-    "serviceAccountName": f"{_NOT_LOCAL} (there is no API identity to give a process)",
-    "serviceAccount": f"{_NOT_LOCAL} (there is no API identity to give a process)",
-    "automountServiceAccountToken": f"{_NOT_LOCAL} (there is no API identity to give)",
-    "hostNetwork": f"{_NOT_LOCAL} (processes always share the host's network)",
-    "hostPID": f"{_NOT_LOCAL} (processes always share the host's PID namespace)",
-    "hostIPC": f"{_NOT_LOCAL} (processes always share the host's IPC namespace)",
-    "hostUsers": f"{_NOT_LOCAL} (processes always share the host's user namespace)",
-    "shareProcessNamespace": f"{_NOT_LOCAL} (processes always share the host's)",
-    "dnsPolicy": f"{_NOT_LOCAL} (processes use the host's resolver)",
-    "dnsConfig": f"{_NOT_LOCAL} (processes use the host's resolver)",
-    "hostAliases": f"{_NOT_LOCAL} (processes use the host's /etc/hosts)",
-    "hostname": f"{_NOT_LOCAL} (processes see the host's name)",
-    "subdomain": f"{_NOT_LOCAL} (processes see the host's name)",
-    "setHostnameAsFQDN": f"{_NOT_LOCAL} (processes see the host's name)",
-    "runtimeClassName": f"{_NOT_LOCAL} (there is no container runtime)",
-    "overhead": _NOT_LOCAL,
-    "os": f"{_NOT_LOCAL} (processes run on this machine's OS)",
-    "resourceClaims": _NOT_LOCAL,
-    "resources": "is not enforced by minikubelet",
-}
-IGNORED: dict[str, str] = {f"spec.{key}": note for key, note in _SPEC_IGNORED.items()}
-IGNORED |= {
-    f"spec.{kind}[*].{key}": note
-    for kind in ("initContainers", "containers")
-    for key, note in _CONTAINER_IGNORED.items()
-}
-IGNORED["status"] = "is computed by minikubelet; the value given is ignored"
 
 
 class InvalidPod(Exception):
@@ -187,83 +138,6 @@ def pod_from_document(
     return build_pod(pod, source=source), warnings + volume_warnings(pod["spec"])
 
 
-_NON_LOCAL_VOLUME = "has no local meaning in minikubelet: the volume is an empty directory"
-_NON_LOCAL_PROJECTION = "has no local meaning in minikubelet: it projects no file"
-
-
-def volume_warnings(spec: Mapping[str, Any]) -> list[str]:
-    """One warning per volume source, projection or mount option with no local meaning."""
-    warnings = []
-    for i, volume in enumerate(_dicts(spec.get("volumes"))):
-        at = f"spec.volumes[{i}]"
-        for key in volume:
-            if key != "name" and key not in LOCAL_SOURCES:
-                warnings.append(f"{at}.{key}: {_NON_LOCAL_VOLUME}")
-        if "ephemeral" in volume:
-            warnings.append(f"{at}.ephemeral: is a directory that lives as long as the pod; "
-                            "no PersistentVolumeClaim is made for it")  # fmt: skip
-        medium = _dict(volume.get("emptyDir")).get("medium", "")
-        if isinstance(medium, str) and medium.startswith("HugePages"):
-            warnings.append(f"{at}.emptyDir.medium: {medium} has no local meaning in "
-                            "minikubelet: the volume is a directory on disk")  # fmt: skip
-        for j, source in enumerate(_dicts(_dict(volume.get("projected")).get("sources"))):
-            for key in ("clusterTrustBundle", "podCertificate"):
-                if key in source:
-                    warnings.append(f"{at}.projected.sources[{j}].{key}: {_NON_LOCAL_PROJECTION}")
-    for kind in ("initContainers", "containers"):
-        for i, container in enumerate(_dicts(spec.get(kind))):
-            for j, mount in enumerate(_dicts(container.get("volumeMounts"))):
-                mode = mount.get("mountPropagation", "None")
-                if mode != "None":
-                    warnings.append(
-                        f"spec.{kind}[{i}].volumeMounts[{j}].mountPropagation: {mode} has no "
-                        "local meaning in minikubelet: mounts are not propagated (None)"
-                    )
-    return warnings
-
-
-def _dict(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _dicts(value: Any) -> list[Mapping[str, Any]]:
-    """The mappings of a list (a patch or a replacement may hold anything)."""
-    return [v if isinstance(v, Mapping) else {} for v in value] if isinstance(value, list) else []
-
-
-def ignored_fields(doc: Mapping[str, Any]) -> list[str]:
-    """The warnings `pod_from_document` gives for fields with no local meaning, for any pod
-    document or part of one (a patch, a replacement); nothing else is checked."""
-    present = decode_pod(doc).present
-    warnings = [f"{path}: {note}" for path, note in IGNORED.items() if path in present]
-    spec = doc.get("spec")
-    return warnings + (volume_warnings(spec) if isinstance(spec, Mapping) else [])
-
-
-# where a workload keeps its pod template
-_TEMPLATES = (("spec", "template"), ("spec", "jobTemplate", "spec", "template"))
-# fields of a template its own controller acts on (the DaemonSet controller places its pod)
-_ACTED_ON = {"DaemonSet": ("spec.nodeSelector:", "spec.affinity:", "spec.tolerations:")}
-
-
-def template_warnings(obj: Mapping[str, Any]) -> list[str]:
-    """The warnings `pod_from_document` would give for the fields a workload's pod template
-    sets that have no local meaning, under the template's path
-    (`spec.template.spec.hostNetwork: ...`): given once, when the workload is created or
-    loaded, as the pods its controller makes from it are not warned of again. Call it on the
-    object as written, before defaults."""
-    for path in _TEMPLATES:
-        node: Any = obj
-        for key in path:
-            node = node.get(key) if isinstance(node, Mapping) else None
-        spec = node.get("spec") if isinstance(node, Mapping) else None
-        if isinstance(spec, Mapping):
-            skip = _ACTED_ON.get(str(obj.get("kind", "")), ())
-            found = ignored_fields({"apiVersion": "v1", "kind": "Pod", "spec": spec})
-            return [f"{'.'.join(path)}.{w}" for w in found if not w.startswith(skip)]
-    return []
-
-
 def _check_kind(doc: Mapping[str, Any]) -> None:
     kind, version = doc.get("kind"), doc.get("apiVersion")
     if not kind:
@@ -358,7 +232,7 @@ def load_manifests(
     loader = _Loader(node_name, grpc_available, now)
     loader.kinds = kinds or {}
     for path in paths:
-        for source, text in _read_sources(path, stdin, loader.lines):
+        for source, text in read_sources(path, stdin, loader.lines):
             loader.add_text(text, source)
     if loader.lines:
         raise ManifestError(loader.lines)
@@ -476,57 +350,6 @@ class _Loader:
             self.warnings.append(f'{where}: {kind} "{meta["name"]}": {other.warning}')
         elif other.effect == "none":
             self.warnings.append(f'{where}: {kind} "{meta["name"]}": {other.no_effect_warning}')
-
-
-def _read_sources(path: str, stdin: TextIO | None, lines: list[str]) -> list[tuple[str, str]]:
-    """(source, text) for a file, stdin, or each manifest of a directory."""
-    try:
-        if path == "-":
-            return [("-", _read_stdin(stdin))]
-        if os.path.isdir(path):
-            return [(str(file), _read_file(file)) for file in _directory_files(Path(path))]
-        return [(path, _read_file(Path(path)))]
-    except OSError as err:
-        lines.append(f"{_display(path)}: cannot read: {err.strerror or err}")
-    except _TooLarge:
-        lines.append(f"{_display(path)}: {_TooLarge.message}")
-    except UnicodeDecodeError as err:
-        lines.append(f"{_display(path)}: not UTF-8 text (byte {err.start}): {err.reason}")
-    return []
-
-
-class _TooLarge(Exception):
-    message = f"larger than {MAX_CONFIG_LENGTH} bytes, the most the kubelet reads from a manifest"
-
-
-def _read_file(path: Path) -> str:
-    with path.open("rb") as handle:
-        data = handle.read(MAX_CONFIG_LENGTH + 1)
-    if len(data) > MAX_CONFIG_LENGTH:
-        raise _TooLarge
-    return data.decode("utf-8")
-
-
-def _read_stdin(stdin: TextIO | None) -> str:
-    if stdin is None:
-        raise OSError(0, "no standard input to read")
-    text = stdin.read(MAX_CONFIG_LENGTH + 1)
-    if len(text) > MAX_CONFIG_LENGTH:
-        raise _TooLarge
-    return text
-
-
-# not manifests: the local file, and kustomize's own file (render with `kubectl kustomize`)
-NOT_MANIFESTS = frozenset({LOCAL_FILE, "kustomization.yaml", "kustomization.yml", "Kustomization"})
-
-
-def _directory_files(directory: Path) -> list[Path]:
-    """kubelet: file.go lists `dir/[^.]*`, sorted, regular files only, no recursion; the
-    local file (`minikubelet.local.yaml`) and a `kustomization.yaml` are not manifests."""
-    names = sorted(
-        p for p in directory.iterdir() if not p.name.startswith(".") and p.name not in NOT_MANIFESTS
-    )
-    return [p for p in names if p.is_file()]
 
 
 def _display(source: str) -> str:

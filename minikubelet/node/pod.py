@@ -55,6 +55,10 @@ STATUS_SPACING = 4.0  # the next recomputation waits this many times the last on
 
 
 class PodRunner:
+    """One pod's worker (the kubelet's pod worker): its volumes, its containers' order
+    (node/sequence.py), its status, deletion and termination. (A little over ~250 lines:
+    status gathering for big pods and the deletion marks share its state.)"""
+
     def __init__(
         self,
         pod: Pod,
