@@ -198,6 +198,14 @@ async def test_a_later_shorter_stop_shortens_a_kill_under_way(
 ) -> None:
     r = start(pod_doc([container("app", "trap '' TERM; exec sleep 1000")]))
     await r.until(lambda: isinstance(r.state("app"), Running), "app running")
+    sup = r.runner.supervisor("app")
+    assert sup is not None
+    assert sup.current is not None
+    assert sup.current.process is not None
+    comm = Path(f"/proc/{sup.current.process.pid}/comm")
+    async with asyncio.timeout(60):  # sh has exec'd sleep: the ignored TERM is inherited
+        while not (comm.exists() and comm.read_text().strip() == "sleep"):
+            await asyncio.sleep(0.01)
     r.runner.terminate(600, deleting=True)  # the stop signal is ignored: 600 s to SIGKILL
     await r.until(lambda: ("Killing", "Stopping container app") in r.reasons(), "the kill")
     r.runner.terminate(1, deleting=True)  # a second DELETE with a shorter grace period

@@ -192,6 +192,16 @@ async def test_a_container_that_ignores_the_stop_signal_is_killed_after_the_grac
     assert cur is not None
     assert cur.process is not None
     pid = cur.process.pid
+
+    def ignoring() -> bool:  # the trap is set once sh has exec'd sleep (SIG_IGN is inherited)
+        try:
+            return Path(f"/proc/{pid}/comm").read_text().strip() == "sleep"
+        except OSError:
+            return False
+
+    async with asyncio.timeout(DEADLINE):  # nothing reports it: look until it holds
+        while not ignoring():
+            await asyncio.sleep(0.01)
     # grace 0 is raised to the kubelet's minimum of 2 s; the process outlives it
     r.sup.request_kill(KillRequest(message="Stopping for the test", grace=0))
     assert await r.result() == 137
