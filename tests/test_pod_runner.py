@@ -238,6 +238,39 @@ async def test_a_small_pods_status_is_recomputed_at_once(tmp_path: Path) -> None
     assert len(changes) == 2  # made, then held
 
 
+async def test_a_small_pod_is_recomputed_at_every_change_however_slow_the_machine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import minikubelet.node.pod as podmod
+
+    # every recomputation counts as costly: still, a pod of one container is not gathered
+    monkeypatch.setattr(podmod, "STATUS_THROTTLE_ABOVE", -1.0)
+    monkeypatch.setattr(podmod, "STATUS_SPACING", 1e9)
+    changes: list[object] = []
+    runner = _held_runner(tmp_path, changes)
+    runner.hold("Unschedulable", "no free ports")
+    runner.hold("Unschedulable", "still no free ports")
+    assert any(c.message == "still no free ports" for c in runner.status.conditions)
+    assert len(changes) == 3
+
+
+async def test_a_status_written_through_the_api_is_computed_at_once_in_a_big_pod(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import minikubelet.node.pod as podmod
+    from minikubelet.core.model import PodCondition
+
+    monkeypatch.setattr(podmod, "STATUS_THROTTLE_ABOVE", -1.0)
+    monkeypatch.setattr(podmod, "GATHER_FROM_CONTAINERS", 1)
+    monkeypatch.setattr(podmod, "STATUS_SPACING", 1e9)
+    changes: list[object] = []
+    runner = _held_runner(tmp_path, changes)
+    runner.changed()  # gathered: the next recomputation is spaced out (a long while)
+    gate = PodCondition(type="example.com/gate", status="True")
+    runner.set_api_status((gate,), "", "")
+    assert any(c.type == "example.com/gate" for c in runner.status.conditions)
+
+
 async def test_a_big_pods_changes_in_quick_succession_are_one_recomputation(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -245,6 +278,7 @@ async def test_a_big_pods_changes_in_quick_succession_are_one_recomputation(
 
     # every recomputation counts as costly, and the next waits a long while after it
     monkeypatch.setattr(podmod, "STATUS_THROTTLE_ABOVE", -1.0)
+    monkeypatch.setattr(podmod, "GATHER_FROM_CONTAINERS", 1)
     monkeypatch.setattr(podmod, "STATUS_SPACING", 1e9)
     changes: list[object] = []
     runner = _held_runner(tmp_path, changes)
@@ -265,6 +299,7 @@ async def test_gathered_changes_are_recomputed_soon_without_a_flush(
     import minikubelet.node.pod as podmod
 
     monkeypatch.setattr(podmod, "STATUS_THROTTLE_ABOVE", -1.0)
+    monkeypatch.setattr(podmod, "GATHER_FROM_CONTAINERS", 1)
     monkeypatch.setattr(podmod, "STATUS_SPACING", 20.0)
     changes: list[object] = []
     runner = _held_runner(tmp_path, changes)
@@ -281,6 +316,7 @@ async def test_a_big_pod_that_finishes_has_its_last_status_written(
     import minikubelet.node.pod as podmod
 
     monkeypatch.setattr(podmod, "STATUS_THROTTLE_ABOVE", -1.0)
+    monkeypatch.setattr(podmod, "GATHER_FROM_CONTAINERS", 1)
     monkeypatch.setattr(podmod, "STATUS_SPACING", 1e9)  # only the flush writes
     r = start(pod_doc([container(f"c{i}", "exit 0") for i in range(5)]))
     await r.finished()

@@ -51,6 +51,9 @@ log = structlog.get_logger("minikubelet.pod")
 DEADLINE_REASON = "DeadlineExceeded"
 DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 STATUS_THROTTLE_ABOVE = 0.002  # seconds a recomputation may cost before changes are gathered
+# only a pod of this many containers has its changes gathered: a smaller one, however slow
+# the machine, is recomputed at every change, as the kubelet's status manager does
+GATHER_FROM_CONTAINERS = 50
 STATUS_SPACING = 4.0  # the next recomputation waits this many times the last one's cost
 
 
@@ -180,7 +183,8 @@ class PodRunner:
         finally:
             ended = time.perf_counter()
             cost = ended - began
-            big = cost > STATUS_THROTTLE_ABOVE
+            many = len(self.init_supervisors) + len(self.supervisors) >= GATHER_FROM_CONTAINERS
+            big = many and cost > STATUS_THROTTLE_ABOVE
             self._next_status = ended + cost * STATUS_SPACING if big else 0.0
 
     def _recompute_status(self) -> None:
@@ -229,7 +233,7 @@ class PodRunner:
                 sup.update_container(container)
         if deadline_changed:
             self._deadline_changed.set()
-        self.changed()
+        self.flush_status()  # the API's answer shows the update
 
     # --- control ----------------------------------------------------------------------------
 
@@ -240,7 +244,7 @@ class PodRunner:
         kept (a readiness gate's among them) and the status is computed again over them."""
         self.external_conditions = conditions
         self._api_reason, self._api_message = reason, message
-        self.changed()
+        self.flush_status()  # the API's answer is the status computed over what it wrote
 
     def mark_deleted(self, timestamp: float, grace_period_seconds: int) -> None:
         """The API server's deletion mark (`metadata.deletionTimestamp`, the delete time plus
