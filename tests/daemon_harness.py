@@ -20,11 +20,12 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import psutil
+import pytest
 
 JSONDict = dict[str, Any]
 
@@ -198,6 +199,22 @@ def write_manifest(tmp_path: Path, text: str, name: str = "pod.yaml") -> Path:
 def run_manifest(tmp_path: Path, text: str, *args: str) -> Minikubelet:
     """Starts `minikubelet run` on an inline manifest, with a state directory in tmp_path."""
     return Minikubelet(write_manifest(tmp_path, text), *args, state_dir=tmp_path / "state")
+
+
+def serving(
+    tmp_path_factory: pytest.TempPathFactory, name: str, text: str, *args: str
+) -> Iterator[Minikubelet]:
+    """The body of a module-scoped daemon fixture (`yield from serving(...)`): `minikubelet
+    run` on an inline manifest, serving before the first test, closed after the last, and
+    nothing it started left running."""
+    tmp = tmp_path_factory.mktemp(name)
+    daemon = Minikubelet(write_manifest(tmp, text, "base.yaml"), *args, state_dir=tmp / "state")
+    try:
+        daemon.wait_serving()
+        yield daemon
+    finally:
+        daemon.close()
+    assert daemon.survivors() == []
 
 
 def event_messages(mk: Minikubelet, reason: str) -> list[str]:

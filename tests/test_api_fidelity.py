@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemon_harness import Minikubelet, condition
-from test_e2e_kubectl import kubectl as run_kubectl
+from daemon_harness import Minikubelet, condition, serving
+from test_e2e_kubectl import kubectl
 
 PODS = "/api/v1/namespaces/default/pods"
 JSON = dict[str, Any]
@@ -35,15 +35,7 @@ BASE = """
 
 @pytest.fixture(scope="module")
 def mk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Minikubelet]:
-    tmp = tmp_path_factory.mktemp("fidelity")
-    path = tmp / "base.yaml"
-    path.write_text(textwrap.dedent(BASE))
-    daemon = Minikubelet(path, state_dir=tmp / "state")
-    try:
-        daemon.wait_serving()
-        yield daemon
-    finally:
-        daemon.close()
+    yield from serving(tmp_path_factory, "fidelity", BASE)
 
 
 def api(
@@ -62,12 +54,6 @@ def api(
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read())
-
-
-def kubectl(
-    mk: Minikubelet, *args: str, stdin: str = "", timeout: float = 60
-) -> tuple[str, str, int]:
-    return run_kubectl(mk, *args, stdin=stdin, timeout=timeout)
 
 
 def pod_doc(name: str, command: str = "exec sleep 600", **spec: Any) -> JSON:

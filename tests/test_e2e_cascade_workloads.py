@@ -7,13 +7,13 @@ foreground kept it there forever)."""
 from __future__ import annotations
 
 import json
-import textwrap
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from daemon_harness import Minikubelet, event_messages
+from daemon_harness import Minikubelet, event_messages, serving
 from test_e2e_kubectl import kubectl
+from test_e2e_kubectl import kubectl_ok as ok
 
 JSON = dict[str, Any]
 BASE = """
@@ -51,22 +51,7 @@ def workload(kind: str, name: str) -> JSON:
 
 @pytest.fixture(scope="module")
 def mk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Minikubelet]:
-    tmp = tmp_path_factory.mktemp("cascade")
-    path = tmp / "base.yaml"
-    path.write_text(textwrap.dedent(BASE))
-    daemon = Minikubelet(path, state_dir=tmp / "state")
-    try:
-        daemon.wait_serving()
-        yield daemon
-    finally:
-        daemon.close()
-    assert daemon.survivors() == []
-
-
-def ok(mk: Minikubelet, *args: str, stdin: str = "") -> str:
-    out, err, code = kubectl(mk, *args, stdin=stdin, timeout=60)
-    assert code == 0, err
-    return out
+    yield from serving(tmp_path_factory, "cascade", BASE)
 
 
 def items(mk: Minikubelet, resource: str, name: str) -> list[JSON]:

@@ -93,7 +93,7 @@ def mk(tmp_path_factory: pytest.TempPathFactory) -> Minikubelet:
 
 
 def kubectl(
-    mk: Minikubelet, *args: str, stdin: str = "", timeout: float = 20
+    mk: Minikubelet, *args: str, stdin: str = "", timeout: float = 60
 ) -> tuple[str, str, int]:
     env = {**os.environ, "KUBECONFIG": "/dev/null"}
     result = subprocess.run(
@@ -105,6 +105,13 @@ def kubectl(
         env=env,
     )
     return result.stdout, result.stderr, result.returncode
+
+
+def kubectl_ok(mk: Minikubelet, *args: str, stdin: str = "", timeout: float = 60) -> str:
+    """kubectl's stdout, the test failing with its stderr unless it exits 0."""
+    out, err, code = kubectl(mk, *args, stdin=stdin, timeout=timeout)
+    assert code == 0, err
+    return out
 
 
 def rows(out: str) -> dict[str, list[str]]:

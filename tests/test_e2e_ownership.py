@@ -6,15 +6,15 @@ the /ui page grouping pods under their owners in headless chromium."""
 from __future__ import annotations
 
 import json
-import textwrap
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
-from daemon_harness import Minikubelet
+from daemon_harness import Minikubelet, serving
 from test_e2e_kubectl import kubectl
+from test_e2e_kubectl import kubectl_ok as ok
 from test_e2e_timeline import chromium, dump_dom
 
 JSON = dict[str, Any]
@@ -29,21 +29,7 @@ BASE = """
 
 @pytest.fixture(scope="module")
 def mk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Minikubelet]:
-    tmp = tmp_path_factory.mktemp("ownership")
-    path = tmp / "base.yaml"
-    path.write_text(textwrap.dedent(BASE))
-    daemon = Minikubelet(path, state_dir=tmp / "state")
-    try:
-        daemon.wait_serving()
-        yield daemon
-    finally:
-        daemon.close()
-
-
-def ok(mk: Minikubelet, *args: str, stdin: str = "") -> str:
-    out, err, code = kubectl(mk, *args, stdin=stdin)
-    assert code == 0, err
-    return out
+    yield from serving(tmp_path_factory, "ownership", BASE)
 
 
 def owner_ref(obj: JSON, *, block: bool = True) -> JSON:

@@ -8,11 +8,12 @@ import json
 import textwrap
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from daemon_harness import Minikubelet
+from daemon_harness import Minikubelet, serving
 from daemon_harness import event_messages as events_of
 from test_e2e_kubectl import kubectl
 
@@ -36,14 +37,8 @@ def manifest(name: str, labels: str, image: str = "busybox") -> str:
 
 
 @pytest.fixture(scope="module")
-def mk(tmp_path_factory: pytest.TempPathFactory) -> Minikubelet:
-    tmp = tmp_path_factory.mktemp("ssa")
-    path = tmp / "base.yaml"
-    path.write_text(textwrap.dedent(BASE))
-    daemon = Minikubelet(path, state_dir=tmp / "state")
-    daemon.wait_serving()
-    yield daemon  # type: ignore[misc]
-    daemon.close()
+def mk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Minikubelet]:
+    yield from serving(tmp_path_factory, "ssa", BASE)
 
 
 def apply(mk: Minikubelet, text: str, *flags: str) -> tuple[str, str, int]:
