@@ -335,3 +335,34 @@ def test_a_stateful_sets_claims_keep_their_data_across_pods_and_daemon_runs(
         mk.wait_for("run 3", lambda: "run 3" in log(mk), timeout=60)
     assert (state / "claims" / "default" / "data-db-0" / "runs").read_text() == "x\nx\nx\n"
     assert mk.survivors() == []
+
+
+def test_when_scaled_delete_removes_the_claims_of_a_scale_down(tmp_path: Path) -> None:
+    """`whenScaled: Delete`: `kubectl scale --replicas=1` hands db-1's claim to db-1, and the
+    garbage collector deletes it, and its data, with the pod; db-0's claim and data stay."""
+    text = textwrap.dedent(CLAIMS).replace(
+        "replicas: 1\n",
+        (
+            "replicas: 2\n  podManagementPolicy: Parallel\n"
+            "  persistentVolumeClaimRetentionPolicy: {whenScaled: Delete, whenDeleted: Retain}\n"
+        ),
+    )
+    manifest = tmp_path / "db.yaml"
+    manifest.write_text(text)
+    state = tmp_path / "state"
+    claims = state / "claims" / "default"
+
+    def pvcs(mk: Minikubelet) -> set[str]:
+        return set(kubectl(mk, "get", "pvc", "-o", "name").split())
+
+    with Minikubelet(manifest, state_dir=state) as mk:
+        for pod in ("db-0", "db-1"):
+            mk.wait_for(f"{pod} ran", lambda pod=pod: "run 1" in kubectl(mk, "logs", pod),
+                        timeout=60)  # fmt: skip
+        assert pvcs(mk) == {"persistentvolumeclaim/data-db-0", "persistentvolumeclaim/data-db-1"}
+        kubectl(mk, "scale", "statefulset/db", "--replicas=1")
+        mk.wait_for("data-db-1 deleted", lambda: pvcs(mk) == {"persistentvolumeclaim/data-db-0"},
+                    timeout=60)  # fmt: skip
+        mk.wait_for("its data removed", lambda: not (claims / "data-db-1").exists(), timeout=30)
+        assert (claims / "data-db-0" / "runs").read_text() == "x\n"
+    assert mk.survivors() == []

@@ -466,9 +466,6 @@ def test_a_set_being_deleted_only_updates_status() -> None:
 def test_claims_for_an_ordinal_and_their_retention() -> None:
     """getPersistentVolumeClaims: `<template>-<set>-<ordinal>`, the template's labels and the
     selector's; owned by the set only with whenDeleted: Delete."""
-    from minikubelet.controllers import statefulset_pods as sp
-    from minikubelet.manifest import statefulsets
-
     sts: dict[str, Any] = {
         "apiVersion": "apps/v1", "kind": "StatefulSet",
         "metadata": {"name": "db", "namespace": "ns", "uid": "u1"},
@@ -480,9 +477,147 @@ def test_claims_for_an_ordinal_and_their_retention() -> None:
     assert claim["metadata"] == {"name": "data-db-2", "namespace": "ns",
                                  "labels": {"t": "x", "app": "db"}}  # fmt: skip
     assert claim["spec"] == {"accessModes": ["ReadWriteOnce"]}
-    assert statefulsets.statefulset_warnings(sts) == []
     sts["spec"]["persistentVolumeClaimRetentionPolicy"] = {"whenDeleted": "Delete",
                                                           "whenScaled": "Delete"}  # fmt: skip
     [owned] = sp.claims_for(sts, 0)
     assert owned["metadata"]["ownerReferences"][0]["uid"] == "u1"
-    assert len(statefulsets.statefulset_warnings(sts)) == 1
+
+
+# --- persistentVolumeClaimRetentionPolicy (stateful_set_utils_test.go TestIsClaimOwnerUpToDate,
+# TestUpdateClaimOwnerRefForSetAndPod; stateful_set_control_test.go
+# TestStatefulSetControlScaleDownDeleteError's retention cases) --------------------------------
+
+SET = {"apiVersion": "apps/v1", "kind": "StatefulSet",
+       "metadata": {"name": "web", "namespace": "default", "uid": "sts-uid"},
+       "spec": {"replicas": 2}}  # fmt: skip
+
+
+def _pod(index: int, uid: str = "") -> JSON:
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": f"web-{index}", "uid": uid or f"pod-uid-{index}"}}  # fmt: skip
+
+
+def _set_ref(uid: str = "sts-uid") -> JSON:
+    return {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "web", "uid": uid,
+            "controller": True, "blockOwnerDeletion": True}  # fmt: skip
+
+
+def _pod_ref(index: int, uid: str = "") -> JSON:
+    return {"apiVersion": "v1", "kind": "Pod", "name": f"web-{index}",
+            "uid": uid or f"pod-uid-{index}", "controller": True,
+            "blockOwnerDeletion": True}  # fmt: skip
+
+
+def _with_policy(scaled: str, deleted: str) -> JSON:
+    sts = copy.deepcopy(SET)
+    sts["spec"]["persistentVolumeClaimRetentionPolicy"] = {"whenScaled": scaled,
+                                                          "whenDeleted": deleted}  # fmt: skip
+    return sts
+
+
+def _claim(*refs: JSON) -> JSON:
+    meta: JSON = {"name": "data-web-0", "namespace": "default"}
+    if refs:
+        meta["ownerReferences"] = list(refs)
+    return {"metadata": meta}
+
+
+@pytest.mark.parametrize(("scaled", "deleted", "index", "wanted"), [
+    ("Retain", "Retain", 0, []), ("Retain", "Retain", 5, []),
+    ("Retain", "Delete", 0, ["set"]), ("Retain", "Delete", 5, ["set"]),
+    ("Delete", "Retain", 0, []), ("Delete", "Retain", 5, ["pod"]),
+    ("Delete", "Delete", 0, ["set"]), ("Delete", "Delete", 5, ["pod"]),
+])  # fmt: skip
+def test_claim_owners_follow_the_policy(scaled: str, deleted: str, index: int,
+                                        wanted: list[str]) -> None:  # fmt: skip
+    """Ordinal 5 is outside a set of 2 replicas: a pod being scaled down."""
+    from minikubelet.controllers import statefulset_claims as rc
+
+    sts, pod = _with_policy(scaled, deleted), _pod(index)
+    refs = {"set": _set_ref(), "pod": _pod_ref(index)}
+    right = _claim(*[refs[w] for w in wanted])
+    assert rc.up_to_date(right, sts, pod)
+    assert rc.owner_refs(right, sts, pod) == [refs[w] for w in wanted]
+    for wrong in (_claim(), _claim(refs["set"]), _claim(refs["pod"]),
+                  _claim(refs["set"], refs["pod"])):  # fmt: skip
+        if wrong["metadata"].get("ownerReferences", []) != right["metadata"].get(
+            "ownerReferences", []
+        ):
+            assert not rc.up_to_date(wrong, sts, pod)
+            assert rc.owner_refs(wrong, sts, pod) == [refs[w] for w in wanted]
+
+
+def test_claim_owners_leave_other_owners_and_stale_references_alone() -> None:
+    from minikubelet.controllers import statefulset_claims as rc
+
+    sts, pod = _with_policy("Delete", "Delete"), _pod(5)
+    other = {"apiVersion": "v1", "kind": "ConfigMap", "name": "keep", "uid": "cm"}
+    # another owner that is not a controller stays beside ours
+    assert rc.owner_refs(_claim(other), sts, pod) == [other, _pod_ref(5)]
+    # a reference to an earlier set of the same name (another uid): not touched
+    stale = _claim(_set_ref("old-uid"))
+    assert rc.up_to_date(stale, sts, pod)
+    # another controller: ours are scrubbed, none added
+    foreign = {**other, "controller": True}
+    assert rc.up_to_date(_claim(foreign), sts, pod)
+    assert not rc.up_to_date(_claim(foreign, _set_ref()), sts, pod)
+    assert rc.owner_refs(_claim(foreign, _set_ref()), sts, pod) == [foreign]
+    # our reference without `controller: true` is made a controller reference
+    loose = {k: v for k, v in _pod_ref(5).items() if k not in ("controller", "blockOwnerDeletion")}
+    assert not rc.up_to_date(_claim(loose), sts, pod)
+    assert rc.owner_refs(_claim(loose), sts, pod) == [_pod_ref(5)]
+
+
+def _claimed_set(policy: JSON, **spec: Any) -> SimStore:
+    sts = statefulset(3, policy="Parallel", **spec)
+    sts["spec"]["volumeClaimTemplates"] = [{"metadata": {"name": "data"}, "spec": {}}]
+    sts["spec"]["persistentVolumeClaimRetentionPolicy"] = policy
+    store = new_store(sts)
+    converge(store)
+    return store
+
+
+def _claim_owner_kinds(store: SimStore) -> dict[str, list[str]]:
+    return {c["metadata"]["name"]: [r["kind"] for r in c["metadata"].get("ownerReferences", [])]
+            for c in store.list("persistentvolumeclaims")}  # fmt: skip
+
+
+def test_scale_down_with_when_scaled_delete_hands_the_claims_to_the_pods() -> None:
+    """The condemned pods' claims get their pod as controller before the pods are deleted (the
+    garbage collector then deletes the claims with them); the replicas' claims keep the set."""
+    store = _claimed_set({"whenScaled": "Delete", "whenDeleted": "Delete"})
+    assert _claim_owner_kinds(store) == {f"data-web-{i}": ["StatefulSet"] for i in range(3)}
+    scale(store, 1)
+    actions = step(store)
+    updates = [
+        a for a in actions if isinstance(a, Update) and a.resource == "persistentvolumeclaims"
+    ]
+    assert sorted(a.object["metadata"]["name"] for a in updates) == ["data-web-1", "data-web-2"]
+    first_delete = next(i for i, a in enumerate(actions) if isinstance(a, Delete))
+    assert all(actions.index(u) < first_delete for u in updates)  # owned before deleted
+    pods = {p["metadata"]["name"]: p["metadata"]["uid"] for p in store.pods()}
+    for update in updates:
+        [ref] = update.object["metadata"]["ownerReferences"]
+        assert (ref["kind"], ref["uid"], ref["controller"]) == ("Pod", pods[ref["name"]], True)
+        assert ref["name"] == update.object["metadata"]["name"].removeprefix("data-")
+    assert _claim_owner_kinds(store)["data-web-0"] == ["StatefulSet"]
+    again = step(store)  # applied: nothing more to change
+    assert [a for a in again if isinstance(a, Update) and a.resource != "pods"] == []
+
+
+def test_when_scaled_retain_keeps_the_claims_of_condemned_pods() -> None:
+    store = _claimed_set({"whenScaled": "Retain", "whenDeleted": "Retain"})
+    scale(store, 1)
+    actions = step(store)
+    assert [a for a in actions if isinstance(a, Update)] == []
+    assert sorted(deleted(actions)) == ["web-1", "web-2"]
+    assert _claim_owner_kinds(store) == {f"data-web-{i}": [] for i in range(3)}
+
+
+def test_a_policy_changed_later_is_applied_to_the_existing_claims() -> None:
+    store = _claimed_set({"whenScaled": "Retain", "whenDeleted": "Retain"})
+    sts = store.objects["statefulsets"][("default", "web")]
+    sts["spec"]["persistentVolumeClaimRetentionPolicy"] = {"whenScaled": "Retain",
+                                                          "whenDeleted": "Delete"}  # fmt: skip
+    converge(store)
+    assert _claim_owner_kinds(store) == {f"data-web-{i}": ["StatefulSet"] for i in range(3)}

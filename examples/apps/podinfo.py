@@ -23,21 +23,26 @@ STARTED = time.monotonic()
 
 
 class Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (the http.server API)
+    def do_GET(self) -> None:
         if self.path == "/healthz":
             self._answer(200, {"status": "ok"})
         elif self.path == "/readyz":
             ready_after = float(os.environ.get("READY_AFTER", "0"))
             gate = os.environ.get("UNREADY_FILE", "")
-            ready = time.monotonic() - STARTED >= ready_after and not (gate and os.path.exists(gate))
+            ready = time.monotonic() - STARTED >= ready_after and not (
+                gate and os.path.exists(gate)
+            )
             self._answer(200 if ready else 503, {"ready": ready})
         else:
-            self._answer(200, {
-                "hostname": os.environ.get("HOSTNAME", ""),
-                "message": os.environ.get("PODINFO_UI_MESSAGE", ""),
-                "color": os.environ.get("PODINFO_UI_COLOR", ""),
-                "secretSet": bool(os.environ.get("PODINFO_TOKEN")),
-            })
+            self._answer(
+                200,
+                {
+                    "hostname": os.environ.get("HOSTNAME", ""),
+                    "message": os.environ.get("PODINFO_UI_MESSAGE", ""),
+                    "color": os.environ.get("PODINFO_UI_COLOR", ""),
+                    "secretSet": bool(os.environ.get("PODINFO_TOKEN")),
+                },
+            )
 
     def _answer(self, code: int, body: dict[str, object]) -> None:
         data = json.dumps(body).encode()
@@ -47,7 +52,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         sys.stderr.write("%s %s\n" % (self.address_string(), format % args))
 
 

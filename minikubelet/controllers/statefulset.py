@@ -15,6 +15,9 @@ Per set (UpdateStatefulSet, then updateStatefulSet):
   is created; with `OrderedReady` (monotonic) the pass stops at a pod created, terminating, or
   not Running and available (`minReadySeconds`), so pod N+1 waits for 0..N. `Parallel` goes
   on past all of these.
+- Each replica that passed, and each condemned pod, gets its claims' owners set as
+  `persistentVolumeClaimRetentionPolicy` says (statefulset_claims.py): with `whenScaled:
+  Delete` a scaled-down pod owns its claims, which the garbage collector deletes with it.
 - Then the condemned, highest ordinal first (processCondemned): monotonic, one deletion per
   pass, waiting for a terminating one to be gone and for an unhealthy predecessor.
 - `OnDelete` stops there. `RollingUpdate` deletes the highest-ordinal pod at or above
@@ -34,6 +37,7 @@ import math
 from typing import Any
 
 from minikubelet.controllers import history as hist
+from minikubelet.controllers import statefulset_claims as retention
 from minikubelet.controllers import statefulset_pods as sp
 from minikubelet.controllers.base import (
     Action,
@@ -203,13 +207,12 @@ def reconcile_set(sts: JSON, store: Reader, now: float) -> Result:
             actions.append(Create("pods", pod, owner=sts,
                                   created_message=_event(sts, "create", pod).message))  # fmt: skip
             return True
-        if sp.terminating(pod):
-            return True
-        if not sp.running_and_available(pod, min_ready, now):
-            if pod_ready(pod):
-                requeue = earliest(requeue, available_at(pod, min_ready))
-            return True
-        return False
+        stop = sp.terminating(pod) or not sp.running_and_available(pod, min_ready, now)
+        if stop and not sp.terminating(pod) and pod_ready(pod):
+            requeue = earliest(requeue, available_at(pod, min_ready))
+        if not stop or not monotonic:  # the set's invariants: its claims' owners
+            actions.extend(retention.retention_updates(sts, pod, store))
+        return stop
 
     def process_condemned(pod: JSON) -> bool:
         """processCondemned."""
@@ -258,6 +261,8 @@ def reconcile_set(sts: JSON, store: Reader, now: float) -> Result:
     for pod in replicas:
         if process_replica(pod) and monotonic:
             return finish()
+    for pod in condemned:  # a claim the pod owns goes with it (whenScaled: Delete)
+        actions.extend(retention.retention_updates(sts, pod, store))
     for pod in condemned:
         if process_condemned(pod) and monotonic:
             return finish()

@@ -1,5 +1,5 @@
 """Admission of StatefulSets (apps/v1): the API server's defaults and validation, in its words,
-the warnings for what minikubelet does not act on, and the table cells. Pure.
+and the table cells. Pure.
 
 Upstream: pkg/apis/apps/v1/defaults.go (SetDefaults_StatefulSet),
 pkg/apis/apps/validation/validation.go (ValidateStatefulSet[Update],
@@ -115,21 +115,6 @@ def admit_statefulset(obj: JSON, old: JSON | None = None) -> JSON:
     if errors:
         raise ObjectInvalid("StatefulSet", object_name(obj), errors)
     return obj
-
-
-def statefulset_warnings(obj: JSON) -> list[str]:
-    """Each claim template's claims are made and bound as the pods are (a directory per
-    claim in the state dir); `whenDeleted: Delete` is acted on (the set owns its claims),
-    `whenScaled: Delete` is not: one warning says so."""
-    retention = (obj.get("spec") or {}).get("persistentVolumeClaimRetentionPolicy") or {}
-    if retention.get("whenScaled") == "Delete" and (obj.get("spec") or {}).get(
-        "volumeClaimTemplates"
-    ):
-        return [
-            "spec.persistentVolumeClaimRetentionPolicy.whenScaled: Delete is not acted on in "
-            "minikubelet: the claims of pods a scale-down removes are kept"
-        ]
-    return []
 
 
 def statefulset_cells(obj: JSON) -> list[Any]:

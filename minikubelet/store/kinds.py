@@ -231,7 +231,6 @@ _APPS_KINDS = (
         status_subresource=True,
         scalable=True,
         categories=("all",),
-        object_warnings=statefulsets.statefulset_warnings,
     ),
     Kind(
         "daemonsets",
