@@ -235,3 +235,64 @@ def test_a_write_without_field_manager_is_named_by_its_user_agent(mk: Minikubele
         'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified for '
         "non-apply patch",
     )
+
+
+def deployment(name: str, replicas: int, extra: str = "") -> str:
+    return textwrap.dedent(f"""
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {{name: {name}{extra}}}
+        spec:
+          replicas: {replicas}
+          selector: {{matchLabels: {{app: {name}}}}}
+          template:
+            metadata: {{labels: {{app: {name}}}}}
+            spec:
+              containers: [{{name: app, image: busybox, command: [sleep, "600"]}}]
+    """)  # fmt: skip
+
+
+def object_managers(mk: Minikubelet, what: str) -> dict[str, dict[str, Any]]:
+    out, err, code = kubectl(mk, "get", what, "-o", "json", "--show-managed-fields")
+    assert code == 0, err
+    entries = json.loads(out)["metadata"].get("managedFields") or []
+    return {f"{e['manager']}/{e['operation']}": e for e in entries}
+
+
+def test_apply_of_a_deployment_owns_its_fields_and_conflicts_with_kubectl_label(
+    mk: Minikubelet,
+) -> None:
+    """Every kind keeps managedFields as pods do: `apply --server-side` of a Deployment records
+    the Apply manager over what it applied (apps/v1), `kubectl label` an Update manager, and a
+    second apply that would change the label is a conflict until forced; an annotation the
+    manager no longer applies is pruned."""
+    text = deployment("ssa-deploy", 1, ", labels: {tier: a}, annotations: {note: one}")
+    assert apply(mk, text) == ("deployment.apps/ssa-deploy serverside-applied\n", "", 0)
+    entry = object_managers(mk, "deployment/ssa-deploy")["kubectl/Apply"]
+    assert entry["apiVersion"] == "apps/v1"
+    fields = entry["fieldsV1"]
+    assert fields["f:metadata"] == {"f:annotations": {"f:note": {}}, "f:labels": {"f:tier": {}}}
+    assert fields["f:spec"]["f:replicas"] == {}
+    assert "f:status" not in fields
+    assert kubectl(mk, "label", "deployment", "ssa-deploy", "tier=x", "--overwrite")[2] == 0
+    assert set(object_managers(mk, "deployment/ssa-deploy")) == {
+        "kubectl/Apply", "kubectl-label/Update"}  # fmt: skip
+    labelled = deployment("ssa-deploy", 1, ", labels: {tier: z}")
+    out, err, code = apply(mk, labelled)
+    assert (out, code) == ("", 1)
+    assert 'conflict with "kubectl-label" using apps/v1: .metadata.labels.tier' in err
+    assert apply(mk, labelled, "--force-conflicts")[2] == 0
+    got = json.loads(kubectl(mk, "get", "deployment", "ssa-deploy", "-o", "json")[0])
+    assert got["metadata"]["labels"] == {"tier": "z"}
+    assert "annotations" not in got["metadata"] or "note" not in got["metadata"]["annotations"]
+    assert set(object_managers(mk, "deployment/ssa-deploy")) == {"kubectl/Apply"}
+
+
+def test_create_and_update_of_a_configmap_record_their_managers(mk: Minikubelet) -> None:
+    assert kubectl(mk, "create", "configmap", "ssa-cm", "--from-literal=a=1")[2] == 0
+    assert set(object_managers(mk, "configmap/ssa-cm")) == {"kubectl-create/Update"}
+    _, err, code = kubectl(mk, "patch", "configmap", "ssa-cm", "-p", '{"data":{"b":"2"}}')
+    assert code == 0, err
+    by = object_managers(mk, "configmap/ssa-cm")
+    assert by["kubectl-patch/Update"]["fieldsV1"] == {"f:data": {"f:b": {}}}
+    assert by["kubectl-create/Update"]["fieldsV1"] == {"f:data": {".": {}, "f:a": {}}}

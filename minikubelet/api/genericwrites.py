@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import string
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -19,9 +20,17 @@ from minikubelet.api import bodies, patch, prototyped, protowire, subresources, 
 from minikubelet.api import status_errors as se
 from minikubelet.api.appkeys import registry
 from minikubelet.api.genericreads import find_object, qualified, store_of
-from minikubelet.api.requestoptions import cascade, check_field_validation, is_dry_run, read_body
+from minikubelet.api.requestoptions import (
+    cascade,
+    check_field_validation,
+    field_manager,
+    is_dry_run,
+    read_body,
+    timestamp_now,
+)
 from minikubelet.core import propagation as prop
 from minikubelet.core.gotext import rfc3339
+from minikubelet.manifest import fieldsets, managedfields
 from minikubelet.manifest.configmaps import (
     ObjectInvalid,
     ObjectUndecodable,
@@ -33,6 +42,8 @@ from minikubelet.store.kinds import KINDS, Kind, default_service_account
 from minikubelet.store.objects import JSON, AlreadyExists
 
 _SERVER_META = ("uid", "creationTimestamp", "generation", "resourceVersion")
+# the managedFields an update is to have, from the object as it will be stored
+Ownership = Callable[[JSON], list[JSON]]
 _DELETION_META = ("deletionTimestamp", "deletionGracePeriodSeconds")  # only a DELETE sets them
 
 
@@ -126,16 +137,32 @@ async def create(request: web.Request, kind: Kind) -> web.Response:
     namespace = request.match_info.get("namespace", "")
     check_field_validation(request)
     dry_run = is_dry_run(request, "CreateOptions")
+    manager = field_manager(request, "CreateOptions")
     document = _document(await _body(request), kind, namespace)
-    return await _create_document(request, kind, document, dry_run)
+    return await _create_document(request, kind, document, dry_run, _update_ownership({}, manager))
+
+
+def _update_ownership(old: JSON, manager: str) -> Ownership:
+    """A create's, PUT's or non-apply PATCH's managedFields: an `Update` entry for the
+    request's manager over what it changed (fieldmanager.go Update; the body's own entries
+    are not taken, as for pods)."""
+    entries = (old.get("metadata") or {}).get("managedFields")
+    now = timestamp_now()
+
+    def ownership(new: JSON) -> list[JSON]:
+        version = str(new.get("apiVersion") or "v1")
+        return managedfields.update(old, new, entries, manager, now, api_version=version)
+
+    return ownership
 
 
 async def _create_document(
-    request: web.Request, kind: Kind, document: JSON, dry_run: bool
+    request: web.Request, kind: Kind, document: JSON, dry_run: bool, ownership: Ownership
 ) -> web.Response:
     unknown = _field_validation(request, kind, document)
     unknown += template_warnings(document)  # the template as written, before its defaults
     admitted = admit_new(kind, document)
+    admitted["metadata"]["managedFields"] = ownership(admitted)
     name = admitted["metadata"]["name"]
     store = store_of(request)
     exists = store.get(kind.resource, admitted["metadata"].get("namespace", ""), name)
@@ -154,9 +181,12 @@ async def _create_document(
     return warning_headers.add(response, unknown + _warnings(kind, result))
 
 
-async def _write(request: web.Request, kind: Kind, old: JSON, new: JSON) -> web.Response:
+async def _write(
+    request: web.Request, kind: Kind, old: JSON, new: JSON, ownership: Ownership | None = None
+) -> web.Response:
     """An update (PUT or PATCH): the server's metadata kept, admitted against the old object,
-    the resourceVersion precondition checked."""
+    the resourceVersion precondition checked; `ownership` gives the managedFields (an Update
+    entry for the request's field manager unless given)."""
     name = old["metadata"]["name"]
     if new.get("metadata", {}).get("name", name) != name:
         raise se.bad_request(
@@ -182,10 +212,17 @@ async def _write(request: web.Request, kind: Kind, old: JSON, new: JSON) -> web.
         raise se.invalid(kind.kind, name, errors)
     if kind.status_subresource:
         subresources.keep_status(new, old)
+    options = "PatchOptions" if request.method == "PATCH" else "UpdateOptions"
+    if ownership is None:
+        ownership = _update_ownership(old, field_manager(request, options))
     admitted = _admit(kind, new, old)
     if kind.status_subresource:
         subresources.bump_generation(admitted, old)
-    options = "PatchOptions" if request.method == "PATCH" else "UpdateOptions"
+    managed = ownership(admitted)
+    if managed:
+        admitted["metadata"]["managedFields"] = managed
+    else:
+        admitted["metadata"].pop("managedFields", None)
     if is_dry_run(request, options) or admitted == old:
         return warning_headers.add(web.json_response(admitted), _warnings(kind, admitted))
     namespace = old["metadata"].get("namespace", "")
@@ -213,17 +250,10 @@ async def patch_object(request: web.Request, kind: Kind) -> web.Response:
     _, name, old = find_object(request, kind)
     if request.content_type not in patch.PATCH_TYPES:
         raise bodies.unsupported_media_type(", ".join(patch.PATCH_TYPES))
+    if request.content_type == patch.APPLY:
+        return await _apply(request, kind, name, old)
+    field_manager(request, "PatchOptions")  # the options are checked before the body
     body = await read_body(request)
-    if old is None and request.content_type == patch.APPLY and isinstance(body, dict):
-        # server-side apply of an object that does not exist creates it (handlers/patch.go)
-        namespace = request.match_info.get("namespace", "")
-        document = _document(body, kind, namespace)
-        if document["metadata"].get("name") != name:
-            raise se.bad_request(
-                "the name of the object "
-                f"({document['metadata'].get('name')}) does not match the name on the URL ({name})"
-            )
-        return await _create_document(request, kind, document, is_dry_run(request, "PatchOptions"))
     if old is None:
         raise se.not_found(kind.resource, name, kind.group)
     try:
@@ -232,6 +262,77 @@ async def patch_object(request: web.Request, kind: Kind) -> web.Response:
         raise se.StatusError(422, "Invalid", str(exc)) from None
     unknown = _field_validation(request, kind, updated)
     return warning_headers.add(await _write(request, kind, old, updated), unknown)
+
+
+async def _apply(request: web.Request, kind: Kind, name: str, old: JSON | None) -> web.Response:
+    """Server-side apply (endpoints/handlers/patch.go applyPatcher): an object that does not
+    exist is created from the configuration (201); otherwise the configuration is merged in,
+    what the manager applied before and no longer applies is pruned, and a changed field
+    another manager owns is a 409 unless `force=true`."""
+    check_field_validation(request)
+    dry_run = is_dry_run(request, "PatchOptions")
+    manager = field_manager(request, "PatchOptions", apply=True)
+    force = request.query.get("force", "false").lower() == "true"
+    body = await read_body(request)
+    namespace = request.match_info.get("namespace", "")
+    config = _apply_config(body, kind, namespace, name)
+    now = timestamp_now()
+    if old is None:
+        applied = fieldsets.field_set(fieldsets.owned_view(config))
+        document = _document(config, kind, namespace)
+        created = managedfields.Manager(manager, managedfields.APPLY, kind.api_version, applied,
+                                        now)  # fmt: skip
+        return await _create_document(
+            request, kind, document, dry_run, lambda _obj: managedfields.encode([created])
+        )
+    entries = (old.get("metadata") or {}).get("managedFields")
+    merged, applied = managedfields.apply(old, config, entries, manager, force=force)
+
+    def ownership(new: JSON) -> list[JSON]:
+        try:
+            return managedfields.apply_ownership(
+                old, new, entries, manager, applied, now, force=force, api_version=kind.api_version
+            )
+        except managedfields.ApplyConflict as exc:
+            raise se.StatusError(
+                409, "Conflict", str(exc), {"causes": managedfields.conflict_causes(exc.conflicts)}
+            ) from None
+
+    unknown = _field_validation(request, kind, merged)
+    return warning_headers.add(await _write(request, kind, old, merged, ownership), unknown)
+
+
+def _apply_config(body: Any, kind: Kind, namespace: str, name: str) -> JSON:
+    """The applied configuration, checked as the API server checks it (managedfields/internal/
+    structuredmerge.go Apply, handlers/patch.go checkName)."""
+    if not isinstance(body, dict):
+        raise se.bad_request("error decoding YAML: the apply patch is not an object")
+    version, got = body.get("apiVersion"), body.get("kind")
+    if version != kind.api_version:
+        raise se.bad_request(
+            "Incorrect version specified in apply patch. Specified patch version: "
+            f"{version or ''}, expected: {kind.api_version}"
+        )
+    if got != kind.kind:
+        raise se.bad_request(
+            f'{got or ""} in version "{kind.version}" cannot be handled as a {kind.kind}: '
+            f'no kind "{got or ""}" is registered for the object'
+        )
+    metadata = body.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = body["metadata"] = {}
+    if metadata.get("managedFields") is not None:
+        raise se.bad_request("metadata.managedFields must be nil")
+    if kind.namespaced and metadata.setdefault("namespace", namespace) != namespace:
+        raise se.bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request"
+        )
+    if metadata.setdefault("name", name) != name:
+        raise se.bad_request(
+            f"the name of the object ({metadata['name']}) does not match the name on the URL "
+            f"({name})"
+        )
+    return body
 
 
 async def delete(request: web.Request, kind: Kind) -> web.Response:

@@ -35,7 +35,8 @@ LIST_KEYS: dict[str, tuple[str, ...]] = {
 _KEY_DEFAULTS = {"protocol": "TCP"}
 # maps with free keys (not structs): a compare that adds one adds its `.` too, as
 # structured-merge-diff's compare does for a map element type (labels: {.: {}, f:app: {}})
-GRANULAR_MAPS = frozenset({"labels", "annotations", "nodeSelector", "limits", "requests"})
+GRANULAR_MAPS = frozenset({"labels", "annotations", "nodeSelector", "limits", "requests",
+                           "data", "binaryData", "stringData"})  # fmt: skip
 
 # what ownership never covers: the fields StripMetaManager strips (managedfields/internal/
 # stripmeta.go), the status (the pod strategy's reset fields) and what this server sets itself
@@ -55,9 +56,14 @@ _SERVER_ANNOTATIONS = "kubernetes.io/config."
 
 
 def owned_view(obj: Mapping[str, Any]) -> JSON:
-    """The part of a pod object ownership covers: metadata less what the server sets, the spec
-    less the node name; no apiVersion, kind or status."""
-    view: JSON = {}
+    """The part of an object ownership covers: metadata less what the server sets, a pod's
+    spec less the node name, and every other field of the object (a ConfigMap's data, a
+    Service's spec); no apiVersion, kind or status."""
+    view: JSON = {
+        k: v
+        for k, v in obj.items()
+        if k not in ("apiVersion", "kind", "status", "metadata", "spec")
+    }
     meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in _STRIPPED_META}
     annotations = meta.get("annotations")
     if isinstance(annotations, dict):
