@@ -175,7 +175,9 @@ def growth(samples: list[dict[str, Any]], warmup: int) -> dict[str, float]:
     after = samples[min(warmup, len(samples) - 1) :]
     size = max(1, len(after) // 3)
     first, last = after[:size], after[-size:]
-    return {key: round(min(s[key] for s in last) - min(s[key] for s in first), 2) for key in LIMITS}
+    return {
+        key: round(min(s[key] for s in last) - min(s[key] for s in first), 2) for key in LIMITS
+    }
 
 
 def report(samples: list[dict[str, Any]], grew: dict[str, float], args: Any, **extra: Any) -> str:
