@@ -27,7 +27,7 @@ import structlog
 from minikubelet.core import nodelabels, rollout, verdict
 from minikubelet.core.settings import Settings, kubernetes_service_env
 from minikubelet.core.spec import Pod
-from minikubelet.node import report, timeline
+from minikubelet.node import timeline
 from minikubelet.node.agent import NodeAgent
 from minikubelet.podregistry import PodRegistry
 from minikubelet.runtime import gcpolicy, guard, watchdog
@@ -38,6 +38,8 @@ from minikubelet.store.objects import JSON, ObjectStore
 
 if TYPE_CHECKING:
     from aiohttp.web import AppRunner
+
+    from minikubelet.node import report
 
 log = structlog.get_logger("minikubelet.daemon")
 
@@ -383,6 +385,8 @@ class Daemon:
             self.store.unsubscribe(queue)
 
     def _decide(self, code: int, verdict_text: str) -> None:
+        from minikubelet.node import report  # here: only a CI-mode run gives a verdict
+
         self.verdict = code
         started = self.settings.daemon_started_at or time.time()
         until = self.options.until or "ready"
@@ -400,5 +404,6 @@ def _import_controllers() -> None:
 
 def _import_http_stack() -> None:
     import aiohttp.web  # noqa: F401
+    import yaml  # noqa: F401  (the kubeconfig recorded once the API serves)
 
     import minikubelet.api.server  # noqa: F401
