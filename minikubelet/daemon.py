@@ -30,7 +30,7 @@ from minikubelet.core.spec import Pod
 from minikubelet.node import timeline
 from minikubelet.node.agent import NodeAgent
 from minikubelet.podregistry import PodRegistry
-from minikubelet.runtime import gcpolicy, guard, watchdog
+from minikubelet.runtime import gcpolicy, guard, metrics, watchdog
 from minikubelet.runtime import reaper as runtime
 from minikubelet.runtime.aio import wait_event
 from minikubelet.store import kinds
@@ -407,3 +407,5 @@ def _import_http_stack() -> None:
     import yaml  # noqa: F401  (the kubeconfig recorded once the API serves)
 
     import minikubelet.api.server  # noqa: F401
+
+    metrics.create()
