@@ -17,7 +17,8 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from minikubelet import kubeconfig
+# coldstart first (it sorts first too): structlog is imported there without Rich
+from minikubelet import coldstart, kubeconfig  # noqa: F401
 from minikubelet.cliparser import build_parser
 from minikubelet.clirun import run_command
 from minikubelet.core import verdict

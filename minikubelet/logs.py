@@ -45,7 +45,7 @@ def configure(fmt: str = "auto", *, level: int = logging.INFO) -> bool:
 class Traceback:
     """The console's rendering of an exception: structlog's default, Rich's traceback when
     Rich is installed and plain text otherwise, with Rich imported only once an exception is
-    rendered (minikubelet/__init__.py imports structlog without it)."""
+    rendered (minikubelet/coldstart.py imports structlog without it)."""
 
     def __init__(self, colors: bool) -> None:
         self.colors = colors
