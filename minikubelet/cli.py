@@ -17,7 +17,8 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from minikubelet import explain, kubeconfig
+# coldstart first (it sorts first too): structlog is imported there without Rich
+from minikubelet import coldstart, kubeconfig  # noqa: F401
 from minikubelet.cliparser import build_parser
 from minikubelet.clirun import run_command
 from minikubelet.core import verdict
@@ -79,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{len(loaded.pods)} pod(s) valid" + (f"; {others} valid" if others else ""))
         return 0
     if args.command == "explain":
+        from minikubelet import explain  # here: `run` starts without the timing explainers
+
         return explain.main(args, loaded.pods)
     waited = verdict.WAITED_KINDS.get(args.until or "", frozenset())
     workloads = [obj for _, obj in loaded.objects if obj.get("kind") in waited]

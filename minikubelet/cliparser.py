@@ -8,9 +8,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from minikubelet import __version__, explain, kubeconfig
+from minikubelet import __version__, kubeconfig
 from minikubelet.core.images import LOCAL_FILE
+from minikubelet.core.restart import INITIAL_BACKOFF, MAX_BACKOFF
 from minikubelet.core.settings import default_state_dir
 from minikubelet.runtime import mountns
 
@@ -190,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--pod", action="append", help="only this pod (namespace/name); repeatable")
     validate = sub.add_parser("validate", help="check manifests and exit (0 valid, 2 invalid)")
     validate.add_argument("manifests", nargs="+", metavar="MANIFEST")
-    explain.add_parser(sub, _positive_float)
+    _add_explain_parser(sub, _positive_float)
     for name in ("run", "validate", "explain"):
         _add_image_flags(sub.choices[name])
     kubeconfig.add_parser(sub, default_state_dir())
@@ -216,4 +218,28 @@ def _add_image_flags(parser: argparse.ArgumentParser) -> None:
         metavar="GLOB=CMD",
         help="what images matching GLOB run (their ENTRYPOINT), e.g. 'nginx:*=python3 -m "
         "http.server 80'; wins over the file; repeatable",
+    )
+
+
+def _add_explain_parser(sub: Any, nonnegative: Callable[[str], float]) -> None:
+    """The `explain` subcommand, on the subparsers action of the top-level parser (here, not
+    in explain.py: `run` starts without the timing explainers)."""
+    parser = sub.add_parser(
+        "explain",
+        help="print the probe timing windows of manifests (first probe, startup budget, "
+        "time to Ready, to NotReady, to a kill, restart delays)",
+    )
+    parser.add_argument("manifests", nargs="+", metavar="MANIFEST", help="YAML/JSON file, or -")
+    parser.add_argument("--format", choices=["text", "json"], default="text")
+    parser.add_argument(
+        "--backoff-initial",
+        type=nonnegative,
+        default=INITIAL_BACKOFF,
+        help="first CrashLoopBackOff delay in seconds, as given to run [10]",
+    )
+    parser.add_argument(
+        "--backoff-max",
+        type=nonnegative,
+        default=MAX_BACKOFF,
+        help="CrashLoopBackOff cap in seconds, as given to run [300]",
     )

@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from minikubelet import kubeconfig, logs
 from minikubelet.cliparser import volume_mode
@@ -27,8 +27,10 @@ from minikubelet.core.images import ImageOverlay
 from minikubelet.core.settings import Settings, default_state_dir
 from minikubelet.core.spec import Pod
 from minikubelet.daemon import Daemon, ServeOptions
-from minikubelet.node import report
 from minikubelet.runtime import gcpolicy, guard, mountns
+
+if TYPE_CHECKING:
+    from minikubelet.node import report
 
 
 def _wants_volumes(pods: Sequence[Pod]) -> bool:
@@ -253,6 +255,8 @@ async def _serve(
         for path, url in recorded:
             kubeconfig.forget(path, url)
     if options.until is not None:
+        from minikubelet.node import report  # here: `run` starts without the CI report
+
         snapshot = daemon.verdict_snapshot or report.take(
             daemon.agent.runners.values(), "stopped", daemon.settings.daemon_started_at
         )
@@ -268,6 +272,8 @@ async def _serve(
 def write_junit(
     path: Path, snapshot: report.Snapshot, until: str, records: list[dict[str, Any]]
 ) -> None:
+    from minikubelet.node import report
+
     try:
         path.write_text(report.junit(snapshot, until, records), encoding="utf-8")
     except OSError as e:

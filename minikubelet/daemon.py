@@ -24,10 +24,11 @@ from typing import IO, TYPE_CHECKING, Any
 
 import structlog
 
+from minikubelet.api import stackimport
 from minikubelet.core import nodelabels, rollout, verdict
 from minikubelet.core.settings import Settings, kubernetes_service_env
 from minikubelet.core.spec import Pod
-from minikubelet.node import report, timeline
+from minikubelet.node import timeline
 from minikubelet.node.agent import NodeAgent
 from minikubelet.podregistry import PodRegistry
 from minikubelet.runtime import gcpolicy, guard, watchdog
@@ -38,6 +39,8 @@ from minikubelet.store.objects import JSON, ObjectStore
 
 if TYPE_CHECKING:
     from aiohttp.web import AppRunner
+
+    from minikubelet.node import report
 
 log = structlog.get_logger("minikubelet.daemon")
 
@@ -174,6 +177,7 @@ class Daemon:
                 for pod in pods:
                     self.agent.start_pod(pod)
                 site_runner = await self._serve(sock)
+                tg.create_task(self._load_tls_defaults(), name="tls-defaults")
                 if on_ready is not None:
                     on_ready(self.url)
                 self._started.set()
@@ -307,7 +311,7 @@ class Daemon:
     async def _serve(self, sock: socket.socket) -> AppRunner:
         # Importing the HTTP stack takes a few hundred ms; in a thread, the containers'
         # starts go on meanwhile on the loop.
-        await asyncio.to_thread(_import_http_stack)
+        await asyncio.to_thread(stackimport.import_http_stack)
         from aiohttp import web
 
         from minikubelet.api import server
@@ -336,6 +340,13 @@ class Daemon:
         self._listener = listener
         log.info("serving", url=self.url, max_connections=limit)
         return runner
+
+    async def _load_tls_defaults(self) -> None:
+        """What the HTTP stack's import put off (api/stackimport.py), now that the API serves."""
+        try:
+            await asyncio.to_thread(stackimport.load_deferred)
+        except Exception:  # aiohttp's client, which we do not use, keeps its contexts as they are
+            log.exception("loading the default TLS verify paths failed")
 
     async def _run_controllers(self, node: JSON) -> None:
         """The controllers (Deployments, Jobs, ...) start once the API serves, imported off
@@ -383,6 +394,8 @@ class Daemon:
             self.store.unsubscribe(queue)
 
     def _decide(self, code: int, verdict_text: str) -> None:
+        from minikubelet.node import report  # here: only a CI-mode run gives a verdict
+
         self.verdict = code
         started = self.settings.daemon_started_at or time.time()
         until = self.options.until or "ready"
@@ -396,9 +409,3 @@ class Daemon:
 def _import_controllers() -> None:
     import minikubelet.controllers.loop
     import minikubelet.controllers.registry  # noqa: F401
-
-
-def _import_http_stack() -> None:
-    import aiohttp.web  # noqa: F401
-
-    import minikubelet.api.server  # noqa: F401

@@ -11,11 +11,11 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from minikubelet.core.gotext import duration as format_duration
-from minikubelet.core.restart import BACKOFF_EXPIRY, INITIAL_BACKOFF, MAX_BACKOFF
+from minikubelet.core.restart import BACKOFF_EXPIRY
 from minikubelet.core.spec import Pod, ProbeType
 from minikubelet.core.timing import (
     ContainerKind,
@@ -28,29 +28,6 @@ from minikubelet.core.timing import (
     handler_summary,
 )
 from minikubelet.core.timingjson import to_json
-
-
-def add_parser(sub: Any, nonnegative: Callable[[str], float]) -> None:
-    """The `explain` subcommand, on the subparsers action of the top-level parser."""
-    parser = sub.add_parser(
-        "explain",
-        help="print the probe timing windows of manifests (first probe, startup budget, "
-        "time to Ready, to NotReady, to a kill, restart delays)",
-    )
-    parser.add_argument("manifests", nargs="+", metavar="MANIFEST", help="YAML/JSON file, or -")
-    parser.add_argument("--format", choices=["text", "json"], default="text")
-    parser.add_argument(
-        "--backoff-initial",
-        type=nonnegative,
-        default=INITIAL_BACKOFF,
-        help="first CrashLoopBackOff delay in seconds, as given to run [10]",
-    )
-    parser.add_argument(
-        "--backoff-max",
-        type=nonnegative,
-        default=MAX_BACKOFF,
-        help="CrashLoopBackOff cap in seconds, as given to run [300]",
-    )
 
 
 def main(args: argparse.Namespace, pods: Sequence[Pod]) -> int:

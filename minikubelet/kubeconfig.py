@@ -18,8 +18,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 NAME = "minikubelet"
 STATE_FILE = "kubeconfig"
 
@@ -49,6 +47,8 @@ def render(
         "current-context": NAME,
         "preferences": {},
     }
+    import yaml  # here: `minikubelet run` starts its containers without PyYAML
+
     return yaml.safe_dump(config, sort_keys=False)
 
 
@@ -79,6 +79,8 @@ def record(state_dir: Path, server: str, *, token: str | None, tls: bool) -> Pat
 def forget(path: Path, server: str) -> None:
     """Removes the record at exit, unless another daemon on the same state dir has since
     replaced it with its own."""
+    import yaml
+
     with contextlib.suppress(OSError, yaml.YAMLError, KeyError, IndexError, TypeError):
         if yaml.safe_load(path.read_text())["clusters"][0]["cluster"]["server"] == server:
             path.unlink()
@@ -113,6 +115,8 @@ def _answers(server: str, token: str | None) -> bool:
 
 def _recorded(state_dir: Path) -> tuple[str, str | None]:
     """(server, token) from the daemon's record; raises LookupError with the reason."""
+    import yaml
+
     path = state_dir / STATE_FILE
     try:
         config = yaml.safe_load(path.read_text())

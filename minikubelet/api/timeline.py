@@ -10,7 +10,6 @@ polls it with the last `seq` it has. `/ui` and `/ui/<file>` are the page's stati
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -64,6 +63,8 @@ def _file(name: str) -> tuple[bytes, str] | None:
         suffix = name[name.rfind(".") :]
         if suffix not in _TYPES or "/" in name:
             return None
+        from importlib import resources  # here: the API serves sooner without it
+
         try:
             data = resources.files("minikubelet.api").joinpath("ui", name).read_bytes()
         except (FileNotFoundError, IsADirectoryError):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import re
-import zoneinfo
 from typing import Any
 
 from minikubelet.manifest import fielderrors as fe
@@ -88,6 +87,8 @@ def timezone_errors(zone: Any, path: str) -> list[str]:
                 "https://www.iana.org/time-zones",
             )
         ]
+    import zoneinfo  # here: only a CronJob's timeZone needs it (`run` starts without it)
+
     try:
         zoneinfo.ZoneInfo(str(zone))
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

@@ -18,7 +18,7 @@ from enum import StrEnum
 from minikubelet.core.model import Phase
 from minikubelet.core.spec import Container, Pod, Probe, ProbeType, RestartPolicy
 from minikubelet.probe.handlers import ProbeError, ProbeOutcome, ProbeResultKind, handler_name
-from minikubelet.runtime.metrics import PROBE_DURATION, PROBE_LATENCY, PROBE_TOTAL
+from minikubelet.runtime import metrics
 
 MAX_PROBE_RETRIES = 3  # kubelet: prober.go maxProbeRetries, retried only while erroring
 
@@ -250,13 +250,13 @@ class ProbeStep:
 
     def _observe(self, result: Result, seconds: float) -> None:
         """kubelet: worker.go doProbe: a count per result, durations but for failures."""
-        PROBE_TOTAL.labels(*self._total_labels(result)).inc()
+        metrics.PROBE_TOTAL.labels(*self._total_labels(result)).inc()
         if result != Result.FAILURE:
-            PROBE_DURATION.labels(*self._duration_labels()).observe(seconds)
+            metrics.PROBE_DURATION.labels(*self._duration_labels()).observe(seconds)
 
     def _latency(self, label: str, began: float) -> None:
         seconds = time.perf_counter() - began
-        PROBE_LATENCY.labels(handler=self._handler, result=label).observe(seconds)
+        metrics.PROBE_LATENCY.labels(handler=self._handler, result=label).observe(seconds)
 
     def _total_labels(self, result: Result) -> tuple[str, ...]:
         pod = self._pod
@@ -269,5 +269,5 @@ class ProbeStep:
 
     def _delete_series(self) -> None:
         for result in Result:
-            PROBE_TOTAL.remove(*self._total_labels(result))  # a no-op when absent
-        PROBE_DURATION.remove(*self._duration_labels())
+            metrics.PROBE_TOTAL.remove(*self._total_labels(result))  # a no-op when absent
+        metrics.PROBE_DURATION.remove(*self._duration_labels())

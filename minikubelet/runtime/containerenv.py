@@ -12,8 +12,6 @@ import os
 from collections.abc import Mapping
 from decimal import ROUND_CEILING, Decimal
 
-import psutil
-
 from minikubelet.core.envsources import ResolvedEnv
 from minikubelet.core.expand import expand
 from minikubelet.core.spec import Container, Pod, Quantity
@@ -45,6 +43,8 @@ def _field_value(pod: Pod, path: str, *, pod_ip: str) -> str:
 def _node_allocatable(resource: str) -> Decimal:
     if resource == "cpu":
         return Decimal(os.cpu_count() or 1)
+    import psutil  # here: the containers start without psutil (its import is ~10 ms)
+
     if resource == "memory":
         return Decimal(psutil.virtual_memory().total)
     return Decimal(psutil.disk_usage("/").total)

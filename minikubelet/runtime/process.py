@@ -20,13 +20,15 @@ import signal
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import psutil
 import structlog
 
 from minikubelet.runtime import mountns
 from minikubelet.runtime.reaper import kill_and_reap, reap_orphans
+
+if TYPE_CHECKING:
+    import psutil
 
 log = structlog.get_logger("minikubelet.runtime")
 
@@ -234,12 +236,16 @@ class ContainerProcess:
         self.send_signal(signal.SIGKILL)
 
     def descendants(self) -> list[psutil.Process]:
+        import psutil  # here: the containers start without psutil (its import is ~10 ms)
+
         try:
             return psutil.Process(self.pid).children(recursive=True)
         except psutil.Error:
             return []
 
     def _remember_descendants(self) -> None:
+        import psutil
+
         for proc in self.descendants():
             with contextlib.suppress(psutil.Error):
                 self._known[proc.pid] = proc.create_time()

@@ -19,8 +19,6 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import psutil
-
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
 
@@ -126,6 +124,8 @@ def remove_orphan_reaper() -> None:
 async def kill_and_reap(known: Mapping[int, float]) -> None:
     """SIGKILL each process still alive with the same creation time (no pid reuse), and reap
     those that were re-parented to us."""
+    import psutil  # here: the containers start without psutil (its import is ~10 ms)
+
     victims: list[int] = []
     for pid, created in known.items():
         try:
@@ -182,6 +182,8 @@ async def _reap(pid: int) -> None:
     """Waits (on a pidfd, no polling) for a re-parented orphan to die, then reaps it."""
     if pid in _OWN:
         return
+    import psutil
+
     try:
         if psutil.Process(pid).ppid() != os.getpid():
             return
@@ -210,6 +212,8 @@ async def _reap(pid: int) -> None:
 
 async def kill_all_descendants() -> None:
     """Last resort at daemon exit: nothing we started may outlive us, wherever it went."""
+    import psutil
+
     try:
         me = psutil.Process()
         children = me.children(recursive=True)
