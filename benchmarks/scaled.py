@@ -21,7 +21,7 @@ from benchmarks.stats import percentile
 SLEEPER = ["sleep", "100000"]
 # the container's first instruction: the wall clock into the file named by $0 (no fork)
 STAMP_SCRIPT = 'echo "$EPOCHREALTIME" > "$0.tmp" && mv "$0.tmp" "$0"; exec sleep 100000'
-CONFIG_MAP = {
+CONFIG_MAP: JSON = {
     "apiVersion": "v1",
     "kind": "ConfigMap",
     "metadata": {"name": "bench-config"},
