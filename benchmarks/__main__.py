@@ -146,7 +146,9 @@ NOTES = [
     "arrival of its event at the last watcher, each change after the last has reached all.",
     "Deployment: the daemon starts with no pods; from just before the POST of an `apps/v1` "
     "Deployment of N `sleep` replicas (no probe: Ready once running) to the arrival, on a "
-    "pod watch opened first, of the event making the N-th pod Ready. The floor: N `sleep` "
+    "pod watch opened first, of the event making the N-th pod Ready (the same watch gives "
+    "the N-th pod's first event and the first Ready: the controllers' part and the node's). "
+    "The floor: N `sleep` "
     "processes started one after another with `subprocess.Popen` from the benchmark (each "
     "returns once its child has exec'd), before the daemon runs.",
     "Volumes: `--volumes=namespace`; N pods POSTed one at a time, each once the one before "
