@@ -123,20 +123,21 @@ async def run_one(workdir: Path, n: int) -> dict[str, float]:
         try:
             if pods.status != 200 or deps.status != 200:
                 raise BenchmarkError(f"watch: HTTP {pods.status} / {deps.status}")
-            waits = [asyncio.create_task(_all_ready(pods, n)),
-                     asyncio.create_task(_reported(deps, n))]  # fmt: skip
+            all_ready = asyncio.create_task(_all_ready(pods, n))
+            status = asyncio.create_task(_reported(deps, n))
             began = time.perf_counter()
             async with http.post(daemon.url + DEPLOYMENTS, json=deployment(name, n)) as resp:
                 if resp.status != 201:
                     raise BenchmarkError(f"POST deployment: {resp.status} {await resp.text()}")
             try:
                 async with asyncio.timeout(within):
-                    (created, first, ready), reported = await asyncio.gather(*waits)
+                    created, first, ready = await all_ready
+                    reported = await status
             except TimeoutError:
                 raise BenchmarkError(f"{n} replicas were not Ready within {within:g}s") from None
             finally:
-                for task in waits:
-                    task.cancel()
+                all_ready.cancel()
+                status.cancel()
         finally:
             pods.close()
             deps.close()
