@@ -28,7 +28,9 @@ from pathlib import Path
 import psutil
 
 from benchmarks import (
+    apiscale,
     bigpod,
+    execrt,
     exits,
     footprint,
     load,
@@ -39,6 +41,8 @@ from benchmarks import (
     report,
     startup,
     status_api,
+    volumes,
+    workloads,
 )
 from benchmarks.harness import become_subreaper, kill_descendants
 from benchmarks.report import Figure
@@ -71,6 +75,9 @@ class Scale:
     load_seconds: float = 30.0
     bigpod_containers: int = 1000
     bigpod_seconds: float = 20.0
+    scale_sizes: tuple[int, ...] = (10, 100, 1000)  # apiscale, deployment, volumes, exec
+    scale_repeats: int = 50
+    fanout_watchers: tuple[int, ...] = (10, 100)
 
 
 SMOKE = Scale(
@@ -79,6 +86,7 @@ SMOKE = Scale(
     startup_runs=1, footprint_many=5, idle_seconds=0.5, settle=0.3, flood_bytes=1_000_000,
     memory_containers=5,
     stats_containers=5, load_seconds=1.0, bigpod_containers=20, bigpod_seconds=2.0,
+    scale_sizes=(3,), scale_repeats=5, fanout_watchers=(3,),
 )  # fmt: skip
 
 NOTES = [
@@ -130,6 +138,26 @@ NOTES = [
     "then the pod is read every 250 ms until every container runs; the probe figure is "
     "|gap between consecutive probes of a container - 1 s| over the window after a settling "
     "time, and the loop's lag is a `/healthz` round trip every 50 ms in the window.",
+    "kubectl get pods and watch fan-out: N `sleep` pods from one manifest, all running; "
+    "the Table GET (`as=Table;v=v1;g=meta.k8s.io`, as `kubectl get` asks) back to back on "
+    "one keep-alive connection, the whole body read; the real kubectl's `get pods` from its "
+    "exec to its exit, discovery cached. Fan-out: W `?watch=1&resourceVersion=` streams in "
+    "the benchmark's process; from just before a merge PATCH of one pod's label to the "
+    "arrival of its event at the last watcher, each change after the last has reached all.",
+    "Deployment: the daemon starts with no pods; from just before the POST of an `apps/v1` "
+    "Deployment of N `sleep` replicas (no probe: Ready once running) to the arrival, on a "
+    "pod watch opened first, of the event making the N-th pod Ready (the same watch gives "
+    "the N-th pod's first event and the first Ready: the controllers' part and the node's). "
+    "The floor: N `sleep` "
+    "processes started one after another with `subprocess.Popen` from the benchmark (each "
+    "returns once its child has exec'd), before the daemon runs.",
+    "Volumes: `--volumes=namespace`; N pods POSTed one at a time, each once the one before "
+    "has started, with an emptyDir and a configMap volume at their mountPath, then the same "
+    "without volumes; per pod, the wall clock its first instruction writes minus the one "
+    "just before its POST; the extra per start is the difference of the medians.",
+    "Exec: with N `sleep` pods running, `kubectl exec POD -- true` from its exec to its exit "
+    "(discovery cached); in-session, one `v5.channel.k8s.io` websocket running `cat`, a line "
+    "written on stdin timed until it is back whole on stdout, one line at a time.",
     "Background: the CPU used by other processes on the machine during each section, in "
     "cores, is in the JSON (`background`) and below; a busy machine widens the tails.",
 ]
@@ -222,6 +250,14 @@ async def run_all(
         ("bigpod", lambda: bigpod.measure(
             workdir, n=scale.bigpod_containers, seconds=scale.bigpod_seconds,
             settle=scale.settle)),
+        ("apiscale", lambda: apiscale.measure(
+            workdir, sizes=scale.scale_sizes, repeats=scale.scale_repeats,
+            watchers=scale.fanout_watchers)),
+        ("deployment", lambda: workloads.measure(workdir, sizes=scale.scale_sizes)),
+        ("volumes", lambda: volumes.measure(
+            workdir, sizes=tuple(n for n in scale.scale_sizes if n <= 100))),
+        ("exec", lambda: execrt.measure(
+            workdir, sizes=scale.scale_sizes, repeats=scale.scale_repeats)),
     ]  # fmt: skip
     cores = os.cpu_count() or 1
     for name, run in sections:
