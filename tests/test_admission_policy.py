@@ -375,3 +375,11 @@ def test_admission_over_a_store() -> None:
         r"limits.cpu=300m, limited: limits.cpu=500m",
     ):
         admission.check_pod(store, admission.mutate_pod(store, pod("y")))
+
+
+def test_priority_kept_on_update() -> None:
+    """admitPod on update: what the create set stays when the new spec leaves it out."""
+    old = {"priority": 1000, "preemptionPolicy": "Never", "containers": []}
+    assert pc.keep_on_update({"containers": []}, old) == old
+    changed = {"priority": 5, "containers": []}
+    assert pc.keep_on_update(changed, old) == {**changed, "preemptionPolicy": "Never"}

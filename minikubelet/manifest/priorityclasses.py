@@ -161,3 +161,11 @@ def resolve(pod: JSON, classes: Iterable[JSON]) -> JSON:
                             "PriorityClass name")  # fmt: skip
         spec["preemptionPolicy"] = policy
     return pod
+
+
+def keep_on_update(new_spec: JSON, old_spec: JSON) -> JSON:
+    """admitPod on update: the priority and preemption policy set at create are kept when the
+    new spec leaves them out (validation refuses any other change to them)."""
+    kept = {k: old_spec[k] for k in ("priority", "preemptionPolicy")
+            if new_spec.get(k) is None and old_spec.get(k) is not None}  # fmt: skip
+    return {**new_spec, **kept} if kept else new_spec
