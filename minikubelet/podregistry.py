@@ -23,6 +23,7 @@ from minikubelet.manifest import statusupdate
 from minikubelet.manifest.specbuild import build_pod_spec
 from minikubelet.node.agent import NodeAgent, deletion_mark, finalizers_of
 from minikubelet.node.pod import PodRunner
+from minikubelet.store import admission
 
 log = structlog.get_logger("minikubelet.daemon")
 
@@ -51,9 +52,16 @@ class PodRegistry:
         self.agent.store.unsubscribe(queue)
 
     async def create_pod(self, document: Mapping[str, Any], *, dry_run: bool = False) -> JSON:
+        """A create, through admission: LimitRanger's and Priority's changes to the document,
+        decoding and validation, then LimitRanger's and ResourceQuota's checks (each refusal
+        an `admission.Forbidden`), as the API server's chain runs them for a client's create
+        and a controller's alike."""
+        store = self.agent.store
+        document = admission.mutate_pod(store, dict(document))
         pod, warnings = manifest.pod_from_document(
             document, source="api", node_name=self.agent.settings.node_name
         )
+        admission.check_pod(store, dict(pod.manifest))
         # a pod a controller made from its template: the template's warnings were given
         # once, when the workload was created (manifest/load.py template_warnings)
         made = any(

@@ -60,7 +60,8 @@ async def test_index_hashes_and_documents(server: Server) -> None:
                               "apis/rbac.authorization.k8s.io/v1", "apis/policy/v1",
                               "apis/autoscaling/v2", "apis/discovery.k8s.io/v1",
                               "apis/apps/v1",
-                              "apis/batch/v1"}  # fmt: skip
+                              "apis/batch/v1",
+                              "apis/scheduling.k8s.io/v1"}  # fmt: skip
         async with session.get(server.url + paths["api/v1"]["serverRelativeURL"]) as response:
             assert response.headers["Cache-Control"] == "public, immutable"
             document = json.loads(await response.text())

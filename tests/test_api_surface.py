@@ -158,6 +158,8 @@ async def test_api_resources_are_what_is_served(server: Server) -> None:
         ("statefulsets", "apps/v1"), ("daemonsets", "apps/v1"),
         ("controllerrevisions", "apps/v1"),
         ("jobs", "batch/v1"), ("cronjobs", "batch/v1"),
+        ("resourcequotas", "v1"), ("limitranges", "v1"),
+        ("priorityclasses", "scheduling.k8s.io/v1"),
     }  # fmt: skip
     assert table[("statefulsets", "apps/v1")][1:7] == [
         "sts", "apps/v1", "true", "StatefulSet", "create,delete,get,list,patch,update,watch",
@@ -186,6 +188,7 @@ async def test_api_versions(server: Server) -> None:
             "networking.k8s.io/v1",
             "policy/v1",
             "rbac.authorization.k8s.io/v1",
+            "scheduling.k8s.io/v1",
             "v1",
         ],
         "",

@@ -41,13 +41,16 @@ def listing(kind: Kind) -> Resource:
     # defines them
     wide = [i for i, column in enumerate(kind.columns) if column[2] > 0]
     narrow = [i for i in range(len(kind.columns)) if i not in wide]
-    columns = (_NAME, *(kind.columns[i] for i in narrow), last, *(kind.columns[i] for i in wide))
+    cut = len(narrow) - kind.after_age  # the narrow columns before Age, then the rest
+    before, after = narrow[:cut], narrow[cut:]
+    columns = (_NAME, *(kind.columns[i] for i in before), last,
+               *(kind.columns[i] for i in after + wide))  # fmt: skip
 
     def row(obj: JSON, now: float, include: str) -> JSON:
         created = obj.get("metadata", {}).get("creationTimestamp")
         end = created if kind.created_at else tbl.since(created, now)
         cells = kind.timed_cells(obj, now) if kind.timed_cells else kind.cells(obj)
-        ordered = [*(cells[i] for i in narrow), end, *(cells[i] for i in wide)]
+        ordered = [*(cells[i] for i in before), end, *(cells[i] for i in after + wide)]
         return tbl.row(obj, [obj["metadata"]["name"], *ordered], include)
 
     return Resource(kind.kind, kind.resource, kind.fields, columns, row, kind.api_version)

@@ -37,7 +37,9 @@ from minikubelet.manifest.configmaps import (
     strict_decoding_error,
     unknown_fields,
 )
+from minikubelet.manifest.forbidden import Forbidden
 from minikubelet.manifest.load import template_warnings
+from minikubelet.store import admission
 from minikubelet.store.kinds import KINDS, Kind, default_service_account
 from minikubelet.store.objects import JSON, AlreadyExists
 
@@ -168,6 +170,10 @@ async def _create_document(
     exists = store.get(kind.resource, admitted["metadata"].get("namespace", ""), name)
     if exists is not None or (kind.resource == "services" and name == "kubernetes"):
         raise se.already_exists(kind.resource, name, kind.group)
+    try:  # ResourceQuota's object counts, Priority's one default class
+        admission.check_create(store, kind.resource, kind.group, admitted)
+    except Forbidden as exc:
+        raise se.admission_forbidden(exc.resource, exc.name, str(exc)) from None
     if dry_run:
         result = admitted
     else:

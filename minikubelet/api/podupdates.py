@@ -26,7 +26,13 @@ from minikubelet.api.requestoptions import (
     timestamp_now,
 )
 from minikubelet.core import propagation as prop
-from minikubelet.manifest import fieldsets, managedfields, podupdatevalidation, statusupdate
+from minikubelet.manifest import (
+    fieldsets,
+    managedfields,
+    podupdatevalidation,
+    priorityclasses,
+    statusupdate,
+)
 from minikubelet.manifest import load as manifest
 from minikubelet.manifest import ownership as owner_rules
 from minikubelet.manifest.validation import validate_annotations, validate_labels
@@ -277,6 +283,8 @@ def _spec_update(pod: JSON, updated: JSON) -> JSON | None:
     (`ValidatePodUpdate`: the new pod's own rules, then what may change), or None when the
     spec is unchanged; a 400 or 422 `Status` otherwise."""
     old, new = pod.get("spec", {}), updated.get("spec")
+    if isinstance(new, dict):
+        new = priorityclasses.keep_on_update(new, old)
     if new == old:
         return None
     metadata = pod.get("metadata", {})

@@ -28,6 +28,7 @@ from minikubelet.api.requestoptions import (
 from minikubelet.core import propagation as prop
 from minikubelet.manifest import load as manifest
 from minikubelet.manifest import managedfields
+from minikubelet.manifest.forbidden import Forbidden
 
 # core/v1 kinds the API server knows (it converts them, and fails, rather than not finding them)
 _CORE_KINDS = frozenset(
@@ -119,6 +120,8 @@ async def create_pod_from(
         raise se.bad_request("; ".join(exc.lines)) from None
     except PodExists as exc:
         raise se.already_exists("pods", exc.name) from None
+    except Forbidden as exc:  # LimitRanger, Priority, ResourceQuota
+        raise se.admission_forbidden(exc.resource, exc.name, str(exc)) from None
     return warning_headers.add(
         web.json_response(pod, status=201), warning_headers.for_document(document)
     )

@@ -21,7 +21,8 @@ from minikubelet.api.protowire import MAGIC, _raw, decode, fields
 from minikubelet.core.gotext import rfc3339_nano
 
 JSON = dict[str, Any]
-KINDS = {"Job": "Job", "CronJob": "CronJob"}
+KINDS = {"Job": "Job", "CronJob": "CronJob", "ResourceQuota": "ResourceQuota",
+         "PriorityClass": "PriorityClass"}  # fmt: skip
 
 # k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto
 _META: dict[str, dict[int, Field]] = {
@@ -46,6 +47,29 @@ _META: dict[str, dict[int, Field]] = {
     "LabelSelectorRequirement": {
         1: ("key", "string", False, False), 2: ("operator", "string", False, False),
         3: ("values", "string", True, False),
+    },
+}  # fmt: skip
+# `kubectl create quota` and `kubectl create priorityclass`: k8s.io/api core/v1 and
+# scheduling/v1 generated.proto
+_POLICY: dict[str, dict[int, Field]] = {
+    "ResourceQuota": {
+        1: ("metadata", "msg:ObjectMeta", False, False),
+        2: ("spec", "msg:ResourceQuotaSpec", False, False),
+    },
+    "ResourceQuotaSpec": {
+        1: ("hard", "map:quantity", False, False), 2: ("scopes", "string", True, False),
+        3: ("scopeSelector", "msg:ScopeSelector", False, True),
+    },
+    "ScopeSelector": {1: ("matchExpressions", "msg:ScopedResourceSelectorRequirement", True,
+                          False)},
+    "ScopedResourceSelectorRequirement": {
+        1: ("scopeName", "string", False, False), 2: ("operator", "string", False, False),
+        3: ("values", "string", True, False),
+    },
+    "PriorityClass": {
+        1: ("metadata", "msg:ObjectMeta", False, False), 2: ("value", "int32", False, False),
+        3: ("globalDefault", "bool", False, False), 4: ("description", "string", False, False),
+        5: ("preemptionPolicy", "string", False, True),
     },
 }  # fmt: skip
 
@@ -89,7 +113,7 @@ def _zero(value: Any) -> bool:
 
 def message(name: str, data: bytes) -> JSON:
     """One message as JSON."""
-    schema = SCHEMAS.get(name) or _META.get(name) or {}
+    schema = SCHEMAS.get(name) or _META.get(name) or _POLICY.get(name) or {}
     out: JSON = {}
     for number, value in fields(data):
         if number not in schema:

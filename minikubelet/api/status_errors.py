@@ -140,3 +140,9 @@ def invalid(kind: str, name: str, errors: list[str], group: str = "") -> StatusE
     qualified = f"{kind}.{group}" if group else kind
     details = {**_details(kind, name, group), "causes": [split_field_error(e) for e in errors]}
     return StatusError(422, "Invalid", f'{qualified} "{name}" is invalid: {aggregate}', details)
+
+
+def admission_forbidden(resource: str, name: str, message: str) -> StatusError:
+    """An admission plugin's refusal (apiserver: admission.NewForbidden): a 403 whose details
+    name the resource."""
+    return StatusError(403, "Forbidden", message, {"name": name, "kind": resource})

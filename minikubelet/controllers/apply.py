@@ -19,7 +19,7 @@ from minikubelet.controllers.recorder import EventRecorder
 from minikubelet.core import propagation as prop
 from minikubelet.core.gotext import rfc3339
 from minikubelet.manifest.configmaps import ObjectInvalid, ObjectUndecodable
-from minikubelet.store import kinds
+from minikubelet.store import admission, kinds
 from minikubelet.store.objects import AlreadyExists, ObjectStore
 
 log = structlog.get_logger("minikubelet.controllers")
@@ -120,11 +120,12 @@ class Applier:
         kind = kinds.BY_RESOURCE.get((_group(obj), action.resource))
         try:
             admitted = kind.admit(obj, None) if kind is not None else obj
+            admission.check_create(self.store, action.resource, _group(obj), admitted)
             self.store.create(action.resource, admitted)
         except AlreadyExists:
             log.debug("controller create: name taken", controller=controller,
                       name=obj["metadata"].get("name"))  # fmt: skip
-        except (ObjectInvalid, ObjectUndecodable) as err:
+        except (ObjectInvalid, ObjectUndecodable, admission.Forbidden) as err:
             self._failed_create(controller, action, obj, err, now)
 
     def _failed_create(

@@ -12,6 +12,7 @@ from minikubelet.controllers import (
     garbagecollector,
     job,
     replicaset,
+    resourcequota,
     statefulset,
     ttlafterfinished,
 )
@@ -27,6 +28,7 @@ CONTROLLERS: tuple[Controller, ...] = (
     job.JOB_CONTROLLER,
     ttlafterfinished.TTL_CONTROLLER,
     garbagecollector.CONTROLLER,  # owner references, deletion propagation
+    resourcequota.CONTROLLER,  # ResourceQuota status.hard and status.used
 )  # fmt: skip
 
 

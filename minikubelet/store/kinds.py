@@ -20,7 +20,10 @@ from minikubelet.core import claims
 from minikubelet.core.workloads import selector_string
 from minikubelet.manifest import apps, batch, cronjobs, daemonsets, deployments, statefulsets
 from minikubelet.manifest import configmaps as admission
+from minikubelet.manifest import limitranges as lra
+from minikubelet.manifest import priorityclasses as pca
 from minikubelet.manifest import replicasets as rsa
+from minikubelet.manifest import resourcequotas as rqa
 from minikubelet.manifest.podtemplate import default_template, template_errors
 from minikubelet.manifest.services import admit_service
 from minikubelet.store import batchtables
@@ -60,6 +63,9 @@ class Kind:
     object_warnings: Callable[[JSON], list[str]] = field(default=lambda obj: [])
     # cells that need the time (a Job's DURATION): `timed_cells(obj, now)` instead of `cells`
     timed_cells: Callable[[JSON, float], list[Any]] | None = None
+    # how many of the last non-wide columns come after Age (printers.go puts ResourceQuota's
+    # Request and Limit, and PriorityClass's PreemptionPolicy, after it)
+    after_age: int = 0
 
     @property
     def api_version(self) -> str:
@@ -268,6 +274,91 @@ _APPS_KINDS = (
     ),
 )
 
+# ResourceQuota, LimitRange, PriorityClass: their admission plugins are store/admission.py,
+# the quota's status controllers/resourcequota.py
+_POLICY_KINDS = (
+    Kind(
+        "resourcequotas",
+        "resourcequota",
+        "ResourceQuota",
+        "",
+        "v1",
+        True,
+        rqa.admit_resource_quota,
+        ("quota",),
+        (
+            (
+                "Request",
+                "string",
+                0,
+                "Request represents a minimum amount of cpu/memory that a container can consume.",
+            ),
+            (
+                "Limit",
+                "string",
+                0,
+                "Limits control the maximum amount of cpu/memory that a "
+                "container can use independent of contention on the node.",
+            ),
+        ),
+        rqa.cells,
+        status_subresource=True,
+        after_age=2,
+    ),
+    Kind(
+        "limitranges",
+        "limitrange",
+        "LimitRange",
+        "",
+        "v1",
+        True,
+        lra.admit_limit_range,
+        ("limits",),
+        created_at=True,
+    ),
+    Kind(
+        "priorityclasses",
+        "priorityclass",
+        "PriorityClass",
+        "scheduling.k8s.io",
+        "v1",
+        False,
+        pca.admit_priority_class,
+        ("pc",),
+        (
+            (
+                "Value",
+                "integer",
+                0,
+                "value represents the integer value of this priority "
+                "class. This is the actual priority that pods receive when they have the name "
+                "of this class in their pod spec.",
+            ),
+            (
+                "Global-Default",
+                "boolean",
+                0,
+                "globalDefault specifies whether this "
+                "PriorityClass should be considered as the default priority for pods that do "
+                "not have any priority class. Only one PriorityClass can be marked as "
+                "`globalDefault`. However, if more than one PriorityClasses exists with their "
+                "`globalDefault` field set to true, the smallest value of such global default "
+                "PriorityClasses will be used as the default priority.",
+            ),
+            (
+                "PreemptionPolicy",
+                "string",
+                0,
+                "preemptionPolicy is the Policy for preempting "
+                "pods with lower priority. One of Never, PreemptLowerPriority. Defaults to "
+                "PreemptLowerPriority if unset.",
+            ),
+        ),
+        pca.cells,
+        after_age=1,
+    ),
+)
+
 KINDS: tuple[Kind, ...] = (
     Kind("configmaps", "configmap", "ConfigMap", "", "v1", True, admission.admit_configmap,
          ("cm",), (_DATA,), lambda o: [_count(o, "data", "binaryData")]),
@@ -340,6 +431,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("cronjobs", "cronjob", "CronJob", "batch", "v1", True, cronjobs.admit_cronjob, ("cj",),
          (*batchtables.CRONJOB_COLUMNS, *batchtables.WIDE), status_subresource=True,
          categories=("all",), timed_cells=batchtables.cronjob_cells),
+    *_POLICY_KINDS,  # ResourceQuota, LimitRange, PriorityClass
 )  # fmt: skip
 
 BY_RESOURCE: dict[tuple[str, str], Kind] = {(k.group, k.resource): k for k in KINDS}
@@ -388,3 +480,6 @@ def seed(store: ObjectStore) -> None:
     for name in SYSTEM_NAMESPACES:
         document = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
         put_object(store, namespaces, namespaces.admit(document, None))
+    classes = BY_RESOURCE[("scheduling.k8s.io", "priorityclasses")]
+    for document in pca.system_classes():
+        put_object(store, classes, classes.admit(document, None))
