@@ -410,3 +410,21 @@ def test_v1_conversion_round_trip() -> None:
     assert json.loads(back["metadata"]["annotations"][autoscalers.METRICS_ANNOTATION]) == [
         v2["spec"]["metrics"][1]]  # fmt: skip
     assert autoscalers.to_v2(back)["spec"] == v2["spec"]
+
+
+def test_a_v1_hpa_in_a_file_is_stored_as_v2_without_a_warning(tmp_path: Any) -> None:
+    from minikubelet.manifest import load
+    from minikubelet.store import kinds
+
+    path = tmp_path / "hpa.yaml"
+    path.write_text(
+        "apiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\nmetadata: {name: h}\n"
+        "spec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: d}\n"
+        "  minReplicas: 1\n  maxReplicas: 4\n  targetCPUUtilizationPercentage: 60\n"
+    )
+    result = load.load_manifests([str(path)], node_name="n", kinds=kinds.BY_KIND)
+    assert result.warnings == []
+    [(kind, obj)] = result.objects
+    assert (kind.kind, obj["apiVersion"], obj["spec"]["maxReplicas"]) == (
+        "HorizontalPodAutoscaler", "autoscaling/v2", 4)  # fmt: skip
+    assert obj["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 60
