@@ -386,7 +386,10 @@ class Daemon:
                 return found
 
             if pods:
-                usage.replace(await asyncio.to_thread(sample))
+                try:
+                    usage.replace(await asyncio.to_thread(sample))
+                except Exception:  # a failed sample stays here: the HPAs see no new one
+                    log.exception("sampling the pods' usage failed")
             await asyncio.sleep(autoscaling.SYNC_PERIOD)
 
     async def _wait_stop(self) -> None:
