@@ -428,3 +428,11 @@ def test_a_v1_hpa_in_a_file_is_stored_as_v2_without_a_warning(tmp_path: Any) -> 
     assert (kind.kind, obj["apiVersion"], obj["spec"]["maxReplicas"]) == (
         "HorizontalPodAutoscaler", "autoscaling/v2", 4)  # fmt: skip
     assert obj["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 60
+
+
+def test_history_round_trips_through_the_annotation() -> None:
+    history = asc.History(((NOW - 30, 3), (NOW, 4)), ((NOW - 10, 2),), (), True)
+    assert asc.History.from_json(json.loads(json.dumps(history.to_json()))) == history
+    # a sync that could not read the target recorded nothing: the first that can starts it
+    assert not asc.History.from_json({"recommendations": [], "lastSync": NOW}).initialized
+    assert asc.History.from_json("garbage") == asc.History()

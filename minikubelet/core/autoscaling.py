@@ -345,7 +345,10 @@ class History:
             return tuple((float(t), int(v)) for t, v in items)
 
         try:
-            return cls(pairs("recommendations"), pairs("scaleUp"), pairs("scaleDown"), True)
+            recommendations = pairs("recommendations")
+            # once the first recommendation is recorded there is always one: the latest
+            return cls(recommendations, pairs("scaleUp"), pairs("scaleDown"),
+                       bool(recommendations))  # fmt: skip
         except (TypeError, ValueError):
             return cls()
 
