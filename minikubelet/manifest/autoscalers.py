@@ -15,6 +15,7 @@ import copy
 import json
 from typing import Any
 
+from minikubelet.core.autoscaling import default_scale_down, default_scale_up
 from minikubelet.core.quantity import canonical
 from minikubelet.manifest.configmaps import ObjectInvalid, validate_object_meta
 
@@ -46,17 +47,6 @@ COLUMNS: tuple[tuple[str, str, int, str], ...] = (
 )  # fmt: skip
 
 
-def _default_scale_up() -> JSON:
-    return {"stabilizationWindowSeconds": 0, "selectPolicy": "Max", "policies": [
-        {"type": "Pods", "value": 4, "periodSeconds": 15},
-        {"type": "Percent", "value": 100, "periodSeconds": 15}]}  # fmt: skip
-
-
-def _default_scale_down() -> JSON:
-    return {"stabilizationWindowSeconds": 300, "selectPolicy": "Max",
-            "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}]}  # fmt: skip
-
-
 def _rules(given: Any, default: JSON) -> JSON:
     """GenerateHPAScaleUpRules / GenerateHPAScaleDownRules: the given fields over the
     defaults."""
@@ -76,8 +66,8 @@ def defaults(obj: JSON) -> JSON:
             "type": "Utilization", "averageUtilization": DEFAULT_CPU_UTILIZATION}}}]  # fmt: skip
     behavior = spec.get("behavior")
     if isinstance(behavior, dict):
-        behavior["scaleUp"] = _rules(behavior.get("scaleUp"), _default_scale_up())
-        behavior["scaleDown"] = _rules(behavior.get("scaleDown"), _default_scale_down())
+        behavior["scaleUp"] = _rules(behavior.get("scaleUp"), default_scale_up())
+        behavior["scaleDown"] = _rules(behavior.get("scaleDown"), default_scale_down())
     return obj
 
 
