@@ -355,9 +355,53 @@ class Daemon:
         workloads the files hold are taken up then."""
         await self._started.wait()
         await asyncio.to_thread(_import_controllers)
-        from minikubelet.controllers import loop, registry
+        from minikubelet.controllers import hpa, loop, registry
 
-        await loop.run(self.store, self.registry, controllers=registry.for_node(node))
+        usage = hpa.UsageSnapshot()
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._sample_pod_usage(usage), name="pod-usage")
+            await loop.run(self.store, self.registry, controllers=registry.for_node(node, usage))
+
+    async def _sample_pod_usage(self, usage: Any) -> None:
+        """The usage of the pods the HorizontalPodAutoscalers target (their namespaces'),
+        sampled as `kubectl top pod` samples it, every sync period, in a thread; nothing is
+        sampled while there is no HPA."""
+        from minikubelet.api import metrics_api, stats
+        from minikubelet.core import autoscaling
+
+        sampler = stats.CpuSampler()
+        while True:
+            namespaces = {
+                h["metadata"].get("namespace", "default")
+                for h in self.store.list("horizontalpodautoscalers")
+            }
+            pods = [
+                (p, self.registry.container_pids(p["metadata"].get("namespace", "default"),
+                                                 p["metadata"]["name"]))
+                for ns in sorted(namespaces) for p in self.store.list("pods", ns)
+            ]  # fmt: skip
+
+            def sample(pods: list[tuple[JSON, Any]] = pods) -> dict[tuple[str, str], Any]:
+                now = time.time()
+                found = {}
+                for pod, pids in pods:
+                    if not pids:
+                        continue
+                    try:
+                        one = metrics_api.pod_usage(pod, pids, sampler, now)
+                    except Exception:  # a pod that went away while it was walked
+                        continue
+                    if one is not None:
+                        meta = pod["metadata"]
+                        found[(meta.get("namespace", "default"), meta["name"])] = one
+                return found
+
+            if pods:
+                try:
+                    usage.replace(await asyncio.to_thread(sample))
+                except Exception:  # a failed sample stays here: the HPAs see no new one
+                    log.exception("sampling the pods' usage failed")
+            await asyncio.sleep(autoscaling.SYNC_PERIOD)
 
     async def _wait_stop(self) -> None:
         timeout = self.options.timeout

@@ -1,4 +1,4 @@
-"""Protobuf Jobs and CronJobs decoded from k8s.io/api's field numbers (api/prototyped.py):
+"""Protobuf Jobs, CronJobs and HorizontalPodAutoscalers decoded from k8s.io/api's field numbers (api/prototyped.py):
 a pointer field's zero is kept, a plain field's zero is left out, as the JSON encoder's
 omitempty would; maps, repeated fields, IntOrString and Quantity."""
 
@@ -93,3 +93,39 @@ def test_other_kinds_and_garbage_are_refused() -> None:
         prototyped.decode_typed_object(envelope("Deployment", b""))
     with pytest.raises(ValueError, match="does not appear to be a protobuf"):
         prototyped.decode_typed_object(b"{}")
+
+
+def test_an_autoscaling_v2_hpa_as_kubectl_autoscale_sends_it() -> None:
+    """HorizontalPodAutoscaler (autoscaling/v2 generated.proto): spec 2, scaleTargetRef 1,
+    minReplicas 2 (a pointer), maxReplicas 3, metrics 4 -> MetricSpec type 1, resource 4 ->
+    name 1, target 2 -> type 1, averageUtilization 4 (a pointer)."""
+    ref = msg(1, text(1, "Deployment"), text(2, "web"), text(3, "apps/v1"))
+    target = msg(2, text(1, "Utilization"), num(4, 50))
+    metric = msg(4, text(1, "Resource"), msg(4, text(1, "cpu"), target))
+    raw = msg(1, text(1, "web")) + msg(2, ref, num(2, 1), num(3, 3), metric)
+    body = (
+        MAGIC + msg(1, text(1, "autoscaling/v2"), text(2, "HorizontalPodAutoscaler")) + msg(2, raw)
+    )
+    assert prototyped.decode_typed_object(body) == {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "web"},
+        "spec": {
+            "scaleTargetRef": {"kind": "Deployment", "name": "web", "apiVersion": "apps/v1"},
+            "minReplicas": 1,
+            "maxReplicas": 3,
+            "metrics": [{"type": "Resource", "resource": {
+                "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}}],
+        },
+    }  # fmt: skip
+    v1 = (
+        MAGIC
+        + msg(1, text(1, "autoscaling/v1"), text(2, "HorizontalPodAutoscaler"))
+        + msg(2, msg(1, text(1, "web")) + msg(2, ref, num(2, 1), num(3, 3), num(4, 0)))
+    )
+    assert prototyped.decode_typed_object(v1)["spec"] == {
+        "scaleTargetRef": {"kind": "Deployment", "name": "web", "apiVersion": "apps/v1"},
+        "minReplicas": 1,
+        "maxReplicas": 3,
+        "targetCPUUtilizationPercentage": 0,
+    }

@@ -24,7 +24,8 @@ from minikubelet.api import status_errors as se
 from minikubelet.api.appkeys import registry, settings
 from minikubelet.api.registry import JSON
 from minikubelet.api.selectors import field_predicate, label_predicate
-from minikubelet.core.gotext import duration, rfc3339
+from minikubelet.core import autoscaling
+from minikubelet.core.gotext import duration, parse_rfc3339, rfc3339
 
 GROUP_VERSION = "metrics.k8s.io/v1beta1"
 _PREFIX = "/apis/metrics.k8s.io/v1beta1"
@@ -72,6 +73,31 @@ def pod_metrics(pod: JSON, pids: Mapping[str, int], sampler: stats.CpuSampler,
         "window": window,
         "containers": containers,
     }
+
+
+def pod_usage(pod: JSON, pids: Mapping[str, int], sampler: stats.CpuSampler,
+              now: float) -> autoscaling.PodUsage | None:  # fmt: skip
+    """One pod's usage as the HorizontalPodAutoscaler reads it (the figures of its PodMetrics:
+    CPU in millicores, memory in milli-bytes), or None while none of its containers runs.
+    Blocking."""
+    uid = pod.get("metadata", {}).get("uid", "")
+    starts = [sampler.samples[k][0] / 1e9 for k in (f"{uid}/{n}" for n in pids)
+              if k in sampler.samples]  # fmt: skip
+    metrics = pod_metrics(pod, pids, sampler, now)
+    if metrics is None:
+        return None
+    containers = {
+        c["name"]: {
+            "cpu": -(-int(c["usage"]["cpu"].removesuffix("n")) // 1_000_000),
+            "memory": int(c["usage"]["memory"].removesuffix("Ki")) * 1024 * 1000,
+        }
+        for c in metrics["containers"]
+    }
+    if not starts:  # the first sample: a rate since the containers started
+        started = (pod.get("status") or {}).get("startTime")
+        starts = [parse_rfc3339(started) if started else now]
+    window = now - max(starts)
+    return autoscaling.PodUsage(now, max(window, 0.0), containers)
 
 
 def node_metrics(name: str, labels: JSON, sampler: stats.CpuSampler, now: float) -> JSON:

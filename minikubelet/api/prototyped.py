@@ -1,5 +1,6 @@
 """Objects of the kinds kubectl's typed clients send as protobuf with a whole pod template in
-them (`kubectl create job`, `kubectl create job --from=cronjob/x`, `kubectl create cronjob`),
+them (`kubectl create job`, `kubectl create job --from=cronjob/x`, `kubectl create cronjob`)
+and the HorizontalPodAutoscaler `kubectl autoscale` sends (autoscaling/v2, or v1),
 decoded to JSON from the messages' field numbers (api/protoschemas.py, generated from
 k8s.io/api) and apimachinery's ObjectMeta, LabelSelector, Quantity, IntOrString and Time.
 
@@ -22,7 +23,8 @@ from minikubelet.core.gotext import rfc3339_nano
 
 JSON = dict[str, Any]
 KINDS = {"Job": "Job", "CronJob": "CronJob", "ResourceQuota": "ResourceQuota",
-         "PriorityClass": "PriorityClass"}  # fmt: skip
+         "PriorityClass": "PriorityClass",
+         "HorizontalPodAutoscaler": "HorizontalPodAutoscaler"}  # fmt: skip
 
 # k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto
 _META: dict[str, dict[int, Field]] = {
@@ -43,6 +45,17 @@ _META: dict[str, dict[int, Field]] = {
     "LabelSelector": {
         1: ("matchLabels", "map:string", False, False),
         2: ("matchExpressions", "msg:LabelSelectorRequirement", True, False),
+    },
+    # k8s.io/api/autoscaling/v1/generated.proto (`kubectl autoscale`'s fallback when the
+    # server has no autoscaling/v2); the v2 messages are in api/protoschemas.py
+    "autoscaling/v1.HorizontalPodAutoscaler": {
+        1: ("metadata", "msg:ObjectMeta", False, False),
+        2: ("spec", "msg:autoscaling/v1.HorizontalPodAutoscalerSpec", False, False),
+    },
+    "autoscaling/v1.HorizontalPodAutoscalerSpec": {
+        1: ("scaleTargetRef", "msg:CrossVersionObjectReference", False, False),
+        2: ("minReplicas", "int32", False, True), 3: ("maxReplicas", "int32", False, False),
+        4: ("targetCPUUtilizationPercentage", "int32", False, True),
     },
     "LabelSelectorRequirement": {
         1: ("key", "string", False, False), 2: ("operator", "string", False, False),
@@ -160,8 +173,8 @@ def kind_of(body: bytes) -> str:
 
 
 def decode_typed_object(body: bytes) -> JSON:
-    """A protobuf-encoded Job or CronJob as JSON (its status left out: a create does not
-    keep it)."""
+    """A protobuf-encoded Job, CronJob or HorizontalPodAutoscaler as JSON (its status left
+    out: a create does not keep it)."""
     if not body.startswith(MAGIC):
         raise ValueError("provided data does not appear to be a protobuf message")
     unknown = decode(body[len(MAGIC) :], {1: ("typeMeta", {1: ("apiVersion", None),
@@ -171,6 +184,7 @@ def decode_typed_object(body: bytes) -> JSON:
     if kind not in KINDS:
         raise ValueError(f"no protobuf decoding for kind {kind!r}")
     raw = _raw(body[len(MAGIC) :])
-    obj = message(kind, raw)
+    version = str(type_meta.get("apiVersion", ""))
+    obj = message(f"{version}.{kind}" if version == "autoscaling/v1" else kind, raw)
     obj.pop("status", None)
     return {"apiVersion": type_meta.get("apiVersion", ""), "kind": kind, **obj}

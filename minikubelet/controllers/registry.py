@@ -10,6 +10,7 @@ from minikubelet.controllers import (
     daemonset,
     deployment,
     garbagecollector,
+    hpa,
     job,
     replicaset,
     resourcequota,
@@ -32,7 +33,9 @@ CONTROLLERS: tuple[Controller, ...] = (
 )  # fmt: skip
 
 
-def for_node(node: dict[str, Any]) -> tuple[Controller, ...]:
+def for_node(node: dict[str, Any], usage: hpa.UsageReader | None = None) -> tuple[Controller, ...]:
     """CONTROLLERS and the ones that decide against the daemon's own Node (its name, labels
-    and taints): the DaemonSet controller."""
-    return (*CONTROLLERS, daemonset.controller(node))
+    and taints): the DaemonSet controller; and the HorizontalPodAutoscaler controller over
+    the pods' usage the daemon samples (`usage`; None: no metrics, no scaling)."""
+    autoscaler = hpa.HPAController(usage) if usage is not None else hpa.HPAController()
+    return (*CONTROLLERS, daemonset.controller(node), autoscaler)

@@ -24,7 +24,7 @@ from typing import Any, Protocol, TextIO
 
 from minikubelet.core import gotext
 from minikubelet.core.spec import Pod
-from minikubelet.manifest import defaults
+from minikubelet.manifest import autoscalers, defaults
 from minikubelet.manifest.configmaps import (
     ObjectInvalid,
     ObjectUndecodable,
@@ -312,6 +312,8 @@ class _Loader:
     def _add_other(self, document: dict[str, Any], kind: str, version: str, where: str) -> None:
         meta = document.get("metadata") if isinstance(document.get("metadata"), dict) else {}
         name = str((meta or {}).get("name") or "")
+        if (version, kind) == ("autoscaling/v1", autoscalers.KIND):  # stored as v2
+            document, version = autoscalers.to_v2(document), "autoscaling/v2"
         other = self.kinds.get((version, kind))
         if other is None:
             self.warnings.append(

@@ -18,7 +18,15 @@ from typing import Any, Literal
 
 from minikubelet.core import claims
 from minikubelet.core.workloads import selector_string
-from minikubelet.manifest import apps, batch, cronjobs, daemonsets, deployments, statefulsets
+from minikubelet.manifest import (
+    apps,
+    autoscalers,
+    batch,
+    cronjobs,
+    daemonsets,
+    deployments,
+    statefulsets,
+)
 from minikubelet.manifest import configmaps as admission
 from minikubelet.manifest import limitranges as lra
 from minikubelet.manifest import priorityclasses as pca
@@ -122,8 +130,6 @@ _NO_EFFECT: tuple[tuple[str, str, str, str, bool, tuple[str, ...]], ...] = (
     ("ingresses", "ingress", "Ingress", "networking.k8s.io", True, ("ing",)),
     ("networkpolicies", "networkpolicy", "NetworkPolicy", "networking.k8s.io", True,
      ("netpol",)),
-    ("horizontalpodautoscalers", "horizontalpodautoscaler", "HorizontalPodAutoscaler",
-     "autoscaling", True, ("hpa",)),
     ("poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", "policy", True,
      ("pdb",)),
     ("roles", "role", "Role", "rbac.authorization.k8s.io", True, ()),
@@ -132,7 +138,6 @@ _NO_EFFECT: tuple[tuple[str, str, str, str, bool, tuple[str, ...]], ...] = (
     ("clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding",
      "rbac.authorization.k8s.io", False, ()),
 )  # fmt: skip
-_VERSIONS = {"autoscaling": "v2"}
 
 # printers.go replicaSetColumnDefinitions / replicationControllerColumnDefinitions
 _REPLICA_COLUMNS: tuple[Column, ...] = (
@@ -406,7 +411,7 @@ KINDS: tuple[Kind, ...] = (
          deployments.admit_deployment, ("deploy",), deployments.COLUMNS, deployments.cells,
          status_subresource=True, scalable=True, categories=("all",)),
     *(
-        Kind(resource, singular, kind, group, _VERSIONS.get(group, "v1"), namespaced,
+        Kind(resource, singular, kind, group, "v1", namespaced,
              admission.admit_stored(kind, namespaced), short, effect="none", created_at=True)
         for resource, singular, kind, group, namespaced, short in _NO_EFFECT
     ),
@@ -423,6 +428,11 @@ KINDS: tuple[Kind, ...] = (
          fields=frozenset({"metadata.name", "metadata.namespace", "status.replicas"}),
          status_subresource=True, scalable=True, categories=("all",)),
     *_APPS_KINDS,  # StatefulSet, DaemonSet, ControllerRevision
+    # HorizontalPodAutoscaler (controllers/hpa.py)
+    Kind("horizontalpodautoscalers", "horizontalpodautoscaler", "HorizontalPodAutoscaler",
+         "autoscaling", "v2", True, autoscalers.admit_hpa, ("hpa",), autoscalers.COLUMNS,
+         autoscalers.cells, status_subresource=True, categories=("all",),
+         object_warnings=autoscalers.warnings),
     # Job and CronJob (controllers/job.py, controllers/cronjob.py)
     Kind("jobs", "job", "Job", "batch", "v1", True, batch.admit_job, (),
          (*batchtables.JOB_COLUMNS, *batchtables.WIDE), status_subresource=True,
