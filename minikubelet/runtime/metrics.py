@@ -53,6 +53,13 @@ def create() -> None:
             globals().update(made)  # later uses find them without __getattr__
             _made.update(made)
 
+EVENT_LOOP_LAG = Histogram(
+    "minikubelet_event_loop_lag_seconds",
+    "How late the event loop ran a callback due every 0.1 s (runtime/looplag.py).",
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2.5),
+    registry=DAEMON,
+)
+
 
 def _tasks() -> float:
     """Tasks of the loop serving the scrape: a leak of tasks shows here (the soak reads it)."""
