@@ -34,20 +34,33 @@ def test_each_tick_observes_how_late_it_ran_and_the_next_is_due_a_period_after_i
     now = [100.0]
     seen: list[float] = []
     loop = FakeLoop()
+    cpu = [5.0]
     sampler = looplag.LagSampler(
-        cast(asyncio.AbstractEventLoop, loop), seen.append, period=0.1, clock=lambda: now[0]
-    )
+        cast(asyncio.AbstractEventLoop, loop), seen.append, period=0.1, idle_period=1.0,
+        idle_share=0.02, clock=lambda: now[0], cpu_clock=lambda: cpu[0],
+    )  # fmt: skip
     sampler.start()
     sampler.start()  # once only
     assert [t.when for t in loop.timers] == [100.1]
-    now[0] = 100.125  # the loop ran the timer 25 ms late
+    now[0] = 100.125  # the loop ran the timer 25 ms late, the process busy meanwhile
+    cpu[0] = 5.05
     loop.timers[-1].callback()
     assert len(seen) == 1
     assert abs(seen[0] - 0.025) < 1e-9
     assert abs(loop.timers[-1].when - 100.225) < 1e-9
     now[0] = 100.2  # a clock a hair early still observes no negative lag
+    cpu[0] = 5.06
     loop.timers[-1].callback()
     assert seen[-1] == 0.0
+    assert abs(loop.timers[-1].when - 100.3) < 1e-9  # busy: the next in a period
+    now[0] = 100.3  # idle since: 0.1 ms of CPU in 100 ms, so the next in the idle period
+    cpu[0] = 5.0601
+    loop.timers[-1].callback()
+    assert abs(loop.timers[-1].when - 101.3) < 1e-9
+    now[0] = 101.3
+    cpu[0] = 5.2  # busy again
+    loop.timers[-1].callback()
+    assert abs(loop.timers[-1].when - 101.4) < 1e-9
     sampler.stop()
     assert loop.timers[-1].cancelled
 
@@ -63,7 +76,7 @@ def _lag_count() -> float:
 async def test_the_sampler_on_a_real_loop_feeds_the_daemon_metric() -> None:
     before = _lag_count()
     sampler = looplag.LagSampler(
-        asyncio.get_running_loop(), metrics.EVENT_LOOP_LAG.observe, period=0.01
+        asyncio.get_running_loop(), metrics.EVENT_LOOP_LAG.observe, period=0.01, idle_period=0.01
     )
     sampler.start()
     try:
