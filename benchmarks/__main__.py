@@ -56,9 +56,9 @@ class Scale:
     exit_timeout: float = 90.0
     exit_probe_containers: int = 1000
     probe_sizes: tuple[int, ...] = (200, 500, 1000)
-    probe_seconds: float = 20.0
+    probe_seconds: float = 15.0
     cost_containers: int = 100
-    cost_seconds: float = 15.0
+    cost_seconds: float = 10.0
     api_containers: int = 100
     api_requests: int = 30_000
     api_seconds: float = 10.0
@@ -70,7 +70,7 @@ class Scale:
     flood_timeout: float = 120.0
     memory_containers: int = 100
     stats_containers: int = 300
-    load_seconds: float = 30.0
+    load_seconds: float = 20.0
     bigpod_containers: int = 1000
     bigpod_seconds: float = 20.0
     spawn_count: int = 200

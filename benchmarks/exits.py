@@ -182,7 +182,7 @@ async def measure(
                 before = await daemon.metrics(session)
                 # a watch opened late lists what is already there: count exits after it
                 since = time.time() + 1.0 if probes else 0.0
-                await follow(watch, seen, want=exits + 2 * containers, within=within)
+                await follow(watch, seen, want=exits + containers, within=within)
                 after = await daemon.metrics(session)
     finally:
         if server is not None:
