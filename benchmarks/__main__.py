@@ -98,7 +98,8 @@ NOTES = [
     "stamp. On this VM a process's exit itself takes about 1-2 ms after its last write, "
     "which every figure includes. The `probes beside` variant runs the same exiters beside "
     "one pod of N `sleep` containers with an httpGet liveness probe each every 1 s (one "
-    "shared server process), counting only exits once all of them run.",
+    "shared server process): the daemon starts with that pod, and once all of it runs the "
+    "exiting pods are created through the API.",
     "Probe timing: each container runs its own small server process (two ports) probed by "
     "an httpGet liveness and a tcpSocket readiness probe every 1 s; the servers record the "
     "arrival of every connection; the figure is |gap between consecutive arrivals - 1 s| "

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,9 +150,9 @@ async def follow(watch: PodWatch, seen: Observed, want: int, within: float) -> N
 async def measure(
     workdir: Path, *, containers: int, exits: int, within: float, probes: int = 0
 ) -> list[Figure]:
-    """`probes` > 0: one more pod of that many `sleep` containers, each with an httpGet
-    liveness probe every second (on its own path of one shared server process), runs
-    beside the exiting containers, and only exits after all of them run are counted."""
+    """`probes` > 0: the daemon starts with one pod of that many `sleep` containers, each
+    with an httpGet liveness probe every second (on its own path of one shared server
+    process); once they all run, the exiting pods are created through the API beside it."""
     tag = f"exits-probes-{probes}" if probes else "exits"
     out = workdir / tag
     out.mkdir(parents=True, exist_ok=True)
@@ -167,10 +166,8 @@ async def measure(
             sys.executable, "-S", str(PATH_SERVER), str(port), str(record),
             start_new_session=True,
         )  # fmt: skip
-        pods.append(big_pod(probes, port))
-    manifest = write_manifest(workdir / f"{tag}.json", pods)
+    manifest = write_manifest(workdir / f"{tag}.json", [big_pod(probes, port)] if probes else pods)
     seen = Observed()
-    since = 0.0
     try:
         async with Daemon(
             manifest, "--backoff-initial", "0", state_dir=workdir / f"state-{tag}"
@@ -180,16 +177,17 @@ async def measure(
                 await asyncio.sleep(SETTLE)
             async with aiohttp.ClientSession() as session, PodWatch(daemon.url) as watch:
                 before = await daemon.metrics(session)
-                # a watch opened late lists what is already there: count exits after it
-                since = time.time() + 1.0 if probes else 0.0
+                if probes:  # the watch is open: it sees them from their creation
+                    for pod in pods:
+                        await daemon.create_pod(session, pod)
                 await follow(watch, seen, want=exits + containers, within=within)
                 after = await daemon.metrics(session)
     finally:
         if server is not None:
             server.terminate()
             await server.wait()
-    detect, running = latencies({n: read_exit_times(out / n) for n in names}, seen, since=since)
-    restart = restarts({n: read_stamps(out / n) for n in names}, since=since)
+    detect, running = latencies({n: read_exit_times(out / n) for n in names}, seen)
+    restart = restarts({n: read_stamps(out / n) for n in names})
     figs = figures("minikubelet", detect, running, containers, restart=restart, probes=probes)
     return figs + window_figures(figs[0].section, window_stats(before, after))
 

@@ -286,6 +286,11 @@ class Daemon:
             data: JSON = await resp.json()
             return data
 
+    async def create_pod(self, session: aiohttp.ClientSession, pod: JSON) -> None:
+        async with session.post(self.url + "/api/v1/namespaces/default/pods", json=pod) as resp:
+            if resp.status != 201:
+                raise BenchmarkError(f"POST pod: {resp.status} {await resp.text()}")
+
     async def pods(self, session: aiohttp.ClientSession) -> list[JSON]:
         data = await self.get_json(session, "/api/v1/namespaces/default/pods")
         return list(data["items"])
