@@ -37,7 +37,7 @@ def test_each_tick_observes_how_late_it_ran_and_the_next_is_due_a_period_after_i
     cpu = [5.0]
     sampler = looplag.LagSampler(
         cast(asyncio.AbstractEventLoop, loop), seen.append, period=0.1, idle_period=1.0,
-        idle_share=0.02, clock=lambda: now[0], cpu_clock=lambda: cpu[0],
+        idle_share=0.02, idle_lag=0.005, clock=lambda: now[0], cpu_clock=lambda: cpu[0],
     )  # fmt: skip
     sampler.start()
     sampler.start()  # once only
@@ -61,6 +61,9 @@ def test_each_tick_observes_how_late_it_ran_and_the_next_is_due_a_period_after_i
     cpu[0] = 5.2  # busy again
     loop.timers[-1].callback()
     assert abs(loop.timers[-1].when - 101.4) < 1e-9
+    now[0] = 101.45  # little CPU, but 50 ms late (starved of CPU): not idle
+    loop.timers[-1].callback()
+    assert abs(loop.timers[-1].when - 101.55) < 1e-9
     sampler.stop()
     assert loop.timers[-1].cancelled
 

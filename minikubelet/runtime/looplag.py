@@ -6,8 +6,9 @@ it ran. A callback, a GC pause or a blocking call that holds the loop shows as l
 next tick; the benchmark reads the histogram's buckets across each window. A tick costs a
 few microseconds when the loop is awake anyway, but waking an idle loop costs far more (a
 hundred or so on a small VM): so while the process is idle (it used under `IDLE_SHARE` of a
-core since the last tick) the period stretches to `IDLE_PERIOD`. An idle loop has no lag to
-see; the samples lean to the busy times, which is where lag is.
+core since the last tick, and the tick ran under `IDLE_LAG` late: a process starved of CPU
+by a loaded machine uses little CPU too, but is late) the period stretches to `IDLE_PERIOD`.
+An idle loop has no lag to see; the samples lean to the busy times, which is where lag is.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from collections.abc import Callable
 PERIOD = 0.1
 IDLE_PERIOD = 1.0
 IDLE_SHARE = 0.02
+IDLE_LAG = 0.005
 
 
 class LagSampler:
     """Observes the loop's lateness every `period` (every `idle_period` while the process's
-    CPU time grew by under `idle_share` of the time since the last tick); `clock` (the loop's)
+    CPU time grew by under `idle_share` of the time since the last tick and the tick was under
+    `idle_lag` late); `clock` (the loop's)
     and `cpu_clock` (the process's CPU time) are injected by tests."""
 
     def __init__(
@@ -34,6 +37,7 @@ class LagSampler:
         period: float = PERIOD,
         idle_period: float = IDLE_PERIOD,
         idle_share: float = IDLE_SHARE,
+        idle_lag: float = IDLE_LAG,
         clock: Callable[[], float] | None = None,
         cpu_clock: Callable[[], float] = time.process_time,
     ) -> None:
@@ -42,6 +46,7 @@ class LagSampler:
         self._period = period
         self._idle_period = idle_period
         self._idle_share = idle_share
+        self._idle_lag = idle_lag
         self._clock = clock if clock is not None else loop.time
         self._cpu_clock = cpu_clock
         self._due = 0.0
@@ -60,10 +65,11 @@ class LagSampler:
 
     def _tick(self) -> None:
         now, cpu = self._clock(), self._cpu_clock()
-        self._observe(max(0.0, now - self._due))
+        lag = max(0.0, now - self._due)
+        self._observe(lag)
         was, was_cpu = self._last
         self._last = (now, cpu)
-        idle = cpu - was_cpu < self._idle_share * (now - was)
+        idle = lag < self._idle_lag and cpu - was_cpu < self._idle_share * (now - was)
         self._schedule(now, self._idle_period if idle else self._period)
 
     def stop(self) -> None:
