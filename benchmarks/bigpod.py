@@ -25,10 +25,13 @@ from benchmarks.harness import (
     JSON,
     BenchmarkError,
     Daemon,
+    WindowStats,
     container_doc,
     free_ports,
     pod_doc,
     running_containers,
+    window_figures,
+    window_stats,
     write_manifest,
 )
 from benchmarks.report import Figure, below
@@ -79,7 +82,9 @@ async def _lag(url: str, session: aiohttp.ClientSession, until: float) -> list[f
     return seen
 
 
-async def run_one(workdir: Path, n: int, seconds: float, settle: float) -> dict[str, float]:
+async def run_one(
+    workdir: Path, n: int, seconds: float, settle: float
+) -> tuple[dict[str, float], WindowStats]:
     (port, api_port) = free_ports(2)
     record = workdir / f"bigpod-{n}.txt"
     record.write_text("")
@@ -108,9 +113,11 @@ async def run_one(workdir: Path, n: int, seconds: float, settle: float) -> dict[
                     await asyncio.sleep(0.25)
             running = time.time()
             await asyncio.sleep(settle)
+            before = await daemon.metrics(session)
             since = time.time()
             lag = await _lag(daemon.url, session, since + seconds)
             until = time.time()
+            after = await daemon.metrics(session)
     except TimeoutError:
         raise BenchmarkError(f"the pod of {n} did not run within {within:g}s") from None
     finally:
@@ -125,11 +132,11 @@ async def run_one(workdir: Path, n: int, seconds: float, settle: float) -> dict[
         **timing,
         "lag_p50_ms": percentile(lag, 50) * 1000,
         "lag_p99_ms": percentile(lag, 99) * 1000,
-    }
+    }, window_stats(before, after)
 
 
 async def measure(workdir: Path, *, n: int, seconds: float, settle: float) -> list[Figure]:
-    r = await run_one(workdir, n, seconds, settle)
+    r, stats = await run_one(workdir, n, seconds, settle)
     section = "9. one big pod"
     at = f"one pod of {n} containers, 1 httpGet probe each"
     targeted = n == TARGET_N
@@ -147,4 +154,5 @@ async def measure(workdir: Path, *, n: int, seconds: float, settle: float) -> li
                details=r),
         fig(f"probe |interval - period| p99, N={n}", r["p99_ms"], "ms", P99_TARGET_MS,
             note=f"{r['count']:.0f} intervals; {lag}"),
+        *window_figures(section, stats, f", N={n}"),
     ]  # fmt: skip

@@ -22,12 +22,16 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import aiohttp
 import psutil
+
+from benchmarks.report import Figure
+from benchmarks.stats import bucket_max, bucket_quantile
 
 JSON = dict[str, Any]
 ROOT = Path(__file__).resolve().parent.parent
@@ -282,6 +286,11 @@ class Daemon:
             data: JSON = await resp.json()
             return data
 
+    async def create_pod(self, session: aiohttp.ClientSession, pod: JSON) -> None:
+        async with session.post(self.url + "/api/v1/namespaces/default/pods", json=pod) as resp:
+            if resp.status != 201:
+                raise BenchmarkError(f"POST pod: {resp.status} {await resp.text()}")
+
     async def pods(self, session: aiohttp.ClientSession) -> list[JSON]:
         data = await self.get_json(session, "/api/v1/namespaces/default/pods")
         return list(data["items"])
@@ -323,6 +332,26 @@ class Daemon:
                 total = float(line.rsplit(" ", 1)[1])
         return count, total
 
+    async def metrics(self, session: aiohttp.ClientSession) -> Metrics:
+        """Every series of `/metrics`, by its name and labels as written."""
+        async with session.get(self.url + "/metrics") as resp:
+            return parse_metrics(await resp.text())
+
+    def helpers(self) -> list[psutil.Process]:
+        """The processes that run for the daemon and not for a container: the two guards
+        above it (`minikubelet run` and its fork) and its watchdog (the sweeper)."""
+        assert self.proc is not None
+        found: list[psutil.Process] = []
+        with contextlib.suppress(psutil.Error):
+            outer = psutil.Process(self.proc.pid)
+            found.append(outer)
+            found += [c for c in outer.children() if c.pid != self.pid]
+            found += [
+                c for c in psutil.Process(self.pid).children()
+                if "minikubelet.runtime.watchdog" in _cmdline(c)
+            ]  # fmt: skip
+        return found
+
     async def probe_count(self, session: aiohttp.ClientSession) -> float:
         """Probes run so far: the sum of the daemon's prober_probe_total series."""
         async with session.get(self.url + "/metrics/probes") as resp:
@@ -332,6 +361,93 @@ class Daemon:
             for line in text.splitlines()
             if line.startswith("prober_probe_total{")
         )
+
+
+Metrics = dict[str, float]
+
+
+def parse_metrics(text: str) -> Metrics:
+    out: Metrics = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            with contextlib.suppress(ValueError):
+                out[key] = float(value)
+    return out
+
+
+def buckets(metrics: Metrics, name: str, match: str = "") -> list[tuple[float, float]]:
+    """(upper bound, cumulative count) of histogram `name`'s series whose labels hold
+    `match`, in order of the bound."""
+    out = []
+    for key, value in metrics.items():
+        if key.startswith(name + "_bucket{") and match in key:
+            le = key.split('le="', 1)[1].split('"', 1)[0]
+            out.append((float(le), value))
+    return sorted(out)
+
+
+def bucket_delta(
+    before: Metrics, after: Metrics, name: str, match: str = ""
+) -> list[tuple[float, float]]:
+    """The histogram's observations between two reads."""
+    was = dict(buckets(before, name, match))
+    return [(le, count - was.get(le, 0.0)) for le, count in buckets(after, name, match)]
+
+
+@dataclass(frozen=True, slots=True)
+class WindowStats:
+    """What the daemon's own metrics say of a window: the event loop's lag (the
+    `minikubelet_event_loop_lag_seconds` histogram: quantiles interpolated in its buckets, the
+    maximum as its bucket's bound) and its full garbage collections (count, total, the
+    longest's bucket bound)."""
+
+    lag_p50_ms: float
+    lag_p99_ms: float
+    lag_max_ms: float
+    lag_samples: float
+    gc_count: float
+    gc_total_ms: float
+    gc_max_ms: float
+
+    def lag_text(self) -> str:
+        return (
+            f"loop lag p50 {self.lag_p50_ms:.2g} / p99 {self.lag_p99_ms:.2g} / max <= "
+            f"{self.lag_max_ms:.3g} ms"
+        )
+
+    def gc_text(self) -> str:
+        if not self.gc_count:
+            return "no full GC"
+        return (
+            f"{self.gc_count:.0f} full GCs, {self.gc_total_ms:.1f} ms in all, "
+            f"longest <= {self.gc_max_ms:.3g} ms"
+        )
+
+
+def window_stats(before: Metrics, after: Metrics) -> WindowStats:
+    lag = bucket_delta(before, after, "minikubelet_event_loop_lag_seconds")
+    gc = bucket_delta(before, after, "minikubelet_gc_pause_seconds", 'generation="2"')
+    gc_key = 'minikubelet_gc_pause_seconds_sum{generation="2"}'
+    return WindowStats(
+        lag_p50_ms=bucket_quantile(lag, 50) * 1000,
+        lag_p99_ms=bucket_quantile(lag, 99) * 1000,
+        lag_max_ms=bucket_max(lag) * 1000,
+        lag_samples=lag[-1][1] if lag else 0.0,
+        gc_count=gc[-1][1] if gc else 0.0,
+        gc_total_ms=(after.get(gc_key, 0.0) - before.get(gc_key, 0.0)) * 1000,
+        gc_max_ms=bucket_max(gc) * 1000 if gc and gc[-1][1] else 0.0,
+    )
+
+
+def helpers_cpu(procs: Iterable[psutil.Process]) -> float:
+    """CPU seconds (user + system) of the processes still alive."""
+    total = 0.0
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            t = proc.cpu_times()
+            total += t.user + t.system
+    return total
 
 
 def running_containers(pods: Iterable[JSON]) -> int:
@@ -401,3 +517,15 @@ async def idle_cpu(sampler: ProcessSampler, seconds: float) -> float:
     before, began = sampler.cpu(), time.monotonic()
     await asyncio.sleep(seconds)
     return (sampler.cpu() - before) / (time.monotonic() - began)
+
+
+def window_figures(section: str, stats: WindowStats, suffix: str = "") -> list[Figure]:
+    """The event loop's lag and the full GC pauses of a window, as figures of `section`."""
+    details = asdict(stats)
+    return [
+        Figure(section, f"event loop lag p50{suffix}", stats.lag_p50_ms, "ms", details=details),
+        Figure(section, f"event loop lag p99{suffix}", stats.lag_p99_ms, "ms",
+               note=f"{stats.lag_samples:.0f} ticks, max <= {stats.lag_max_ms:.3g} ms"),
+        Figure(section, f"full GC pauses, total{suffix}", stats.gc_total_ms, "ms",
+               note=f"{stats.gc_count:.0f} collections, longest <= {stats.gc_max_ms:.3g} ms"),
+    ]  # fmt: skip

@@ -26,6 +26,8 @@ from benchmarks.harness import (
     ProcessSampler,
     container_doc,
     pod_doc,
+    window_figures,
+    window_stats,
     write_manifest,
 )
 from benchmarks.report import Figure, below
@@ -42,22 +44,30 @@ def _limited(i: int) -> dict[str, object]:
     return pod_doc(f"mem-{i:04d}", [c])
 
 
-async def memory_idle(workdir: Path, *, containers: int, seconds: float, settle: float) -> Figure:
+async def memory_idle(
+    workdir: Path, *, containers: int, seconds: float, settle: float
+) -> list[Figure]:
     pods = [_limited(i) for i in range(containers)]
     manifest = write_manifest(workdir / f"memory-idle-{containers}.json", pods)
     async with Daemon(manifest, state_dir=workdir / f"state-memory-idle-{containers}") as daemon:
         await daemon.wait_running(containers, within=60 + containers * 0.3)
         await asyncio.sleep(settle)
         sampler = ProcessSampler(daemon.pid)
-        before, began = sampler.cpu(), time.monotonic()
-        await asyncio.sleep(seconds)
-        cpu_s, wall = sampler.cpu() - before, time.monotonic() - began
+        async with aiohttp.ClientSession() as session:
+            metrics_before = await daemon.metrics(session)
+            before, began = sampler.cpu(), time.monotonic()
+            await asyncio.sleep(seconds)
+            cpu_s, wall = sampler.cpu() - before, time.monotonic() - began
+            stats = window_stats(metrics_before, await daemon.metrics(session))
     share = cpu_s / wall * 100
     note = f"{cpu_s:.2f} CPU s in {wall:.0f} s"
-    return below(
-        "9. load", f"idle CPU, {containers} memory-limited containers", share, "% of a core",
-        IDLE_CPU_TARGET, note=note, details={"cpu_s": cpu_s, "wall_s": wall},
-    )  # fmt: skip
+    return [
+        below(
+            "9. load", f"idle CPU, {containers} memory-limited containers", share,
+            "% of a core", IDLE_CPU_TARGET, note=note, details={"cpu_s": cpu_s, "wall_s": wall},
+        ),
+        *window_figures("9. load", stats, f", {containers} memory-limited containers"),
+    ]  # fmt: skip
 
 
 async def _poll_summary(
@@ -101,6 +111,7 @@ async def stats_lag(
             aiohttp.ClientSession(timeout=timeout) as health,
         ):
             quiet = summary_ms(await _healthz(health, daemon.url, seconds / 2))
+            metrics_before = await daemon.metrics(health)
             stop = asyncio.Event()
             poller = asyncio.create_task(_poll_summary(polling, daemon.url, stop))
             try:
@@ -108,6 +119,7 @@ async def stats_lag(
             finally:
                 stop.set()
             summaries = await poller
+            stats = window_stats(metrics_before, await daemon.metrics(health))
     lag, summ = summary_ms(lags), summary_ms(summaries)
     section = "9. load"
     what = f"{containers} containers, /stats/summary polled"
@@ -122,6 +134,7 @@ async def stats_lag(
                quiet["p99_ms"], "ms", details={"healthz": quiet}),
         Figure(section, f"/stats/summary latency p50, {containers} containers",
                summ["p50_ms"], "ms"),
+        *window_figures(section, stats, f", {what}"),
     ]  # fmt: skip
 
 
@@ -130,6 +143,6 @@ async def measure(
 ) -> list[Figure]:
     idle = await memory_idle(workdir, containers=memory_containers, seconds=seconds, settle=settle)
     return [
-        idle,
+        *idle,
         *await stats_lag(workdir, containers=stats_containers, seconds=seconds, settle=settle),
     ]

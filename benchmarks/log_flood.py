@@ -15,7 +15,16 @@ from pathlib import Path
 
 import aiohttp
 
-from benchmarks.harness import BenchmarkError, Daemon, container_doc, pod_doc, write_manifest
+from benchmarks.harness import (
+    BenchmarkError,
+    Daemon,
+    WindowStats,
+    container_doc,
+    pod_doc,
+    window_figures,
+    window_stats,
+    write_manifest,
+)
 from benchmarks.report import Figure, below
 from benchmarks.startup import healthz_ok
 from benchmarks.stats import percentile, summary_ms
@@ -31,8 +40,10 @@ async def _terminated(daemon: Daemon, session: aiohttp.ClientSession) -> bool:
         "containerStatuses", []))  # fmt: skip
 
 
-async def once(workdir: Path, *, echo: bool, size: int, within: float) -> list[float]:
-    """Seconds of each /healthz answer during one flood."""
+async def once(
+    workdir: Path, *, echo: bool, size: int, within: float
+) -> tuple[list[float], WindowStats]:
+    """Seconds of each /healthz answer during one flood, and the daemon's lag and GC."""
     name = "echo" if echo else "quiet"
     manifest = write_manifest(
         workdir / f"flood-{name}.json",
@@ -44,6 +55,7 @@ async def once(workdir: Path, *, echo: bool, size: int, within: float) -> list[f
     daemon = Daemon(manifest, *args, state_dir=workdir / f"state-flood-{name}", quiet_logs=not echo)
     async with daemon, aiohttp.ClientSession() as session:
         port = int(daemon.url.rsplit(":", 1)[1])
+        before = await daemon.metrics(session)
         deadline = time.monotonic() + within
         while True:
             if time.monotonic() > deadline:
@@ -55,14 +67,15 @@ async def once(workdir: Path, *, echo: bool, size: int, within: float) -> list[f
             if await _terminated(daemon, session):
                 break
             await asyncio.sleep(0.02)
-    return latencies
+        stats = window_stats(before, await daemon.metrics(session))
+    return latencies, stats
 
 
 async def measure(workdir: Path, *, size: int, within: float) -> list[Figure]:
     section = "log flood"
     figures = []
     for echo in (False, True):
-        latencies = await once(workdir, echo=echo, size=size, within=within)
+        latencies, stats = await once(workdir, echo=echo, size=size, within=within)
         ms = [s * 1000 for s in latencies]
         mode = "echoed" if echo else "--quiet-logs"
         details = summary_ms(latencies)
@@ -71,4 +84,5 @@ async def measure(workdir: Path, *, size: int, within: float) -> list[Figure]:
                              note=f"{len(ms)} requests", details=details))  # fmt: skip
         figures.append(below(section, f"/healthz worst during a flood ({mode})", max(ms), "ms",
                              WORST_MS))  # fmt: skip
+        figures += window_figures(section, stats, f", {mode}")
     return figures

@@ -70,16 +70,23 @@ def aggregate(rounds: Sequence[Sequence[Figure]]) -> list[Figure]:
 
 
 def _judge(target: str, value: float) -> bool | None:
-    """`< 20 ms` / `> 2000 req/s` judged on `value`; None for any other target."""
+    """`< 20 ms` / `> 2000 req/s` / `<= 35 MiB` / `<= 1.5 x` judged on `value`; None for
+    any other target."""
     op, _, rest = target.partition(" ")
     try:
         limit = float(rest.split(" ")[0])
     except ValueError:
         return None
+    if math.isnan(value):
+        return None
     if op == "<":
         return value < limit
     if op == ">":
         return value > limit
+    if op == "<=":
+        return value <= limit
+    if op == ">=":
+        return value >= limit
     return None
 
 
@@ -91,6 +98,22 @@ def below(section: str, name: str, value: float, unit: str, limit: float, **kw: 
 def above(section: str, name: str, value: float, unit: str, limit: float, **kw: Any) -> Figure:
     met = None if math.isnan(value) else value > limit
     return Figure(section, name, value, unit, target=f"> {limit:g} {unit}", met=met, **kw)
+
+
+def at_most(section: str, name: str, value: float, unit: str, limit: float, **kw: Any) -> Figure:
+    target = f"<= {limit:g} {unit}"
+    return Figure(section, name, value, unit, target=target, met=_judge(target, value), **kw)
+
+
+def ratio(
+    section: str, name: str, ours: float, floor: float, limit: float | None = None, **kw: Any
+) -> Figure:
+    """Ours / the floor's, as `x`; held to `<= limit x` when a limit is given."""
+    value = ours / floor if floor and not math.isnan(floor) else math.nan
+    if limit is None:
+        return Figure(section, name, value, "x", **kw)
+    target = f"<= {limit:g} x"
+    return Figure(section, name, value, "x", target=target, met=_judge(target, value), **kw)
 
 
 def machine() -> dict[str, Any]:

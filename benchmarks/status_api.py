@@ -13,9 +13,19 @@ import json
 import sys
 from pathlib import Path
 
+import aiohttp
 import psutil
 
-from benchmarks.harness import ROOT, BenchmarkError, Daemon, container_doc, pod_doc, write_manifest
+from benchmarks.harness import (
+    ROOT,
+    BenchmarkError,
+    Daemon,
+    container_doc,
+    pod_doc,
+    window_figures,
+    window_stats,
+    write_manifest,
+)
 from benchmarks.report import Figure, above
 
 RPS_TARGET = 2000.0
@@ -70,9 +80,12 @@ async def measure(
         url = daemon.url + "/pods"
         await loadgen(url, connections, max(requests // 10, 10), 2.0)  # warm-up
         sampler = psutil.Process(daemon.pid)
-        before = sum(sampler.cpu_times()[:2])
-        result = await loadgen(url, connections, requests, seconds)
-        result["daemon_cpu_s"] = sum(sampler.cpu_times()[:2]) - before
+        async with aiohttp.ClientSession() as session:
+            metrics_before = await daemon.metrics(session)
+            before = sum(sampler.cpu_times()[:2])
+            result = await loadgen(url, connections, requests, seconds)
+            result["daemon_cpu_s"] = sum(sampler.cpu_times()[:2]) - before
+            stats = window_stats(metrics_before, await daemon.metrics(session))
     note = (
         f"{result['requests']:.0f} requests of {result['bytes_per_response'] / 1024:.0f} KiB, "
         f"{connections} connections, {result['errors']:.0f} errors; client CPU "
@@ -85,4 +98,5 @@ async def measure(
               RPS_TARGET, note=note, details=result),
         Figure(section, "GET /pods latency p50", result["p50_ms"], "ms"),
         Figure(section, "GET /pods latency p99", result["p99_ms"], "ms"),
+        *window_figures(section, stats, ", GET /pods load"),
     ]  # fmt: skip

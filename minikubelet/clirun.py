@@ -27,7 +27,7 @@ from minikubelet.core.images import ImageOverlay
 from minikubelet.core.settings import Settings, default_state_dir
 from minikubelet.core.spec import Pod
 from minikubelet.daemon import Daemon, ServeOptions
-from minikubelet.runtime import gcpolicy, guard, mountns
+from minikubelet.runtime import gcpolicy, guard, looplag, mountns
 
 if TYPE_CHECKING:
     from minikubelet.node import report
@@ -234,6 +234,7 @@ async def _serve(
         # again as the pod set changes: runtime/gcpolicy.py).
         gc.freeze()
         gcpolicy.watch()
+        looplag.watch()
         print(f"minikubelet: serving on {url}", flush=True)
         try:
             path = kubeconfig.record(settings.state_dir, url, token=options.token,

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     CONTAINER_RESTARTS: Counter
     PROBE_LATENCY: Histogram
     GC_PAUSE: Histogram
+    EVENT_LOOP_LAG: Histogram
     ASYNCIO_TASKS: Gauge
     LOG_LINES_DROPPED: Counter
 
@@ -52,6 +53,13 @@ def create() -> None:
             made = _collectors()
             globals().update(made)  # later uses find them without __getattr__
             _made.update(made)
+
+
+_LAG_BUCKETS = (  # fine enough that a p99 read from the buckets is not just a bucket's bound
+    *(0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0065, 0.008),
+    *(0.01, 0.0125, 0.015, 0.0175, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2),
+    *(0.3, 0.5, 1, 2.5),
+)
 
 
 def _tasks() -> float:
@@ -112,6 +120,12 @@ def _collectors() -> dict[str, Any]:
             "Pauses of the garbage collector's older generations (1 and 2: full).",
             ["generation"],
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1),
+            registry=daemon,
+        ),
+        "EVENT_LOOP_LAG": Histogram(
+            "minikubelet_event_loop_lag_seconds",
+            "How late the event loop ran a callback due every 0.1 s (runtime/looplag.py).",
+            buckets=_LAG_BUCKETS,
             registry=daemon,
         ),
         "ASYNCIO_TASKS": Gauge(
