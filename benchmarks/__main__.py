@@ -36,6 +36,7 @@ from benchmarks import (
     load,
     log_flood,
     peer,
+    podman_peer,
     probe_cost,
     probe_timing,
     report,
@@ -78,6 +79,9 @@ class Scale:
     scale_sizes: tuple[int, ...] = (10, 100, 1000)  # apiscale, deployment, volumes, exec
     scale_repeats: int = 50
     fanout_watchers: tuple[int, ...] = (10, 100)
+    podman: bool = True  # the second peer; never in the smoke run (CI has no podman)
+    podman_idle_pods: int = 100  # podman starts about one pod a second here
+    podman_probe_seconds: float = 20.0
 
 
 SMOKE = Scale(
@@ -87,6 +91,7 @@ SMOKE = Scale(
     memory_containers=5,
     stats_containers=5, load_seconds=1.0, bigpod_containers=20, bigpod_seconds=2.0,
     scale_sizes=(3,), scale_repeats=5, fanout_watchers=(3,),
+    podman=False,
 )  # fmt: skip
 
 NOTES = [
@@ -201,6 +206,7 @@ async def run_all(
     errors: list[str] = []
     ours_exits: list[Figure] = []
     ours_big: list[footprint.Footprint] = []
+    ours_probes: list[Figure] = []
 
     async def do_exits() -> list[Figure]:
         figs = await exits.measure(
@@ -226,6 +232,25 @@ async def run_all(
             idle_seconds=scale.idle_seconds, settle=scale.settle,
         )  # fmt: skip
 
+    async def do_probe_cost() -> list[Figure]:
+        figs = await probe_cost.measure(
+            workdir, containers=scale.cost_containers, seconds=scale.cost_seconds,
+            settle=scale.settle,
+        )  # fmt: skip
+        ours_probes.extend(figs)
+        return figs
+
+    async def do_podman() -> list[Figure]:
+        if not scale.podman:
+            return podman_peer.skipped("not in the smoke run: it needs podman, and takes minutes")
+        return await podman_peer.measure(
+            workdir, containers=scale.exit_containers, exit_count=scale.exits,
+            within=scale.exit_timeout, ours_exits=ours_exits,
+            ours_idle=ours_big[0] if ours_big else None, ours_probes=ours_probes,
+            idle_pods=scale.podman_idle_pods, idle_seconds=scale.idle_seconds,
+            probe_seconds=scale.podman_probe_seconds, settle=scale.settle,
+        )  # fmt: skip
+
     sections: list[Section] = [
         # start-up first, on a machine not yet churned by hundreds of processes
         ("startup", lambda: startup.measure(workdir, runs=scale.startup_runs)),
@@ -233,9 +258,7 @@ async def run_all(
         ("probe-timing", lambda: probe_timing.measure(
             workdir, sizes=list(scale.probe_sizes), seconds=scale.probe_seconds,
             settle=scale.settle)),
-        ("probe-cost", lambda: probe_cost.measure(
-            workdir, containers=scale.cost_containers, seconds=scale.cost_seconds,
-            settle=scale.settle)),
+        ("probe-cost", do_probe_cost),
         ("status-api", lambda: status_api.measure(
             workdir, containers=scale.api_containers, requests=scale.api_requests,
             seconds=scale.api_seconds, settle=min(scale.settle, 1.0))),
@@ -243,6 +266,7 @@ async def run_all(
             workdir, size=scale.flood_bytes, within=scale.flood_timeout)),
         ("footprint", do_footprint),
         ("peer", do_peer),
+        ("podman", do_podman),
         ("load", lambda: load.measure(
             workdir, memory_containers=scale.memory_containers,
             stats_containers=scale.stats_containers, seconds=scale.load_seconds,
