@@ -76,6 +76,7 @@ HOST_DIRS = ("bin", "lib", "lib64", "sbin")
 # ask for more (its default asks for far more, and runc cannot set it unless it is allowed to
 # raise limits)
 NPROC = 32768
+RUNROOT_MAX = 50
 
 
 def unavailable() -> str | None:
@@ -226,9 +227,8 @@ class Podman:
     """podman with its configuration, storage and state in one temp directory; an async
     context manager that removes what it created, ends every conmon left and deletes it."""
 
-    def __init__(self, workdir: Path) -> None:
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.dir = Path(tempfile.mkdtemp(prefix="podman-", dir=workdir))
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="mkb-podman-", dir=short_tmp()))
         self.env = {
             **os.environ,
             "CONTAINERS_CONF": str(self.dir / "containers.conf"),
@@ -244,6 +244,8 @@ class Podman:
 
     def _configure(self) -> None:
         d = self.dir
+        if len(f"{d}/run") > RUNROOT_MAX:
+            raise BenchmarkError(f"podman's run root {d}/run is over {RUNROOT_MAX} characters")
         for sub in ("root", "run", "tmp", "volumes", "networks"):
             (d / sub).mkdir()
         limits = f'["nofile={_nofile()}", "nproc={NPROC}:{NPROC}"]'
@@ -378,6 +380,14 @@ class Podman:
                 print(f"   podman left {len(left)} processes, ended: {left[:5]}", flush=True)
 
 
+def short_tmp() -> str:
+    """A temp directory short enough for podman's run root: `podman container cleanup`, the
+    command conmon runs when a container exits (and which restarts it), refuses a run root of
+    over 50 characters, so with a longer one nothing is ever restarted."""
+    base = tempfile.gettempdir()
+    return base if len(base) + len("/mkb-podman-xxxxxxxx/run") <= RUNROOT_MAX else "/tmp"
+
+
 def _nofile() -> str:
     import resource
 
@@ -394,6 +404,7 @@ class EventStream:
         self.events = Events()
         self.proc: asyncio.subprocess.Process | None = None
         self._task: asyncio.Task[None] | None = None
+        self.returncode: int | None = None  # the stream's, if it ended by itself
 
     async def __aenter__(self) -> EventStream:
         self.proc = await asyncio.create_subprocess_exec(
@@ -411,6 +422,7 @@ class EventStream:
         assert self.proc.stdout is not None
         while line := await self.proc.stdout.readline():
             self.events.add(time.time(), line)
+        self.returncode = await self.proc.wait()
 
     async def __aexit__(self, *exc: object) -> None:
         if self.proc is not None:
@@ -462,7 +474,13 @@ async def exits(pm: Podman, *, containers: int, exit_count: int, within: float) 
     exit_times = {f"{n}-c": stamps[n][1] for n in names}
     arrival, recorded, running = podman_latencies(exit_times, stream.events)
     if not arrival:
-        raise BenchmarkError("podman reported no exits")
+        died = sum(1 for seq in stream.events.by_name.values() for e in seq if e[2] == "died")
+        stamped = sum(len(t) for t in exit_times.values())
+        raise BenchmarkError(
+            f"podman reported no exits: {stamped} exits stamped, {died} `died` events of "
+            f"{sum(map(len, stream.events.by_name.values()))} container events, the events "
+            f"stream ended with {stream.returncode}"
+        )
     starts = sum(max(len(s) - 1, 0) for s, _ in stamps.values())
     return ExitFigures(
         detect=summary_ms(arrival),
@@ -640,10 +658,13 @@ async def measure(
     probe_seconds: float,
     settle: float = SETTLE,
 ) -> list[Figure]:
+    """The section's figures; podman's files are in a short temp directory of its own (see
+    `short_tmp`), not under `workdir`."""
+    del workdir
     reason = unavailable()
     if reason is not None:
         return skipped(reason)
-    async with Podman(workdir / "podman") as pm:
+    async with Podman() as pm:
         ex = await exits(pm, containers=containers, exit_count=exit_count, within=within)
         n = ours_idle.containers if ours_idle is not None else idle_pods
         pods = min(n, idle_pods)

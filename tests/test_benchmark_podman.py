@@ -46,6 +46,10 @@ def test_the_kth_died_event_is_the_exit_of_the_kth_instance() -> None:
     assert [round(x, 3) for x in everything[0]] == [0.2, 0.4]
 
 
+def test_podmans_run_root_is_short_enough_for_its_cleanup_command() -> None:
+    assert len(podman_peer.short_tmp() + "/mkb-podman-xxxxxxxx/run") <= podman_peer.RUNROOT_MAX
+
+
 def test_conmon_names_the_container_it_supervises() -> None:
     argv = ["/usr/bin/conmon", "--api-version", "1", "-c", "abc", "-n", "mkbench-idle-0001-c"]
     assert conmon_name(argv) == "mkbench-idle-0001-c"
@@ -104,4 +108,3 @@ def test_without_podman_the_section_says_why_it_skipped(
     assert fig.section == podman_peer.SECTION
     assert math.isnan(fig.value)
     assert "not installed" in fig.note
-    assert not list(tmp_path.iterdir())
