@@ -1,8 +1,8 @@
 """The second peer (figure 8b): `podman kube play` running the same pods, measured the same way.
 
 It runs only in the full run, and only where podman can run (as root, with runc and conmon);
-anywhere else the section reports why it skipped. Everything podman keeps lives in a temp
-directory of its own: a `containers.conf` and a `storage.conf` passed through
+anywhere else the section reports why it skipped. Everything podman keeps lives in a short
+temp directory of its own (`short_tmp`): a `containers.conf` and a `storage.conf` passed through
 `CONTAINERS_CONF` / `CONTAINERS_STORAGE_CONF` (runc, `cgroupfs`, the `file` events logger, the
 `vfs` storage driver, graph root, run root and tmp dir all in that directory), so nothing
 global is changed and the whole directory goes at the end. There is no image registry here:
