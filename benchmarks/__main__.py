@@ -37,6 +37,7 @@ from benchmarks import (
     load,
     log_flood,
     peer,
+    podman_peer,
     probe_cost,
     probe_timing,
     report,
@@ -81,6 +82,9 @@ class Scale:
     scale_repeats: int = 50
     fanout_watchers: tuple[int, ...] = (10, 100)
     spawn_count: int = 200
+    podman: bool = True  # the second peer; never in the smoke run (CI has no podman)
+    podman_idle_pods: int = 100  # podman starts about one pod a second here
+    podman_probe_seconds: float = 20.0
 
 
 SMOKE = Scale(
@@ -91,6 +95,7 @@ SMOKE = Scale(
     memory_containers=5,
     stats_containers=5, load_seconds=1.0, bigpod_containers=20, bigpod_seconds=2.0,
     scale_sizes=(3,), scale_repeats=5, fanout_watchers=(3,),
+    podman=False,
 )  # fmt: skip
 
 NOTES = [
@@ -140,6 +145,20 @@ NOTES = [
     "ratio: it is not the same measure as our watch. The ratios compare one measure for "
     "both: restart = exit stamp to the next instance's start stamp, and the processes' own "
     "RSS and CPU seconds over the same idle window.",
+    "Second peer, podman kube play (full run only, as root where podman, runc and conmon "
+    "are installed; skipped otherwise, and in the smoke run): podman's configuration, vfs "
+    "storage, state and events file in a temp directory of its own (runc, cgroupfs, the file "
+    "events logger), removed after; the image is imported from a tarball made on the spot and "
+    "every pod mounts the host's /usr read-only (hostPath) with hostNetwork, so the same "
+    "programs run. Detection = arrival of the `died` event on a `podman events` stream (the "
+    "event's own time beside it); restart = the same stamps as ours. podman's health checks "
+    "run from systemd timers and this machine has no systemd, so probes cannot run by "
+    "themselves here: the exec probe is triggered by hand, `podman healthcheck run` one after "
+    "another, and its CPU is that command's with every process it left (wait4), plus the "
+    "running conmons'. podman has no daemon: memory and idle CPU are those of each "
+    "container's conmon and each pod's infra (conmon and catatonit), read on fewer pods than "
+    "ours and scaled to our count (nothing is shared between pods); PSS beside RSS, as the "
+    "summed RSS of many small processes counts their shared libraries again and again.",
     "Log flood: one container writes 30 MB (300,000 lines of 100 bytes) as fast as it can, "
     "its log rotating under a 1 MiB cap, once with `--quiet-logs` and once echoed on the "
     "daemon's stdout (read by the benchmark); `/healthz` is asked on a fresh connection "
@@ -227,6 +246,7 @@ async def run_all(
     errors: list[str] = []
     ours_exits: list[Figure] = []
     ours_big: list[footprint.Footprint] = []
+    ours_probes: list[Figure] = []
 
     async def do_exits() -> list[Figure]:
         figs = await exits.measure(
@@ -252,6 +272,25 @@ async def run_all(
             idle_seconds=scale.idle_seconds, settle=scale.settle,
         )  # fmt: skip
 
+    async def do_probe_cost() -> list[Figure]:
+        figs = await probe_cost.measure(
+            workdir, containers=scale.cost_containers, seconds=scale.cost_seconds,
+            settle=scale.settle,
+        )  # fmt: skip
+        ours_probes.extend(figs)
+        return figs
+
+    async def do_podman() -> list[Figure]:
+        if not scale.podman:
+            return podman_peer.skipped("not in the smoke run: it needs podman, and takes minutes")
+        return await podman_peer.measure(
+            workdir, containers=scale.exit_containers, exit_count=scale.exits,
+            within=scale.exit_timeout, ours_exits=ours_exits,
+            ours_idle=ours_big[0] if ours_big else None, ours_probes=ours_probes,
+            idle_pods=scale.podman_idle_pods, idle_seconds=scale.idle_seconds,
+            probe_seconds=scale.podman_probe_seconds, settle=scale.settle,
+        )  # fmt: skip
+
     sections: list[Section] = [
         # start-up first, on a machine not yet churned by hundreds of processes
         ("startup", lambda: startup.measure(workdir, runs=scale.startup_runs)),
@@ -262,9 +301,7 @@ async def run_all(
         ("probe-timing", lambda: probe_timing.measure(
             workdir, sizes=list(scale.probe_sizes), seconds=scale.probe_seconds,
             settle=scale.settle)),
-        ("probe-cost", lambda: probe_cost.measure(
-            workdir, containers=scale.cost_containers, seconds=scale.cost_seconds,
-            settle=scale.settle)),
+        ("probe-cost", do_probe_cost),
         ("status-api", lambda: status_api.measure(
             workdir, containers=scale.api_containers, requests=scale.api_requests,
             seconds=scale.api_seconds, settle=min(scale.settle, 1.0))),
@@ -272,6 +309,7 @@ async def run_all(
             workdir, size=scale.flood_bytes, within=scale.flood_timeout)),
         ("footprint", do_footprint),
         ("peer", do_peer),
+        ("podman", do_podman),
         ("load", lambda: load.measure(
             workdir, memory_containers=scale.memory_containers,
             stats_containers=scale.stats_containers, seconds=scale.load_seconds,
