@@ -21,7 +21,7 @@ from minikubelet.api.protowire import MAGIC, _raw, decode, fields
 from minikubelet.core.gotext import rfc3339_nano
 
 JSON = dict[str, Any]
-KINDS = {"Job": "Job", "CronJob": "CronJob"}
+KINDS = {"Job": "Job", "CronJob": "CronJob", "Pod": "Pod"}
 
 # k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto
 _META: dict[str, dict[int, Field]] = {
@@ -42,6 +42,11 @@ _META: dict[str, dict[int, Field]] = {
     "LabelSelector": {
         1: ("matchLabels", "map:string", False, False),
         2: ("matchExpressions", "msg:LabelSelectorRequirement", True, False),
+    },
+    # k8s.io/api/core/v1/generated.proto Pod (the typed client's create of a pod: `kubectl
+    # debug --copy-to`); its spec's messages are the generated ones
+    "Pod": {
+        1: ("metadata", "msg:ObjectMeta", False, False), 2: ("spec", "msg:PodSpec", False, False),
     },
     "LabelSelectorRequirement": {
         1: ("key", "string", False, False), 2: ("operator", "string", False, False),

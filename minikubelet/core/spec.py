@@ -283,6 +283,9 @@ class Container:
     stdin: bool = False
     stdin_once: bool = False
     volume_mounts: tuple[VolumeMount, ...] = ()
+    # an ephemeral container's (pods/ephemeralcontainers): the container whose namespaces it
+    # shares; "" for every other container
+    target_container_name: str = ""
 
     @property
     def is_sidecar(self) -> bool:
@@ -317,6 +320,8 @@ class PodSpec:
     node_name: str = ""
     readiness_gates: tuple[str, ...] = ()  # condition types
     volumes: tuple[Volume, ...] = ()
+    # added only through pods/ephemeralcontainers: each run once, never restarted or probed
+    ephemeral_containers: tuple[Container, ...] = ()
 
     def volume(self, name: str) -> Volume | None:
         return next((v for v in self.volumes if v.name == name), None)

@@ -141,6 +141,7 @@ class InstanceLifecycle:
         self._event("Created", f"Created container: {c.name}")
         try:
             env, own = sup.env()
+            enter = sup.enter_pid()
             writer = containerlog.open_log(sup, inst)
             inst.process = await spawn(
                 [expand(part, own) for part in command.argv],
@@ -149,7 +150,8 @@ class InstanceLifecycle:
                 writer=writer,
                 stdin=c.stdin,
                 mount_dir=str(self.pod.settings.mount_dir),
-                mounts=self._namespace_mounts(),
+                mounts=self._namespace_mounts() if enter is None else (),
+                enter=enter,
             )
         except MountStartError as e:
             await self.create_failed(inst, str(e))
