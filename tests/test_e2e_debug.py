@@ -1,16 +1,21 @@
 """`kubectl debug` with the real kubectl against a live daemon: the pods/ephemeralcontainers
 subresource (discovery, GET, strategic merge and JSON patches, PUT, the API server's 422s),
 an ephemeral container run once with its output in `kubectl logs`, one attached through
-`-i` with a target, its status as the kubelet reports it (no `started`, never ready, never
+`-i` with a target, one on a terminal (`-it` from a pseudo-terminal), its status as the kubelet reports it (no `started`, never ready, never
 restarted), the pod's phase and Ready condition untouched, its events, its end with the
 pod's, and `--copy-to`. No timing bounds: every wait has a generous deadline."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import pty
+import select
+import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -238,3 +243,51 @@ def test_copy_to_makes_a_new_pod(mk: Minikubelet) -> None:
     )
     assert mk.pod("web-copy")["spec"].get("ephemeralContainers") is None
     kubectl_ok(mk, "delete", "pod", "web-copy", "--grace-period=1")
+
+
+def test_debug_it_under_a_terminal(mk: Minikubelet) -> None:
+    """`kubectl debug -it` as from a shell: kubectl on a pseudo-terminal (raw mode: Enter is
+    a carriage return), the container on one of its own, what is typed echoed back."""
+    argv = [KUBECTL, "--kubeconfig", "/dev/null", "--server", mk.url, "debug", "web", "-it",
+            "--image=busybox", "--target=app", "--container=term", "--", "sh"]  # fmt: skip
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: kubectl on the terminal
+        os.execv(argv[0], argv)
+    seen = b""
+
+    def read_until(text: bytes) -> bool:
+        nonlocal seen
+        deadline = time.monotonic() + WAIT
+        while text not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                try:
+                    seen += os.read(fd, 4096)
+                except OSError:
+                    break
+        return text in seen
+
+    try:
+        assert read_until(b"try pressing enter"), seen
+        mk.wait_for(
+            "the terminal's container running",
+            lambda: "running" in ephemeral_status(mk, "web", "term")["state"],
+            timeout=WAIT,
+        )
+        os.write(fd, b"echo typed-$((2 + 3))\r")
+        assert read_until(b"typed-5\r\n"), seen
+        assert b"echo typed-$((2 + 3))" in seen  # the terminal echoed it
+        os.write(fd, b"exit\r")
+        assert read_until(b"Session ended"), seen
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(fd)
+    spec = next(c for c in mk.pod("web")["spec"]["ephemeralContainers"] if c["name"] == "term")
+    assert spec["tty"] is True
+    mk.wait_for(
+        "the shell exited",
+        lambda: ephemeral_status(mk, "web", "term")["state"].get("terminated"),
+        timeout=WAIT,
+    )

@@ -282,6 +282,7 @@ class Container:
     # stdin_once: closed when the first attached client detaches
     stdin: bool = False
     stdin_once: bool = False
+    tty: bool = False  # its process runs on a terminal (`kubectl attach -t`)
     volume_mounts: tuple[VolumeMount, ...] = ()
     # an ephemeral container's (pods/ephemeralcontainers): the container whose namespaces it
     # shares; "" for every other container

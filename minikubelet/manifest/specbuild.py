@@ -64,6 +64,7 @@ def build_container(c: JSON) -> spec.Container:
         image_pull_policy=c["imagePullPolicy"],
         stdin=bool(c.get("stdin", False)),
         stdin_once=bool(c.get("stdinOnce", False)),
+        tty=bool(c.get("tty", False)),
         volume_mounts=tuple(build_volume_mount(m) for m in c.get("volumeMounts", [])),
         target_container_name=c.get("targetContainerName", ""),
     )
