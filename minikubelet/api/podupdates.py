@@ -289,6 +289,11 @@ def _spec_update(pod: JSON, updated: JSON) -> JSON | None:
         return None
     metadata = pod.get("metadata", {})
     name = metadata.get("name", "")
+    # ephemeral containers come only through pods/ephemeralcontainers: the rest of the spec
+    # is validated as a pod's, and a change to them is refused with the other spec changes
+    ephemeral = new.get("ephemeralContainers") if isinstance(new, dict) else None
+    if isinstance(new, dict) and "ephemeralContainers" in new:
+        new = {k: v for k, v in new.items() if k != "ephemeralContainers"}
     document = {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": new}
     try:
         candidate, _warnings = manifest.pod_from_document(
@@ -304,6 +309,8 @@ def _spec_update(pod: JSON, updated: JSON) -> JSON | None:
         defaulted["nodeName"] = new["nodeName"]
     else:
         defaulted.pop("nodeName", None)
+    if ephemeral is not None:
+        defaulted["ephemeralContainers"] = ephemeral
     errors = podupdatevalidation.validate_pod_update(old, defaulted)
     if errors:
         raise se.invalid("Pod", name, errors)

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from minikubelet.api import bodies, warning_headers
+from minikubelet.api import bodies, prototyped, protowire, warning_headers
 from minikubelet.api import status_errors as se
 from minikubelet.api.appkeys import registry
 from minikubelet.api.listing import selector
@@ -91,10 +91,23 @@ async def create_pod(request: web.Request) -> web.Response:
     check_field_validation(request)
     dry_run = is_dry_run(request, "CreateOptions")
     manager = field_manager(request, "CreateOptions")
-    document = check_pod_document(await read_body(request), namespace)
+    document = check_pod_document(await _pod_body(request), namespace)
     return await create_pod_from(request, document, dry_run, lambda pod: managedfields.update(
         {}, pod, None, manager, timestamp_now()
     ))  # fmt: skip
+
+
+async def _pod_body(request: web.Request) -> Any:
+    """JSON or YAML, or the protobuf Pod the typed client sends (`kubectl debug --copy-to`)."""
+    if request.content_type != protowire.MEDIA_TYPE:
+        return await read_body(request)
+    raw = await request.read()
+    try:
+        if prototyped.kind_of(raw) != "Pod":
+            raise ValueError("the protobuf body is not a Pod")
+        return prototyped.decode_typed_object(raw)
+    except ValueError as exc:
+        raise se.bad_request(str(exc)) from None
 
 
 async def create_pod_from(

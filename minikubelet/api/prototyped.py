@@ -23,7 +23,7 @@ from minikubelet.core.gotext import rfc3339_nano
 
 JSON = dict[str, Any]
 KINDS = {"Job": "Job", "CronJob": "CronJob", "ResourceQuota": "ResourceQuota",
-         "PriorityClass": "PriorityClass",
+         "PriorityClass": "PriorityClass", "Pod": "Pod",
          "HorizontalPodAutoscaler": "HorizontalPodAutoscaler"}  # fmt: skip
 
 # k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto
@@ -56,6 +56,11 @@ _META: dict[str, dict[int, Field]] = {
         1: ("scaleTargetRef", "msg:CrossVersionObjectReference", False, False),
         2: ("minReplicas", "int32", False, True), 3: ("maxReplicas", "int32", False, False),
         4: ("targetCPUUtilizationPercentage", "int32", False, True),
+    },
+    # k8s.io/api/core/v1/generated.proto Pod (the typed client's create of a pod: `kubectl
+    # debug --copy-to`); its spec's messages are the generated ones
+    "Pod": {
+        1: ("metadata", "msg:ObjectMeta", False, False), 2: ("spec", "msg:PodSpec", False, False),
     },
     "LabelSelectorRequirement": {
         1: ("key", "string", False, False), 2: ("operator", "string", False, False),

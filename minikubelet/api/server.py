@@ -27,6 +27,7 @@ from aiohttp.web_protocol import RequestHandler
 from minikubelet.api import (
     authorization,
     discovery,
+    ephemeral,
     generic,
     kubelet,
     logs,
@@ -186,7 +187,7 @@ def make_app(
         app[nodes.STATE_DIR] = state_dir
     app.cleanup_ctx.append(_watch_cache)
     for module in (kubelet, stats, logs, discovery, openapi, pods, resources, nodes, generic,
-                   authorization, metrics_api):  # fmt: skip
+                   authorization, metrics_api, ephemeral):  # fmt: skip
         module.add_routes(app.router)
     streaming.add_routes(app, stream_limits)
     portforward.add_routes(app)

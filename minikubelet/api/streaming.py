@@ -45,6 +45,7 @@ from minikubelet.api.sessions import (
     sessions,
     settle,
 )
+from minikubelet.runtime.containertty import ContainerTerminal
 from minikubelet.runtime.process import ContainerProcess, StartError
 from minikubelet.runtime.spawn import spawn
 
@@ -304,16 +305,19 @@ async def attach_handler(request: web.Request) -> web.StreamResponse:
     from now on, and its stdin when the container has `stdin: true`."""
     namespace, name, pod = _target_pod(request)
     container = validate_container(pod, name, request.query.get("container", ""))
-    opts = stream_options(request)
-    opts = StreamOptions(stdin=opts.stdin, stdout=opts.stdout, stderr=opts.stderr, tty=False)
+    asked = stream_options(request)
     _require_websocket(request)
 
     async def session(channel: Channel, stop: asyncio.Event) -> None:
         target = await _lookup(request, channel, namespace, name, container)
         if target is not None:
+            # a terminal only where the container has one (`tty: true`), as the CRI's attach
+            tty = asked.tty and target.tty
+            opts = StreamOptions(stdin=asked.stdin, stdout=asked.stdout,
+                                 stderr=asked.stderr and not tty, tty=tty)  # fmt: skip
             await run_attach(channel, target, opts, stop)
 
-    return await _serve(request, opts, session, f"{namespace}/{name}/{container} attach")
+    return await _serve(request, asked, session, f"{namespace}/{name}/{container} attach")
 
 
 async def run_attach(
@@ -325,11 +329,12 @@ async def run_attach(
     sink = ChannelSink(wanted)
     process = target.process
     detach = process.attach_output(sink.feed)
-    into = Input()
+    terminal = process.terminal if opts.tty else None
+    into = Input(resize=_resizer(terminal))
     if opts.stdin and target.stdin:
         # the client's end of stdin ends the container's only with stdinOnce (CRI attach)
         close = process.close_stdin if target.stdin_once else None
-        into = Input(write=process.write_stdin, close=close)
+        into = Input(write=process.write_stdin, close=close, resize=into.resize)
     exited = asyncio.ensure_future(process.until_exited())  # the supervisor reaps it
     output = asyncio.ensure_future(pump_output(channel, sink))
     client = asyncio.ensure_future(read_client(channel, into))
@@ -349,6 +354,12 @@ async def run_attach(
         await settle(exited, output, client, stopped, idle)
     if not client.done() or exited.done():
         await channel.finish(ch.success_status())
+
+
+def _resizer(terminal: ContainerTerminal | None) -> Callable[[ch.TerminalSize], None] | None:
+    if terminal is None:
+        return None
+    return lambda size: terminal.resize(size.width, size.height)
 
 
 async def _on_shutdown(app: web.Application) -> None:

@@ -69,10 +69,14 @@ def restarts(
     policy: RestartPolicy,
     exit_code: int,
     deleting: bool,
+    ephemeral: bool = False,
 ) -> bool:
     """Start it again after this exit? Regular init containers restart only after a
     failure, unless the pod's policy is Never (kubelet: computeInitContainerActions);
-    other containers by the restart policy, sidecars always (ShouldContainerBeRestarted)."""
+    other containers by the restart policy, sidecars always (ShouldContainerBeRestarted);
+    an ephemeral container never (computePodActions starts only one that has no status)."""
+    if ephemeral:
+        return False
     if init and not container.is_sidecar:
         return exit_code != 0 and policy != RestartPolicy.NEVER and not deleting
     return should_restart(
@@ -92,6 +96,7 @@ def will_restart(
     deleting: bool,
     stopping: bool,
     definition_changed: bool,
+    ephemeral: bool = False,
 ) -> bool:
     """Will another start follow the current instance? `exit_code` None: it has not exited
     (or there is none yet), so yes. A container killed for a new definition starts again
@@ -101,7 +106,12 @@ def will_restart(
     if definition_changed:
         return not stopping
     return not stopping and restarts(
-        container, init=init, policy=policy, exit_code=exit_code, deleting=deleting
+        container,
+        init=init,
+        policy=policy,
+        exit_code=exit_code,
+        deleting=deleting,
+        ephemeral=ephemeral,
     )
 
 

@@ -42,7 +42,9 @@ class Event:
     component: str = "kubelet"  # the source: the kubelet, or "default-scheduler"
 
 
-def container_field_path(name: str, *, init: bool = False) -> str:
+def container_field_path(name: str, *, init: bool = False, ephemeral: bool = False) -> str:
+    if ephemeral:
+        return f"spec.ephemeralContainers{{{name}}}"
     return f"spec.initContainers{{{name}}}" if init else f"spec.containers{{{name}}}"
 
 

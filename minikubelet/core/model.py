@@ -84,6 +84,7 @@ class PodStatus:
     conditions: tuple[PodCondition, ...] = ()
     container_statuses: tuple[ContainerStatus, ...] = ()
     init_container_statuses: tuple[ContainerStatus, ...] = ()
+    ephemeral_container_statuses: tuple[ContainerStatus, ...] = ()
     start_time: float | None = None
     host_ip: str = "127.0.0.1"
     pod_ip: str = "127.0.0.1"

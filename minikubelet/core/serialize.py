@@ -113,6 +113,10 @@ def pod_status_json(status: PodStatus) -> Json:
         ]
     obj["containerStatuses"] = [container_status_json(s) for s in status.container_statuses]
     obj["qosClass"] = status.qos_class
+    if status.ephemeral_container_statuses:
+        obj["ephemeralContainerStatuses"] = [
+            container_status_json(s) for s in status.ephemeral_container_statuses
+        ]
     return _omit_empty(obj)  # every PodStatus field is omitempty
 
 

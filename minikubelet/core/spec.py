@@ -282,7 +282,11 @@ class Container:
     # stdin_once: closed when the first attached client detaches
     stdin: bool = False
     stdin_once: bool = False
+    tty: bool = False  # its process runs on a terminal (`kubectl attach -t`)
     volume_mounts: tuple[VolumeMount, ...] = ()
+    # an ephemeral container's (pods/ephemeralcontainers): the container whose namespaces it
+    # shares; "" for every other container
+    target_container_name: str = ""
 
     @property
     def is_sidecar(self) -> bool:
@@ -317,6 +321,8 @@ class PodSpec:
     node_name: str = ""
     readiness_gates: tuple[str, ...] = ()  # condition types
     volumes: tuple[Volume, ...] = ()
+    # added only through pods/ephemeralcontainers: each run once, never restarted or probed
+    ephemeral_containers: tuple[Container, ...] = ()
 
     def volume(self, name: str) -> Volume | None:
         return next((v for v in self.volumes if v.name == name), None)

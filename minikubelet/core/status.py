@@ -124,6 +124,7 @@ def generate_pod_status(
     external_conditions: Sequence[PodCondition] = (),
     api_reason: str = "",
     api_message: str = "",
+    ephemeral_statuses: Sequence[ContainerStatus] = (),
 ) -> PodStatus:
     """The pod's v1 status. `reason`/`message` (e.g. DeadlineExceeded) fail the pod, as the
     kubelet's eviction handlers do; `start_time` is used only when `previous` has none (and
@@ -159,11 +160,32 @@ def generate_pod_status(
         conditions=conditions,
         container_statuses=tuple(regular),
         init_container_statuses=tuple(inits),
+        ephemeral_container_statuses=ephemeral_container_statuses(
+            spec.ephemeral_containers, ephemeral_statuses, pod_has_init=has_init
+        ),
         start_time=_first_of(before.start_time, start_time, now),
         qos_class=qos_class(spec),
         reason=reason,
         message=message,
     )
+
+
+def ephemeral_container_statuses(
+    containers: Sequence[Container], given: Sequence[ContainerStatus], *, pod_has_init: bool
+) -> tuple[ContainerStatus, ...]:
+    """kubelet: generateAPIPodStatus converts the ephemeral containers' statuses as any
+    other's (convertToAPIContainerStatuses, sorted by name, a default waiting state for one
+    not yet started), but the probe manager publishes `ready` and `started` only for the
+    regular and init containers: an ephemeral one is never ready and has no `started`. They
+    make neither the phase nor a condition."""
+    by_name = statuses_by_name(given)
+    result = []
+    for container in containers:
+        status = by_name.get(container.name)
+        if status is None:
+            status = default_container_status(container, pod_has_init=pod_has_init)
+        result.append(replace(status, ready=False, started=None))
+    return tuple(sorted(result, key=lambda s: s.name))
 
 
 def _settle_phase(

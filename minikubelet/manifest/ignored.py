@@ -18,7 +18,6 @@ _CONTAINER_IGNORED = {
     "securityContext": f"{_NOT_LOCAL} (processes run as the minikubelet user)",
     "imagePullPolicy": f"{_NOT_LOCAL} (minikubelet pulls no images)",
     "resizePolicy": _NOT_LOCAL,
-    "tty": _NOT_LOCAL,
     "ports[*].hostPort": f"{_NOT_LOCAL} (processes listen on the host directly)",
     "ports[*].hostIP": f"{_NOT_LOCAL} (processes listen on the host directly)",
 }

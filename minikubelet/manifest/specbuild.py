@@ -39,6 +39,7 @@ def build_pod_spec(body: JSON) -> spec.PodSpec:
         node_name=body.get("nodeName", ""),
         readiness_gates=tuple(g["conditionType"] for g in body.get("readinessGates", [])),
         volumes=tuple(build_volume(v) for v in body.get("volumes", [])),
+        ephemeral_containers=tuple(build_container(c) for c in body.get("ephemeralContainers", [])),
     )
 
 
@@ -63,7 +64,9 @@ def build_container(c: JSON) -> spec.Container:
         image_pull_policy=c["imagePullPolicy"],
         stdin=bool(c.get("stdin", False)),
         stdin_once=bool(c.get("stdinOnce", False)),
+        tty=bool(c.get("tty", False)),
         volume_mounts=tuple(build_volume_mount(m) for m in c.get("volumeMounts", [])),
+        target_container_name=c.get("targetContainerName", ""),
     )
 
 

@@ -66,6 +66,7 @@ class ContainerAccess:
             process=cur.process,
             stdin=c.stdin,
             stdin_once=c.stdin_once,
+            tty=c.tty,
         )
 
     def container_pids(self, namespace: str, name: str) -> Mapping[str, int]:

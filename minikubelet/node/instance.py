@@ -29,6 +29,7 @@ from minikubelet.core.spec import Container
 from minikubelet.node import containerlog, lifecyclehooks, limits, termination
 from minikubelet.runtime import metrics
 from minikubelet.runtime.aio import race, wait_event
+from minikubelet.runtime.containertty import ContainerTerminal
 from minikubelet.runtime.crilog import log_files, remove_logs
 from minikubelet.runtime.mountns import Mount
 from minikubelet.runtime.process import ContainerProcess, StartError
@@ -141,16 +142,27 @@ class InstanceLifecycle:
         self._event("Created", f"Created container: {c.name}")
         try:
             env, own = sup.env()
+            enter = sup.enter_pid()
             writer = containerlog.open_log(sup, inst)
-            inst.process = await spawn(
-                [expand(part, own) for part in command.argv],
-                env=env,
-                cwd=command.working_dir or None,
-                writer=writer,
-                stdin=c.stdin,
-                mount_dir=str(self.pod.settings.mount_dir),
-                mounts=self._namespace_mounts(),
-            )
+            terminal = ContainerTerminal() if c.tty else None
+            try:
+                inst.process = await spawn(
+                    [expand(part, own) for part in command.argv],
+                    env=env,
+                    cwd=command.working_dir or None,
+                    writer=writer,
+                    stdin=c.stdin and terminal is None,
+                    terminal=terminal.slave if terminal is not None else None,
+                    mount_dir=str(self.pod.settings.mount_dir),
+                    mounts=self._namespace_mounts() if enter is None else (),
+                    enter=enter,
+                )
+            except BaseException:
+                if terminal is not None:
+                    terminal.close()
+                raise
+            if terminal is not None:
+                inst.process.use_terminal(terminal)
         except MountStartError as e:
             await self.create_failed(inst, str(e))
             return False

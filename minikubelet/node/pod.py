@@ -96,6 +96,11 @@ class PodRunner:
             ContainerSupervisor(self, c, init=True) for c in pod.spec.init_containers
         ]
         self.supervisors = [ContainerSupervisor(self, c) for c in pod.spec.containers]
+        # pods/ephemeralcontainers: each started once, while the pod runs (ephemeral_start)
+        self.ephemeral_supervisors = [
+            ContainerSupervisor(self, c, ephemeral=True) for c in pod.spec.ephemeral_containers
+        ]
+        self._group: asyncio.TaskGroup | None = None  # the running pod's, for ephemeral ones
         self.sandbox_ready = False
         self.start_time: float | None = None
         self.terminal = False  # kubelet: podIsTerminal
@@ -145,9 +150,13 @@ class PodRunner:
 
     def supervisor(self, name: str) -> ContainerSupervisor | None:
         return next(
-            (s for s in self.init_supervisors + self.supervisors if s.container.name == name),
+            (s for s in self.all_supervisors if s.container.name == name),
             None,
         )
+
+    @property
+    def all_supervisors(self) -> list[ContainerSupervisor]:
+        return self.init_supervisors + self.supervisors + self.ephemeral_supervisors
 
     def changed(self) -> None:
         """Something the status is made of changed: recomputed now, or (a big pod changing
@@ -212,6 +221,9 @@ class PodRunner:
             external_conditions=self.external_conditions,
             api_reason=self._api_reason,
             api_message=self._api_message,
+            ephemeral_statuses=[
+                s.status(pod_has_init=has_init) for s in self.ephemeral_supervisors
+            ],
         )
         self._api_reason = self._api_message = ""  # taken over (or dropped with the phase)
         if new != self.status:
@@ -231,6 +243,12 @@ class PodRunner:
         ):
             for sup, container in zip(sups, containers, strict=True):
                 sup.update_container(container)
+        known = {s.container.name for s in self.ephemeral_supervisors}
+        for container in pod.spec.ephemeral_containers:
+            if container.name not in known:  # only additions pass the API's validation
+                sup = ContainerSupervisor(self, container, ephemeral=True)
+                self.ephemeral_supervisors.append(sup)
+                self._start_ephemeral(sup)
         if deadline_changed:
             self._deadline_changed.set()
         self.flush_status()  # the API's answer shows the update
@@ -261,7 +279,7 @@ class PodRunner:
             self.grace, grace, terminating=self.terminating.is_set()
         )
         if shorten and grace is not None:
-            for sup in self.init_supervisors + self.supervisors:
+            for sup in self.all_supervisors:
                 sup.shorten_kill(grace)  # a shorter second DELETE shortens kills under way
         self.terminating.set()
         self.changed()
@@ -300,12 +318,14 @@ class PodRunner:
             async with asyncio.TaskGroup() as tg:
                 deadline = tg.create_task(self._deadline(), name=f"deadline:{self.pod.name}")
                 seq = self.sequence
-                if (
-                    await self._mount_volumes(tg)
-                    and await seq.run_init_containers(tg)
-                    and not self.terminating.is_set()
-                ):
+                mounted = await self._mount_volumes(tg)
+                if mounted:
+                    self._group = tg
+                    for sup in self.ephemeral_supervisors:
+                        self._start_ephemeral(sup)
+                if mounted and await seq.run_init_containers(tg) and not self.terminating.is_set():
                     await seq.run_containers(tg)
+                self._group = None  # stopping: no ephemeral container starts now
                 await seq.stop_all()
                 deadline.cancel()
                 for task in self._volume_tasks:
@@ -318,6 +338,15 @@ class PodRunner:
             self.flush_status()
             self.finished.set()
             self.log.info("pod finished", phase=str(self.status.phase))
+
+    def _start_ephemeral(self, sup: ContainerSupervisor) -> None:
+        """kubelet: computePodActions starts an ephemeral container that has no status yet,
+        whether or not the pod is initialized, once its sandbox (here: its volumes) is up;
+        a pod that has stopped (or not yet started) leaves it waiting."""
+        group = self._group
+        if group is None or self.terminating.is_set() or sup.container.name in self.sequence.tasks:
+            return
+        _ = self.sequence.start(group, sup)
 
     async def _mount_volumes(self, tg: asyncio.TaskGroup) -> bool:
         """kubelet: volume_manager.go WaitForAttachAndMount before the pod's containers: the

@@ -28,7 +28,7 @@ class ContainerSequence:
         self.runner = runner
         self.tasks: dict[str, asyncio.Task[int | None]] = {}
 
-    def _start(self, tg: asyncio.TaskGroup, sup: ContainerSupervisor) -> asyncio.Task[int | None]:
+    def start(self, tg: asyncio.TaskGroup, sup: ContainerSupervisor) -> asyncio.Task[int | None]:
         name = f"container:{self.runner.pod.name}/{sup.container.name}"
         task = tg.create_task(sup.run(), name=name)
         self.tasks[sup.container.name] = task
@@ -39,10 +39,10 @@ class ContainerSequence:
         terminating = self.runner.terminating
         for sup in self.runner.init_supervisors:
             if sup.container.is_sidecar:
-                _ = self._start(tg, sup)  # a sidecar runs until the pod stops it
+                _ = self.start(tg, sup)  # a sidecar runs until the pod stops it
                 await self.until_terminate(sup.run_until_started())
             else:
-                exit_code = await self.until_terminate(self._start(tg, sup))
+                exit_code = await self.until_terminate(self.start(tg, sup))
                 if terminating.is_set():
                     return False
                 if exit_code != 0:
@@ -59,7 +59,7 @@ class ContainerSequence:
         next one."""
         tasks = []
         for sup in self.runner.supervisors:
-            tasks.append(self._start(tg, sup))
+            tasks.append(self.start(tg, sup))
             await self.until_terminate(sup.run_until_launched())
             if self.runner.terminating.is_set():
                 break
@@ -93,6 +93,7 @@ class ContainerSequence:
         runner.terminal = not runner.terminating.is_set() and self._tasks_done()
         inits = runner.init_supervisors
         first = [s for s in inits if not s.container.is_sidecar] + runner.supervisors
+        first += runner.ephemeral_supervisors
         await self._stop_group(first, runner.grace)
         for sup in reversed([s for s in inits if s.container.is_sidecar]):
             remaining = max(runner.grace - (time.monotonic() - began), MIN_GRACE)

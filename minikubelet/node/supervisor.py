@@ -86,13 +86,19 @@ class PodHandle(Protocol):
 
     def log_dir(self, container: str) -> Path: ...
 
+    def supervisor(self, name: str) -> ContainerSupervisor | None: ...
+
 
 class ContainerSupervisor:
-    def __init__(self, pod: PodHandle, container: Container, *, init: bool = False) -> None:
+    def __init__(
+        self, pod: PodHandle, container: Container, *, init: bool = False, ephemeral: bool = False
+    ) -> None:
         self.pod = pod
         self.container = container
         self.init = init
-        self.field_path = ev.container_field_path(container.name, init=init)
+        # an ephemeral container (pods/ephemeralcontainers): run once, never restarted
+        self.ephemeral = ephemeral
+        self.field_path = ev.container_field_path(container.name, init=init, ephemeral=ephemeral)
         self.instances: list[Instance] = []  # the newest two
         self.waiting: Waiting | None = None  # kubelet's reasonCache entry
         s = pod.settings
@@ -160,6 +166,7 @@ class ContainerSupervisor:
             deleting=self.pod.deleting,
             stopping=self.stopping,
             definition_changed=self._restart_changed,
+            ephemeral=self.ephemeral,
         )
 
     def _should_restart(self, exit_code: int) -> bool:
@@ -169,7 +176,18 @@ class ContainerSupervisor:
             policy=self.pod.pod.spec.restart_policy,
             exit_code=exit_code,
             deleting=self.pod.deleting,
+            ephemeral=self.ephemeral,
         )
+
+    def enter_pid(self) -> int | None:
+        """An ephemeral container with a target joins the target's mount namespace, as an
+        exec in it does (kubelet: the runtime shares the target's namespaces); None for any
+        other start, and while the target runs without a namespace of its own."""
+        target = self.container.target_container_name
+        sup = self.pod.supervisor(target) if self.ephemeral and target else None
+        cur = sup.current if sup is not None else None
+        process = cur.process if cur is not None and cur.terminated is None else None
+        return process.pid if process is not None and process.mount_namespace else None
 
     def status(self, *, pod_has_init: bool) -> ContainerStatus:
         cur = self.current

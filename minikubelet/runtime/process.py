@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Protocol
 import structlog
 
 from minikubelet.runtime import mountns
+from minikubelet.runtime.containertty import ContainerTerminal
 from minikubelet.runtime.reaper import kill_and_reap, reap_orphans
 
 if TYPE_CHECKING:
@@ -131,6 +132,14 @@ class ContainerProcess:
         # exec` enter it (`spawn(enter=pid)`); its directory goes once it has exited
         self.mount_namespace = False
         self.scratch: str | None = None
+        self.terminal: ContainerTerminal | None = None  # `tty: true`: its stdio
+
+    def use_terminal(self, terminal: ContainerTerminal) -> None:
+        """The process runs on `terminal` (spawned with its slave side): its output is read
+        from the master side, to the log and the attached clients, as a pipe's would be."""
+        self.terminal = terminal
+        terminal.close_slave()
+        terminal.start_reading(lambda data: self._pump.pipe_data_received(1, data))
 
     @property
     def exited(self) -> bool:
@@ -153,6 +162,10 @@ class ContainerProcess:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(PIPE_DRAIN_TIMEOUT):
                     await asyncio.shield(self._pump.drained)
+                    if self.terminal is not None:
+                        await self.terminal.ended.wait()
+            if self.terminal is not None:
+                self.terminal.close()
             self._writer.close()
             with contextlib.suppress(Exception):
                 self._transport.close()
@@ -211,12 +224,16 @@ class ContainerProcess:
 
     @property
     def stdin_open(self) -> bool:
+        if self.terminal is not None:
+            return not self.terminal.closed
         pipe = self._transport.get_pipe_transport(0)
         return pipe is not None and not pipe.is_closing()
 
     async def write_stdin(self, data: bytes) -> bool:
         """Writes to the process's stdin pipe, waiting while the pipe is full; False when
-        stdin is closed (or was never a pipe)."""
+        stdin is closed (or was never a pipe). With a terminal: what is typed on it."""
+        if self.terminal is not None:
+            return await self.terminal.write(data)
         pipe = self._transport.get_pipe_transport(0)
         if not isinstance(pipe, asyncio.WriteTransport) or pipe.is_closing():
             return False
@@ -269,3 +286,4 @@ class ContainerTarget:
     process: ContainerProcess
     stdin: bool = False
     stdin_once: bool = False
+    tty: bool = False  # the process runs on a terminal (`process.terminal`)
