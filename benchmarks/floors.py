@@ -38,8 +38,8 @@ from benchmarks.probe_timing import PERIOD, SERVER, intervals
 from benchmarks.report import Figure, ratio
 from benchmarks.stats import summary_ms
 
-SECTION = "10. floors"
-RATIOS = "10. ours / floor"
+SECTION = "15. floors"
+RATIOS = "15. ours / floor"
 PROBER = Path(__file__).resolve().parent / "floor_prober.py"
 CPU_RATIO_TARGET = 1.5  # issue 18: CPU per probe within 1.5x of the floor
 
