@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import math
 import os
 import signal
 import sys
@@ -20,6 +19,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import psutil
+
+from minikubelet.runtime import proctree
 
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
@@ -123,19 +124,18 @@ def remove_orphan_reaper() -> None:
         asyncio.get_running_loop().remove_signal_handler(signal.SIGCHLD)
 
 
-async def kill_and_reap(known: Mapping[int, float]) -> None:
-    """SIGKILL each process still alive with the same creation time (no pid reuse), and reap
-    those that were re-parented to us."""
+async def kill_and_reap(known: Mapping[int, int]) -> None:
+    """SIGKILL each process still alive with the same start time (`proctree.start_time`: no
+    pid reuse), and reap those that were re-parented to us."""
     victims: list[int] = []
-    for pid, created in known.items():
-        try:
-            proc = psutil.Process(pid)
-            if not math.isclose(proc.create_time(), created, abs_tol=0.05):
-                continue
-            proc.kill()
-            victims.append(pid)
-        except psutil.Error:
+    for pid, started in known.items():
+        if proctree.start_time(pid) != started:
             continue
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            continue
+        victims.append(pid)
     for pid in victims:
         await _reap(pid)
 
@@ -210,13 +210,5 @@ async def _reap(pid: int) -> None:
 
 async def kill_all_descendants() -> None:
     """Last resort at daemon exit: nothing we started may outlive us, wherever it went."""
-    try:
-        me = psutil.Process()
-        children = me.children(recursive=True)
-    except psutil.Error:
-        return
-    known: dict[int, float] = {}
-    for child in children:
-        with contextlib.suppress(psutil.Error):
-            known[child.pid] = child.create_time()
+    known = await asyncio.to_thread(proctree.known_descendants, os.getpid())
     await kill_and_reap(known)
