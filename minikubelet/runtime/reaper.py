@@ -210,5 +210,6 @@ async def _reap(pid: int) -> None:
 
 async def kill_all_descendants() -> None:
     """Last resort at daemon exit: nothing we started may outlive us, wherever it went."""
-    known = await asyncio.to_thread(proctree.known_descendants, os.getpid())
-    await kill_and_reap(known)
+    # at exit, on the loop: no await before the kills, so a cancellation still pending
+    # cannot leave anything running
+    await kill_and_reap(proctree.known_descendants(os.getpid()))
