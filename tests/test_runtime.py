@@ -62,7 +62,7 @@ async def test_stop_kills_the_whole_group(tmp_path: Path) -> None:
     info = await proc.stop(grace=5)
     assert info.exit_code == 128 + signal.SIGTERM
     for child in children:
-        await wait_gone(child.pid)
+        await wait_gone(child)
 
 
 async def test_sigterm_ignored_is_killed_after_grace(tmp_path: Path) -> None:

@@ -20,16 +20,13 @@ import signal
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import structlog
 
-from minikubelet.runtime import mountns
+from minikubelet.runtime import mountns, proctree
 from minikubelet.runtime.containertty import ContainerTerminal
 from minikubelet.runtime.reaper import kill_and_reap, reap_orphans
-
-if TYPE_CHECKING:
-    import psutil
 
 log = structlog.get_logger("minikubelet.runtime")
 
@@ -126,7 +123,7 @@ class ContainerProcess:
         self.started_at = started_at
         self._exit: ExitInfo | None = None
         self._finished = asyncio.Event()
-        self._known: dict[int, float] = {}  # descendants seen: pid -> create_time
+        self._known: dict[int, int] = {}  # descendants seen: pid -> start time (ticks)
         self.killed_by_us: str | None = None  # why we killed it: "OOMKilled", ...
         # in a mount namespace of its own (its volumes): exec probes, hooks and `kubectl
         # exec` enter it (`spawn(enter=pid)`); its directory goes once it has exited
@@ -186,19 +183,34 @@ class ContainerProcess:
                 await asyncio.shield(self._pump.drained)
 
     def send_signal(self, sig: int) -> None:
-        """To the whole process group (and to descendants that left it, for SIGKILL)."""
+        """To the whole process group (and to descendants that left it, for SIGKILL). The
+        descendants are found in the process's own tree (`proctree`), a few reads of /proc
+        for a small one, never a walk of the whole process table."""
         self._remember_descendants()
+        self._signal_group(sig)
+
+    def _signal_group(self, sig: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, sig)
 
+    async def _signal_off_loop(self, sig: int) -> None:
+        """`send_signal`, the tree walk in a thread: a pod of many containers stopping at
+        once keeps the event loop free, however big their trees."""
+        if self.exited:
+            return
+        known = await asyncio.to_thread(proctree.known_descendants, self.pid)
+        self._known.update(known)
+        if not self.exited:  # a group of a reaped leader could be a reused pid's by now
+            self._signal_group(sig)
+
     async def stop(self, grace: float, sig: int = signal.SIGTERM) -> ExitInfo:
         if not self.exited:
-            self.send_signal(sig)
+            await self._signal_off_loop(sig)
             try:
                 async with asyncio.timeout(max(grace, 0)):
                     await asyncio.shield(self._pump.exited)
             except TimeoutError:
-                self.send_signal(signal.SIGKILL)
+                await self._signal_off_loop(signal.SIGKILL)
         return await self.wait()
 
     # --- attached clients: kubectl attach, exec sessions ---------------------------------
@@ -252,20 +264,12 @@ class ContainerProcess:
             self.killed_by_us = reason
         self.send_signal(signal.SIGKILL)
 
-    def descendants(self) -> list[psutil.Process]:
-        import psutil  # here: the containers start without psutil (its import is ~10 ms)
-
-        try:
-            return psutil.Process(self.pid).children(recursive=True)
-        except psutil.Error:
-            return []
+    def descendants(self) -> list[int]:
+        """The pids below the main process, parents before children."""
+        return proctree.tree(self.pid)[1:]
 
     def _remember_descendants(self) -> None:
-        import psutil
-
-        for proc in self.descendants():
-            with contextlib.suppress(psutil.Error):
-                self._known[proc.pid] = proc.create_time()
+        self._known.update(proctree.known_descendants(self.pid))
 
     async def _kill_leftovers(self) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -48,6 +48,28 @@ def descendants(root: int) -> set[int]:
     return set(tree(root)) - {root}
 
 
+def start_time(pid: int) -> int | None:
+    """When pid started, in clock ticks since boot (/proc/<pid>/stat field 22): with the pid,
+    it names one process (a reused pid has another start time). None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+        return int(raw[raw.rfind(b")") + 2 :].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def known_descendants(root: int) -> dict[int, int]:
+    """Every descendant of root with its start time: the tree of root alone (its threads'
+    `children` files), not a walk of the whole process table."""
+    known: dict[int, int] = {}
+    for pid in tree(root)[1:]:
+        started = start_time(pid)
+        if started is not None:
+            known[pid] = started
+    return known
+
+
 def freeze_and_kill(find: Callable[[set[int]], set[int]]) -> int:
     """`find(stopped)` names the processes still to stop (not among `stopped`); they are
     frozen round after round until it names none, then all are SIGKILLed. Returns how many."""
