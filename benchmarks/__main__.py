@@ -1,4 +1,4 @@
-"""`python -m benchmarks [--smoke] [--rounds N] [--output PATH] [--only SECTION ...]`
+"""`python -m benchmarks [--smoke] [--rounds N] [--output PATH] [--only S ...] [--once S ...]`
 
 Runs every measurement in order, `--rounds` times (3 by default, 1 with `--smoke`; each
 round runs our daemon and the peer in turn, so a drift of the machine's speed touches
@@ -239,7 +239,7 @@ Section = tuple[str, Callable[[], Awaitable[list[Figure]]]]
 
 
 async def run_all(
-    scale: Scale, workdir: Path, only: set[str]
+    scale: Scale, workdir: Path, only: set[str], skip: frozenset[str] = frozenset()
 ) -> tuple[list[Figure], dict[str, float], list[str]]:
     figures: list[Figure] = []
     background: dict[str, float] = {}
@@ -336,7 +336,7 @@ async def run_all(
     ]  # fmt: skip
     cores = os.cpu_count() or 1
     for name, run in sections:
-        if only and name not in only:
+        if (only and name not in only) or name in skip:
             continue
         print(f"== {name}", flush=True)
         began, busy0, ours0 = time.monotonic(), machine_busy(), our_cpu()
@@ -365,6 +365,9 @@ def main() -> int:
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON results")
     parser.add_argument("--only", nargs="*", default=[], help="run only these sections")
     parser.add_argument(
+        "--once", nargs="*", default=[], help="run these sections in the first round only"
+    )
+    parser.add_argument(
         "--rounds", type=int, default=None, help="rounds of every section (default 3, smoke 1)"
     )
     args = parser.parse_args()
@@ -388,7 +391,8 @@ def main() -> int:
             # a round must not read the last one's
             workdir = Path(tmp) / f"round-{n + 1}"
             workdir.mkdir()
-            figs, busy, errs = asyncio.run(run_all(scale, workdir, set(args.only)))
+            skip = frozenset(args.once) if n else frozenset()
+            figs, busy, errs = asyncio.run(run_all(scale, workdir, set(args.only), skip))
             per_round.append(figs)
             for section, cores in busy.items():
                 background[section] = max(background.get(section, 0.0), cores)
