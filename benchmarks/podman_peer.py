@@ -637,9 +637,9 @@ def _ratio(ours: float | None, theirs: float) -> float:
 def ours_exec_probe_ms(probe_cost: Sequence[Figure]) -> float | None:
     """Our CPU per exec probe with the probe command's own, as podman's figure counts it."""
     for fig in probe_cost:
-        if fig.name == "daemon CPU per probe, exec" and fig.details.get("probes"):
+        if fig.name == "daemon + helpers CPU per probe, exec" and fig.details.get("probes"):
             d = fig.details
-            net = d["daemon_cpu_s"] - d["idle_cpu_s"] + d["children_cpu_s"]
+            net = d["daemon_cpu_s"] + d["helpers_cpu_s"] - d["idle_cpu_s"] + d["children_cpu_s"]
             return float(net / d["probes"] * 1000)
     return None
 
