@@ -21,6 +21,7 @@ from minikubelet.api import status_errors as se
 from minikubelet.api.appkeys import registry
 from minikubelet.api.genericreads import find_object, qualified, store_of
 from minikubelet.api.requestoptions import (
+    apply_config,
     cascade,
     check_field_validation,
     field_manager,
@@ -309,36 +310,19 @@ async def _apply(request: web.Request, kind: Kind, name: str, old: JSON | None) 
 
 
 def _apply_config(body: Any, kind: Kind, namespace: str, name: str) -> JSON:
-    """The applied configuration, checked as the API server checks it (managedfields/internal/
-    structuredmerge.go Apply, handlers/patch.go checkName)."""
-    if not isinstance(body, dict):
-        raise se.bad_request("error decoding YAML: the apply patch is not an object")
-    version, got = body.get("apiVersion"), body.get("kind")
-    if version != kind.api_version:
-        raise se.bad_request(
-            "Incorrect version specified in apply patch. Specified patch version: "
-            f"{version or ''}, expected: {kind.api_version}"
-        )
-    if got != kind.kind:
-        raise se.bad_request(
-            f'{got or ""} in version "{kind.version}" cannot be handled as a {kind.kind}: '
-            f'no kind "{got or ""}" is registered for the object'
-        )
-    metadata = body.get("metadata")
-    if not isinstance(metadata, dict):
-        metadata = body["metadata"] = {}
-    if metadata.get("managedFields") is not None:
-        raise se.bad_request("metadata.managedFields must be nil")
-    if kind.namespaced and metadata.setdefault("namespace", namespace) != namespace:
-        raise se.bad_request(
-            "the namespace of the provided object does not match the namespace sent on the request"
-        )
-    if metadata.setdefault("name", name) != name:
-        raise se.bad_request(
-            f"the name of the object ({metadata['name']}) does not match the name on the URL "
-            f"({name})"
-        )
-    return body
+    """The applied configuration (requestoptions.apply_config), of the URL's kind."""
+
+    def check_kind(config: JSON) -> None:
+        got = config.get("kind")
+        if got != kind.kind:
+            raise se.bad_request(
+                f'{got or ""} in version "{kind.version}" cannot be handled as a {kind.kind}: '
+                f'no kind "{got or ""}" is registered for the object'
+            )
+
+    return apply_config(
+        body, kind.api_version, namespace, name, check_kind=check_kind, namespaced=kind.namespaced
+    )
 
 
 async def delete(request: web.Request, kind: Kind) -> web.Response:

@@ -19,6 +19,7 @@ from minikubelet.api.podreads import current_pod
 from minikubelet.api.podwrites import check_pod_document, create_pod_from
 from minikubelet.api.registry import JSON, InvalidPod, ManifestError
 from minikubelet.api.requestoptions import (
+    apply_config,
     check_field_validation,
     field_manager,
     is_dry_run,
@@ -198,33 +199,14 @@ async def apply_pod(request: web.Request) -> web.Response:
 
 
 def _apply_config(body: Any, namespace: str, name: str) -> JSON:
-    """The applied configuration, checked as the API server checks it (managedfields/
-    internal/structuredmerge.go Apply, handlers/patch.go checkName)."""
-    if not isinstance(body, dict):
-        raise se.bad_request("error decoding YAML: the apply patch is not an object")
-    version, kind = body.get("apiVersion"), body.get("kind")
-    if version != "v1":
-        raise se.bad_request(
-            "Incorrect version specified in apply patch. Specified patch version: "
-            f"{version or ''}, expected: v1"
-        )
-    if kind != "Pod":
-        check_pod_document(dict(body, kind=kind or "Pod"), namespace)  # its 400
-    metadata = body.get("metadata")
-    if not isinstance(metadata, dict):
-        metadata = body["metadata"] = {}
-    if metadata.get("managedFields") is not None:
-        raise se.bad_request("metadata.managedFields must be nil")
-    if metadata.setdefault("namespace", namespace) != namespace:
-        raise se.bad_request(
-            "the namespace of the provided object does not match the namespace sent on the request"
-        )
-    if metadata.setdefault("name", name) != name:
-        raise se.bad_request(
-            f"the name of the object ({metadata['name']}) does not match the name on the URL "
-            f"({name})"
-        )
-    return body
+    """The applied configuration (requestoptions.apply_config) of a v1 Pod; another kind is
+    refused as a create of it would be (its 400)."""
+
+    def check_kind(config: JSON) -> None:
+        if config.get("kind") != "Pod":
+            check_pod_document(dict(config, kind=config.get("kind") or "Pod"), namespace)
+
+    return apply_config(body, "v1", namespace, name, check_kind=check_kind)
 
 
 async def _update(

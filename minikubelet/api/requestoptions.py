@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -121,3 +122,42 @@ def grace_period(request: web.Request, options: bodies.DeleteOptions) -> int | N
     if grace is None:
         grace = options.grace_period_seconds
     return grace
+
+
+def apply_config(
+    body: Any,
+    api_version: str,
+    namespace: str,
+    name: str,
+    *,
+    check_kind: Callable[[dict[str, Any]], None],
+    namespaced: bool = True,
+) -> dict[str, Any]:
+    """A server-side apply's configuration, checked as the API server checks it for any kind
+    (managedfields/internal/structuredmerge.go Apply, handlers/patch.go checkName): an object
+    of the URL's version, no managedFields, the URL's namespace and name (filled in where
+    missing); `check_kind` refuses another kind, in the caller's words, after the version."""
+    if not isinstance(body, dict):
+        raise se.bad_request("error decoding YAML: the apply patch is not an object")
+    version = body.get("apiVersion")
+    if version != api_version:
+        raise se.bad_request(
+            "Incorrect version specified in apply patch. Specified patch version: "
+            f"{version or ''}, expected: {api_version}"
+        )
+    check_kind(body)
+    metadata = body.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = body["metadata"] = {}
+    if metadata.get("managedFields") is not None:
+        raise se.bad_request("metadata.managedFields must be nil")
+    if namespaced and metadata.setdefault("namespace", namespace) != namespace:
+        raise se.bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request"
+        )
+    if metadata.setdefault("name", name) != name:
+        raise se.bad_request(
+            f"the name of the object ({metadata['name']}) does not match the name on the URL "
+            f"({name})"
+        )
+    return body
