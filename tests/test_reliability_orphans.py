@@ -294,3 +294,39 @@ def test_watchdog_sweep_freezes_a_fork_loop() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_watchdog_sweep_takes_the_children_of_what_it_froze() -> None:
+    """A child whose environment no longer shows the marker (cleared here with `env -i`, as a
+    child caught in execve() shows none at all) is still swept: it is a child of a process
+    the sweep froze."""
+    token = "test-" + new_tag()
+    env = {**os.environ, watchdog.MARKER: token}
+    proc = subprocess.Popen(
+        ["sh", "-c", "env -i sleep 1000 & echo $!; wait"],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    child = int(proc.stdout.readline())
+    marker = f"{watchdog.MARKER}={token}".encode()
+    try:
+        wait_until("the child exec'd sleep", lambda: psutil.Process(child).name() == "sleep")
+        assert watchdog.scan(marker, {}, set()) == {proc.pid}  # the child has no marker
+        assert watchdog.sweep(token, {}) == 2
+        proc.wait(30)
+        wait_until("the child killed", lambda: not _running(child))
+    finally:
+        with contextlib.suppress(OSError):
+            os.kill(child, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

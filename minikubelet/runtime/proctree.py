@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import time
 from collections.abc import Callable
 
 MAX_ROUNDS = 1000  # freeze rounds; each finds at least one new process or ends
@@ -70,14 +71,41 @@ def known_descendants(root: int) -> dict[int, int]:
     return known
 
 
+def state(pid: int) -> str | None:
+    """The one-letter state of pid (/proc/<pid>/stat field 3), None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+        return raw[raw.rfind(b")") + 2 :][:1].decode()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _frozen(pid: int) -> bool:
+    """Stopped, dead or gone: a process that can fork no more."""
+    return state(pid) in (None, "", "T", "t", "Z", "X")
+
+
 def freeze_and_kill(find: Callable[[set[int]], set[int]]) -> int:
     """`find(stopped)` names the processes still to stop (not among `stopped`); they are
-    frozen round after round until it names none, then all are SIGKILLed. Returns how many."""
+    frozen round after round until it names none, then all are SIGKILLed. Returns how many.
+
+    Two races are closed here rather than in each `find`. A SIGSTOP takes effect only when
+    its process next returns to user space, so one caught inside fork() still completes it:
+    the children of the processes already frozen are searched each round as well (a child
+    in the middle of execve() shows an empty environment, so a search by marker misses it).
+    And the rounds end only once every process sent SIGSTOP is seen stopped or gone."""
     stopped: set[int] = set()
     for _ in range(MAX_ROUNDS):
         found = find(stopped)
+        for pid in stopped:
+            found.update(children(pid))
+        found -= stopped
         if not found:
-            break
+            if all(_frozen(pid) for pid in stopped):
+                break
+            time.sleep(0.001)  # a SIGSTOP on its way: look again once it has landed
+            continue
         for pid in found:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGSTOP)
