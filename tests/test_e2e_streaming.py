@@ -296,7 +296,11 @@ def test_exec_process_dies_with_its_client(mk: Minikubelet) -> None:
     try:
         pid = int(read_until(proc, b"\n").split()[0])
         assert alive(pid)
-        environ = psutil.Process(pid).environ()
+        # `sh` echoes its pid just before it execs `sleep`; while the kernel swaps the
+        # image, /proc/PID/environ reads empty, so wait for the new image's environment
+        environ = mk.wait_for(
+            "the exec'd process's environment", lambda: psutil.Process(pid).environ()
+        )
         assert environ.get("GREETING") == "hello"
         assert environ.get("MINIKUBELET_SANDBOX")  # the watchdog's marker: it dies with us
     finally:
