@@ -15,6 +15,7 @@ import socket
 import ssl
 import struct
 import subprocess
+import threading
 import time
 import tracemalloc
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -94,7 +95,14 @@ class Usage:
     memory: int
 
 
-def usage() -> Usage:
+async def usage() -> Usage:
+    # asyncio's default child watcher (outside the daemon, which uses pidfds) waits for each
+    # child in a thread of its own, which ends just after it has reported the exit; on a
+    # loaded machine dozens are still ending, with their frames on the heap, when a probe
+    # has returned. Let them end first: they are the watcher's, not the probe's.
+    async with asyncio.timeout(30):
+        while any(t.name.startswith("asyncio-waitpid") for t in threading.enumerate()):
+            await asyncio.sleep(0.01)
     gc.collect()
     me = psutil.Process()
     return Usage(
@@ -132,11 +140,11 @@ async def hammer(
     await batch(min(concurrency, runs))
     tracemalloc.start()
     try:
-        before = usage()
+        before = await usage()
         await batch(runs // 2)
-        middle = usage()
+        middle = await usage()
         await batch(runs - runs // 2)
-        after = usage()
+        after = await usage()
     finally:
         tracemalloc.stop()
     for later in (middle, after):
