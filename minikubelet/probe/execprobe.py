@@ -93,8 +93,13 @@ async def run_command(
     finally:
         if not capture.exited.done():
             _kill_group(pid)  # timed out or cancelled: the whole group goes
-        transport.close()
-        await _reaped(capture)
+        try:
+            # reaped by the child watcher first: closing a transport whose process is alive
+            # polls it (Popen.poll), which can reap it under the watcher, whose waitpid then
+            # fails and logs "Unknown child process", reporting 255 for the exit code
+            await _reaped(capture)
+        finally:
+            transport.close()
     code = None if timed_out else _exit_code(transport.get_returncode())
     return CommandResult(code, bytes(capture.out), bytes(capture.err))
 
